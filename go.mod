@@ -1,0 +1,3 @@
+module github.com/voidbox/voidbox
+
+go 1.26
