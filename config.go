@@ -1,0 +1,138 @@
+package voidbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// Defaults for a zero Config.
+const (
+	DefaultMemoryMiB   = 512
+	DefaultCPUs        = 1
+	DefaultBootTimeout = 60 * time.Second
+	DefaultOutputLimit = 16 << 20 // bytes kept per stream by Exec when not streaming
+	DefaultReadLimit   = 64 << 20 // bytes ReadFile accepts
+)
+
+// Config describes a sandbox. The zero value is usable: 512 MiB, 1 vCPU, the
+// accelerator chosen for this host, artifacts from the default cache.
+type Config struct {
+	// Name labels the VM in logs and runtime paths.
+	Name string
+	// MemoryMiB is the guest RAM (default 512, minimum 64).
+	MemoryMiB int
+	// CPUs is the number of vCPUs (default 1, at most 64).
+	CPUs int
+	// Env is added to every command's environment.
+	Env map[string]string
+	// Timeout is the default per-command timeout (0: none).
+	Timeout time.Duration
+	// AllowedCommands, when non-empty, is the only set of programs (by name,
+	// from the system bin directories) commands may start.
+	AllowedCommands []string
+	// Limits bound every command (zero fields take the guest defaults).
+	Limits Limits
+	// Accel is "kvm", "tcg" or "auto"/"" (default: $VOIDBOX_ACCEL, then auto).
+	Accel string
+	// Image overrides the guest kernel and initramfs (default: set up and
+	// cached automatically, see Setup).
+	Image Image
+	// CacheDir overrides the artifact cache (default $VOIDBOX_CACHE_DIR,
+	// then $XDG_CACHE_HOME/voidbox).
+	CacheDir string
+	// BootTimeout bounds the boot until the guest agent answers (default 60s).
+	BootTimeout time.Duration
+	// ConsoleLog keeps the serial console in this file (default: a file in
+	// the VM's runtime directory, removed on Close).
+	ConsoleLog string
+	// OutputLimit caps the bytes of each output stream Exec captures or
+	// forwards (default 16 MiB); the rest is dropped with a notice.
+	OutputLimit int64
+	// Progress receives set-up progress (downloads); nil is silent.
+	Progress io.Writer
+	// Logger receives lifecycle logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Limits are per-command resource limits enforced in the guest with rlimits.
+type Limits struct {
+	Processes  uint64 // RLIMIT_NPROC (default 1024)
+	OpenFiles  uint64 // RLIMIT_NOFILE (default 4096)
+	FileSize   uint64 // RLIMIT_FSIZE in bytes (default 1 GiB)
+	CPUSeconds uint64 // RLIMIT_CPU (default none)
+}
+
+// Image is a bootable guest: an ELF vmlinux (or bzImage) and an initramfs.
+type Image struct {
+	Kernel    string
+	Initramfs string
+}
+
+func (c Config) withDefaults() Config {
+	if c.MemoryMiB == 0 {
+		c.MemoryMiB = DefaultMemoryMiB
+	}
+	if c.CPUs == 0 {
+		c.CPUs = DefaultCPUs
+	}
+	if c.BootTimeout == 0 {
+		c.BootTimeout = DefaultBootTimeout
+	}
+	if c.OutputLimit == 0 {
+		c.OutputLimit = DefaultOutputLimit
+	}
+	if c.Accel == "" {
+		c.Accel = os.Getenv("VOIDBOX_ACCEL")
+	}
+	if c.Name == "" {
+		c.Name = "sandbox"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MemoryMiB != 0 && c.MemoryMiB < 64 {
+		errs = append(errs, fmt.Errorf("memory: %d MiB is below the 64 MiB minimum", c.MemoryMiB))
+	}
+	if c.MemoryMiB > 1<<20 {
+		errs = append(errs, fmt.Errorf("memory: %d MiB is more than 1 TiB", c.MemoryMiB))
+	}
+	if c.CPUs < 0 || c.CPUs > 64 {
+		errs = append(errs, fmt.Errorf("cpus: %d is outside 1..64", c.CPUs))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout: %v is negative", c.Timeout))
+	}
+	if c.BootTimeout < 0 {
+		errs = append(errs, fmt.Errorf("boot timeout: %v is negative", c.BootTimeout))
+	}
+	switch c.Accel {
+	case "", "auto", "kvm", "tcg":
+	default:
+		errs = append(errs, fmt.Errorf("accel: %q is not kvm, tcg or auto", c.Accel))
+	}
+	for k := range c.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			errs = append(errs, fmt.Errorf("env: invalid variable name %q", k))
+		}
+	}
+	for _, a := range c.AllowedCommands {
+		if a == "" || strings.Contains(a, "/") {
+			errs = append(errs, fmt.Errorf("allowed commands: %q is not a command name", a))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}

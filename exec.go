@@ -1,0 +1,156 @@
+package voidbox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/voidbox/voidbox/internal/control"
+	"github.com/voidbox/voidbox/internal/wire"
+)
+
+// Cmd is a command to run in the sandbox as the sandbox user (uid 1000).
+type Cmd struct {
+	Args []string          // program and arguments; the program is looked up in PATH
+	Env  map[string]string // merged over Config.Env
+	Dir  string            // working directory (default /workspace)
+	// Stdin feeds the command; nil gives it /dev/null.
+	Stdin io.Reader
+	// Stdout and Stderr receive output as it is produced. When nil, output is
+	// captured into Result (up to Config.OutputLimit bytes per stream).
+	Stdout, Stderr io.Writer
+	// Timeout overrides Config.Timeout for this command (negative: none).
+	Timeout time.Duration
+	// OnStart is called with the guest pid once the command is running.
+	OnStart func(pid int)
+}
+
+// Result is how a command ended. A command that ran and failed is a Result with
+// a non-zero ExitCode, not an error; errors are reserved for the sandbox.
+type Result struct {
+	ExitCode int    // like a shell: 127 not found, 126 not runnable, 128+n for signal n
+	Signal   int    // the signal that ended the command, if any
+	TimedOut bool   // killed because its timeout expired
+	Error    string // why the command could not run, if it did not
+	Stdout   []byte // captured output (when Cmd.Stdout was nil)
+	Stderr   []byte
+	// StdoutDropped and StderrDropped count bytes discarded past the output cap.
+	StdoutDropped, StderrDropped int64
+	Duration                     time.Duration
+}
+
+// Truncated reports whether any output was dropped at the cap.
+func (r *Result) Truncated() bool { return r.StdoutDropped > 0 || r.StderrDropped > 0 }
+
+// Exec runs a command and waits for it. If ctx ends first, the command's
+// process group is terminated and ctx's error is returned.
+func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
+	if len(c.Args) == 0 || c.Args[0] == "" {
+		return nil, fmt.Errorf("exec: %w: empty command", ErrInvalid)
+	}
+	if err := s.gone(); err != nil {
+		return nil, s.wrap("exec", control.ErrClosed)
+	}
+	timeout := s.cfg.Timeout
+	if c.Timeout != 0 {
+		timeout = c.Timeout
+	}
+	if timeout < 0 {
+		timeout = 0
+	}
+	req := wire.ExecRequest{
+		Argv:      c.Args,
+		Env:       mergeEnv(s.cfg.Env, c.Env),
+		Dir:       c.Dir,
+		TimeoutMs: timeout.Milliseconds(),
+	}
+	var outBuf, errBuf bytes.Buffer
+	stdout, stderr := c.Stdout, c.Stderr
+	if stdout == nil {
+		stdout = &outBuf
+	}
+	if stderr == nil {
+		stderr = &errBuf
+	}
+	// The guest caps each stream too, but the guest is not trusted to.
+	capOut := &capWriter{w: stdout, left: s.cfg.OutputLimit}
+	capErr := &capWriter{w: stderr, left: s.cfg.OutputLimit}
+	ectx := ctx
+	if timeout > 0 {
+		// Backstop in case the guest never reports its own timeout.
+		var cancel context.CancelFunc
+		ectx, cancel = context.WithTimeout(ctx, timeout+10*time.Second)
+		defer cancel()
+	}
+	x, err := s.client.Exec(ectx, req, control.ExecIO{Stdin: c.Stdin, Stdout: capOut, Stderr: capErr, OnStart: c.OnStart})
+	if err != nil {
+		if ctx.Err() == nil && ectx.Err() != nil {
+			return nil, fmt.Errorf("exec %s: guest did not report the timeout: %w", c.Args[0], ErrVMGone)
+		}
+		return nil, s.wrap("exec "+c.Args[0], err)
+	}
+	res := &Result{
+		ExitCode:      x.ExitCode,
+		Signal:        x.Signal,
+		TimedOut:      x.TimedOut,
+		Error:         x.Error,
+		StdoutDropped: x.StdoutDropped + capOut.dropped(),
+		StderrDropped: x.StderrDropped + capErr.dropped(),
+		Duration:      time.Duration(x.DurationMicros) * time.Microsecond,
+	}
+	if c.Stdout == nil {
+		res.Stdout = outBuf.Bytes()
+	}
+	if c.Stderr == nil {
+		res.Stderr = errBuf.Bytes()
+	}
+	return res, nil
+}
+
+func mergeEnv(base, over map[string]string) []string {
+	m := make(map[string]string, len(base)+len(over))
+	for k, v := range base {
+		m[k] = v
+	}
+	for k, v := range over {
+		m[k] = v
+	}
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// capWriter forwards at most left bytes and counts the rest.
+type capWriter struct {
+	mu    sync.Mutex // guards left, over
+	w     io.Writer
+	left  int64
+	over  int64
+	wrErr error
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := int64(len(p))
+	keep := min(n, max(c.left, 0))
+	if keep > 0 && c.wrErr == nil {
+		_, c.wrErr = c.w.Write(p[:keep])
+	}
+	c.left -= keep
+	c.over += n - keep
+	return len(p), nil
+}
+
+func (c *capWriter) dropped() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.over
+}

@@ -1,0 +1,167 @@
+// Package control is the host side of the control channel to a guest agent:
+// the authenticated handshake, the stream multiplexer and one method per request.
+package control
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	"github.com/voidbox/voidbox/internal/wire"
+)
+
+// ErrClosed reports use of a client whose channel is gone.
+var ErrClosed = errors.New("control channel closed")
+
+// Client talks to one guest agent. It is safe for concurrent use: each request
+// runs on its own multiplexed stream.
+type Client struct {
+	sess    *yamux.Session
+	welcome wire.Welcome
+
+	mu       sync.Mutex // guards services
+	services map[string]TunnelHandler
+	wg       sync.WaitGroup // tunnel goroutines
+}
+
+// TunnelHandler serves a guest-initiated stream; it owns conn and must close it.
+type TunnelHandler func(conn net.Conn)
+
+// Handshake authenticates to the guest agent on conn and starts the stream
+// multiplexer. On error conn is closed. The deadline bounds the handshake only.
+func Handshake(ctx context.Context, conn net.Conn, secret []byte, policy wire.Policy) (*Client, error) {
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	hello := wire.Hello{
+		Version:      wire.Version,
+		Secret:       hex.EncodeToString(secret),
+		TimeUnixNano: time.Now().UnixNano(),
+		Policy:       policy,
+	}
+	if err := wire.WriteJSON(conn, wire.THello, hello); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sending hello: %w", err)
+	}
+	f, err := wire.NewReader(conn, 64<<10).ReadFrame()
+	if err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("waiting for the guest agent: %w", context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("reading welcome: %w", err)
+	}
+	switch f.Type {
+	case wire.TWelcome:
+	case wire.TReject:
+		var rj wire.Reject
+		_ = f.Decode(&rj)
+		conn.Close()
+		return nil, fmt.Errorf("guest agent refused the handshake: %s", rj.Reason)
+	default:
+		conn.Close()
+		return nil, fmt.Errorf("handshake: unexpected %s frame", f.Type)
+	}
+	var w wire.Welcome
+	if err := f.Decode(&w); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if w.Version != wire.Version {
+		conn.Close()
+		return nil, fmt.Errorf("guest agent speaks protocol %d, host speaks %d", w.Version, wire.Version)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	sess, err := yamux.Client(conn, muxConfig())
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	c := &Client{sess: sess, welcome: w, services: map[string]TunnelHandler{}}
+	c.wg.Add(1)
+	go c.acceptTunnels()
+	return c, nil
+}
+
+func muxConfig() *yamux.Config {
+	c := yamux.DefaultConfig()
+	c.EnableKeepAlive = false
+	c.ConnectionWriteTimeout = 60 * time.Second
+	c.StreamOpenTimeout = 60 * time.Second
+	c.LogOutput = io.Discard
+	return c
+}
+
+// Welcome returns what the guest reported during the handshake.
+func (c *Client) Welcome() wire.Welcome { return c.welcome }
+
+// Close tears down the multiplexer and waits for tunnel goroutines. Idempotent.
+func (c *Client) Close() error {
+	err := c.sess.Close()
+	c.wg.Wait()
+	return err
+}
+
+// Done is closed when the channel is gone.
+func (c *Client) Done() <-chan struct{} { return c.sess.CloseChan() }
+
+// open starts a request stream that is torn down if ctx ends first.
+func (c *Client) open(ctx context.Context) (net.Conn, func(), error) {
+	st, err := c.sess.OpenStream()
+	if err != nil {
+		if c.sess.IsClosed() {
+			return nil, nil, ErrClosed
+		}
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { st.Close() })
+	return st, func() { stop(); st.Close() }, nil
+}
+
+// ctxErr prefers the context's error over the I/O error it caused.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if errors.Is(err, yamux.ErrSessionShutdown) || errors.Is(err, yamux.ErrStreamClosed) {
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	return err
+}
+
+// Ping round-trips an empty request.
+func (c *Client) Ping(ctx context.Context) (wire.Pong, error) {
+	st, done, err := c.open(ctx)
+	if err != nil {
+		return wire.Pong{}, err
+	}
+	defer done()
+	if err := wire.WriteFrame(st, wire.TPing, nil); err != nil {
+		return wire.Pong{}, ctxErr(ctx, err)
+	}
+	f, err := wire.NewReader(st, 0).Expect(wire.TPong)
+	if err != nil {
+		return wire.Pong{}, ctxErr(ctx, err)
+	}
+	var p wire.Pong
+	return p, f.Decode(&p)
+}
+
+// Shutdown asks the guest to power off. It returns once the guest acknowledged.
+func (c *Client) Shutdown(ctx context.Context) error {
+	st, done, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := wire.WriteFrame(st, wire.TShutdown, nil); err != nil {
+		return ctxErr(ctx, err)
+	}
+	_, err = wire.NewReader(st, 0).Expect(wire.TOK)
+	return ctxErr(ctx, err)
+}

@@ -1,0 +1,263 @@
+package guest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/voidbox/voidbox/internal/wire"
+)
+
+// Defaults applied when the host's policy leaves a limit at zero.
+var defaultLimits = wire.Limits{
+	Processes:   1024,
+	OpenFiles:   4096,
+	FileSize:    1 << 30,
+	CPUSeconds:  0, // no CPU-time limit unless asked
+	OutputBytes: 64 << 20,
+}
+
+// systemBinDirs are the root-owned directories allowlisted commands must live in.
+var systemBinDirs = []string{"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
+
+const defaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+// pipeGrace is how long output is still collected after the command exited,
+// for background children that inherited its stdout/stderr.
+const pipeGrace = 200 * time.Millisecond
+
+func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
+	var req wire.ExecRequest
+	if err := f.Decode(&req); err != nil || len(req.Argv) == 0 || req.Argv[0] == "" {
+		sendError(st, wire.CodeInvalid, "exec: empty or malformed command")
+		return
+	}
+	pol := a.currentPolicy()
+	lim := mergeLimits(pol.Limits, defaultLimits)
+	env := buildEnv(req.Env, req.Root)
+	start := time.Now()
+
+	path, code, msg := resolveCommand(req.Argv[0], envPath(env), pol.AllowedCommands)
+	if code != 0 {
+		_ = wire.WriteFrame(st, wire.TStderr, []byte("voidbox: "+msg+"\n"))
+		_ = wire.WriteJSON(st, wire.TExecExit, wire.ExecExit{ExitCode: code, Error: msg, DurationMicros: time.Since(start).Microseconds()})
+		return
+	}
+	dir := req.Dir
+	if dir == "" {
+		dir = WorkspaceDir
+	}
+	spec := spawnSpec{Path: path, Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root}
+	p, err := a.spawner.start(spec, req.Stdin)
+	if err != nil {
+		code := 126
+		var se *startError
+		if errors.As(err, &se) {
+			code = se.code
+		}
+		_ = wire.WriteFrame(st, wire.TStderr, []byte("voidbox: "+err.Error()+"\n"))
+		_ = wire.WriteJSON(st, wire.TExecExit, wire.ExecExit{ExitCode: code, Error: err.Error(), DurationMicros: time.Since(start).Microseconds()})
+		return
+	}
+	_ = wire.WriteJSON(st, wire.TExecStart, wire.ExecStarted{PID: p.pid})
+
+	var wg sync.WaitGroup
+	var dropped [2]int64
+	for i, s := range []struct {
+		r io.ReadCloser
+		t wire.Type
+	}{{p.stdout, wire.TStdout}, {p.stderr, wire.TStderr}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dropped[i] = pump(st, s.r, s.t, lim.OutputBytes)
+		}()
+	}
+	go readHostFrames(r, p)
+
+	var timedOut bool
+	var timeout <-chan time.Time
+	if req.TimeoutMs > 0 {
+		t := time.NewTimer(time.Duration(req.TimeoutMs) * time.Millisecond)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var ws exitStatus
+	select {
+	case ws = <-p.done:
+	case <-timeout:
+		timedOut = true
+		p.killGroup(syscall.SIGKILL)
+		ws = <-p.done
+	}
+	// Output may still be in flight; background children may hold the pipes.
+	waited := make(chan struct{})
+	go func() { wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(pipeGrace):
+		p.stdout.Close()
+		p.stderr.Close()
+		<-waited
+	}
+	p.closeStdin()
+	exit := wire.ExecExit{
+		ExitCode:        ws.code,
+		Signal:          ws.signal,
+		TimedOut:        timedOut,
+		StdoutDropped:   dropped[0],
+		StderrDropped:   dropped[1],
+		DurationMicros:  time.Since(start).Microseconds(),
+		MaxRSSKilobytes: ws.maxRSS,
+	}
+	_ = wire.WriteJSON(st, wire.TExecExit, exit)
+}
+
+// pump forwards r as frames of type t until EOF, sending at most limit bytes
+// and draining (and counting) the rest so the command never blocks on a full pipe.
+func pump(w io.Writer, r io.Reader, t wire.Type, limit int64) (dropped int64) {
+	buf := make([]byte, wire.ChunkSize)
+	var sent int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			keep := int64(n)
+			if sent+keep > limit {
+				keep = max(limit-sent, 0)
+			}
+			if keep > 0 {
+				if werr := wire.WriteFrame(w, t, buf[:keep]); werr != nil {
+					limit = sent // host gone: drain silently
+				}
+				sent += keep
+			}
+			dropped += int64(n) - keep
+		}
+		if err != nil {
+			return dropped
+		}
+	}
+}
+
+// readHostFrames applies stdin and signal frames from the host to the process.
+func readHostFrames(r *wire.Reader, p *process) {
+	for {
+		f, err := r.ReadFrame()
+		if err != nil {
+			p.closeStdin()
+			return
+		}
+		switch f.Type {
+		case wire.TStdin:
+			p.writeStdin(f.Payload)
+		case wire.TStdinClose:
+			p.closeStdin()
+		case wire.TSignal:
+			var s wire.Signal
+			if f.Decode(&s) == nil && s.Signal > 0 && s.Signal < 65 {
+				p.killGroup(syscall.Signal(s.Signal))
+			}
+		}
+	}
+}
+
+// resolveCommand finds the program like a shell would and applies the command
+// allowlist. A non-zero code is the exit status to report (127 not found,
+// 126 not executable or not allowed) and msg says why.
+func resolveCommand(name, pathEnv string, allowed []string) (path string, code int, msg string) {
+	if strings.Contains(name, "/") {
+		path = name
+	} else {
+		for _, d := range filepath.SplitList(pathEnv) {
+			if d == "" {
+				continue
+			}
+			c := filepath.Join(d, name)
+			if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() {
+				path = c
+				break
+			}
+		}
+		if path == "" {
+			return "", 127, name + ": command not found"
+		}
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", 127, name + ": no such file or directory"
+	case err != nil:
+		return "", 126, fmt.Sprintf("%s: %v", name, err)
+	case fi.IsDir():
+		return "", 126, name + ": is a directory"
+	case fi.Mode()&0o111 == 0:
+		return "", 126, name + ": permission denied"
+	}
+	if len(allowed) > 0 {
+		// Names are only meaningful for programs in the root-owned system
+		// directories; a copy under /tmp named "ls" is not "ls".
+		base := filepath.Base(path)
+		if !slices.Contains(allowed, base) || !slices.Contains(systemBinDirs, filepath.Dir(path)) {
+			return "", 126, filepath.Base(name) + ": command not allowed by sandbox policy"
+		}
+	}
+	return path, 0, ""
+}
+
+func buildEnv(req []string, root bool) []string {
+	env := make([]string, 0, len(req)+4)
+	has := map[string]bool{}
+	for _, kv := range req {
+		if k, _, ok := strings.Cut(kv, "="); ok && k != "" {
+			has[k] = true
+			env = append(env, kv)
+		}
+	}
+	home, user := SandboxHome, "sandbox"
+	if root {
+		home, user = "/root", "root"
+	}
+	for _, kv := range []string{"PATH=" + defaultPath, "HOME=" + home, "USER=" + user, "LOGNAME=" + user, "TERM=dumb"} {
+		k, _, _ := strings.Cut(kv, "=")
+		if !has[k] {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func envPath(env []string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			return v
+		}
+	}
+	return defaultPath
+}
+
+func mergeLimits(l, d wire.Limits) wire.Limits {
+	if l.Processes == 0 {
+		l.Processes = d.Processes
+	}
+	if l.OpenFiles == 0 {
+		l.OpenFiles = d.OpenFiles
+	}
+	if l.FileSize == 0 {
+		l.FileSize = d.FileSize
+	}
+	if l.CPUSeconds == 0 {
+		l.CPUSeconds = d.CPUSeconds
+	}
+	if l.OutputBytes <= 0 {
+		l.OutputBytes = d.OutputBytes
+	}
+	return l
+}

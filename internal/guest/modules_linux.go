@@ -1,0 +1,77 @@
+package guest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// moduleManifest is written into the initramfs by the host's image builder.
+// Modules are listed in load order (dependencies first).
+type moduleManifest struct {
+	Kernel  string `json:"kernel"`
+	Modules []struct {
+		Name string   `json:"name"`
+		Path string   `json:"path"`
+		Deps []string `json:"deps"`
+		Boot bool     `json:"boot"`
+	} `json:"modules"`
+}
+
+// loadModules loads the manifest's boot modules (or all, if bootOnly is false)
+// with finit_module, passing the "name.param=value" arguments found on the
+// kernel command line, as modprobe would.
+func loadModules(manifest string, bootOnly bool) error {
+	b, err := os.ReadFile(manifest)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a kernel with everything built in needs no modules
+	}
+	if err != nil {
+		return err
+	}
+	var m moduleManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("parsing %s: %w", manifest, err)
+	}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	for _, mod := range m.Modules {
+		if bootOnly && !mod.Boot {
+			continue
+		}
+		if err := loadModule(mod.Path, moduleParams(string(cmdline), mod.Name)); err != nil {
+			return fmt.Errorf("loading module %s: %w", mod.Name, err)
+		}
+	}
+	return nil
+}
+
+func loadModule(path, params string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	err = unix.FinitModule(int(f.Fd()), params, 0)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	return err
+}
+
+// moduleParams extracts "name.key=value" words for module name from a kernel
+// command line. Module names treat '-' and '_' alike.
+func moduleParams(cmdline, name string) string {
+	norm := func(s string) string { return strings.ReplaceAll(s, "-", "_") }
+	prefix := norm(name) + "."
+	var params []string
+	for _, w := range strings.Fields(cmdline) {
+		if k, v, ok := strings.Cut(w, "."); ok && norm(k)+"." == prefix {
+			params = append(params, v)
+		}
+	}
+	return strings.Join(params, " ")
+}

@@ -1,0 +1,144 @@
+package guest
+
+import (
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	"github.com/voidbox/voidbox/internal/wire"
+)
+
+// agent serves one control channel.
+type agent struct {
+	secret    []byte
+	spawner   *spawner
+	bootStart time.Time
+
+	mu     sync.Mutex // guards policy and sess
+	policy wire.Policy
+	sess   *yamux.Session
+}
+
+// serve runs the handshake on ch and then serves multiplexed streams until the
+// channel fails or the host asks for shutdown.
+func (a *agent) serve(ch io.ReadWriteCloser) error {
+	hello, err := a.handshake(ch)
+	if err != nil {
+		return err
+	}
+	setClock(hello.TimeUnixNano)
+	sess, err := yamux.Server(ch, MuxConfig())
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.policy = hello.Policy
+	a.sess = sess
+	a.mu.Unlock()
+	for {
+		st, err := sess.AcceptStream()
+		if err != nil {
+			return err
+		}
+		go a.handle(st)
+	}
+}
+
+// MuxConfig is the yamux configuration both ends use. Keepalives are off: a
+// TCG guest can stall for seconds, and the host learns of a dead VM from QEMU
+// exiting rather than from missed pings.
+func MuxConfig() *yamux.Config {
+	c := yamux.DefaultConfig()
+	c.EnableKeepAlive = false
+	c.ConnectionWriteTimeout = 60 * time.Second
+	c.StreamOpenTimeout = 60 * time.Second
+	c.LogOutput = io.Discard
+	return c
+}
+
+func (a *agent) handshake(ch io.ReadWriter) (*wire.Hello, error) {
+	r := wire.NewReader(ch, 64<<10)
+	f, err := r.ReadFrame()
+	if err != nil {
+		return nil, fmt.Errorf("reading hello: %w", err)
+	}
+	reject := func(reason string) (*wire.Hello, error) {
+		_ = wire.WriteJSON(ch, wire.TReject, wire.Reject{Reason: reason})
+		return nil, errors.New("handshake rejected: " + reason)
+	}
+	if f.Type != wire.THello {
+		return reject(fmt.Sprintf("expected hello, got %s", f.Type))
+	}
+	var h wire.Hello
+	if err := f.Decode(&h); err != nil {
+		return reject("malformed hello")
+	}
+	if h.Version != wire.Version {
+		return reject(fmt.Sprintf("protocol version %d not supported (guest speaks %d)", h.Version, wire.Version))
+	}
+	got, err := hex.DecodeString(h.Secret)
+	if err != nil || subtle.ConstantTimeCompare(got, a.secret) != 1 {
+		return reject("bad secret")
+	}
+	w := wire.Welcome{
+		Version:      wire.Version,
+		Kernel:       kernelRelease(),
+		AgentVersion: AgentVersion,
+		BootMillis:   uptimeMillis(),
+	}
+	if err := wire.WriteJSON(ch, wire.TWelcome, w); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// handle serves one host-initiated stream: the first frame says what it is.
+func (a *agent) handle(st net.Conn) {
+	defer st.Close()
+	r := wire.NewReader(st, 0)
+	f, err := r.ReadFrame()
+	if err != nil {
+		return
+	}
+	switch f.Type {
+	case wire.TExec:
+		a.handleExec(st, r, f)
+	case wire.TWriteFile:
+		handleWriteFile(st, r, f)
+	case wire.TReadFile:
+		handleReadFile(st, f)
+	case wire.TStat:
+		handleStat(st, f)
+	case wire.TMkdir:
+		handleMkdir(st, f)
+	case wire.TPing:
+		_ = wire.WriteJSON(st, wire.TPong, wire.Pong{UptimeMillis: uptimeMillis()})
+	case wire.TShutdown:
+		_ = wire.WriteFrame(st, wire.TOK, nil)
+		_ = st.Close()
+		a.mu.Lock()
+		sess := a.sess
+		a.mu.Unlock()
+		// Give the OK frame a moment to leave before the VM powers off.
+		time.Sleep(20 * time.Millisecond)
+		_ = sess.Close()
+	default:
+		sendError(st, wire.CodeInvalid, fmt.Sprintf("unexpected %s frame", f.Type))
+	}
+}
+
+func sendError(w io.Writer, code, msg string) {
+	_ = wire.WriteJSON(w, wire.TError, wire.Error{Code: code, Message: msg})
+}
+
+func (a *agent) currentPolicy() wire.Policy {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.policy
+}

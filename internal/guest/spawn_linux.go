@@ -1,0 +1,246 @@
+package guest
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"github.com/voidbox/voidbox/internal/wire"
+	"golang.org/x/sys/unix"
+)
+
+// spawnSpec describes a command to start.
+type spawnSpec struct {
+	Path   string
+	Argv   []string
+	Env    []string
+	Dir    string
+	Limits wire.Limits
+	Root   bool
+}
+
+type exitStatus struct {
+	code, signal int
+	maxRSS       int64
+}
+
+// reaper owns every wait in the agent. As PID 1 it also inherits orphans, so a
+// single loop reaps all children and routes the statuses of tracked ones to
+// their owners; untracked (orphaned) ones are discarded.
+type reaper struct {
+	mu      sync.Mutex              // held by every wait4 and by a spawn from fork to registration
+	waiters map[int]chan exitStatus // guarded by mu
+}
+
+func startReaper() *reaper {
+	r := &reaper{waiters: map[int]chan exitStatus{}}
+	sig := make(chan os.Signal, 64)
+	signal.Notify(sig, unix.SIGCHLD)
+	go func() {
+		for range sig {
+			r.reapAll()
+		}
+	}()
+	return r
+}
+
+func (r *reaper) reapAll() {
+	for {
+		// Holding mu across wait4 keeps the reaper from consuming the ptrace
+		// stop of a command that is being started (see spawner.start).
+		r.mu.Lock()
+		var ws unix.WaitStatus
+		var ru unix.Rusage
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL, &ru)
+		if pid <= 0 || err != nil {
+			r.mu.Unlock()
+			return
+		}
+		if ws.Stopped() {
+			// Only a traced child stops visibly to us; never expected here.
+			r.mu.Unlock()
+			continue
+		}
+		ch := r.waiters[pid]
+		delete(r.waiters, pid)
+		r.mu.Unlock()
+		st := exitStatus{code: ws.ExitStatus(), maxRSS: ru.Maxrss}
+		if ws.Signaled() {
+			st.signal = int(ws.Signal())
+			st.code = 128 + st.signal
+		}
+		if ch != nil {
+			ch <- st
+		}
+	}
+}
+
+type spawner struct{ reaper *reaper }
+
+// process is a running command.
+type process struct {
+	pid            int
+	stdout, stderr *os.File
+	done           chan exitStatus
+
+	stdinMu sync.Mutex // guards stdin
+	stdin   *os.File   // nil when closed or not requested
+}
+
+// start runs spec in a new process group as the sandbox user (unless Root).
+//
+// The rlimits must bind from the command's first instruction, but Go's
+// ForkExec cannot set rlimits in the child. So the child is started traced:
+// it stops right after execve, before running any of the new program, while
+// we apply the limits with prlimit and then detach. (A re-exec trampoline
+// would do the same but costs a Go runtime start, ~15 ms under TCG.)
+func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	var inR, inW *os.File
+	if wantStdin {
+		inR, inW, err = os.Pipe()
+	} else {
+		inR, err = os.Open(os.DevNull)
+	}
+	if err != nil {
+		for _, f := range []*os.File{outR, outW, errR, errW} {
+			f.Close()
+		}
+		return nil, err
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true, Ptrace: true}
+	if !spec.Root {
+		sys.Credential = &syscall.Credential{Uid: SandboxUID, Gid: SandboxGID, Groups: []uint32{SandboxGID}}
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   spec.Dir,
+		Env:   spec.Env,
+		Files: []uintptr{inR.Fd(), outW.Fd(), errW.Fd()},
+		Sys:   sys,
+	}
+	done := make(chan exitStatus, 1)
+	pid, err := s.forkTraced(spec, attr, done)
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		if inW != nil {
+			inW.Close()
+		}
+		return nil, err
+	}
+	return &process{pid: pid, stdout: outR, stderr: errR, done: done, stdin: inW}, nil
+}
+
+// forkTraced starts the child stopped at its exec, applies the limits and
+// lets it run. Ptrace requests must come from the tracing thread, hence the
+// locked OS thread; the reaper's lock keeps it from consuming the stop.
+func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan exitStatus) (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	s.reaper.mu.Lock()
+	defer s.reaper.mu.Unlock()
+	pid, err := syscall.ForkExec(spec.Path, spec.Argv, attr)
+	if err != nil {
+		return 0, execError(spec.Argv[0], err)
+	}
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil || !ws.Stopped() {
+		// The child is gone before it ran: report it as such.
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return 0, fmt.Errorf("starting %s: child did not stop at exec (%v)", spec.Argv[0], err)
+	}
+	if err := applyLimits(pid, spec.Limits); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		_ = unix.PtraceDetach(pid)
+		s.reaper.waiters[pid] = done // the reaper delivers the kill
+		return 0, fmt.Errorf("starting %s: setting limits: %w", spec.Argv[0], err)
+	}
+	if err := unix.PtraceDetach(pid); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		s.reaper.waiters[pid] = done
+		return 0, fmt.Errorf("starting %s: detaching: %w", spec.Argv[0], err)
+	}
+	s.reaper.waiters[pid] = done
+	return pid, nil
+}
+
+func execError(name string, err error) error {
+	switch err {
+	case syscall.ENOENT:
+		return &startError{code: 127, msg: name + ": no such file or directory"}
+	case syscall.EACCES, syscall.EPERM:
+		return &startError{code: 126, msg: name + ": permission denied"}
+	case syscall.ENOEXEC:
+		return &startError{code: 126, msg: name + ": cannot execute binary file: exec format error"}
+	}
+	return &startError{code: 126, msg: fmt.Sprintf("%s: %v", name, err)}
+}
+
+// startError is a command that could not start, with a shell-like exit code.
+type startError struct {
+	code int
+	msg  string
+}
+
+func (e *startError) Error() string { return e.msg }
+
+func (p *process) writeStdin(b []byte) {
+	p.stdinMu.Lock()
+	defer p.stdinMu.Unlock()
+	if p.stdin != nil {
+		if _, err := p.stdin.Write(b); err != nil {
+			p.stdin.Close()
+			p.stdin = nil
+		}
+	}
+}
+
+func (p *process) closeStdin() {
+	p.stdinMu.Lock()
+	defer p.stdinMu.Unlock()
+	if p.stdin != nil {
+		p.stdin.Close()
+		p.stdin = nil
+	}
+}
+
+// killGroup signals the command's whole process group.
+func (p *process) killGroup(sig syscall.Signal) {
+	_ = unix.Kill(-p.pid, sig)
+}
+
+// applyLimits sets the rlimits of a stopped child.
+func applyLimits(pid int, l wire.Limits) error {
+	for _, x := range []struct {
+		res int
+		v   uint64
+	}{
+		{unix.RLIMIT_NPROC, l.Processes},
+		{unix.RLIMIT_NOFILE, l.OpenFiles},
+		{unix.RLIMIT_FSIZE, l.FileSize},
+		{unix.RLIMIT_CPU, l.CPUSeconds},
+	} {
+		if x.v == 0 {
+			continue
+		}
+		if err := unix.Prlimit(pid, x.res, &unix.Rlimit{Cur: x.v, Max: x.v}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

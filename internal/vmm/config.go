@@ -1,0 +1,110 @@
+// Package vmm runs one QEMU microvm per sandbox: it builds the argv, owns the
+// process and its private runtime directory, and hands back the control
+// channel's connection. It knows nothing about the guest protocol.
+package vmm
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Config describes one VM.
+type Config struct {
+	QEMU      string // path to qemu-system-x86_64
+	Kernel    string // ELF vmlinux (PVH) or bzImage
+	Initramfs string
+	MemoryMiB int
+	CPUs      int
+	Accel     Accel
+	TSCkHz    int      // for TCG; 0 omits tsc_early_khz
+	Cmdline   []string // extra kernel command-line words
+	Secret    []byte   // per-VM secret, passed as a root-only fw_cfg file
+	// RunDir is the parent of the per-VM runtime directory; "" picks
+	// $XDG_RUNTIME_DIR/voidbox or $TMPDIR/voidbox-<uid>.
+	RunDir string
+	// Name labels the runtime directory (truncated; socket paths are short).
+	Name string
+	// ConsoleLog, if set, receives the serial console instead of a file in
+	// the runtime directory (which is removed when the VM is closed).
+	ConsoleLog string
+}
+
+// ErrInvalid reports a Config that cannot describe a VM.
+var ErrInvalid = errors.New("invalid vm config")
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.QEMU == "" {
+		errs = append(errs, errors.New("no QEMU binary"))
+	}
+	if c.Kernel == "" {
+		errs = append(errs, errors.New("no kernel"))
+	}
+	if c.MemoryMiB < 64 {
+		errs = append(errs, fmt.Errorf("memory %d MiB is below the 64 MiB minimum", c.MemoryMiB))
+	}
+	if c.CPUs < 1 || c.CPUs > 64 {
+		errs = append(errs, fmt.Errorf("cpus %d out of range 1..64", c.CPUs))
+	}
+	if c.Accel != KVM && c.Accel != TCG {
+		errs = append(errs, fmt.Errorf("accelerator %q", c.Accel))
+	}
+	if len(c.Secret) < 16 {
+		errs = append(errs, errors.New("secret shorter than 16 bytes"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// Well-known names shared with the guest agent.
+const (
+	ControlPortName = "org.voidbox.ctl"
+	SecretFwCfgName = "opt/org.voidbox/secret"
+)
+
+// args builds the QEMU argv for a VM whose runtime files live in dir.
+func (c *Config) args(dir, console string) []string {
+	machine := "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,pic=off"
+	cpu := "max"
+	if c.Accel == KVM {
+		cpu = "host"
+	}
+	cmdline := []string{
+		"console=ttyS0", "quiet", "loglevel=3", "panic=-1", "pci=off",
+		"rdinit=/init", "random.trust_cpu=on",
+		// The secret's fw_cfg file is found through this ioport description:
+		// the microvm has no ACPI node for fw_cfg.
+		"qemu_fw_cfg.ioport=0xc@0x510:0:1:4",
+	}
+	if c.Accel == TCG && c.TSCkHz > 0 {
+		cmdline = append(cmdline, "tsc_early_khz="+strconv.Itoa(c.TSCkHz))
+	}
+	cmdline = append(cmdline, c.Cmdline...)
+	a := []string{
+		"-M", machine,
+		"-accel", string(c.Accel),
+		"-cpu", cpu,
+		"-m", strconv.Itoa(c.MemoryMiB) + "M",
+		"-smp", strconv.Itoa(c.CPUs),
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-kernel", c.Kernel,
+		"-append", strings.Join(cmdline, " "),
+		"-chardev", "file,id=con,path=" + console,
+		"-serial", "chardev:con",
+		"-chardev", "socket,id=ctl,path=" + dir + "/ctl.sock",
+		"-device", "virtio-serial-device",
+		"-device", "virtserialport,chardev=ctl,name=" + ControlPortName,
+		"-object", "rng-random,id=rng0,filename=/dev/urandom",
+		"-device", "virtio-rng-device,rng=rng0",
+		"-fw_cfg", "name=" + SecretFwCfgName + ",file=" + dir + "/secret",
+		"-qmp", "unix:" + dir + "/qmp.sock,server=on,wait=off",
+	}
+	if c.Initramfs != "" {
+		a = append(a, "-initrd", c.Initramfs)
+	}
+	return a
+}

@@ -1,0 +1,286 @@
+package vmm
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Machine is a running QEMU process and its runtime directory.
+type Machine struct {
+	cmd     *exec.Cmd
+	dir     string
+	console string
+	conn    net.Conn
+	done    chan struct{} // closed when QEMU has exited and been reaped
+	stderr  bytes.Buffer  // QEMU's own diagnostics (bounded by QEMU's behaviour)
+	waitErr error         // set before done is closed
+
+	closeOnce sync.Once
+	closeErr  error
+	stopCtx   func() bool
+}
+
+// Start launches QEMU and waits until it has connected the control channel.
+// The VM is killed when ctx ends, when Close is called, or when this process
+// dies (PR_SET_PDEATHSIG). On error nothing is left behind.
+func Start(ctx context.Context, c Config) (m *Machine, err error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	parent, err := runParent(c.RunDir)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(parent, "vm-"+shortName(c.Name)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("creating runtime dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(hex.EncodeToString(c.Secret)), 0o600); err != nil {
+		return nil, fmt.Errorf("writing secret: %w", err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(dir, "ctl.sock"))
+	if err != nil {
+		return nil, fmt.Errorf("listening for the control channel: %w", err)
+	}
+	defer ln.Close()
+	console := c.ConsoleLog
+	if console == "" {
+		console = filepath.Join(dir, "console.log")
+	}
+
+	m = &Machine{dir: dir, console: console, done: make(chan struct{})}
+	m.cmd = exec.Command(c.QEMU, c.args(dir, console)...)
+	m.cmd.Stdin = nil
+	m.cmd.Stdout = io.Discard
+	m.cmd.Stderr = &limitedBuffer{buf: &m.stderr, max: 64 << 10}
+	m.cmd.SysProcAttr = procAttr()
+	if err := m.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", c.QEMU, err)
+	}
+	go func() {
+		m.waitErr = m.cmd.Wait()
+		close(m.done)
+	}()
+	defer func() {
+		if err != nil {
+			m.kill()
+		}
+	}()
+
+	type accepted struct {
+		conn net.Conn
+		err  error
+	}
+	acc := make(chan accepted, 1)
+	go func() {
+		conn, err := ln.Accept()
+		acc <- accepted{conn, err}
+	}()
+	select {
+	case a := <-acc:
+		if a.err != nil {
+			return nil, fmt.Errorf("accepting control channel: %w", a.err)
+		}
+		m.conn = a.conn
+	case <-m.done:
+		ln.Close()
+		<-acc
+		return nil, fmt.Errorf("qemu exited at start: %s", m.exitDetail())
+	case <-ctx.Done():
+		ln.Close()
+		if a := <-acc; a.conn != nil {
+			a.conn.Close()
+		}
+		return nil, context.Cause(ctx)
+	}
+	m.stopCtx = context.AfterFunc(ctx, func() { m.kill() })
+	return m, nil
+}
+
+// Conn is the host end of the virtio-serial control port.
+func (m *Machine) Conn() net.Conn { return m.conn }
+
+// PID is QEMU's process id.
+func (m *Machine) PID() int { return m.cmd.Process.Pid }
+
+// Dir is the private runtime directory (removed by Close).
+func (m *Machine) Dir() string { return m.dir }
+
+// Done is closed once QEMU has exited.
+func (m *Machine) Done() <-chan struct{} { return m.done }
+
+// Exited reports whether QEMU has exited, and why.
+func (m *Machine) Exited() (bool, string) {
+	select {
+	case <-m.done:
+		return true, m.exitDetail()
+	default:
+		return false, ""
+	}
+}
+
+func (m *Machine) exitDetail() string {
+	s := "exit status 0"
+	if m.waitErr != nil {
+		s = m.waitErr.Error()
+	}
+	if e := strings.TrimSpace(m.stderr.String()); e != "" {
+		s += ": " + lastLines(e, 5)
+	}
+	return s
+}
+
+// ConsoleTail returns the last n lines of the serial console.
+func (m *Machine) ConsoleTail(n int) string {
+	b, err := readTail(m.console, 64<<10)
+	if err != nil {
+		return ""
+	}
+	return lastLines(strings.TrimRight(strings.ReplaceAll(string(b), "\r", ""), "\n"), n)
+}
+
+// Wait blocks until QEMU exits or ctx ends.
+func (m *Machine) Wait(ctx context.Context) error {
+	select {
+	case <-m.done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// kill sends SIGKILL to QEMU (only to the process we started, by PID).
+func (m *Machine) kill() {
+	select {
+	case <-m.done:
+	default:
+		_ = m.cmd.Process.Kill()
+	}
+}
+
+// Close kills QEMU if it is still running, waits for it and removes the
+// runtime directory. Idempotent.
+func (m *Machine) Close() error {
+	m.closeOnce.Do(func() {
+		if m.stopCtx != nil {
+			m.stopCtx()
+		}
+		if m.conn != nil {
+			m.conn.Close()
+		}
+		m.kill()
+		<-m.done
+		m.closeErr = os.RemoveAll(m.dir)
+	})
+	return m.closeErr
+}
+
+// Shutdown waits up to grace for QEMU to exit on its own (after the guest
+// powered off), then kills it.
+func (m *Machine) Shutdown(grace time.Duration) {
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-m.done:
+	case <-t.C:
+	}
+	_ = m.Close()
+}
+
+func runParent(dir string) (string, error) {
+	if dir == "" {
+		if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
+			dir = filepath.Join(x, "voidbox")
+		} else {
+			dir = filepath.Join(os.TempDir(), fmt.Sprintf("voidbox-%d", os.Getuid()))
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating runtime dir parent: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return "", fmt.Errorf("runtime dir %s is owned by uid %d, not us", dir, st.Uid)
+	}
+	return dir, nil
+}
+
+func shortName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= 16 {
+			break
+		}
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "box"
+	}
+	return b.String()
+}
+
+func readTail(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := fi.Size() - max
+	if off < 0 {
+		off = 0
+	}
+	return io.ReadAll(io.NewSectionReader(f, off, fi.Size()-off))
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if room := l.max - l.buf.Len(); room > 0 {
+		l.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+

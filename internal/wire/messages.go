@@ -1,0 +1,139 @@
+package wire
+
+// Hello opens the handshake. The secret proves to the guest agent that the peer
+// is the voidbox process that started this VM; the guest reads its copy from a
+// root-only firmware file, never from the world-readable kernel command line.
+type Hello struct {
+	Version      int    `json:"version"`
+	Secret       string `json:"secret"`         // hex, 32 random bytes
+	TimeUnixNano int64  `json:"time_unix_nano"` // host clock; the guest sets its clock from it
+	Policy       Policy `json:"policy"`
+}
+
+// Policy is the sandbox policy the guest agent enforces for every exec.
+type Policy struct {
+	// AllowedCommands, when non-empty, lists the command names (basename of the
+	// resolved program) that may be executed. Empty means no allowlist.
+	AllowedCommands []string `json:"allowed_commands,omitempty"`
+	Limits          Limits   `json:"limits"`
+}
+
+// Limits are the rlimits applied to every command. Zero means the guest default.
+type Limits struct {
+	Processes   uint64 `json:"processes,omitempty"`    // RLIMIT_NPROC
+	OpenFiles   uint64 `json:"open_files,omitempty"`   // RLIMIT_NOFILE
+	FileSize    uint64 `json:"file_size,omitempty"`    // RLIMIT_FSIZE, bytes
+	CPUSeconds  uint64 `json:"cpu_seconds,omitempty"`  // RLIMIT_CPU
+	OutputBytes int64  `json:"output_bytes,omitempty"` // per stream cap on streamed output
+}
+
+// Welcome accepts the handshake.
+type Welcome struct {
+	Version      int    `json:"version"`
+	Kernel       string `json:"kernel"`        // uname -r of the guest
+	AgentVersion string `json:"agent_version"` // build identifier of voidbox-guest
+	BootMillis   int64  `json:"boot_millis"`   // guest uptime when the handshake completed
+}
+
+// Reject refuses the handshake.
+type Reject struct {
+	Reason string `json:"reason"`
+}
+
+// Error codes carried by Error.
+const (
+	CodeInvalid    = "invalid"
+	CodeNotFound   = "not_found"
+	CodeExists     = "exists"
+	CodePermission = "permission"
+	CodeTooLarge   = "too_large"
+	CodeInternal   = "internal"
+)
+
+// Error reports a failed request.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// ExecRequest starts a command.
+type ExecRequest struct {
+	Argv []string `json:"argv"`
+	Env  []string `json:"env,omitempty"` // KEY=VALUE; PATH, HOME, USER get defaults when absent
+	Dir  string   `json:"dir,omitempty"` // default /workspace
+	// Root runs the command as root instead of the sandbox user. Only the host
+	// sets this, for provisioning steps; user commands never run as root.
+	Root      bool  `json:"root,omitempty"`
+	TimeoutMs int64 `json:"timeout_ms,omitempty"` // 0: no timeout
+	Stdin     bool  `json:"stdin,omitempty"`      // false: stdin is /dev/null
+}
+
+// ExecStarted reports the command's pid in the guest.
+type ExecStarted struct {
+	PID int `json:"pid"`
+}
+
+// Signal asks the guest to deliver a signal to the command's process group.
+type Signal struct {
+	Signal int `json:"signal"`
+}
+
+// ExecExit ends an exec stream.
+type ExecExit struct {
+	ExitCode        int    `json:"exit_code"`        // 128+n when killed by signal n, like a shell
+	Signal          int    `json:"signal,omitempty"` // the signal that ended it, if any
+	TimedOut        bool   `json:"timed_out,omitempty"`
+	StdoutDropped   int64  `json:"stdout_dropped,omitempty"` // bytes discarded past the output cap
+	StderrDropped   int64  `json:"stderr_dropped,omitempty"`
+	Error           string `json:"error,omitempty"` // why the command could not run, if it did not
+	DurationMicros  int64  `json:"duration_us"`
+	MaxRSSKilobytes int64  `json:"max_rss_kb,omitempty"`
+}
+
+// WriteFile creates or replaces a file. Data follows as TFileData frames and a TFileEnd.
+type WriteFile struct {
+	Path    string `json:"path"`
+	Mode    uint32 `json:"mode"`              // permission bits; 0 means 0644
+	Parents bool   `json:"parents,omitempty"` // create missing parent directories
+	Root    bool   `json:"root,omitempty"`    // owned by root instead of the sandbox user
+}
+
+// ReadFile asks for a file's content, refused if larger than MaxBytes.
+type ReadFile struct {
+	Path     string `json:"path"`
+	MaxBytes int64  `json:"max_bytes"`
+}
+
+// PathRequest names a path (stat).
+type PathRequest struct {
+	Path string `json:"path"`
+}
+
+// Mkdir creates a directory.
+type Mkdir struct {
+	Path    string `json:"path"`
+	Mode    uint32 `json:"mode"`
+	Parents bool   `json:"parents,omitempty"`
+	Root    bool   `json:"root,omitempty"`
+}
+
+// FileInfo describes a file (stat result, or the header of a read).
+type FileInfo struct {
+	Exists  bool   `json:"exists"`
+	Size    int64  `json:"size"`
+	Mode    uint32 `json:"mode"` // os.FileMode bits
+	IsDir   bool   `json:"is_dir,omitempty"`
+	ModUnix int64  `json:"mod_unix,omitempty"`
+}
+
+// Pong answers a ping.
+type Pong struct {
+	UptimeMillis int64 `json:"uptime_ms"`
+}
+
+// Tunnel names the host service a guest-initiated stream wants to reach.
+type Tunnel struct {
+	Service string `json:"service"`
+}
