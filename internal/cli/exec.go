@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/voidbox/voidbox"
+	"github.com/voidbox/voidbox/internal/bytesize"
+	"golang.org/x/term"
+)
+
+func newExecCmd(e *env) *cobra.Command {
+	var sf sandboxFlags
+	var asJSON, interactive bool
+	var dir string
+	c := &cobra.Command{
+		Use:   "exec [flags] -- COMMAND [ARG...]",
+		Short: "Run one command in a fresh micro-VM",
+		Long: `Boot a micro-VM, run COMMAND in it as an unprivileged user (uid 1000), stream its
+output and exit with its exit code. The VM is stopped and removed afterwards.
+
+Standard input is forwarded when it is a pipe or a file, or with -i.`,
+		Example: `  voidbox exec -- uname -r
+  voidbox exec --memory 1G --timeout 30s --env GREETING=hi -- sh -c 'echo $GREETING'
+  echo data | voidbox exec -- wc -c`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := sf.config("exec")
+			if err != nil {
+				return err
+			}
+			return runExec(cmd.Context(), e, cfg, args, dir, asJSON, interactive)
+		},
+	}
+	sf.register(c.Flags())
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result (exit code, output, timings) as JSON instead of streaming")
+	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "forward standard input even when it is a terminal")
+	c.Flags().StringVarP(&dir, "workdir", "w", "", "working directory in the guest (default /workspace)")
+	return c
+}
+
+// execReport is the --json output of voidbox exec.
+type execReport struct {
+	ExitCode      int     `json:"exit_code"`
+	Signal        int     `json:"signal,omitempty"`
+	TimedOut      bool    `json:"timed_out"`
+	Error         string  `json:"error,omitempty"`
+	Stdout        string  `json:"stdout"`
+	Stderr        string  `json:"stderr"`
+	StdoutDropped int64   `json:"stdout_dropped_bytes,omitempty"`
+	StderrDropped int64   `json:"stderr_dropped_bytes,omitempty"`
+	DurationMS    float64 `json:"duration_ms"`
+	BootMS        float64 `json:"boot_ms"`
+	Kernel        string  `json:"kernel"`
+	Accel         string  `json:"accel"`
+}
+
+func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir string, asJSON, interactive bool) error {
+	cfg.Progress = e.stderr
+	sb, err := voidbox.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+
+	c := voidbox.Cmd{Args: args, Dir: dir}
+	if interactive || stdinIsData(e.stdin) {
+		c.Stdin = e.stdin
+	}
+	if !asJSON {
+		c.Stdout, c.Stderr = e.stdout, e.stderr
+	}
+	res, err := sb.Exec(ctx, c)
+	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{ExitInterrupted, fmt.Errorf("interrupted: command killed, VM stopped")}
+		}
+		return err
+	}
+	if asJSON {
+		info := sb.Info()
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(execReport{
+			ExitCode: res.ExitCode, Signal: res.Signal, TimedOut: res.TimedOut, Error: res.Error,
+			Stdout: string(res.Stdout), Stderr: string(res.Stderr),
+			StdoutDropped: res.StdoutDropped, StderrDropped: res.StderrDropped,
+			DurationMS: ms(res.Duration), BootMS: ms(info.BootTime), Kernel: info.Kernel, Accel: info.Accel,
+		}); err != nil {
+			return err
+		}
+	} else {
+		for _, d := range []struct {
+			name string
+			n    int64
+		}{{"stdout", res.StdoutDropped}, {"stderr", res.StderrDropped}} {
+			if d.n > 0 {
+				fmt.Fprintf(e.stderr, "voidbox: %s truncated: %s over the %s output limit were dropped\n",
+					d.name, bytesize.Format(d.n), bytesize.Format(cfg.OutputLimit))
+			}
+		}
+	}
+	if res.TimedOut {
+		return &exitError{ExitTimedOut, fmt.Errorf("command timed out after %v and was killed", cfg.Timeout)}
+	}
+	if res.ExitCode != 0 {
+		return &exitError{code: res.ExitCode}
+	}
+	return nil
+}
+
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// stdinIsData reports whether stdin is a pipe or regular file (not a terminal,
+// not /dev/null), i.e. whether the user evidently meant to feed the command.
+func stdinIsData(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return r != nil
+	}
+	if term.IsTerminal(int(f.Fd())) {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	if fi.Mode()&os.ModeCharDevice != 0 { // /dev/null and friends
+		return false
+	}
+	return true
+}
+

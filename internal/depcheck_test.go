@@ -1,0 +1,63 @@
+package internal_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// deps lists the packages a package transitively imports (module-internal and
+// third-party), using the go tool so the check sees what the build sees.
+func deps(t *testing.T, pkg string, env ...string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", pkg)
+	cmd.Env = append(cmd.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+const mod = "github.com/voidbox/voidbox"
+
+// TestGuestLinksNoHostCode keeps the guest agent small and its attack surface
+// known: it may use the wire protocol and its own package, never host code.
+func TestGuestLinksNoHostCode(t *testing.T) {
+	allowed := map[string]bool{
+		mod + "/cmd/voidbox-guest": true,
+		mod + "/internal/guest":    true,
+		mod + "/internal/wire":     true,
+		mod + "/internal/agent":    true, // the built-in agent runs in the guest
+	}
+	for _, d := range deps(t, mod+"/cmd/voidbox-guest", "GOOS=linux", "CGO_ENABLED=0") {
+		if strings.HasPrefix(d, mod) && !allowed[d] && !strings.HasPrefix(d, mod+"/internal/agent/") {
+			t.Errorf("voidbox-guest links host-side package %s", d)
+		}
+	}
+}
+
+// TestStdlibOnlyPackages: the protocol and policy packages depend on the
+// standard library only, so both ends can link them and audits stay small.
+func TestStdlibOnlyPackages(t *testing.T) {
+	for _, p := range []string{mod + "/internal/wire"} {
+		for _, d := range deps(t, p) {
+			if d == p {
+				continue
+			}
+			if strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
+				t.Errorf("%s depends on non-stdlib package %s", p, d)
+			}
+		}
+	}
+}
+
+// TestInternalDoesNotImportCLI: dependencies point from cmd to the public API
+// to internal packages, never back up to the CLI.
+func TestInternalDoesNotImportCLI(t *testing.T) {
+	for _, d := range deps(t, mod) {
+		if d == mod+"/internal/cli" {
+			t.Errorf("the public package links the CLI")
+		}
+	}
+}
