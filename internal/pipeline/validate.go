@@ -53,7 +53,9 @@ func compile(g *Graph) (*compiled, error) {
 	if g.MaxParallel < 0 {
 		errs = append(errs, invalidf("max_parallel: negative (%d)", g.MaxParallel))
 	}
+	badIDs := false
 	for i, n := range g.Nodes {
+		badIDs = badIDs || n == nil || n.ID == ""
 		switch {
 		case n == nil:
 			errs = append(errs, invalidf("nodes[%d]: nil", i))
@@ -62,12 +64,13 @@ func compile(g *Graph) (*compiled, error) {
 		default:
 			if j, dup := c.index[n.ID]; dup {
 				errs = append(errs, invalidf("stage %q: declared twice (nodes[%d] and nodes[%d])", n.ID, j, i))
+				badIDs = true
 				continue
 			}
 			c.index[n.ID] = i
 		}
 	}
-	if len(errs) > 0 {
+	if badIDs {
 		// Without unique IDs the references below cannot be resolved.
 		return nil, errors.Join(errs...)
 	}
