@@ -13,7 +13,8 @@ import (
 // goroutines at once (one per running stage).
 type Runner interface {
 	// RunStage runs attempt (1-based) of n. input is the combined output of
-	// n's Inputs, the run's input for an entry node, or nil. RunStage must
+	// n's Inputs, the run's input for an entry node, or nil; it may be shared
+	// with other stages and must not be modified. RunStage must
 	// return soon after ctx ends (cancellation or the node's timeout),
 	// having released what it started (its VM). emit adds runner events
 	// (exec.output, agent.turn, ...) to the run's stream; the engine fills

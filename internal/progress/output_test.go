@@ -53,3 +53,30 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzClean checks that no guest text survives clean with a control or bidi
+// character in it, and that the line buffer never loses or invents bytes.
+func FuzzClean(f *testing.F) {
+	f.Add("plain\n", "\x1b[31mred\x1b[0m")
+	f.Add("\u009b2J", "a\r\nb\x00c\u202e")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, r := range clean(a + b) {
+			if r == 0x1b || r < 0x20 || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+				t.Fatalf("clean(%q) kept %U", a+b, r)
+			}
+		}
+		var lb lineBuffer
+		lines := append(lb.feed("stdout", a), lb.feed("stdout", b)...)
+		_, rest := lb.flush()
+		joined := strings.Join(lines, "\n")
+		if len(lines) > 0 && len(rest) > 0 {
+			joined += "\n"
+		}
+		joined += strings.Join(rest, "")
+		// Cuts at maxPartial add no newline in the input, so compare with
+		// newlines removed.
+		if strings.ReplaceAll(joined, "\n", "") != strings.ReplaceAll(a+b, "\n", "") {
+			t.Fatalf("line buffer changed %q into %q", a+b, joined)
+		}
+	})
+}
