@@ -96,7 +96,10 @@ type engine struct {
 
 	// Owned by the scheduler (the goroutine in Run); stage goroutines get
 	// copies of what they need.
-	stages  []StageReport // indexed like Graph.Nodes
+	// stages is indexed like Graph.Nodes. A launched stage stays
+	// StatusPending here until its result arrives; it cannot be skipped
+	// meanwhile, since all its dependencies had succeeded.
+	stages  []StageReport
 	errs    []error       // final error of each failed stage
 	waiting []int         // unfinished dependencies per node
 }
