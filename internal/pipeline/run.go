@@ -100,8 +100,8 @@ type engine struct {
 	// StatusPending here until its result arrives; it cannot be skipped
 	// meanwhile, since all its dependencies had succeeded.
 	stages  []StageReport
-	errs    []error       // final error of each failed stage
-	waiting []int         // unfinished dependencies per node
+	errs    []error // final error of each failed stage
+	waiting []int   // unfinished dependencies per node
 }
 
 // stageResult is what a stage goroutine hands back to the scheduler.
