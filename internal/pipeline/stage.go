@@ -1,0 +1,141 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+)
+
+// runStage runs node i's attempts until one succeeds, the retries run out,
+// the error is permanent or ctx ends. It runs on its own goroutine and
+// touches no scheduler state: input is a copy made at launch.
+func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult {
+	n := e.c.g.Nodes[i]
+	rep := StageReport{Name: n.ID, Group: n.Group}
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = e.acquire(ctx); err != nil {
+			break // cancelled while queued for a slot
+		}
+		if attempt == 1 {
+			rep.Started = e.clock.Now()
+		}
+		rep.Attempts = attempt
+		e.emit(Event{Type: EventStageStarted, Stage: n.ID, Attempt: attempt})
+		start := e.clock.Now()
+		var out Output
+		out, err = e.attempt(ctx, n, attempt, input)
+		e.release()
+		rep.ExitCode, rep.Detail = out.ExitCode, out.Detail
+		if err == nil {
+			rep.Status, rep.Output, rep.OutputBytes = StatusSucceeded, out.Data, len(out.Data)
+			e.emit(Event{Type: EventStageSucceeded, Stage: n.ID, Attempt: attempt, Fields: map[string]any{
+				"duration_ms":  e.clock.Now().Sub(start).Milliseconds(),
+				"exit_code":    out.ExitCode,
+				"output_bytes": len(out.Data),
+			}})
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if attempt > n.Retries || IsPermanent(err) {
+			rep.Status, rep.Error = StatusFailed, err.Error()
+			e.emit(Event{Type: EventStageFailed, Stage: n.ID, Attempt: attempt, Fields: map[string]any{
+				"error":     rep.Error,
+				"exit_code": out.ExitCode,
+				"attempts":  attempt,
+				"permanent": IsPermanent(err),
+			}})
+			break
+		}
+		delay := backoff(n.Backoff, attempt)
+		e.emit(Event{Type: EventStageRetrying, Stage: n.ID, Attempt: attempt, Fields: map[string]any{
+			"error":    err.Error(),
+			"delay_ms": delay.Milliseconds(),
+		}})
+		if serr := e.clock.Sleep(ctx, delay); serr != nil {
+			break
+		}
+	}
+	if rep.Status == "" {
+		// Every other way out of the loop is the run's context ending.
+		rep.Status, rep.Reason = StatusCancelled, "run cancelled"
+		if err != nil && !errors.Is(err, context.Canceled) {
+			rep.Error = err.Error()
+		}
+		err = fmt.Errorf("stage %q: %w", n.ID, context.Cause(ctx))
+		e.emit(Event{Type: EventStageCancelled, Stage: n.ID, Attempt: rep.Attempts, Fields: map[string]any{"reason": rep.Reason}})
+	}
+	rep.Finished = e.clock.Now()
+	if !rep.Started.IsZero() {
+		rep.Duration = rep.Finished.Sub(rep.Started)
+	}
+	if rep.Status != StatusFailed && rep.Status != StatusCancelled {
+		err = nil
+	}
+	return stageResult{idx: i, rep: rep, err: err}
+}
+
+// attempt makes one RunStage call under the node's timeout.
+func (e *engine) attempt(ctx context.Context, n *Node, attempt int, input []byte) (Output, error) {
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if n.Timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, n.Timeout)
+	}
+	defer cancel()
+	// Events a runner emits after RunStage returned (a stray goroutine) are
+	// dropped: the sink may already be closed by then.
+	var done atomic.Bool
+	defer done.Store(true)
+	emit := func(ev Event) {
+		if done.Load() {
+			return
+		}
+		// Runner events are always attributed to the attempt that sent them.
+		ev.Stage, ev.Attempt = n.ID, attempt
+		e.emit(ev)
+	}
+	out, err := e.call(actx, n, attempt, input, emit)
+	if err == nil && out.ExitCode != 0 {
+		err = &ExitError{Code: out.ExitCode}
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%w after %s", ErrTimeout, n.Timeout)
+	}
+	return out, err
+}
+
+// call invokes the runner, turning a panic into a permanent error so one
+// broken stage cannot take down the process and its other VMs.
+func (e *engine) call(ctx context.Context, n *Node, attempt int, input []byte, emit func(Event)) (out Output, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = Output{}, Permanent(fmt.Errorf("runner panicked: %v", r))
+		}
+	}()
+	return e.runner.RunStage(ctx, n, attempt, input, emit)
+}
+
+func (e *engine) acquire(ctx context.Context) error {
+	if e.sem == nil {
+		return ctx.Err()
+	}
+	if err := e.sem.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	// Acquire may succeed on an already-ended context; queued stages must
+	// not start after cancellation.
+	if err := ctx.Err(); err != nil {
+		e.sem.Release(1)
+		return err
+	}
+	return nil
+}
+
+func (e *engine) release() {
+	if e.sem != nil {
+		e.sem.Release(1)
+	}
+}

@@ -1,0 +1,171 @@
+package progress_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/progress"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+
+func TestPlainGolden(t *testing.T) {
+	events := []pipeline.Event{
+		{Time: at(0), Type: "run.started", Run: "review", Fields: map[string]any{"stages": []string{"fetch", "lint", "test"}}},
+		{Time: at(0), Type: "stage.queued", Run: "review", Stage: "fetch"},
+		{Time: at(10), Type: "stage.started", Run: "review", Stage: "fetch", Attempt: 1},
+		{Time: at(500), Type: "exec.output", Run: "review", Stage: "fetch", Attempt: 1,
+			Fields: map[string]any{"stream": "stdout", "data": "cloning\ndone \x1b[2J\x1b]0;pwned\x07"}},
+		{Time: at(700), Type: "stage.retrying", Run: "review", Stage: "fetch", Attempt: 1,
+			Fields: map[string]any{"error": "exit code 1", "delay_ms": int64(1000)}},
+		{Time: at(1700), Type: "stage.started", Run: "review", Stage: "fetch", Attempt: 2},
+		{Time: at(2300), Type: "exec.output", Run: "review", Stage: "fetch", Attempt: 2,
+			Fields: map[string]any{"stream": "stderr", "data": "warn: slow\n"}},
+		{Time: at(3210), Type: "stage.succeeded", Run: "review", Stage: "fetch", Attempt: 2,
+			Fields: map[string]any{"output_bytes": 2048}},
+		{Time: at(3210), Type: "stage.queued", Run: "review", Stage: "lint"},
+		{Time: at(3300), Type: "stage.started", Run: "review", Stage: "lint", Attempt: 1},
+		{Time: at(4000), Type: "stage.failed", Run: "review", Stage: "lint", Attempt: 1,
+			Fields: map[string]any{"error": "booting vm:\nno kernel"}},
+		{Time: at(4000), Type: "stage.skipped", Run: "review", Stage: "test", Fields: map[string]any{"reason": `stage "lint" failed`}},
+		{Time: at(4001), Type: "agent.turn", Run: "review", Stage: "lint"},
+		{Time: at(4100), Type: "run.finished", Run: "review", Fields: map[string]any{"status": "failed", "duration_ms": 4100.0}},
+	}
+	var b strings.Builder
+	r := progress.New(&b, progress.Options{Mode: progress.Plain, ShowOutput: true})
+	for _, ev := range events {
+		r.Emit(ev)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := `12:00:00 run review started (3 stages)
+12:00:00 stage fetch queued
+12:00:00 stage fetch started (attempt 1)
+12:00:00 [fetch] cloning
+12:00:00 stage fetch attempt 1 failed: exit code 1; retrying in 1s
+12:00:01 stage fetch started (attempt 2)
+12:00:02 [fetch stderr] warn: slow
+12:00:03 [fetch] done [2J]0;pwned
+12:00:03 stage fetch succeeded in 3.2s (attempt 2, 2.0 KiB output)
+12:00:03 stage lint queued
+12:00:03 stage lint started (attempt 1)
+12:00:04 stage lint failed in 700ms (attempt 1): booting vm:; no kernel
+12:00:04 stage test skipped: stage "lint" failed
+12:00:04 run review failed in 4.1s
+`
+	if b.String() != want {
+		t.Errorf("plain output:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestPlainHidesOutputUnlessAsked(t *testing.T) {
+	var b strings.Builder
+	r := progress.New(&b, progress.Options{Mode: progress.Plain})
+	r.Emit(pipeline.Event{Time: t0, Type: "exec.output", Stage: "a", Fields: map[string]any{"stream": "stdout", "data": "secret\n"}})
+	r.Emit(pipeline.Event{Time: t0, Type: "stage.started", Stage: "a", Attempt: 1})
+	r.Close()
+	if got := b.String(); got != "12:00:00 stage a started (attempt 1)\n" {
+		t.Errorf("output = %q", got)
+	}
+}
+
+// stepClock hands out times 100ms apart, so a sequential run's events, and
+// therefore its plain progress, are the same every time.
+type stepClock struct {
+	mu sync.Mutex
+	n  int // guarded by mu
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return at(c.n * 100)
+}
+
+func (c *stepClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
+func TestPlainFromARealRun(t *testing.T) {
+	g, err := pipeline.NewPipeline("demo").
+		Pipe(pipeline.Node{ID: "build", Retries: 1, Backoff: 2 * time.Second}).
+		Pipe(pipeline.Node{ID: "ship"}).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := pipeline.RunnerFunc(func(_ context.Context, n *pipeline.Node, attempt int, _ []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
+		emit(pipeline.ExecOutput("stdout", []byte(n.ID+" says hi\n")))
+		if n.ID == "build" && attempt == 1 {
+			return pipeline.Output{}, errors.New("compiler crashed")
+		}
+		return pipeline.Output{Data: []byte("ok")}, nil
+	})
+	var b strings.Builder
+	r := progress.New(&b, progress.Options{ShowOutput: true}) // Auto on a non-terminal: plain
+	rep, err := pipeline.Run(context.Background(), g, runner, pipeline.Options{Sink: r, Clock: &stepClock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := progress.WriteReport(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	want := `12:00:00 run demo started (2 stages)
+12:00:00 stage build queued
+12:00:00 stage build started (attempt 1)
+12:00:00 [build] build says hi
+12:00:00 stage build attempt 1 failed: compiler crashed; retrying in 2s
+12:00:00 stage build started (attempt 2)
+12:00:01 [build] build says hi
+12:00:01 stage build succeeded in 800ms (attempt 2, 2 B output)
+12:00:01 stage ship queued
+12:00:01 stage ship started (attempt 1)
+12:00:01 [ship] ship says hi
+12:00:02 stage ship succeeded in 400ms (attempt 1, 2 B output)
+12:00:02 run demo succeeded in 2.1s
+STAGE  STATUS     ATTEMPTS  DURATION  EXIT  OUTPUT  NOTE
+build  succeeded  2         1s        0     2 B     
+ship   succeeded  1         600ms     0     2 B     
+run demo succeeded in 2.1s
+`
+	if b.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestAutoIsPlainOnAFile(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "progress.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := progress.New(f, progress.Options{})
+	r.Emit(pipeline.Event{Time: t0, Type: "stage.queued", Stage: "a"})
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "12:00:00 stage a queued\n" {
+		t.Errorf("file holds %q, want one plain line", got)
+	}
+}
