@@ -1,0 +1,107 @@
+package guestimage
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+type busyboxFiles struct {
+	binary  string
+	applets []string // paths relative to the guest root, e.g. "bin/sh", "usr/bin/id"
+}
+
+// loadBusybox returns the busybox directory for pkg if it is complete.
+func (c *cacheRun) loadBusybox(pkg pkgRef) (busyboxFiles, bool) {
+	dir := filepath.Join(c.root, "busybox", pkg.dirName())
+	b, err := os.ReadFile(filepath.Join(dir, "applets.txt"))
+	if err != nil {
+		return busyboxFiles{}, false
+	}
+	bin := filepath.Join(dir, "busybox")
+	if _, err := os.Stat(bin); err != nil {
+		return busyboxFiles{}, false
+	}
+	return busyboxFiles{binary: bin, applets: strings.Fields(string(b))}, true
+}
+
+// ensureBusybox extracts the static busybox from pkg and records its applet list.
+func (c *cacheRun) ensureBusybox(ctx context.Context, pkg pkgRef) (busyboxFiles, error) {
+	if bb, ok := c.loadBusybox(pkg); ok {
+		return bb, nil
+	}
+	stage, err := os.MkdirTemp(c.tmp, "busybox-")
+	if err != nil {
+		return busyboxFiles{}, err
+	}
+	defer os.RemoveAll(stage)
+	deb, err := c.download(ctx, pkg, stage)
+	if err != nil {
+		return busyboxFiles{}, err
+	}
+	out := filepath.Join(stage, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return busyboxFiles{}, err
+	}
+	bin := filepath.Join(out, "busybox")
+	found := false
+	err = walkDeb(ctx, deb, func(name string, h *tar.Header, r io.Reader) error {
+		if name != "bin/busybox" || h.Typeflag != tar.TypeReg {
+			return nil
+		}
+		found = true
+		return copyToFile(bin, r, 0o755)
+	})
+	if err != nil {
+		return busyboxFiles{}, fmt.Errorf("extracting %s: %w", pkg, err)
+	}
+	if !found {
+		return busyboxFiles{}, fmt.Errorf("extracting %s: no bin/busybox in the package", pkg)
+	}
+	applets, err := listApplets(ctx, bin)
+	if err != nil {
+		return busyboxFiles{}, fmt.Errorf("%s: %w", pkg, err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "applets.txt"), []byte(strings.Join(applets, "\n")+"\n"), 0o644); err != nil {
+		return busyboxFiles{}, err
+	}
+	if err := replaceDir(out, filepath.Join(c.root, "busybox", pkg.dirName())); err != nil {
+		return busyboxFiles{}, fmt.Errorf("installing %s: %w", pkg, err)
+	}
+	c.built = true
+	bb, ok := c.loadBusybox(pkg)
+	if !ok {
+		return busyboxFiles{}, fmt.Errorf("%s: busybox directory incomplete right after extraction", pkg)
+	}
+	return bb, nil
+}
+
+// listApplets runs the static busybox on the host: `busybox --list-full` prints one install path per
+// applet ("bin/sh", "usr/sbin/chroot").
+func listApplets(ctx context.Context, bin string) ([]string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "--list-full")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("busybox --list-full: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var applets []string
+	for _, l := range strings.Fields(stdout.String()) {
+		l = path.Clean(strings.TrimPrefix(l, "/"))
+		if l == "." || !isLocalSlash(l) || l == "bin/busybox" {
+			continue
+		}
+		applets = append(applets, l)
+	}
+	if len(applets) == 0 {
+		return nil, fmt.Errorf("busybox --list-full listed no applets")
+	}
+	return applets, nil
+}

@@ -1,0 +1,247 @@
+package guestimage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// formatVersion is part of every initramfs digest. Bump it when the image layout changes in a way
+// the other inputs do not capture (new files, different manifest shape).
+const formatVersion = 1
+
+const (
+	kernelMetapackage = "linux-image-amd64"
+	busyboxPackage    = "busybox-static"
+)
+
+// cacheRun is the state of one Ensure call. It exists only while the cache lock is held.
+type cacheRun struct {
+	root, tmp  string
+	src        PackageSource
+	progress   io.Writer
+	refresh    bool
+	state      resolvedState
+	stateDirty bool
+	sizes      map[pkgRef]int64 // .deb sizes apt reported, for progress lines
+	built      bool             // something was downloaded or built
+}
+
+// Ensure makes sure the kernel, modules, busybox and initramfs for o are in the cache, building what
+// is missing, and returns their paths. It holds an exclusive lock on the cache while it works, so
+// concurrent calls (in one process or several) build once and return the same files.
+func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
+	if o.GuestAgent == "" {
+		return nil, errors.New("guest image: no guest agent binary given")
+	}
+	agent, err := absPath(o.GuestAgent)
+	if err != nil {
+		return nil, err
+	}
+	agentDigest, err := fileDigest(agent)
+	if err != nil {
+		return nil, fmt.Errorf("guest image: reading guest agent: %w", err)
+	}
+	root, err := CacheRoot(o.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareCacheRoot(root); err != nil {
+		return nil, err
+	}
+	lock, err := lockCache(ctx, filepath.Join(root, "lock"), func() {
+		progress(o.Progress, "waiting for another voidbox set-up to finish with %s", root)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("guest image: %w", err)
+	}
+	defer lock.Close()
+
+	c := &cacheRun{
+		root: root, tmp: filepath.Join(root, "tmp"), src: o.Packages, progress: o.Progress,
+		refresh: o.Refresh, state: loadState(root), sizes: map[pkgRef]int64{},
+	}
+	if c.src == nil {
+		c.src = &AptSource{Progress: o.Progress}
+	}
+	c.clearTmp()
+	a, err := c.ensure(ctx, o, agent, agentDigest)
+	if err != nil {
+		return nil, fmt.Errorf("guest image: %w", err)
+	}
+	if c.stateDirty {
+		if err := c.state.save(root, c.tmp); err != nil {
+			return nil, fmt.Errorf("guest image: recording package versions: %w", err)
+		}
+	}
+	return a, lock.Close()
+}
+
+func (c *cacheRun) ensure(ctx context.Context, o Options, agent, agentDigest string) (*Artifacts, error) {
+	set := o.Modules
+	if set.isZero() {
+		set = DefaultModules()
+	}
+	kernelReq := o.KernelPackage
+	if kernelReq == "" {
+		kernelReq = os.Getenv("VOIDBOX_KERNEL_PACKAGE")
+	}
+	if kernelReq == "" {
+		kernelReq = kernelMetapackage
+	}
+
+	var (
+		k     kernelFiles
+		order []ManifestModule
+		bb    busyboxFiles
+	)
+	kpkg, err := c.withPackage(ctx, kernelReq, true, func(p pkgRef) (err error) {
+		k, order, err = c.ensureKernel(ctx, p, set)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	bpkg, err := c.withPackage(ctx, busyboxPackage, false, func(p pkgRef) (err error) {
+		bb, err = c.ensureBusybox(ctx, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	baseKey := digestOf(map[string]any{
+		"format": formatVersion, "kernel": kpkg, "busybox": bpkg, "agent": agentDigest, "modules": set,
+	})
+	base, err := c.ensureArchive(ctx, "base", baseKey, func() (*Tree, error) { return baseTree(agent, k, order, bb) })
+	if err != nil {
+		return nil, fmt.Errorf("building initramfs: %w", err)
+	}
+	parts := []string{base}
+	keys := []string{baseKey}
+	for _, l := range o.Layers {
+		p, key, err := c.ensureLayer(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		parts, keys = append(parts, p), append(keys, key)
+	}
+	// Without layers the digest is the base archive's own key, which is also its file name.
+	digest, initramfs := baseKey, base
+	if len(o.Layers) > 0 {
+		digest = digestOf(keys)
+		if initramfs, err = c.concat(digest, parts); err != nil {
+			return nil, fmt.Errorf("joining initramfs layers: %w", err)
+		}
+	}
+	return &Artifacts{
+		Kernel: k.vmlinux, BzImage: k.vmlinuz, KernelRelease: k.meta.Index.Release,
+		KernelPackage: kpkg.String(), Busybox: bpkg.String(), Initramfs: initramfs, Digest: digest,
+		CacheDir: c.root, Modules: order, Cached: !c.built,
+	}, nil
+}
+
+var layerName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// ensureLayer returns the cached archive of l, populating it when its key is new.
+func (c *cacheRun) ensureLayer(ctx context.Context, l Layer) (string, string, error) {
+	name := l.Name()
+	if !layerName.MatchString(name) {
+		return "", "", fmt.Errorf("layer name %q: want lowercase letters, digits, '.', '_' or '-'", name)
+	}
+	key, err := l.Key(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("layer %s: %w", name, err)
+	}
+	key = digestOf(map[string]any{"format": formatVersion, "layer": name, "key": key})
+	p, err := c.ensureArchive(ctx, name, key, func() (*Tree, error) { return layerTree(ctx, l) })
+	if err != nil {
+		return "", "", fmt.Errorf("layer %s: %w", name, err)
+	}
+	return p, key, nil
+}
+
+// ensureArchive returns layers/<name>-<key>.cpio.gz (initramfs/<key>.cpio.gz for the base),
+// writing it from the tree fill returns when it does not exist yet.
+func (c *cacheRun) ensureArchive(ctx context.Context, name, key string, fill func() (*Tree, error)) (string, error) {
+	p := filepath.Join(c.root, "layers", name+"-"+key+".cpio.gz")
+	if name == "base" {
+		p = filepath.Join(c.root, "initramfs", key+".cpio.gz")
+	}
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	start := time.Now()
+	t, err := fill()
+	if err != nil {
+		return "", err
+	}
+	if err := writeAtomic(c.tmp, p, 0o644, func(w io.Writer) error { return t.WriteTo(ctx, w) }); err != nil {
+		return "", err
+	}
+	c.built = true
+	progress(c.progress, "built %s archive %s in %.1fs", name, shortDigest(key), time.Since(start).Seconds())
+	return p, nil
+}
+
+// concat writes initramfs/<digest>.cpio.gz as the base archive followed by the layers' archives.
+func (c *cacheRun) concat(digest string, parts []string) (string, error) {
+	p := filepath.Join(c.root, "initramfs", digest+".cpio.gz")
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	c.built = true
+	return p, writeAtomic(c.tmp, p, 0o644, func(w io.Writer) error {
+		for _, part := range parts {
+			f, err := os.Open(part)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(w, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// clearTmp removes staging left by a run that died. Precondition: the cache lock is held.
+func (c *cacheRun) clearTmp() {
+	entries, _ := os.ReadDir(c.tmp)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(c.tmp, e.Name()))
+	}
+}
+
+// digestOf is the hex sha256 of v's JSON encoding (map keys are sorted, so it is canonical).
+func digestOf(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("digest of unencodable value: %v", err)) // only called with plain data
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func fileDigest(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

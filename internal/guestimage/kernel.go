@@ -1,0 +1,166 @@
+package guestimage
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// kernelMeta is kernel.json in a kernel directory. It is written last: a kernel directory without
+// it is incomplete.
+type kernelMeta struct {
+	Package   pkgRef       `json:"package"`
+	Index     *moduleIndex `json:"index"`
+	Extracted []string     `json:"extracted"` // modules whose .ko files are in this directory
+}
+
+type kernelFiles struct {
+	dir, vmlinuz, vmlinux string
+	meta                  kernelMeta
+}
+
+func (k kernelFiles) koPath(m ManifestModule) string {
+	return filepath.Join(k.dir, filepath.FromSlash(strings.TrimPrefix(m.Path, "/")))
+}
+
+// maxModuleSize bounds one .ko read into memory; the largest Debian module is a few MB.
+const maxModuleSize = 256 << 20
+
+// loadKernel reads the kernel directory for pkg. ok is true when it is complete and holds every module
+// of set. err is set when the directory is complete but the set cannot be satisfied by this kernel
+// (an unknown module): downloading the package again would not help.
+func (c *cacheRun) loadKernel(pkg pkgRef, set ModuleSet) (k kernelFiles, order []ManifestModule, ok bool, err error) {
+	k = kernelFiles{dir: filepath.Join(c.root, "kernel", pkg.dirName())}
+	k.vmlinuz, k.vmlinux = filepath.Join(k.dir, "vmlinuz"), filepath.Join(k.dir, "vmlinux")
+	b, rerr := os.ReadFile(filepath.Join(k.dir, "kernel.json"))
+	if rerr != nil || json.Unmarshal(b, &k.meta) != nil || k.meta.Index == nil || k.meta.Package != pkg {
+		k.meta = kernelMeta{}
+		return k, nil, false, nil
+	}
+	order, err = k.meta.Index.loadOrder(set)
+	if err != nil {
+		return k, nil, false, fmt.Errorf("kernel %s: %w", pkg, err)
+	}
+	for _, m := range order {
+		if _, serr := os.Stat(k.koPath(m)); serr != nil {
+			return k, nil, false, nil
+		}
+	}
+	for _, f := range []string{k.vmlinuz, k.vmlinux} {
+		if _, serr := os.Stat(f); serr != nil {
+			return k, nil, false, nil
+		}
+	}
+	return k, order, true, nil
+}
+
+// ensureKernel returns the kernel directory for pkg with every module of set extracted, downloading
+// and extracting the package when needed. Modules extracted earlier stay extracted.
+func (c *cacheRun) ensureKernel(ctx context.Context, pkg pkgRef, set ModuleSet) (kernelFiles, []ManifestModule, error) {
+	prev, order, ok, err := c.loadKernel(pkg, set)
+	if ok || err != nil {
+		return prev, order, err
+	}
+	stage, err := os.MkdirTemp(c.tmp, "kernel-")
+	if err != nil {
+		return kernelFiles{}, nil, err
+	}
+	defer os.RemoveAll(stage)
+	deb, err := c.download(ctx, pkg, stage)
+	if err != nil {
+		return kernelFiles{}, nil, err
+	}
+	start := time.Now()
+	progress(c.progress, "extracting %s", pkg)
+	out := filepath.Join(stage, "out")
+	meta, err := extractKernel(ctx, deb, filepath.Join(stage, "all"), out)
+	if err != nil {
+		return kernelFiles{}, nil, fmt.Errorf("extracting %s: %w", pkg, err)
+	}
+	meta.Package = pkg
+	want := set
+	want.OnDemand = append(slices.Clone(set.OnDemand), prev.meta.Extracted...)
+	keep, err := meta.Index.loadOrder(want)
+	if err != nil {
+		return kernelFiles{}, nil, fmt.Errorf("kernel %s: %w", pkg, err)
+	}
+	for _, m := range keep {
+		rel := filepath.FromSlash(meta.Index.Modules[m.Name].Path)
+		dst := filepath.Join(out, "lib", "modules", meta.Index.Release, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return kernelFiles{}, nil, err
+		}
+		if err := os.Rename(filepath.Join(stage, "all", rel), dst); err != nil {
+			return kernelFiles{}, nil, fmt.Errorf("keeping module %s: %w", m.Name, err)
+		}
+		meta.Extracted = append(meta.Extracted, m.Name)
+	}
+	slices.Sort(meta.Extracted)
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return kernelFiles{}, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(out, "kernel.json"), b, 0o644); err != nil {
+		return kernelFiles{}, nil, err
+	}
+	if err := replaceDir(out, prev.dir); err != nil {
+		return kernelFiles{}, nil, fmt.Errorf("installing kernel %s: %w", pkg, err)
+	}
+	progress(c.progress, "kernel %s ready (%d modules kept) in %.1fs", meta.Index.Release, len(meta.Extracted), time.Since(start).Seconds())
+	c.built = true
+	k, order, ok, err := c.loadKernel(pkg, set)
+	if !ok && err == nil {
+		err = fmt.Errorf("kernel %s: directory incomplete right after extraction", pkg)
+	}
+	return k, order, err
+}
+
+// buildVmlinux decompresses the bzImage at src into an ELF at dst and checks it can boot via PVH.
+func buildVmlinux(src, dst string) error {
+	img, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := decompressBzImage(img, bw); err != nil {
+		return fmt.Errorf("building vmlinux: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if _, err := checkPVH(f); err != nil {
+		return fmt.Errorf("building vmlinux: %w", err)
+	}
+	return f.Close()
+}
+
+func copyToFile(dst string, r io.Reader, perm os.FileMode) error {
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeFileMkdir(dst string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
+}
