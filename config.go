@@ -42,6 +42,8 @@ type Config struct {
 	// Image overrides the guest kernel and initramfs (default: set up and
 	// cached automatically, see Setup).
 	Image Image
+	// QEMU is the qemu-system-x86_64 binary (default: found by Setup).
+	QEMU string
 	// CacheDir overrides the artifact cache (default $VOIDBOX_CACHE_DIR,
 	// then $XDG_CACHE_HOME/voidbox).
 	CacheDir string

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/voidbox/voidbox"
@@ -76,9 +77,23 @@ func newRoot(e *env) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newExecCmd(e),
+		newSetupCmd(e),
+		newDoctorCmd(e),
 		newVersionCmd(e),
 	)
 	return root
+}
+
+// printErr prints err with every line prefixed, so joined errors (one
+// problem per line) read as a list.
+func printErr(w io.Writer, err error) {
+	for _, l := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		if strings.HasPrefix(l, "  | ") {
+			fmt.Fprintln(w, l) // console tail lines keep their own prefix
+			continue
+		}
+		fmt.Fprintln(w, "voidbox:", l)
+	}
 }
 
 func exitCode(ctx context.Context, err error, stderr io.Writer) int {
@@ -88,14 +103,16 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	var xe *exitError
 	if errors.As(err, &xe) {
 		if xe.err != nil {
-			fmt.Fprintln(stderr, "voidbox:", xe.err)
+			printErr(stderr, xe.err)
 		}
 		return xe.code
 	}
-	fmt.Fprintln(stderr, "voidbox:", err)
+	printErr(stderr, err)
 	var ue usageError
 	switch {
-	case errors.As(err, &ue), errors.Is(err, voidbox.ErrInvalid):
+	case errors.As(err, &ue), errors.Is(err, voidbox.ErrInvalid),
+		strings.HasPrefix(err.Error(), "unknown command"), strings.HasPrefix(err.Error(), "accepts "),
+		strings.HasPrefix(err.Error(), "requires at least"):
 		return ExitUsage
 	case errors.As(context.Cause(ctx), new(Interrupted)):
 		return ExitInterrupted

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/voidbox/voidbox"
+	"github.com/voidbox/voidbox/internal/guestimage"
+	"github.com/voidbox/voidbox/internal/setup"
+	"github.com/voidbox/voidbox/internal/vmm"
+)
+
+// check is one line of the doctor report.
+type check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+func newDoctorCmd(e *env) *cobra.Command {
+	var asJSON, boot bool
+	var cacheDir, accel string
+	c := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check this host: QEMU, guest image, cache, accelerator",
+		Long: `Report what voidbox needs and whether it is in place, without changing anything:
+QEMU, the guest agent, the cache, the guest kernel and image, and which accelerator
+(kvm or tcg) would be used and why. With --boot, also boot a VM and run a command.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			checks := doctorChecks(cmd.Context(), cacheDir, accel, boot)
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(checks); err != nil {
+					return err
+				}
+			} else {
+				for _, c := range checks {
+					mark := "ok  "
+					if !c.OK {
+						mark = "FAIL"
+					}
+					fmt.Fprintf(e.stdout, "%s %-12s %s\n", mark, c.Name, c.Detail)
+					if c.Fix != "" {
+						fmt.Fprintf(e.stdout, "     %-12s fix: %s\n", "", c.Fix)
+					}
+				}
+			}
+			for _, c := range checks {
+				if !c.OK {
+					return &exitError{code: ExitFailure}
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the checks as JSON")
+	c.Flags().BoolVar(&boot, "boot", false, "also boot a VM and run a command in it")
+	c.Flags().StringVar(&cacheDir, "cache-dir", "", "artifact cache to inspect")
+	c.Flags().StringVar(&accel, "accel", "", "accelerator override to evaluate (kvm, tcg, auto)")
+	return c
+}
+
+func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []check {
+	var out []check
+	q, err := setup.FindQEMU()
+	if err != nil {
+		out = append(out, check{Name: "qemu", Detail: err.Error(), Fix: "voidbox setup (as root) or apt-get install qemu-system-x86"})
+	} else {
+		v, _ := exec.CommandContext(ctx, q, "--version").Output()
+		first, _, _ := strings.Cut(string(v), "\n")
+		out = append(out, check{Name: "qemu", OK: true, Detail: q + " (" + strings.TrimSpace(first) + ")"})
+	}
+	if root, err := guestimage.CacheRoot(cacheDir); err != nil {
+		out = append(out, check{Name: "cache", Detail: err.Error(), Fix: "set VOIDBOX_CACHE_DIR to a writable directory"})
+	} else {
+		out = append(out, check{Name: "cache", OK: true, Detail: root})
+	}
+	if a, err := setup.FindGuestAgent(ctx, cacheDir, nil); err != nil {
+		out = append(out, check{Name: "guest-agent", Detail: err.Error()})
+	} else {
+		out = append(out, check{Name: "guest-agent", OK: true, Detail: a})
+	}
+	if st, err := guestimage.Inspect(cacheDir); err != nil {
+		out = append(out, check{Name: "guest-image", Detail: err.Error(), Fix: "voidbox setup"})
+	} else {
+		out = append(out, check{Name: "guest-image", OK: true, Detail: st})
+	}
+	ch, err := vmm.HostProbe{}.ChooseAccel(accel)
+	if err != nil {
+		out = append(out, check{Name: "accelerator", Detail: err.Error()})
+	} else {
+		d := fmt.Sprintf("%s: %s", ch.Accel, ch.Reason)
+		if ch.NeedsSmokeBoot {
+			d += " (confirmed by a smoke boot on first use)"
+		}
+		out = append(out, check{Name: "accelerator", OK: true, Detail: d})
+	}
+	if boot {
+		out = append(out, bootCheck(ctx, cacheDir, accel))
+	}
+	return out
+}
+
+func bootCheck(ctx context.Context, cacheDir, accel string) check {
+	start := time.Now()
+	sb, err := voidbox.New(ctx, voidbox.Config{Name: "doctor", CacheDir: cacheDir, Accel: accel})
+	if err != nil {
+		return check{Name: "boot", Detail: err.Error()}
+	}
+	defer sb.Close()
+	res, err := sb.Exec(ctx, voidbox.Cmd{Args: []string{"uname", "-r"}})
+	if err != nil {
+		return check{Name: "boot", Detail: err.Error()}
+	}
+	i := sb.Info()
+	return check{Name: "boot", OK: res.ExitCode == 0, Detail: fmt.Sprintf("guest kernel %s, %s, boot %v, first exec after %v",
+		strings.TrimSpace(string(res.Stdout)), i.Accel, i.BootTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))}
+}
