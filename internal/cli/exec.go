@@ -114,7 +114,6 @@ func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir
 	return nil
 }
 
-
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // stdinIsData reports whether stdin is a pipe or regular file (not a terminal,
@@ -136,4 +135,3 @@ func stdinIsData(r io.Reader) bool {
 	}
 	return true
 }
-
