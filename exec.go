@@ -154,3 +154,16 @@ func (c *capWriter) dropped() int64 {
 	defer c.mu.Unlock()
 	return c.over
 }
+
+// execRoot runs a provisioning command as root in the guest, capturing its
+// output. User-supplied commands never take this path.
+func (s *Sandbox) execRoot(ctx context.Context, args ...string) (*Result, error) {
+	var out, errb bytes.Buffer
+	x, err := s.client.Exec(ctx, wire.ExecRequest{Argv: args, Root: true, Dir: "/"},
+		control.ExecIO{Stdout: &capWriter{w: &out, left: DefaultOutputLimit}, Stderr: &capWriter{w: &errb, left: DefaultOutputLimit}})
+	if err != nil {
+		return nil, s.wrap("exec "+args[0], err)
+	}
+	return &Result{ExitCode: x.ExitCode, Signal: x.Signal, Error: x.Error, Stdout: out.Bytes(), Stderr: errb.Bytes(),
+		Duration: time.Duration(x.DurationMicros) * time.Microsecond}, nil
+}

@@ -101,6 +101,9 @@ func boot(ctx context.Context, cfg Config, env hostEnv) (*Sandbox, error) {
 		}
 		if gone, why := m.Exited(); gone {
 			reason = "qemu exited during boot (" + why + ")"
+			if p := m.PanicMessage(); p != "" {
+				reason = "guest kernel panicked during boot: " + p
+			}
 		}
 		tail := m.ConsoleTail(20)
 		m.Close()
@@ -136,8 +139,11 @@ func (s *Sandbox) watch() {
 	defer close(s.watchDone)
 	<-s.m.Done()
 	_, why := s.m.Exited()
-	tail := s.m.ConsoleTail(20)
-	s.setGone(&BootError{Reason: "the VM stopped (" + why + ")", ConsoleTail: tail})
+	reason := "the VM stopped (qemu " + why + ")"
+	if p := s.m.PanicMessage(); p != "" {
+		reason = "the guest kernel panicked: " + p
+	}
+	s.setGone(&BootError{Reason: reason, ConsoleTail: s.m.ConsoleTail(20)})
 	s.client.Close()
 	s.m.Close()
 }

@@ -34,7 +34,7 @@ type Machine struct {
 // Start launches QEMU and waits until it has connected the control channel.
 // The VM is killed when ctx ends, when Close is called, or when this process
 // dies (PR_SET_PDEATHSIG). On error nothing is left behind.
-func Start(ctx context.Context, c Config) (m *Machine, err error) {
+func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func Start(ctx context.Context, c Config) (m *Machine, err error) {
 		console = filepath.Join(dir, "console.log")
 	}
 
-	m = &Machine{dir: dir, console: console, done: make(chan struct{})}
+	m := &Machine{dir: dir, console: console, done: make(chan struct{})}
 	m.cmd = exec.Command(c.QEMU, c.args(dir, console)...)
 	m.cmd.Stdin = nil
 	m.cmd.Stdout = io.Discard
@@ -83,6 +83,7 @@ func Start(ctx context.Context, c Config) (m *Machine, err error) {
 	defer func() {
 		if err != nil {
 			m.kill()
+			<-m.done
 		}
 	}()
 
@@ -156,6 +157,23 @@ func (m *Machine) ConsoleTail(n int) string {
 		return ""
 	}
 	return lastLines(strings.TrimRight(strings.ReplaceAll(string(b), "\r", ""), "\n"), n)
+}
+
+// PanicMessage returns the guest kernel's panic message from the console
+// ("Attempted to kill init! exitcode=0x00000300"), or "" if it did not panic.
+// The panic line usually scrolls out of a short tail behind the stack dump.
+func (m *Machine) PanicMessage() string {
+	b, err := readTail(m.console, 256<<10)
+	if err != nil {
+		return ""
+	}
+	const marker = "Kernel panic - not syncing: "
+	i := bytes.LastIndex(b, []byte(marker))
+	if i < 0 {
+		return ""
+	}
+	line, _, _ := strings.Cut(string(b[i+len(marker):]), "\n")
+	return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(line), "]---"))
 }
 
 // Wait blocks until QEMU exits or ctx ends.
