@@ -258,4 +258,3 @@ func (f *firstWrite) String() string {
 	defer f.mu.Unlock()
 	return f.buf.String()
 }
-
