@@ -1,0 +1,200 @@
+package voidbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/voidbox/voidbox/internal/pipeline"
+)
+
+// Report is the outcome of a pipeline or workflow run (see docs/events.md
+// for its JSON form).
+type Report = pipeline.Report
+
+// StageReport is the outcome of one stage.
+type StageReport = pipeline.StageReport
+
+// Event is one entry of a run's event stream.
+type Event = pipeline.Event
+
+// EventSink receives a run's events; it must be safe for concurrent use.
+type EventSink = pipeline.Sink
+
+// Plan is the resolved shape of a run: stages, order, parallel groups, limits.
+type Plan = pipeline.Plan
+
+// Run statuses.
+const (
+	StatusSucceeded = pipeline.StatusSucceeded
+	StatusFailed    = pipeline.StatusFailed
+	StatusCancelled = pipeline.StatusCancelled
+	StatusSkipped   = pipeline.StatusSkipped
+)
+
+// RunOptions tune a run. The zero value works.
+type RunOptions struct {
+	// Input is handed to the first stage(s) as /workspace/input.json.
+	Input []byte
+	// Events receives the run's event stream.
+	Events EventSink
+	// Host holds the settings shared by every stage's VM: Image, QEMU,
+	// CacheDir, Accel, BootTimeout, Logger. Per-box settings win.
+	Host Config
+	// Progress receives set-up progress (downloads) before the run starts.
+	Progress io.Writer
+}
+
+// Pipeline runs boxes one after another, each in a fresh micro-VM, the output
+// of one stage becoming the input of the next; FanOut runs several boxes in
+// parallel and hands the next stage a JSON array of their outputs, in
+// declaration order.
+type Pipeline struct {
+	name        string
+	groups      [][]*Box
+	maxParallel int
+}
+
+// NewPipeline starts a pipeline with its first stage.
+func NewPipeline(name string, first *Box) *Pipeline {
+	return &Pipeline{name: name, groups: [][]*Box{{first}}}
+}
+
+// Pipe appends a sequential stage.
+func (p *Pipeline) Pipe(b *Box) *Pipeline { p.groups = append(p.groups, []*Box{b}); return p }
+
+// FanOut appends a parallel stage of several boxes.
+func (p *Pipeline) FanOut(bs ...*Box) *Pipeline { p.groups = append(p.groups, bs); return p }
+
+// MaxParallel caps how many VMs run at once (0: no cap).
+func (p *Pipeline) MaxParallel(n int) *Pipeline { p.maxParallel = n; return p }
+
+func (p *Pipeline) graph() (*pipeline.Graph, error) {
+	var errs []error
+	b := pipeline.NewPipeline(p.name).MaxParallel(p.maxParallel)
+	for _, g := range p.groups {
+		var nodes []pipeline.Node
+		for _, box := range g {
+			if box == nil {
+				errs = append(errs, fmt.Errorf("pipeline %q: %w: nil box", p.name, ErrInvalid))
+				continue
+			}
+			if err := box.validate(); err != nil {
+				errs = append(errs, err)
+			}
+			nodes = append(nodes, box.node(stageIO{inputFile: true, outputFile: true}))
+		}
+		if len(nodes) == 1 && len(g) == 1 {
+			b.Pipe(nodes[0])
+		} else if len(nodes) > 0 {
+			b.FanOut(nodes...)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	g, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %q: %w: %w", p.name, ErrInvalid, err)
+	}
+	return g, nil
+}
+
+// Plan returns the stages in order with their parallel groups and limits.
+func (p *Pipeline) Plan() (*Plan, error) {
+	g, err := p.graph()
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.NewPlan(g)
+}
+
+// Run runs the pipeline. The report is returned whenever the run started;
+// the error says why the run failed or was cancelled.
+func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Report, error) {
+	g, err := p.graph()
+	if err != nil {
+		return nil, err
+	}
+	return run(ctx, g, o)
+}
+
+// Workflow runs boxes in the order their dependencies allow (a DAG): a step
+// starts when the steps it depends on succeeded; StdinFrom pipes one step's
+// stdout into another's stdin. Each step runs in its own micro-VM.
+type Workflow struct {
+	name        string
+	steps       []pipeline.Step
+	boxes       []*Box
+	output      string
+	maxParallel int
+}
+
+// NewWorkflow starts an empty workflow.
+func NewWorkflow(name string) *Workflow { return &Workflow{name: name} }
+
+// Step adds a step that runs after dependsOn (ordering only).
+func (w *Workflow) Step(b *Box, dependsOn ...string) *Workflow {
+	return w.StepFrom(b, "", dependsOn...)
+}
+
+// StepFrom adds a step whose stdin is the stdout of step stdinFrom.
+func (w *Workflow) StepFrom(b *Box, stdinFrom string, dependsOn ...string) *Workflow {
+	w.boxes = append(w.boxes, b)
+	w.steps = append(w.steps, pipeline.Step{DependsOn: dependsOn, StdinFrom: stdinFrom})
+	return w
+}
+
+// Output names the step whose stdout is the run's output.
+func (w *Workflow) Output(step string) *Workflow { w.output = step; return w }
+
+// MaxParallel caps how many VMs run at once (0: no cap).
+func (w *Workflow) MaxParallel(n int) *Workflow { w.maxParallel = n; return w }
+
+func (w *Workflow) graph() (*pipeline.Graph, error) {
+	var errs []error
+	steps := make([]pipeline.Step, len(w.steps))
+	for i, s := range w.steps {
+		box := w.boxes[i]
+		if box == nil {
+			errs = append(errs, fmt.Errorf("workflow %q: %w: nil box", w.name, ErrInvalid))
+			continue
+		}
+		if err := box.validate(); err != nil {
+			errs = append(errs, err)
+		}
+		s.Node = box.node(stageIO{stdin: true})
+		steps[i] = s
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	g, err := pipeline.NewWorkflow(w.name, steps, w.output)
+	if err != nil {
+		return nil, fmt.Errorf("workflow %q: %w: %w", w.name, ErrInvalid, err)
+	}
+	g.MaxParallel = w.maxParallel
+	return g, nil
+}
+
+// Plan returns the steps in topological order with their levels and limits.
+func (w *Workflow) Plan() (*Plan, error) {
+	g, err := w.graph()
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.NewPlan(g)
+}
+
+// Run runs the workflow.
+func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Report, error) {
+	g, err := w.graph()
+	if err != nil {
+		return nil, err
+	}
+	return run(ctx, g, o)
+}
+
+// EventSinkFunc adapts a function to EventSink.
+type EventSinkFunc = pipeline.SinkFunc

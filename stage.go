@@ -1,0 +1,180 @@
+package voidbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/voidbox/voidbox/internal/pipeline"
+)
+
+// stageIO says how a stage receives its input and hands over its output.
+type stageIO struct {
+	inputFile  bool // input goes to /workspace/input.json (pipelines)
+	stdin      bool // input goes to the command's stdin (workflows)
+	outputFile bool // output is the output file if written, else stdout
+}
+
+// stagePayload is what the engine carries for the runner.
+type stagePayload struct {
+	box *Box
+	io  stageIO
+}
+
+func (b *Box) node(io stageIO) pipeline.Node {
+	return pipeline.Node{
+		ID:      b.name,
+		Retries: b.retries,
+		Backoff: b.backoff,
+		Timeout: b.timeout,
+		Payload: stagePayload{box: b, io: io},
+	}
+}
+
+// StageDetail is what a stage's report carries about its VM and command.
+type StageDetail struct {
+	Kernel        string  `json:"kernel,omitempty"`
+	Accel         string  `json:"accel,omitempty"`
+	BootMS        float64 `json:"boot_ms"`
+	ExecMS        float64 `json:"exec_ms"`
+	OutputFrom    string  `json:"output_from,omitempty"` // "file" or "stdout"
+	StdoutDropped int64   `json:"stdout_dropped_bytes,omitempty"`
+	Agent         any     `json:"agent,omitempty"` // agent stages: turns, tokens, cost
+}
+
+// run prepares the host once and executes the graph.
+func run(ctx context.Context, g *pipeline.Graph, o RunOptions) (*Report, error) {
+	host := o.Host
+	if host.Image.Kernel == "" {
+		r, err := Setup(ctx, SetupOptions{CacheDir: host.CacheDir, Progress: o.Progress})
+		if err != nil {
+			return nil, err
+		}
+		host.Image = r.Image
+		if host.QEMU == "" {
+			host.QEMU = r.QEMU
+		}
+	}
+	r := &stageRunner{host: host}
+	return pipeline.Run(ctx, g, r, pipeline.Options{Input: o.Input, Sink: o.Events})
+}
+
+// stageRunner boots one VM per stage attempt.
+type stageRunner struct {
+	host Config
+}
+
+// configFor merges the host-wide settings into a box's sandbox settings.
+func (r *stageRunner) configFor(b *Box) Config {
+	c := b.cfg
+	c.Name = b.name
+	c.Image, c.QEMU, c.CacheDir = r.host.Image, r.host.QEMU, r.host.CacheDir
+	if c.Accel == "" {
+		c.Accel = r.host.Accel
+	}
+	if c.BootTimeout == 0 {
+		c.BootTimeout = r.host.BootTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = r.host.Logger
+	}
+	if c.OutputLimit == 0 {
+		c.OutputLimit = r.host.OutputLimit
+	}
+	return c
+}
+
+func (r *stageRunner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
+	p := n.Payload.(stagePayload)
+	if p.box.prompt != "" && p.box.agent == nil {
+		return pipeline.Output{}, pipeline.Permanent(errAgentUnavailable)
+	}
+	cfg := r.configFor(p.box)
+	sb, err := New(ctx, cfg)
+	if err != nil {
+		if errors.Is(err, ErrInvalid) || errors.Is(err, ErrMissingDependency) {
+			err = pipeline.Permanent(err)
+		}
+		return pipeline.Output{}, fmt.Errorf("starting VM: %w", err)
+	}
+	defer sb.Close()
+	info := sb.Info()
+	detail := &StageDetail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime)}
+	emit(pipeline.Event{Type: "vm.booted", Fields: map[string]any{
+		"boot_ms": detail.BootMS, "kernel": info.Kernel, "accel": info.Accel}})
+
+	if p.box.agent != nil {
+		return r.runAgent(ctx, sb, p, attempt, input, emit, detail)
+	}
+	return r.runCommand(ctx, sb, p, attempt, input, emit, detail)
+}
+
+func (r *stageRunner) runCommand(ctx context.Context, sb *Sandbox, p stagePayload, attempt int, input []byte, emit func(pipeline.Event), d *StageDetail) (pipeline.Output, error) {
+	cmd := Cmd{Args: p.box.exec, Env: stageEnv(p.box.name, attempt)}
+	if input != nil {
+		if p.io.stdin {
+			cmd.Stdin = bytes.NewReader(input)
+		}
+		if p.io.inputFile {
+			if err := sb.WriteFile(ctx, InputFile, input, 0o644); err != nil {
+				return pipeline.Output{Detail: d}, fmt.Errorf("writing %s: %w", InputFile, err)
+			}
+		}
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &emitWriter{stream: "stdout", emit: emit, keep: &stdout}
+	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit}
+	res, err := sb.Exec(ctx, cmd)
+	if err != nil {
+		return pipeline.Output{Detail: d}, err
+	}
+	d.ExecMS = ms(res.Duration)
+	d.StdoutDropped = res.StdoutDropped
+	out := pipeline.Output{ExitCode: res.ExitCode, Data: stdout.Bytes(), Detail: d}
+	switch {
+	case res.TimedOut:
+		return out, fmt.Errorf("command timed out after %v", sb.cfg.Timeout)
+	case res.ExitCode != 0:
+		return out, &pipeline.ExitError{Code: res.ExitCode}
+	}
+	d.OutputFrom = "stdout"
+	if p.io.outputFile {
+		if _, ok, err := sb.Stat(ctx, p.box.output()); err != nil {
+			return out, err
+		} else if ok {
+			data, err := sb.ReadFile(ctx, p.box.output())
+			if err != nil {
+				return out, fmt.Errorf("reading the stage output: %w", err)
+			}
+			out.Data, d.OutputFrom = data, "file"
+		}
+	}
+	return out, nil
+}
+
+// stageEnv tells a stage's commands where they are: VOIDBOX_STAGE and
+// VOIDBOX_ATTEMPT (1-based), e.g. to behave differently on a retry.
+func stageEnv(stage string, attempt int) map[string]string {
+	return map[string]string{"VOIDBOX_STAGE": stage, "VOIDBOX_ATTEMPT": fmt.Sprint(attempt)}
+}
+
+// emitWriter turns a command's output into exec.output events, optionally
+// keeping a copy (bounded by the sandbox's output cap upstream).
+type emitWriter struct {
+	stream string
+	emit   func(pipeline.Event)
+	keep   *bytes.Buffer
+}
+
+func (w *emitWriter) Write(p []byte) (int, error) {
+	w.emit(pipeline.ExecOutput(w.stream, p))
+	if w.keep != nil {
+		w.keep.Write(p)
+	}
+	return len(p), nil
+}
+
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
