@@ -41,9 +41,9 @@ type LLM struct {
 // llmDecl is an llm block as written: nil fields were not given. Box blocks
 // are merged over the top-level one before defaults are applied.
 type llmDecl struct {
-	node                       *yamlNode
-	path                       string
-	provider                   *Provider
+	node                      *yamlNode
+	path                      string
+	provider                  *Provider
 	model, baseURL, apiKeyEnv *string
 }
 

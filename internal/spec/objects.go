@@ -17,8 +17,8 @@ const (
 
 var (
 	specObject = object{
-		name:     "Spec",
-		fields:   []string{"api_version", "kind", "name", "sandbox", "llm", "agent", "pipeline", "workflow"},
+		name:       "Spec",
+		fields:     []string{"api_version", "kind", "name", "sandbox", "llm", "agent", "pipeline", "workflow"},
 		rejected:   map[string]string{"observe": notYetObserve},
 		extensions: true,
 	}
@@ -72,10 +72,10 @@ var (
 		fields: []string{"name", "run", "depends_on", "timeout_secs", "timeout", "retries", "retry_backoff",
 			"sandbox", "mode"},
 	}
-	runObject            = object{name: "Run", fields: []string{"program", "args", "stdin_from"}}
-	skillInlineObject    = object{name: "SkillInline", fields: []string{"name", "content"}}
-	skillMCPStdioObject  = object{name: "SkillMCPStdio", fields: []string{"name", "command", "args", "env"}}
-	skillMCPHTTPObject   = object{name: "SkillMCPHTTP", fields: []string{"name", "url"}}
+	runObject           = object{name: "Run", fields: []string{"program", "args", "stdin_from"}}
+	skillInlineObject   = object{name: "SkillInline", fields: []string{"name", "content"}}
+	skillMCPStdioObject = object{name: "SkillMCPStdio", fields: []string{"name", "command", "args", "env"}}
+	skillMCPHTTPObject  = object{name: "SkillMCPHTTP", fields: []string{"name", "url"}}
 )
 
 // allObjects lists every object, for the schema test.
