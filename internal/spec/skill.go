@@ -106,6 +106,10 @@ func (d *decoder) skillString(n *yamlNode, p string) (Skill, bool) {
 		return d.skillFile(n, p, val)
 	case "mcp":
 		args := strings.Fields(val)
+		if err := checkCommand(args[0]); err != nil {
+			d.at(n, p, "%v", err)
+			return Skill{}, false
+		}
 		name, ok := d.mcpName(n, p, args[0])
 		return Skill{Kind: SkillMCP, Name: name, MCP: &MCPServer{Command: args[0], Args: args[1:]}}, ok
 	case "cli":
