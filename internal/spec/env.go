@@ -71,7 +71,8 @@ func (d *decoder) env(n *yamlNode, path string) (Env, bool) {
 	}
 	out := make(Env, len(f.m))
 	ok := true
-	for name, e := range f.m {
+	for _, name := range f.keys {
+		e := f.m[name]
 		vpath := join(path, name)
 		if err := checkEnvName(name); err != nil {
 			d.at(e.key, vpath, "%v", err)

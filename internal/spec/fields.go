@@ -32,6 +32,7 @@ type fields struct {
 	node *yamlNode // the mapping, for "missing field" positions
 	path string
 	m    map[string]entry
+	keys []string // in document order, so that problems are found in order
 }
 
 // mapping checks that n is a mapping whose keys obj knows, reporting every
@@ -63,8 +64,9 @@ func (d *decoder) anyMapping(n *yamlNode, path string) *fields {
 
 // restrict reports and drops the keys obj does not accept.
 func (f *fields) restrict(obj *object) {
-	for name, e := range f.m {
-		if obj.accepts(name) {
+	for _, name := range f.keys {
+		e, ok := f.m[name]
+		if !ok || obj.accepts(name) {
 			continue
 		}
 		if obj.extensions && strings.HasPrefix(name, "x-") {
@@ -100,6 +102,7 @@ func (d *decoder) collect(f *fields, n *yamlNode, merged bool) {
 			continue
 		}
 		f.m[k.Value] = entry{key: k, val: v}
+		f.keys = append(f.keys, k.Value)
 	}
 	for _, m := range merges {
 		d.merge(f, m)

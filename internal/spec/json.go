@@ -25,8 +25,9 @@ func parseJSON(data []byte, probs *problems) *yamlNode {
 	p.dec.UseNumber()
 	n, err := p.value(0)
 	if err == nil {
+		off := p.next()
 		if _, extra := p.dec.Token(); !errors.Is(extra, io.EOF) {
-			err = p.errorAt(p.next(), "unexpected data after the top-level value")
+			err = p.errorAt(off, "unexpected data after the top-level value")
 		}
 	}
 	if err != nil {
@@ -77,14 +78,12 @@ func (p *jsonParser) errorAt(off int, format string, args ...any) error {
 	return &jsonPosError{line: line, col: col, msg: fmt.Sprintf(format, args...)}
 }
 
-// wrap positions an error from encoding/json.
+// wrap positions an error from encoding/json at the token that failed: the
+// decoder stops there. (SyntaxError.Offset is not used: in token mode it is
+// relative to an internal buffer, not to the input.)
 func (p *jsonParser) wrap(err error) *jsonPosError {
-	var se *json.SyntaxError
 	off, msg := p.next(), err.Error()
-	switch {
-	case errors.As(err, &se):
-		off = int(se.Offset)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		off, msg = len(p.data), "unexpected end of input"
 	}
 	line, col := p.pos(off)
