@@ -191,7 +191,7 @@ func (d *decoder) duration(n *yamlNode, path string, lo, hi time.Duration) (time
 		return 0, false
 	}
 	v, err := time.ParseDuration(s)
-	if err != nil {
+	if err != nil || !durationRE.MatchString(s) {
 		d.at(n, path, "invalid duration %q: want a number with a unit, like \"30s\" or \"5m\"", s)
 		return 0, false
 	}

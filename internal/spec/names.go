@@ -17,6 +17,8 @@ var (
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	// A command is a bare name looked up on PATH, or an absolute path.
 	commandRE = regexp.MustCompile(`^(/[^\s\x00]+|[^/\s\x00]+)$`)
+	// durationRE is the unsigned subset of Go's time.ParseDuration syntax.
+	durationRE = regexp.MustCompile(`^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`)
 )
 
 func checkStageName(s string) error {
