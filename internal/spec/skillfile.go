@@ -37,7 +37,9 @@ func (d *decoder) skillFile(n *yamlNode, p, rel string) (Skill, bool) {
 }
 
 // readSkillFile reads a regular file of bounded size. The type is checked
-// before opening so that a FIFO or device path cannot block or stream.
+// before opening so that a FIFO or device cannot block or stream, and only
+// the size stat reported is read, so that a pseudo-file (size 0, as in
+// /proc) cannot either.
 func readSkillFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -46,17 +48,20 @@ func readSkillFile(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, errors.New("not a regular file")
 	}
+	if fi.Size() > MaxSkillFileSize {
+		return nil, fmt.Errorf("larger than the %d KiB limit", MaxSkillFileSize>>10)
+	}
+	if fi.Size() == 0 {
+		return nil, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, unwrapPath(err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSkillFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, fi.Size()))
 	if err != nil {
 		return nil, unwrapPath(err)
-	}
-	if len(data) > MaxSkillFileSize {
-		return nil, fmt.Errorf("larger than the %d KiB limit", MaxSkillFileSize>>10)
 	}
 	return data, nil
 }
