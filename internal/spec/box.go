@@ -1,0 +1,219 @@
+package spec
+
+import (
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Runtime is the agent loop that runs a prompt box.
+type Runtime string
+
+const (
+	// RuntimeVoidbox is voidbox's built-in agent loop.
+	RuntimeVoidbox Runtime = "voidbox"
+	// RuntimeClaudeCode runs the claude-code CLI in the guest.
+	RuntimeClaudeCode Runtime = "claude-code"
+)
+
+// Box defaults and limits.
+const (
+	DefaultOutputFile   = "/workspace/output.json"
+	DefaultMaxTurns     = 20
+	MaxMaxTurns         = 10_000
+	DefaultRetryBackoff = time.Second
+	MaxRetries          = 100
+	MaxRetryBackoff     = time.Hour
+)
+
+// Box is one stage bound to one micro-VM: an agent driven by Prompt, or a
+// command (Exec). A kind: agent spec is a single box named after the spec; a
+// pipeline's boxes come from pipeline.boxes. Every field holds its effective
+// value: defaults applied, the box's llm and sandbox overrides merged over
+// the top-level blocks.
+type Box struct {
+	Name string
+	// Exactly one of Prompt and Exec is set. Exec is an argv, run without a
+	// shell; its first element is allowed by Sandbox.AllowedCommands.
+	Prompt string
+	Exec   []string
+	Skills []Skill
+	LLM    LLM
+	// Sandbox is the effective sandbox policy for this box's VM.
+	Sandbox Sandbox
+	// Timeout bounds one attempt of the whole stage; zero means none was
+	// given (the runtime's default applies).
+	Timeout time.Duration
+	// OutputFile is the guest file whose content is the stage's output.
+	OutputFile string
+	// MaxTurns bounds the agent loop (prompt boxes only).
+	MaxTurns int
+	// Runtime is the agent loop (prompt boxes only).
+	Runtime Runtime
+	// Retries is how many more attempts follow a failed one.
+	Retries int
+	// RetryBackoff is the delay before the first retry.
+	RetryBackoff time.Duration
+	// Pos is where the box is defined (the agent block for kind: agent).
+	Pos Pos
+
+	path string // document path, for problems found after decoding
+}
+
+// IsCommand reports whether the box runs a command rather than an agent.
+func (b *Box) IsCommand() bool { return len(b.Exec) > 0 }
+
+// boxFields decodes what agents and pipeline boxes share into b, whose
+// Sandbox and LLM must already be set.
+func (d *decoder) boxFields(f *fields, b *Box) {
+	b.Pos, b.path = d.pos(f.node), f.path
+	b.OutputFile = DefaultOutputFile
+	b.MaxTurns = DefaultMaxTurns
+	b.Runtime = RuntimeVoidbox
+	b.RetryBackoff = DefaultRetryBackoff
+
+	if f.exclusive("prompt", "exec") && !f.has("prompt") && !f.has("exec") {
+		d.at(f.node, f.path, `missing required field "prompt" (or "exec" for a command)`)
+	}
+	if v, ok := f.str("prompt"); ok {
+		if strings.TrimSpace(v) == "" {
+			d.at(f.m["prompt"].val, join(f.path, "prompt"), "empty prompt")
+		}
+		b.Prompt = v
+	}
+	if n, path, ok := f.get("exec"); ok {
+		b.Exec = d.argv(n, path, b.Sandbox)
+	}
+	if n, path, ok := f.get("skills"); ok {
+		b.Skills = d.skills(n, path)
+	}
+	if v, ok := d.timeout(f); ok {
+		b.Timeout = v
+	}
+	if v, ok := f.str("output_file"); ok {
+		if err := checkGuestPath(v); err != nil {
+			d.at(f.m["output_file"].val, join(f.path, "output_file"), "%v", err)
+		}
+		b.OutputFile = v
+	}
+	if v, ok := f.integer("max_turns", 1, MaxMaxTurns); ok {
+		b.MaxTurns = v
+	}
+	d.retries(f, &b.Retries, &b.RetryBackoff)
+	d.runtime(f, b)
+	if b.IsCommand() {
+		for _, k := range []string{"max_turns", "runtime"} {
+			if f.has(k) {
+				d.at(f.key(k), join(f.path, k), "only applies to prompt boxes, not to exec")
+			}
+		}
+	}
+}
+
+// runtime sets b.Runtime from the runtime field and any agent: skill, which
+// must agree.
+func (d *decoder) runtime(f *fields, b *Box) {
+	var from string // what chose the runtime, for conflict messages
+	if v, ok := f.str("runtime"); ok {
+		switch r := Runtime(v); r {
+		case RuntimeVoidbox, RuntimeClaudeCode:
+			b.Runtime, from = r, "runtime: "+v
+		default:
+			d.at(f.m["runtime"].val, join(f.path, "runtime"), "unknown runtime %q (valid: voidbox, claude-code)", v)
+		}
+	}
+	for _, s := range b.Skills {
+		if s.Kind != SkillAgent {
+			continue
+		}
+		path := s.path
+		switch {
+		case b.IsCommand():
+			d.atPos(s.Pos, path, "an agent skill only applies to prompt boxes, not to exec")
+		case strings.HasPrefix(from, "agent:"):
+			// A second agent skill: uniqueSkills reports it.
+		case from != "" && s.Runtime != b.Runtime:
+			d.atPos(s.Pos, path, "agent:%s conflicts with %s", s.Runtime, from)
+		default:
+			b.Runtime, from = s.Runtime, "agent:"+string(s.Runtime)
+		}
+	}
+}
+
+// argv decodes a non-empty command line whose program the sandbox allows.
+func (d *decoder) argv(n *yamlNode, path string, sb Sandbox) []string {
+	items, ok := d.seq(n, path)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		d.at(n, path, "empty command: want [program, args...]")
+		return nil
+	}
+	out := make([]string, 0, len(items))
+	for i, c := range items {
+		if c == nil {
+			return nil
+		}
+		s, ok := d.word(c, index(path, i))
+		if !ok {
+			return nil
+		}
+		out = append(out, s)
+	}
+	d.checkProgram(items[0], index(path, 0), out[0], sb)
+	return out
+}
+
+// checkProgram reports a program that is malformed or not allowlisted.
+func (d *decoder) checkProgram(n *yamlNode, path, prog string, sb Sandbox) {
+	if err := checkCommand(prog); err != nil {
+		d.at(n, path, "%v", err)
+		return
+	}
+	if !sb.Allows(prog) {
+		d.at(n, path, "command %q is not in sandbox.allowed_commands (%s)", prog, strings.Join(sb.AllowedCommands, ", "))
+	}
+}
+
+// timeout decodes timeout_secs or timeout, which are mutually exclusive.
+func (d *decoder) timeout(f *fields) (time.Duration, bool) {
+	if !f.exclusive("timeout_secs", "timeout") {
+		return 0, false
+	}
+	if secs, ok := f.integer("timeout_secs", 1, int64(MaxTimeout/time.Second)); ok {
+		return time.Duration(secs) * time.Second, true
+	}
+	return f.duration("timeout", time.Nanosecond, MaxTimeout)
+}
+
+// retries decodes retries and retry_backoff.
+func (d *decoder) retries(f *fields, retries *int, backoff *time.Duration) {
+	if v, ok := f.integer("retries", 0, MaxRetries); ok {
+		*retries = v
+	}
+	if v, ok := f.duration("retry_backoff", 0, MaxRetryBackoff); ok {
+		*backoff = v
+	}
+}
+
+// mode accepts only "task": the other modes of the seed are refused.
+func (d *decoder) mode(f *fields) {
+	v, ok := f.str("mode")
+	if !ok {
+		return
+	}
+	n, path := f.m["mode"].val, join(f.path, "mode")
+	switch v {
+	case "task":
+	case "service", "interactive":
+		d.at(n, path, "mode %q is not supported: only task", v)
+	default:
+		d.at(n, path, "unknown mode %q (valid: task)", v)
+	}
+}
+
+func (d *decoder) atPos(p Pos, path, format string, args ...any) {
+	d.at(&yaml.Node{Line: p.Line, Column: p.Col}, path, format, args...)
+}

@@ -1,0 +1,60 @@
+// Package spec reads voidbox specs: YAML (or JSON) files that declare an
+// agent, a pipeline of boxes, a workflow of commands, or a sandbox. It turns
+// them into a typed, validated model (Spec) with every default applied and
+// every problem reported at once, each with file:line:col and its path in
+// the document:
+//
+//	pipeline.yaml:14:5: pipeline.stages[2].fan_out[1]: unknown box "x" (defined: a, b)
+//
+// The format is the seed project's (api_version v1), so seed specs parse,
+// with these differences, each reported with a reason:
+//
+//   - Decoding is strict: unknown fields, wrong types (a quoted "512" is not
+//     an integer, yes/no are not booleans), duplicate keys and bad values are
+//     errors. Fields named "x-..." at the top level are ignored, as a place
+//     for YAML anchors; anchors, aliases and merge keys ("<<") work anywhere.
+//   - Refused until the feature exists: sandbox.network: true, mounts,
+//     snapshot, observe, agent messaging, box outputs/inputs, remote: and OCI
+//     skills, and modes other than task. sandbox.mode: mock is refused for
+//     good (voidbox always boots a VM), and so is llm.credential_proxy (the
+//     gateway always keeps keys out of the guest).
+//   - llm.provider is one of claude (alias anthropic), openai, ollama and
+//     custom (an Anthropic-compatible endpoint, needing base_url). Other
+//     names are errors; the seed silently turned them into claude.
+//
+// Additions: exec (a command box instead of an agent), sandbox.
+// allowed_commands and sandbox.timeout, timeout as a duration string next to
+// timeout_secs, max_turns, runtime (voidbox or claude-code; agent:NAME skills
+// select it too), retries and retry_backoff, output_file on pipeline boxes,
+// max_parallel, shorthand stages {box: X} and {fan_out: [X, Y]}, and MCP
+// skills over streamable HTTP ({name, url}).
+//
+// Decisions worth knowing when running a model:
+//
+//   - Every Box and Step carries its effective Sandbox and LLM: the
+//     top-level blocks with the box's override merged on top (env merges by
+//     variable; an llm block naming another provider starts afresh).
+//   - Memory is in MiB (Sandbox.MemoryMiB; MemoryBytes converts). Durations
+//     are time.Duration; zero means "not given".
+//   - Env values of "" are copied from the host at run time (EnvValue.
+//     FromHost); Env.Resolve does it.
+//   - A pipeline without stages runs its boxes in order. With stages, every
+//     box is used exactly once. The first stage may be a fan-out: each of
+//     its boxes receives the pipeline's input.
+//   - Workflow stdin_from is also a dependency (Step.Needs). output_step
+//     defaults to the last step declared.
+//   - Relative host paths (skill files, kernel, initramfs) resolve against
+//     the spec file's directory and must exist at parse time; SKILL.md files
+//     are read then (Skill.Content) and need front matter with name and
+//     description.
+//   - An exec box's program, and a workflow step's, must pass the sandbox's
+//     allowlist (Sandbox.Allows), so that a spec the guest would refuse is
+//     refused here first.
+//
+// Parsing is bounded: input over MaxSize is refused unread, aliases may
+// expand to at most 100,000 nodes, nesting is limited, and at most 100
+// problems are listed. FuzzParse keeps it that way.
+//
+// schema/voidbox.schema.json is the same format as a JSON Schema (draft
+// 2020-12) for editors; schema_test.go keeps the two in sync.
+package spec

@@ -1,0 +1,148 @@
+package spec
+
+import "strings"
+
+// Provider is the LLM API a box talks to through the host gateway.
+type Provider string
+
+const (
+	// ProviderClaude is Anthropic's Messages API. "anthropic" is an alias.
+	ProviderClaude Provider = "claude"
+	// ProviderOpenAI is the OpenAI chat API (or a compatible base_url).
+	ProviderOpenAI Provider = "openai"
+	// ProviderOllama is an Ollama server.
+	ProviderOllama Provider = "ollama"
+	// ProviderCustom is any Anthropic-compatible endpoint; it needs BaseURL.
+	ProviderCustom Provider = "custom"
+)
+
+// DefaultProvider is the provider of a spec that names none.
+const DefaultProvider = ProviderClaude
+
+const validProviders = "claude, anthropic, openai, ollama, custom"
+
+// LLM says which model a box uses. The provider's key never enters the
+// guest: the host gateway reads it from APIKeyEnv and adds it to requests.
+type LLM struct {
+	Provider Provider
+	// Model is "" for the provider's default model.
+	Model string
+	// BaseURL is "" for the provider's default endpoint; required for
+	// ProviderCustom. Always an http(s) URL without credentials.
+	BaseURL string
+	// APIKeyEnv names the host environment variable holding the key; "" for
+	// the provider's usual variable (such as ANTHROPIC_API_KEY).
+	APIKeyEnv string
+	// Pos is where the block that last set these values is (a box's llm
+	// override, or the top-level llm block); zero when all are defaults.
+	Pos Pos
+}
+
+// llmDecl is an llm block as written: nil fields were not given. Box blocks
+// are merged over the top-level one before defaults are applied.
+type llmDecl struct {
+	node                      *yamlNode
+	path                      string
+	provider                  *Provider
+	model, baseURL, apiKeyEnv *string
+}
+
+// llmDecl decodes an llm block.
+func (d *decoder) llmDecl(n *yamlNode, path string) *llmDecl {
+	f := d.mapping(n, path, &llmObject)
+	if f == nil {
+		return nil
+	}
+	l := &llmDecl{node: f.node, path: path}
+	if v, ok := f.str("provider"); ok {
+		vn, vpath := f.m["provider"].val, join(path, "provider")
+		switch p := Provider(strings.TrimSpace(v)); p {
+		case ProviderClaude, "anthropic":
+			l.provider = ptr(ProviderClaude)
+		case ProviderOpenAI, ProviderOllama, ProviderCustom:
+			l.provider = ptr(p)
+		case "claude-personal", "codex":
+			d.at(vn, vpath, "provider %q is not supported (valid: %s)", v, validProviders)
+		default:
+			d.at(vn, vpath, "unknown provider %q (valid: %s)", v, validProviders)
+		}
+	}
+	if v, ok := f.str("model"); ok {
+		l.model = ptr(v)
+	}
+	if v, ok := f.str("base_url"); ok {
+		if err := checkHTTPURL(v); err != nil {
+			d.at(f.m["base_url"].val, join(path, "base_url"), "%v", err)
+		}
+		l.baseURL = ptr(v)
+	}
+	if v, ok := f.str("api_key_env"); ok {
+		if err := checkEnvName(v); err != nil {
+			d.at(f.m["api_key_env"].val, join(path, "api_key_env"), "%v", err)
+		}
+		l.apiKeyEnv = ptr(v)
+	}
+	return l
+}
+
+// over returns base with o's fields on top. A block that names a different
+// provider starts afresh: the base's model, URL and key variable belong to
+// the base's provider and would be wrong for another one.
+func (base *llmDecl) over(o *llmDecl) *llmDecl {
+	switch {
+	case o == nil:
+		return base
+	case base == nil:
+		return o
+	case o.provider != nil && *o.provider != base.providerOrDefault():
+		return o
+	}
+	out := *o
+	out.provider = or(o.provider, base.provider)
+	out.model = or(o.model, base.model)
+	out.baseURL = or(o.baseURL, base.baseURL)
+	out.apiKeyEnv = or(o.apiKeyEnv, base.apiKeyEnv)
+	return &out
+}
+
+func (l *llmDecl) providerOrDefault() Provider {
+	if l == nil || l.provider == nil {
+		return DefaultProvider
+	}
+	return *l.provider
+}
+
+// llm applies defaults and checks the combination; problems are reported
+// at the block only when report is set, so that a top-level problem is not
+// repeated for every box that inherits it.
+func (d *decoder) llm(l *llmDecl, report bool) LLM {
+	out := LLM{Provider: l.providerOrDefault()}
+	if l == nil {
+		return out
+	}
+	out.Pos = d.pos(l.node)
+	out.Model = deref(l.model)
+	out.BaseURL = deref(l.baseURL)
+	out.APIKeyEnv = deref(l.apiKeyEnv)
+	if report && out.Provider == ProviderCustom && l.baseURL == nil {
+		d.at(l.node, l.path, "provider custom (an Anthropic-compatible endpoint) needs base_url")
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func or[T any](a, b *T) *T {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,132 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxSkillFileSize bounds a SKILL.md file.
+const MaxSkillFileSize = 1 << 20
+
+// skillFile reads and checks the SKILL.md at rel (relative to the spec's
+// directory). Problems name the file as written in the spec.
+func (d *decoder) skillFile(n *yamlNode, p, rel string) (Skill, bool) {
+	abs := rel
+	if !filepath.IsAbs(rel) {
+		abs = filepath.Join(d.dir, rel)
+	}
+	data, err := readSkillFile(abs)
+	if err != nil {
+		d.at(n, p, "skill file %s: %v", rel, err)
+		return Skill{}, false
+	}
+	name, desc, err := frontMatter(data)
+	if err != nil {
+		d.at(n, p, "skill file %s: %v", rel, err)
+		return Skill{}, false
+	}
+	return Skill{Kind: SkillFile, Name: name, Description: desc, Path: abs, Content: string(data)}, true
+}
+
+// readSkillFile reads a regular file of bounded size. The type is checked
+// before opening so that a FIFO or device cannot block or stream, and only
+// the size stat reported is read, so that a pseudo-file (size 0, as in
+// /proc) cannot either.
+func readSkillFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	if fi.Size() > MaxSkillFileSize {
+		return nil, fmt.Errorf("larger than the %d KiB limit", MaxSkillFileSize>>10)
+	}
+	if fi.Size() == 0 {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, fi.Size()))
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	return data, nil
+}
+
+// unwrapPath drops the operation and path from an *fs.PathError: the caller
+// names the file as the user wrote it.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// frontMatter extracts name and description from the YAML block between
+// the leading "---" line and the next "---" (or "...") line.
+func frontMatter(data []byte) (name, desc string, err error) {
+	text := strings.ReplaceAll(string(bytes.TrimPrefix(data, utf8BOM)), "\r\n", "\n")
+	rest, ok := strings.CutPrefix(text, "---\n")
+	if !ok {
+		return "", "", errors.New(`no YAML front matter: the file must start with a "---" line`)
+	}
+	end := -1
+	for off := 0; off < len(rest); {
+		line, _, _ := strings.Cut(rest[off:], "\n")
+		if t := strings.TrimRight(line, " \t"); t == "---" || t == "..." {
+			end = off
+			break
+		}
+		off += len(line) + 1
+	}
+	if end < 0 {
+		return "", "", errors.New(`front matter is not closed by a "---" line`)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(rest[:end]), &doc); err != nil {
+		line, msg := yamlSyntaxLine(err.Error())
+		if line > 0 {
+			msg = fmt.Sprintf("line %d: %s", line+1, msg) // front matter starts on line 2
+		}
+		return "", "", fmt.Errorf("front matter: invalid YAML: %s", msg)
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return "", "", errors.New("front matter: want a mapping with name and description")
+	}
+	m := doc.Content[0]
+	get := func(key string) (string, error) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if k, v := m.Content[i], m.Content[i+1]; k.Value == key {
+				if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" || strings.TrimSpace(v.Value) == "" {
+					return "", fmt.Errorf("front matter: line %d: %s must be a non-empty string", v.Line+1, key)
+				}
+				return v.Value, nil
+			}
+		}
+		return "", fmt.Errorf("front matter: missing %q", key)
+	}
+	if name, err = get("name"); err != nil {
+		return "", "", err
+	}
+	if err := checkSkillName(name); err != nil {
+		return "", "", fmt.Errorf("front matter: %w", err)
+	}
+	if desc, err = get("description"); err != nil {
+		return "", "", err
+	}
+	return name, desc, nil
+}
