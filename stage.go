@@ -176,5 +176,4 @@ func (w *emitWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
