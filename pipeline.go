@@ -56,10 +56,10 @@ type Pipeline struct {
 	maxParallel int
 }
 
-// NewPipeline starts a pipeline with its first stage.
-func NewPipeline(name string, first *Box) *Pipeline {
-	return &Pipeline{name: name, groups: [][]*Box{{first}}}
-}
+// NewPipeline starts an empty pipeline; add stages with Pipe and FanOut:
+//
+//	voidbox.NewPipeline("report").Pipe(fetch).FanOut(a, b).Pipe(merge)
+func NewPipeline(name string) *Pipeline { return &Pipeline{name: name} }
 
 // Pipe appends a sequential stage.
 func (p *Pipeline) Pipe(b *Box) *Pipeline { p.groups = append(p.groups, []*Box{b}); return p }
@@ -90,6 +90,9 @@ func (p *Pipeline) graph() (*pipeline.Graph, error) {
 		} else if len(nodes) > 0 {
 			b.FanOut(nodes...)
 		}
+	}
+	if len(p.groups) == 0 {
+		errs = append(errs, fmt.Errorf("pipeline %q: %w: no stages", p.name, ErrInvalid))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

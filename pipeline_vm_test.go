@@ -27,7 +27,7 @@ func sh(name, script string) *voidbox.Box {
 // the next stage as a JSON array in declaration order, whatever order the
 // branches finish in.
 func TestPipelineFanOutVM(t *testing.T) {
-	p := voidbox.NewPipeline("fan", sh("produce", `echo '{"n": 21}' > /workspace/output.json`)).
+	p := voidbox.NewPipeline("fan").Pipe(sh("produce", `echo '{"n": 21}' > /workspace/output.json`)).
 		FanOut(
 			sh("slow", `sleep 3; sed 's/21/"slow"/' /workspace/input.json`),
 			sh("fast", `sed 's/21/"fast"/' /workspace/input.json > /workspace/output.json`),
@@ -56,7 +56,7 @@ func TestPipelineFanOutVM(t *testing.T) {
 // and its dependents are skipped, not run.
 func TestPipelineRetryTimeoutVM(t *testing.T) {
 	flaky := sh("flaky", `echo attempt $VOIDBOX_ATTEMPT; [ "$VOIDBOX_ATTEMPT" -ge 2 ]`).Retries(2, 100*time.Millisecond)
-	rep, err := voidbox.NewPipeline("retry", flaky).Run(context.Background(), voidbox.RunOptions{Host: hostConfig(t)})
+	rep, err := voidbox.NewPipeline("retry").Pipe(flaky).Run(context.Background(), voidbox.RunOptions{Host: hostConfig(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestPipelineRetryTimeoutVM(t *testing.T) {
 	}
 
 	slow := sh("slow", `sleep 300`).Timeout(20 * time.Second)
-	p := voidbox.NewPipeline("timeout", slow).Pipe(sh("after", "echo never"))
+	p := voidbox.NewPipeline("timeout").Pipe(slow).Pipe(sh("after", "echo never"))
 	rep, err = p.Run(context.Background(), voidbox.RunOptions{Host: hostConfig(t)})
 	if err == nil || rep == nil || rep.Status != voidbox.StatusFailed {
 		t.Fatalf("want a failed run, got %v / %+v", err, rep)
@@ -98,7 +98,7 @@ func TestPipelineCancelVM(t *testing.T) {
 			cancel()
 		}
 	})
-	p := voidbox.NewPipeline("cancel", sh("root", "true")).FanOut(sh("b", "echo up; sleep 300"), sh("c", "echo up; sleep 300"))
+	p := voidbox.NewPipeline("cancel").Pipe(sh("root", "true")).FanOut(sh("b", "echo up; sleep 300"), sh("c", "echo up; sleep 300"))
 	var cancelledAt time.Time
 	go func() { <-ctx.Done(); cancelledAt = time.Now() }()
 	rep, err := p.Run(ctx, voidbox.RunOptions{Host: hostConfig(t), Events: sink})

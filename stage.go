@@ -70,7 +70,10 @@ type stageRunner struct {
 func (r *stageRunner) configFor(b *Box) Config {
 	c := b.cfg
 	c.Name = b.name
-	c.Image, c.QEMU, c.CacheDir = r.host.Image, r.host.QEMU, r.host.CacheDir
+	if c.Image.Kernel == "" {
+		c.Image = r.host.Image
+	}
+	c.QEMU, c.CacheDir = r.host.QEMU, r.host.CacheDir
 	if c.Accel == "" {
 		c.Accel = r.host.Accel
 	}

@@ -79,6 +79,9 @@ func newRoot(e *env) *cobra.Command {
 		newExecCmd(e),
 		newSetupCmd(e),
 		newDoctorCmd(e),
+		newRunCmd(e),
+		newValidateCmd(e),
+		newInspectCmd(e),
 		newVersionCmd(e),
 	)
 	return root

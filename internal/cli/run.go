@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/voidbox/voidbox"
+	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/progress"
+)
+
+type runFlags struct {
+	file, input, output, events, progress, accel string
+	showOutput                                   bool
+}
+
+func newRunCmd(e *env) *cobra.Command {
+	var f runFlags
+	c := &cobra.Command{
+		Use:   "run --file SPEC",
+		Short: "Run a pipeline, workflow or agent spec, each stage in its own micro-VM",
+		Long: `Run the stages a spec declares, each in a fresh micro-VM, passing each stage's output to
+the next. Progress is shown live on a terminal and as plain lines otherwise; a report
+(status, attempts, duration, exit code, output size per stage) follows, then the run's
+output. The exit code is 0 when every stage succeeded, 1 when the run failed, 130 when
+it was interrupted.`,
+		Example: `  voidbox run --file examples/pipeline.yaml
+  voidbox run --file examples/fanout.yaml --output json --events events.jsonl
+  voidbox run --file agent.yaml --input @notes.txt`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runSpec(cmd.Context(), e, f) },
+	}
+	fl := c.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", "spec file (YAML or JSON)")
+	fl.StringVar(&f.input, "input", "", "input for the first stage: text, @FILE, or @- for stdin")
+	fl.StringVarP(&f.output, "output", "o", "text", "report format: text or json")
+	fl.StringVar(&f.events, "events", "", "write the event stream to FILE as JSON lines")
+	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto, live, plain or none")
+	fl.BoolVar(&f.showOutput, "show-output", false, "show each stage's output lines as they come")
+	fl.StringVar(&f.accel, "accel", "", "accelerator: kvm, tcg or auto")
+	return c
+}
+
+func runSpec(ctx context.Context, e *env, f runFlags) error {
+	if f.output != "text" && f.output != "json" {
+		return usageError{fmt.Errorf("--output: %q is not text or json", f.output)}
+	}
+	mode, err := progressMode(f.progress)
+	if err != nil {
+		return err
+	}
+	_, job, err := loadSpec(f.file)
+	if err != nil {
+		return err
+	}
+	input, err := readInput(e, f.input)
+	if err != nil {
+		return err
+	}
+	var sinks pipeline.Sinks
+	var eventsFile *os.File
+	var jsonl *pipeline.JSONLSink
+	if f.events != "" {
+		eventsFile, err = os.Create(f.events)
+		if err != nil {
+			return usageError{fmt.Errorf("--events: %w", err)}
+		}
+		defer eventsFile.Close()
+		jsonl = pipeline.NewJSONLSink(eventsFile)
+		sinks = append(sinks, jsonl)
+	}
+	var view *progress.Renderer
+	if mode >= 0 {
+		view = progress.New(e.stderr, progress.Options{Mode: progress.Mode(mode), ShowOutput: f.showOutput})
+		sinks = append(sinks, view)
+	}
+	rep, runErr := job.Run(ctx, voidbox.RunOptions{
+		Input:    input,
+		Events:   sinks,
+		Host:     voidbox.Config{Accel: f.accel},
+		Progress: e.stderr,
+	})
+	if view != nil {
+		view.Close()
+	}
+	if rep == nil {
+		return runErr // the run never started (set-up failed)
+	}
+	if jsonl != nil && jsonl.Err() != nil {
+		fmt.Fprintf(e.stderr, "voidbox: writing events to %s: %v\n", f.events, jsonl.Err())
+	}
+	if err := printReport(e.stdout, rep, f.output); err != nil {
+		return err
+	}
+	switch rep.Status {
+	case voidbox.StatusSucceeded:
+		return nil
+	case voidbox.StatusCancelled:
+		return &exitError{ExitInterrupted, errors.New("run cancelled: every stage's VM was stopped")}
+	}
+	return &exitError{ExitFailure, fmt.Errorf("run %q failed", rep.Name)}
+}
+
+func printReport(w io.Writer, rep *voidbox.Report, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	if err := progress.WriteReport(w, rep); err != nil {
+		return err
+	}
+	if len(rep.Output) > 0 {
+		fmt.Fprintf(w, "\noutput:\n%s", rep.Output)
+		if rep.Output[len(rep.Output)-1] != '\n' {
+			fmt.Fprintln(w)
+		}
+	}
+	return nil
+}
+
+// progressMode maps --progress to a progress.Mode, or -1 for none.
+func progressMode(s string) (int, error) {
+	switch s {
+	case "auto":
+		return int(progress.Auto), nil
+	case "live":
+		return int(progress.Live), nil
+	case "plain":
+		return int(progress.Plain), nil
+	case "none":
+		return -1, nil
+	}
+	return 0, usageError{fmt.Errorf("--progress: %q is not auto, live, plain or none", s)}
+}
+
+func readAllLimited(r io.Reader, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("more than %d bytes", max)
+	}
+	return b, nil
+}

@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/voidbox/voidbox/internal/runspec"
+	"github.com/voidbox/voidbox/internal/spec"
+)
+
+// loadSpec parses and builds a spec file. Spec problems are usage errors
+// (exit 2), printed one per line with their file:line:col.
+func loadSpec(path string) (*spec.Spec, runspec.Job, error) {
+	if path == "" {
+		return nil, nil, usageError{errors.New("--file is required")}
+	}
+	s, err := spec.ParseFile(path)
+	if err != nil {
+		if errors.Is(err, spec.ErrInvalid) {
+			return nil, nil, usageError{err}
+		}
+		return nil, nil, err
+	}
+	job, err := runspec.Build(s, os.LookupEnv)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	if _, err := job.Plan(); err != nil {
+		return nil, nil, usageError{err}
+	}
+	return s, job, nil
+}
+
+// readInput resolves --input: literal text, or @file for a file's content
+// ("@-" reads stdin).
+func readInput(e *env, v string) ([]byte, error) {
+	switch {
+	case v == "":
+		return nil, nil
+	case v == "@-":
+		b, err := readAllLimited(e.stdin, 64<<20)
+		if err != nil {
+			return nil, fmt.Errorf("--input @-: %w", err)
+		}
+		return b, nil
+	case strings.HasPrefix(v, "@"):
+		b, err := os.ReadFile(v[1:])
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--input: %w", err)}
+		}
+		return b, nil
+	}
+	return []byte(v), nil
+}

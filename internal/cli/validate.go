@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newValidateCmd(e *env) *cobra.Command {
+	var file string
+	c := &cobra.Command{
+		Use:   "validate --file SPEC",
+		Short: "Check a spec without running it",
+		Long:  "Parse and check a spec: every problem is reported with its file:line:col and path; the exit code is 2 if there is any.",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			s, job, err := loadSpec(file)
+			if err != nil {
+				return err
+			}
+			plan, _ := job.Plan()
+			fmt.Fprintf(e.stdout, "%s: valid %s %q (%d stages)\n", file, s.Kind, s.Name, len(plan.Stages))
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&file, "file", "f", "", "spec file (YAML or JSON)")
+	return c
+}
+
+func newInspectCmd(e *env) *cobra.Command {
+	var file string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "inspect --file SPEC",
+		Short: "Show the resolved plan: stages, order, parallel groups, limits",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, job, err := loadSpec(file)
+			if err != nil {
+				return err
+			}
+			plan, err := job.Plan()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(plan)
+			}
+			return plan.WriteText(e.stdout)
+		},
+	}
+	c.Flags().StringVarP(&file, "file", "f", "", "spec file (YAML or JSON)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	return c
+}

@@ -1,0 +1,149 @@
+// Package runspec turns a parsed spec into the public API's runnable
+// pipeline or workflow, so specs and Go programs share one engine.
+package runspec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/voidbox/voidbox"
+	"github.com/voidbox/voidbox/internal/spec"
+)
+
+// Job is a runnable spec.
+type Job interface {
+	Plan() (*voidbox.Plan, error)
+	Run(ctx context.Context, o voidbox.RunOptions) (*voidbox.Report, error)
+}
+
+// Lookup reads a host environment variable (os.LookupEnv in production).
+type Lookup func(string) (string, bool)
+
+// Build converts s. Host environment values the spec asks to copy
+// (`KEY: ""`) are read through lookup.
+func Build(s *spec.Spec, lookup Lookup) (Job, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	switch s.Kind {
+	case spec.KindAgent:
+		b, err := box(s.Agent, lookup)
+		if err != nil {
+			return nil, err
+		}
+		return voidbox.NewPipeline(s.Name).Pipe(b), nil
+	case spec.KindPipeline:
+		return pipeline(s, lookup)
+	case spec.KindWorkflow:
+		return workflow(s, lookup)
+	case spec.KindSandbox:
+		return nil, fmt.Errorf("%s: kind sandbox describes a VM, not a run: use `voidbox exec` with its settings", s.File)
+	}
+	return nil, fmt.Errorf("%s: unknown kind %q", s.File, s.Kind)
+}
+
+func pipeline(s *spec.Spec, lookup Lookup) (Job, error) {
+	boxes := map[string]*voidbox.Box{}
+	var errs []error
+	for _, sb := range s.Pipeline.Boxes {
+		b, err := box(sb, lookup)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		boxes[sb.Name] = b
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	p := voidbox.NewPipeline(s.Name).MaxParallel(s.Pipeline.MaxParallel)
+	for _, st := range s.Pipeline.Stages {
+		group := make([]*voidbox.Box, len(st.Boxes))
+		for i, sb := range st.Boxes {
+			group[i] = boxes[sb.Name]
+		}
+		if st.Kind == spec.StageBox {
+			p.Pipe(group[0])
+		} else {
+			p.FanOut(group...) // a leading fan-out gives every branch the run's input
+		}
+	}
+	return p, nil
+}
+
+func workflow(s *spec.Spec, lookup Lookup) (Job, error) {
+	w := voidbox.NewWorkflow(s.Name).MaxParallel(s.Workflow.MaxParallel)
+	var errs []error
+	for _, st := range s.Workflow.Steps {
+		env, err := st.Sandbox.Env.Resolve(lookup)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: step %q: %w", st.Pos, st.Name, err))
+			continue
+		}
+		b := voidbox.NewBox(st.Name).
+			Exec(append([]string{st.Program}, st.Args...)...).
+			Sandbox(sandboxConfig(st.Sandbox, env)).
+			Timeout(st.Timeout).
+			Retries(st.Retries, st.RetryBackoff)
+		var deps []string
+		for _, d := range st.DependsOn {
+			deps = append(deps, d.Name)
+		}
+		from := ""
+		if st.StdinFrom != nil {
+			from = st.StdinFrom.Name
+		}
+		w.StepFrom(b, from, deps...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if s.Workflow.OutputStep != nil {
+		w.Output(s.Workflow.OutputStep.Name)
+	}
+	return w, nil
+}
+
+func box(sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
+	env, err := sb.Sandbox.Env.Resolve(lookup)
+	if err != nil {
+		return nil, fmt.Errorf("%s: box %q: %w", sb.Pos, sb.Name, err)
+	}
+	b := voidbox.NewBox(sb.Name).
+		Sandbox(sandboxConfig(sb.Sandbox, env)).
+		Timeout(sb.Timeout).
+		Retries(sb.Retries, sb.RetryBackoff).
+		OutputFile(sb.OutputFile)
+	if len(sb.Exec) > 0 {
+		return b.Exec(sb.Exec...), nil
+	}
+	return agentBox(b, sb)
+}
+
+// agentBox configures an agent stage.
+func agentBox(b *voidbox.Box, sb *spec.Box) (*voidbox.Box, error) {
+	return b.Prompt(sb.Prompt), nil
+}
+
+func sandboxConfig(s spec.Sandbox, env []string) voidbox.Config {
+	c := voidbox.Config{
+		MemoryMiB:       s.MemoryMiB,
+		CPUs:            s.VCPUs,
+		AllowedCommands: s.AllowedCommands,
+		Timeout:         s.Timeout,
+	}
+	if s.Kernel != "" {
+		c.Image = voidbox.Image{Kernel: s.Kernel, Initramfs: s.Initramfs}
+	}
+	if len(env) > 0 {
+		c.Env = map[string]string{}
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			c.Env[k] = v
+		}
+	}
+	return c
+}
