@@ -42,6 +42,13 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Unix socket paths are limited to 107 bytes; a deep runtime dir
+	// (a long $XDG_RUNTIME_DIR) falls back to the short per-user /tmp one.
+	if len(parent)+len("/vm-")+16+len("-1234567890/ctl.sock") > maxSocketPath {
+		if parent, err = runParent(filepath.Join(os.TempDir(), fmt.Sprintf("voidbox-%d", os.Getuid()))); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := os.MkdirTemp(parent, "vm-"+shortName(c.Name)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("creating runtime dir: %w", err)
@@ -223,6 +230,9 @@ func (m *Machine) Shutdown(grace time.Duration) {
 	}
 	_ = m.Close()
 }
+
+// maxSocketPath is sun_path's size minus the terminating NUL (unix(7)).
+const maxSocketPath = 107
 
 func runParent(dir string) (string, error) {
 	if dir == "" {
