@@ -75,7 +75,11 @@ func (a *AptSource) aptRetry(ctx context.Context, prog string, args ...string) (
 	if _, uerr := a.runApt(upd); uerr != nil {
 		return nil, fmt.Errorf("apt-get update: %w", uerr)
 	}
-	return a.runApt(exec.CommandContext(ctx, prog, args...))
+	out, err = a.runApt(exec.CommandContext(ctx, prog, args...))
+	if err != nil {
+		err = fmt.Errorf("%w (after apt-get update)", err)
+	}
+	return out, err
 }
 
 // runApt runs cmd and turns apt's "unknown package" messages into ErrPackageNotFound.

@@ -39,6 +39,9 @@ type cacheRun struct {
 // is missing, and returns their paths. It holds an exclusive lock on the cache while it works, so
 // concurrent calls (in one process or several) build once and return the same files.
 func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("guest image: %w", err)
+	}
 	if o.GuestAgent == "" {
 		return nil, errors.New("guest image: no guest agent binary given")
 	}
