@@ -219,6 +219,10 @@ func TestEnsureRecordsAndRefreshesVersions(t *testing.T) {
 	if fresh.KernelPackage != "linux-image-"+newer+"=6.1.2-1" {
 		t.Errorf("with Refresh: %s", fresh.KernelPackage)
 	}
+	// Refreshing drops the kernel nobody records any more.
+	if _, err := os.Stat(filepath.Dir(pinned.Kernel)); !os.IsNotExist(err) {
+		t.Errorf("old kernel directory after refresh: %v", err)
+	}
 	// The recorded version is now the new one, for runs without Refresh.
 	after, err := Ensure(context.Background(), arch.options())
 	if err != nil || after.KernelPackage != fresh.KernelPackage || !after.Cached {

@@ -37,7 +37,7 @@ func TestParseModinfoErrors(t *testing.T) {
 	}
 }
 
-// TestParseModinfoRealModules reads .ko files from Debian's kernel package (the shared real run) and
+// TestParseModinfoRealModules reads .ko files from Debian's kernel package (the shared run against Debian) and
 // checks the dependencies this image relies on, as verified by hand with modinfo.
 func TestParseModinfoRealModules(t *testing.T) {
 	a := realArtifacts(t)
