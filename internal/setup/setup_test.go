@@ -31,7 +31,8 @@ func TestRunRejectsNonStaticAgent(t *testing.T) {
 }
 
 // TestIntegrationRun is `voidbox setup` end to end against Debian's archive. It fails, not skips,
-// when it cannot run, unless the developer opts out with VOIDBOX_SKIP_NETWORK_TESTS=1.
+// when it cannot run, unless the developer opts out with VOIDBOX_SKIP_NETWORK_TESTS=1. It uses
+// $VOIDBOX_CACHE_DIR when set, so CI can share one download with the VM tests; else a fresh cache.
 func TestIntegrationRun(t *testing.T) {
 	if os.Getenv("VOIDBOX_SKIP_NETWORK_TESTS") == "1" {
 		t.Skip("VOIDBOX_SKIP_NETWORK_TESTS=1: not downloading Debian's kernel and busybox")
@@ -39,12 +40,16 @@ func TestIntegrationRun(t *testing.T) {
 	t.Setenv("VOIDBOX_QEMU", "")
 	agent := buildProgram(t, t.TempDir(), helloMain, true)
 	var log bytes.Buffer
-	o := Options{CacheDir: filepath.Join(t.TempDir(), "cache"), GuestAgent: agent, Progress: &log}
+	cache := os.Getenv("VOIDBOX_CACHE_DIR")
+	if cache == "" {
+		cache = filepath.Join(t.TempDir(), "cache")
+	}
+	o := Options{CacheDir: cache, GuestAgent: agent, Progress: &log}
 	r, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatalf("Run (set VOIDBOX_SKIP_NETWORK_TESTS=1 to opt out): %v\n%s", err, log.String())
 	}
-	if r.QEMU == "" || r.GuestAgent != agent || r.Cached || r.KernelRelease == "" {
+	if r.QEMU == "" || r.GuestAgent != agent || r.KernelRelease == "" {
 		t.Errorf("result %+v", r)
 	}
 	for _, p := range []string{r.Kernel, r.Initramfs, r.BzImage} {
