@@ -12,16 +12,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // AptSource is the host's apt. Show uses apt-cache, Download uses apt-get download, which works
 // without root. When apt does not know a package and the process is root, it runs apt-get update once
-// and tries again; otherwise the error says what to run.
+// and tries again; otherwise the error says what to run. It is safe for concurrent use.
 type AptSource struct {
 	// Progress receives a line when apt-get update runs. Nil means silent.
 	Progress io.Writer
 
-	updated bool // apt-get update already ran through this source
+	mu      sync.Mutex
+	updated bool // apt-get update already ran through this source; guarded by mu
 }
 
 // Show runs apt-cache show for the candidate version of name.
@@ -62,6 +64,8 @@ func (a *AptSource) Download(ctx context.Context, name, version, dir string) (st
 // package and we are root.
 func (a *AptSource) aptRetry(ctx context.Context, prog string, args ...string) ([]byte, error) {
 	out, err := a.runApt(exec.CommandContext(ctx, prog, args...))
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if err == nil || !errors.Is(err, ErrPackageNotFound) || a.updated || os.Geteuid() != 0 {
 		if errors.Is(err, ErrPackageNotFound) && os.Geteuid() != 0 {
 			err = fmt.Errorf("%w; run `sudo apt-get update` and try again", err)
@@ -75,7 +79,11 @@ func (a *AptSource) aptRetry(ctx context.Context, prog string, args ...string) (
 	if _, uerr := a.runApt(upd); uerr != nil {
 		return nil, fmt.Errorf("apt-get update: %w", uerr)
 	}
-	return a.runApt(exec.CommandContext(ctx, prog, args...))
+	out, err = a.runApt(exec.CommandContext(ctx, prog, args...))
+	if err != nil {
+		err = fmt.Errorf("%w (after apt-get update)", err)
+	}
+	return out, err
 }
 
 // runApt runs cmd and turns apt's "unknown package" messages into ErrPackageNotFound.

@@ -33,12 +33,16 @@ type cacheRun struct {
 	stateDirty bool
 	sizes      map[pkgRef]int64 // .deb sizes apt reported, for progress lines
 	built      bool             // something was downloaded or built
+	used       []string         // archives this run returned or built from; never pruned by it
 }
 
 // Ensure makes sure the kernel, modules, busybox and initramfs for o are in the cache, building what
 // is missing, and returns their paths. It holds an exclusive lock on the cache while it works, so
 // concurrent calls (in one process or several) build once and return the same files.
 func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("guest image: %w", err)
+	}
 	if o.GuestAgent == "" {
 		return nil, errors.New("guest image: no guest agent binary given")
 	}
@@ -82,6 +86,11 @@ func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
 			return nil, fmt.Errorf("guest image: recording package versions: %w", err)
 		}
 	}
+	if c.refresh {
+		c.pruneUnrecorded()
+	}
+	pruneArchives(filepath.Join(root, "initramfs"), keepArchives, c.used)
+	pruneArchives(filepath.Join(root, "layers"), keepArchives, c.used)
 	return a, lock.Close()
 }
 
@@ -176,7 +185,9 @@ func (c *cacheRun) ensureArchive(ctx context.Context, name, key string, fill fun
 	if name == "base" {
 		p = filepath.Join(c.root, "initramfs", key+".cpio.gz")
 	}
+	c.used = append(c.used, p)
 	if _, err := os.Stat(p); err == nil {
+		touch(p)
 		return p, nil
 	}
 	start := time.Now()
@@ -195,7 +206,9 @@ func (c *cacheRun) ensureArchive(ctx context.Context, name, key string, fill fun
 // concat writes initramfs/<digest>.cpio.gz as the base archive followed by the layers' archives.
 func (c *cacheRun) concat(digest string, parts []string) (string, error) {
 	p := filepath.Join(c.root, "initramfs", digest+".cpio.gz")
+	c.used = append(c.used, p)
 	if _, err := os.Stat(p); err == nil {
+		touch(p)
 		return p, nil
 	}
 	c.built = true

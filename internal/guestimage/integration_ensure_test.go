@@ -1,22 +1,26 @@
 package guestimage
 
 import (
+	"encoding/json"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/cavaliergopher/cpio"
 )
 
 func TestIntegrationEnsureDebian(t *testing.T) {
 	a := realArtifacts(t)
-	t.Logf("cold Ensure (two racing calls): %v; warm Ensure: %v", real.cold, real.warm)
+	t.Logf("cold Ensure (two racing calls): %v; warm Ensure: %v", shared.cold, shared.warm)
 	t.Logf("summary: %s", a.Summary())
-	a0, a1 := *real.first[0], *real.first[1]
+	a0, a1 := *shared.first[0], *shared.first[1]
 	a0.Cached, a1.Cached = false, false
 	if !reflect.DeepEqual(a0, a1) {
-		t.Errorf("racing Ensure calls disagree:\n%+v\n%+v", real.first[0], real.first[1])
+		t.Errorf("racing Ensure calls disagree:\n%+v\n%+v", shared.first[0], shared.first[1])
 	}
-	if real.first[0].Cached == real.first[1].Cached {
-		t.Errorf("racing Ensure calls: want exactly one to build, got Cached=%v and %v", real.first[0].Cached, real.first[1].Cached)
+	if shared.first[0].Cached == shared.first[1].Cached {
+		t.Errorf("racing Ensure calls: want exactly one to build, got Cached=%v and %v", shared.first[0].Cached, shared.first[1].Cached)
 	}
 	if !a.Cached {
 		t.Errorf("warm Ensure built something")
@@ -34,5 +38,58 @@ func TestIntegrationEnsureDebian(t *testing.T) {
 	entry, err := checkPVH(f)
 	if err != nil || entry == 0 {
 		t.Errorf("vmlinux PVH entry = %#x, %v", entry, err)
+	}
+}
+
+// TestIntegrationImageContents reads back the real image: Debian's modules in dependency order under
+// /lib/modules/<release>, busybox applets, and the agent as /init.
+func TestIntegrationImageContents(t *testing.T) {
+	a := realArtifacts(t)
+	e := initramfsEntries(t, a)
+	if e["init"].mode != cpio.TypeReg|0o755 || e["init"].data != "#!/bin/sh\necho agent stand-in\n" {
+		t.Errorf("/init = %+v", e["init"])
+	}
+	for _, applet := range []string{"bin/sh", "bin/cat", "usr/bin/id", "bin/uname", "sbin/poweroff", "sbin/insmod"} {
+		if e[applet].link != "/bin/busybox" {
+			t.Errorf("/%s = %+v, want a link to /bin/busybox", applet, e[applet])
+		}
+	}
+	if bb := e["bin/busybox"]; len(bb.data) < 500_000 || !strings.HasPrefix(bb.data, "\x7fELF") {
+		t.Errorf("/bin/busybox: %d bytes", len(bb.data))
+	}
+	var m manifest
+	if err := json.Unmarshal([]byte(e["etc/voidbox/modules.json"].data), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Kernel != a.KernelRelease {
+		t.Errorf("manifest kernel %q, artifacts %q", m.Kernel, a.KernelRelease)
+	}
+	pos := map[string]int{}
+	for i, mod := range m.Modules {
+		pos[mod.Name] = i
+		ko, ok := e[strings.TrimPrefix(mod.Path, "/")]
+		if !ok || !strings.HasPrefix(mod.Path, "/lib/modules/"+a.KernelRelease+"/kernel/") || !strings.HasPrefix(ko.data, "\x7fELF") {
+			t.Errorf("%s: %s not in the image as an ELF module", mod.Name, mod.Path)
+		}
+		for _, d := range mod.Deps {
+			if _, ok := pos[d]; !ok {
+				t.Errorf("%s comes before its dependency %s", mod.Name, d)
+			}
+		}
+	}
+	set := DefaultModules()
+	for _, n := range set.Boot {
+		if i, ok := pos[n]; !ok || !m.Modules[i].Boot {
+			t.Errorf("boot module %s missing or not marked boot", n)
+		}
+	}
+	for _, n := range set.OnDemand {
+		if i, ok := pos[n]; !ok || m.Modules[i].Boot {
+			t.Errorf("on-demand module %s missing or marked boot", n)
+		}
+	}
+	// ext4 needs crc32c at mount time; the softdep must have pulled a provider in before it.
+	if i, ok := pos["crc32c_generic"]; !ok || i > pos["ext4"] {
+		t.Errorf("crc32c_generic not loaded before ext4: %v", pos)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // The real run downloads Debian's kernel and busybox once per test binary and is shared by every test
 // that needs real files. It fails, not skips, when it cannot run, unless the developer opts out with
 // VOIDBOX_SKIP_NETWORK_TESTS=1.
-var real struct {
+var shared struct {
 	once       sync.Once
 	cacheDir   string
 	agent      string
@@ -38,15 +38,15 @@ func realArtifacts(t *testing.T) *Artifacts {
 	if os.Getenv("VOIDBOX_SKIP_NETWORK_TESTS") == "1" {
 		t.Skip("VOIDBOX_SKIP_NETWORK_TESTS=1: not downloading Debian's kernel and busybox")
 	}
-	real.once.Do(func() {
+	shared.once.Do(func() {
 		dir, err := os.MkdirTemp("", "voidbox-guestimage-real-")
 		if err != nil {
-			real.err = err
+			shared.err = err
 			return
 		}
-		real.cacheDir = filepath.Join(dir, "cache")
-		real.agent = filepath.Join(dir, "agent")
-		if real.err = os.WriteFile(real.agent, []byte("#!/bin/sh\necho agent stand-in\n"), 0o755); real.err != nil {
+		shared.cacheDir = filepath.Join(dir, "cache")
+		shared.agent = filepath.Join(dir, "agent")
+		if shared.err = os.WriteFile(shared.agent, []byte("#!/bin/sh\necho agent stand-in\n"), 0o755); shared.err != nil {
 			return
 		}
 		// Two set-ups race on a cold cache: the lock must make one build and the other reuse.
@@ -55,28 +55,28 @@ func realArtifacts(t *testing.T) *Artifacts {
 		errs := make([]error, 2)
 		for i := range 2 {
 			wg.Go(func() {
-				real.first[i], errs[i] = Ensure(context.Background(), Options{CacheDir: real.cacheDir, GuestAgent: real.agent})
+				shared.first[i], errs[i] = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent})
 			})
 		}
 		wg.Wait()
-		real.cold = time.Since(start)
-		if real.err = errors.Join(errs...); real.err != nil {
+		shared.cold = time.Since(start)
+		if shared.err = errors.Join(errs...); shared.err != nil {
 			return
 		}
 		start = time.Now()
-		real.warmArt, real.err = Ensure(context.Background(), Options{CacheDir: real.cacheDir, GuestAgent: real.agent, Packages: noNetwork{}})
-		real.warm = time.Since(start)
+		shared.warmArt, shared.err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Packages: noNetwork{}})
+		shared.warm = time.Since(start)
 	})
-	if real.err != nil {
-		t.Fatalf("real Ensure against Debian's archive (set VOIDBOX_SKIP_NETWORK_TESTS=1 to opt out): %v", real.err)
+	if shared.err != nil {
+		t.Fatalf("real Ensure against Debian's archive (set VOIDBOX_SKIP_NETWORK_TESTS=1 to opt out): %v", shared.err)
 	}
-	return real.warmArt
+	return shared.warmArt
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if real.cacheDir != "" {
-		os.RemoveAll(filepath.Dir(real.cacheDir))
+	if shared.cacheDir != "" {
+		os.RemoveAll(filepath.Dir(shared.cacheDir))
 	}
 	os.Exit(code)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // resolvedState is resolved.json: for each requested package name, the concrete package and version
@@ -75,7 +76,12 @@ func (c *cacheRun) download(ctx context.Context, pkg pkgRef, dir string) (string
 	}
 	progress(c.progress, "downloading %s%s", pkg, size)
 	c.built = true
-	return c.src.Download(ctx, pkg.Name, pkg.Version, dir)
+	start := time.Now()
+	deb, err := c.src.Download(ctx, pkg.Name, pkg.Version, dir)
+	if err == nil {
+		progress(c.progress, "downloaded %s in %.1fs", pkg.Name, time.Since(start).Seconds())
+	}
+	return deb, err
 }
 
 // withPackage resolves request and runs step on it. When step cannot download a version recorded by

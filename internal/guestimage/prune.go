@@ -1,0 +1,69 @@
+package guestimage
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+)
+
+// keepArchives is how many initramfs and layer archives stay in the cache. Every agent rebuild makes
+// a new image, so without a bound a development loop would fill the disk; a few old ones stay for
+// VMs that are about to start from them.
+const keepArchives = 8
+
+// touch marks a reused cache file as recently used; pruning goes by modification time.
+func touch(p string) {
+	now := time.Now()
+	_ = os.Chtimes(p, now, now)
+}
+
+// pruneArchives removes all but the keep most recently used *.cpio.gz files in dir, never one of
+// protect. Precondition: the cache lock is held.
+func pruneArchives(dir string, keep int, protect []string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type file struct {
+		path string
+		used time.Time
+	}
+	var files []file
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if filepath.Ext(p) != ".gz" || slices.Contains(protect, p) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			files = append(files, file{p, fi.ModTime()})
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].used.After(files[j].used) })
+	for i, f := range files {
+		if i+len(protect) >= keep {
+			os.Remove(f.path)
+		}
+	}
+}
+
+// pruneUnrecorded removes kernel and busybox directories of versions that resolved.json no longer
+// names. It runs only after a Refresh: that is when a user asks to move to new versions, and other
+// kernels pinned by VOIDBOX_KERNEL_PACKAGE stay recorded under their own name.
+// Precondition: the cache lock is held.
+func (c *cacheRun) pruneUnrecorded() {
+	keep := map[string]bool{}
+	for _, ref := range c.state {
+		keep[ref.dirName()] = true
+	}
+	for _, sub := range []string{"kernel", "busybox"} {
+		entries, _ := os.ReadDir(filepath.Join(c.root, sub))
+		for _, e := range entries {
+			if e.IsDir() && !keep[e.Name()] {
+				progress(c.progress, "removing %s/%s (no longer recorded)", sub, e.Name())
+				os.RemoveAll(filepath.Join(c.root, sub, e.Name()))
+			}
+		}
+	}
+}
