@@ -82,6 +82,7 @@ func newRoot(e *env) *cobra.Command {
 		newRunCmd(e),
 		newValidateCmd(e),
 		newInspectCmd(e),
+		newBenchCmd(e),
 		newVersionCmd(e),
 	)
 	return root
