@@ -8,6 +8,10 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/control"
+	"github.com/voidbox/voidbox/internal/vmm"
+	"github.com/voidbox/voidbox/internal/wire"
 )
 
 // Defaults for a zero Config.
@@ -59,6 +63,11 @@ type Config struct {
 	Progress io.Writer
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
+
+	// Set by the stage runner for agent stages.
+	shares    []vmm.Share                      // host directories exported with virtio-9p
+	listeners []wire.Listener                  // guest endpoints tunnelled to host services
+	services  map[string]control.TunnelHandler // handlers for those services
 }
 
 // Limits are per-command resource limits enforced in the guest with rlimits.

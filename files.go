@@ -63,3 +63,8 @@ func (s *Sandbox) Stat(ctx context.Context, path string) (fi FileInfo, ok bool, 
 func (s *Sandbox) Mkdir(ctx context.Context, path string, perm fs.FileMode) error {
 	return s.wrap("mkdir "+path, s.client.Mkdir(ctx, wire.Mkdir{Path: path, Mode: uint32(perm.Perm()), Parents: true}))
 }
+
+// mount attaches a host share (Config.shares) at a guest path.
+func (s *Sandbox) mount(ctx context.Context, tag, path string, readOnly bool) error {
+	return s.wrap("mount "+path, s.client.Mount(ctx, wire.Mount{Tag: tag, Path: path, ReadOnly: readOnly}))
+}

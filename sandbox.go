@@ -80,6 +80,7 @@ func boot(ctx context.Context, cfg Config, env hostEnv) (*Sandbox, error) {
 		Secret:     secret,
 		Name:       cfg.Name,
 		ConsoleLog: cfg.ConsoleLog,
+		Shares:     cfg.shares,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -90,7 +91,8 @@ func boot(ctx context.Context, cfg Config, env hostEnv) (*Sandbox, error) {
 	bootCtx, cancel := context.WithTimeoutCause(ctx, cfg.BootTimeout,
 		fmt.Errorf("guest agent did not answer within %v", cfg.BootTimeout))
 	defer cancel()
-	client, err := control.Handshake(bootCtx, m.Conn(), secret, cfg.policy())
+	client, err := control.Handshake(bootCtx, m.Conn(), secret, control.Options{
+		Policy: cfg.policy(), Listeners: cfg.listeners, Services: cfg.services})
 	if err != nil {
 		reason := err.Error()
 		// If QEMU is exiting (panic, agent crash), wait briefly so the

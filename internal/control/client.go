@@ -33,16 +33,26 @@ type Client struct {
 // TunnelHandler serves a guest-initiated stream; it owns conn and must close it.
 type TunnelHandler func(conn net.Conn)
 
+// Options are what the host asks of the guest agent in the handshake.
+type Options struct {
+	Policy wire.Policy
+	// Listeners are guest loopback endpoints tunnelled to host services;
+	// Services must hold a handler for each listener's service.
+	Listeners []wire.Listener
+	Services  map[string]TunnelHandler
+}
+
 // Handshake authenticates to the guest agent on conn and starts the stream
-// multiplexer. On error conn is closed. The deadline bounds the handshake only.
-func Handshake(ctx context.Context, conn net.Conn, secret []byte, policy wire.Policy) (*Client, error) {
+// multiplexer. On error conn is closed. ctx bounds the handshake only.
+func Handshake(ctx context.Context, conn net.Conn, secret []byte, o Options) (*Client, error) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	hello := wire.Hello{
 		Version:      wire.Version,
 		Secret:       hex.EncodeToString(secret),
 		TimeUnixNano: time.Now().UnixNano(),
-		Policy:       policy,
+		Policy:       o.Policy,
+		Listeners:    o.Listeners,
 	}
 	if err := wire.WriteJSON(conn, wire.THello, hello); err != nil {
 		conn.Close()
@@ -83,6 +93,9 @@ func Handshake(ctx context.Context, conn net.Conn, secret []byte, policy wire.Po
 		return nil, err
 	}
 	c := &Client{sess: sess, welcome: w, services: map[string]TunnelHandler{}}
+	for name, h := range o.Services {
+		c.services[name] = h
+	}
 	c.wg.Add(1)
 	go c.acceptTunnels()
 	return c, nil

@@ -110,3 +110,17 @@ func (c *Client) Mkdir(ctx context.Context, req wire.Mkdir) error {
 	_, err = wire.NewReader(st, 0).Expect(wire.TOK)
 	return ctxErr(ctx, err)
 }
+
+// Mount attaches a host share in the guest.
+func (c *Client) Mount(ctx context.Context, req wire.Mount) error {
+	st, done, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := wire.WriteJSON(st, wire.TMount, req); err != nil {
+		return ctxErr(ctx, err)
+	}
+	_, err = wire.NewReader(st, 0).Expect(wire.TOK)
+	return ctxErr(ctx, err)
+}

@@ -45,7 +45,11 @@ func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 	env := buildEnv(req.Env, req.Root)
 	start := time.Now()
 
-	path, code, msg := resolveCommand(req.Argv[0], envPath(env), pol.AllowedCommands)
+	allowed := pol.AllowedCommands
+	if req.System || req.Root {
+		allowed = nil // host-started components, not user commands
+	}
+	path, code, msg := resolveCommand(req.Argv[0], envPath(env), allowed)
 	if code != 0 {
 		_ = wire.WriteFrame(st, wire.TStderr, []byte("voidbox: "+msg+"\n"))
 		_ = wire.WriteJSON(st, wire.TExecExit, wire.ExecExit{ExitCode: code, Error: msg, DurationMicros: time.Since(start).Microseconds()})

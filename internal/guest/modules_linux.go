@@ -22,6 +22,50 @@ type moduleManifest struct {
 	} `json:"modules"`
 }
 
+// ensureModules loads the named modules (from the manifest's on-demand
+// set) and their dependencies, in manifest order.
+func ensureModules(manifest string, names ...string) error {
+	b, err := os.ReadFile(manifest)
+	if err != nil {
+		return err
+	}
+	var m moduleManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("parsing %s: %w", manifest, err)
+	}
+	deps := map[string][]string{}
+	for _, mod := range m.Modules {
+		deps[mod.Name] = mod.Deps
+	}
+	want := map[string]bool{}
+	var add func(string)
+	add = func(n string) {
+		if want[n] {
+			return
+		}
+		want[n] = true
+		for _, d := range deps[n] {
+			add(d)
+		}
+	}
+	for _, n := range names {
+		if _, ok := deps[n]; !ok {
+			return fmt.Errorf("module %s is not in the guest image", n)
+		}
+		add(n)
+	}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	for _, mod := range m.Modules {
+		if !want[mod.Name] {
+			continue
+		}
+		if err := loadModule(mod.Path, moduleParams(string(cmdline), mod.Name)); err != nil {
+			return fmt.Errorf("loading module %s: %w", mod.Name, err)
+		}
+	}
+	return nil
+}
+
 // loadModules loads the manifest's boot modules (or all, if bootOnly is false)
 // with finit_module, passing the "name.param=value" arguments found on the
 // kernel command line, as modprobe would.

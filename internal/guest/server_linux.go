@@ -20,6 +20,8 @@ type agent struct {
 	spawner   *spawner
 	bootStart time.Time
 
+	listeners []listener // opened during the handshake
+
 	mu     sync.Mutex // guards policy and sess
 	policy wire.Policy
 	sess   *yamux.Session
@@ -41,6 +43,7 @@ func (a *agent) serve(ch io.ReadWriteCloser) error {
 	a.policy = hello.Policy
 	a.sess = sess
 	a.mu.Unlock()
+	serveListeners(sess, a.listeners)
 	for {
 		st, err := sess.AcceptStream()
 		if err != nil {
@@ -86,6 +89,9 @@ func (a *agent) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 	if err != nil || subtle.ConstantTimeCompare(got, a.secret) != 1 {
 		return reject("bad secret")
 	}
+	if a.listeners, err = openListeners(h.Listeners); err != nil {
+		return reject(err.Error())
+	}
 	w := wire.Welcome{
 		Version:      wire.Version,
 		Kernel:       kernelRelease(),
@@ -117,6 +123,8 @@ func (a *agent) handle(st net.Conn) {
 		handleStat(st, f)
 	case wire.TMkdir:
 		handleMkdir(st, f)
+	case wire.TMount:
+		handleMount(st, f)
 	case wire.TPing:
 		_ = wire.WriteJSON(st, wire.TPong, wire.Pong{UptimeMillis: uptimeMillis()})
 	case wire.TShutdown:

@@ -5,6 +5,7 @@ package vmm
 
 import (
 	"errors"
+	"path/filepath"
 	"fmt"
 	"strconv"
 	"strings"
@@ -29,6 +30,15 @@ type Config struct {
 	// ConsoleLog, if set, receives the serial console instead of a file in
 	// the runtime directory (which is removed when the VM is closed).
 	ConsoleLog string
+	// Shares are host directories exported to the guest with virtio-9p.
+	Shares []Share
+}
+
+// Share is a host directory the guest can mount by Tag.
+type Share struct {
+	Tag      string
+	HostPath string
+	ReadOnly bool
 }
 
 // ErrInvalid reports a Config that cannot describe a VM.
@@ -53,6 +63,12 @@ func (c *Config) validate() error {
 	}
 	if len(c.Secret) < 16 {
 		errs = append(errs, errors.New("secret shorter than 16 bytes"))
+	}
+	for _, sh := range c.Shares {
+		// QEMU option syntax uses ',' as a separator; refuse rather than escape.
+		if sh.Tag == "" || strings.ContainsAny(sh.Tag+sh.HostPath, ",=") || !filepath.IsAbs(sh.HostPath) {
+			errs = append(errs, fmt.Errorf("share %q at %q: need a tag and an absolute path without ',' or '='", sh.Tag, sh.HostPath))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -105,6 +121,14 @@ func (c *Config) args(dir, console string) []string {
 	}
 	if c.Initramfs != "" {
 		a = append(a, "-initrd", c.Initramfs)
+	}
+	for i, sh := range c.Shares {
+		id := "fs" + strconv.Itoa(i)
+		dev := "local,id=" + id + ",path=" + sh.HostPath + ",security_model=none"
+		if sh.ReadOnly {
+			dev += ",readonly=on"
+		}
+		a = append(a, "-fsdev", dev, "-device", "virtio-9p-device,fsdev="+id+",mount_tag="+sh.Tag)
 	}
 	return a
 }

@@ -8,6 +8,16 @@ type Hello struct {
 	Secret       string `json:"secret"`         // hex, 32 random bytes
 	TimeUnixNano int64  `json:"time_unix_nano"` // host clock; the guest sets its clock from it
 	Policy       Policy `json:"policy"`
+	// Listeners are guest TCP endpoints the agent opens; each accepted
+	// connection becomes a guest-initiated stream to the named host service
+	// (the LLM gateway), so the guest needs no network device for them.
+	Listeners []Listener `json:"listeners,omitempty"`
+}
+
+// Listener is a guest-side endpoint tunnelled to a host service.
+type Listener struct {
+	Service string `json:"service"`
+	Addr    string `json:"addr"` // host:port inside the guest, loopback only
 }
 
 // Policy is the sandbox policy the guest agent enforces for every exec.
@@ -65,7 +75,11 @@ type ExecRequest struct {
 	Dir  string   `json:"dir,omitempty"` // default /workspace
 	// Root runs the command as root instead of the sandbox user. Only the host
 	// sets this, for provisioning steps; user commands never run as root.
-	Root      bool  `json:"root,omitempty"`
+	Root bool `json:"root,omitempty"`
+	// System marks a voidbox component started by the host (the built-in
+	// agent): it runs as the sandbox user but is not subject to the command
+	// allowlist, which it enforces itself on the commands it runs.
+	System    bool  `json:"system,omitempty"`
 	TimeoutMs int64 `json:"timeout_ms,omitempty"` // 0: no timeout
 	Stdin     bool  `json:"stdin,omitempty"`      // false: stdin is /dev/null
 }
@@ -117,6 +131,13 @@ type Mkdir struct {
 	Mode    uint32 `json:"mode"`
 	Parents bool   `json:"parents,omitempty"`
 	Root    bool   `json:"root,omitempty"`
+}
+
+// Mount attaches a host share (virtio-9p, tag set by the host) in the guest.
+type Mount struct {
+	Tag      string `json:"tag"`
+	Path     string `json:"path"`
+	ReadOnly bool   `json:"read_only"`
 }
 
 // FileInfo describes a file (stat result, or the header of a read).

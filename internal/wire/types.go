@@ -41,6 +41,7 @@ const (
 	TStat       Type = 25 // host→guest: PathRequest
 	TStatResult Type = 26 // guest→host: FileInfo
 	TMkdir      Type = 27 // host→guest: Mkdir
+	TMount      Type = 28 // host→guest: Mount; guest replies TOK or TError
 
 	// Liveness and lifecycle.
 	TPing     Type = 30 // host→guest: empty
@@ -56,7 +57,7 @@ var typeNames = map[Type]string{
 	TExec: "exec", TExecStart: "exec-start", TStdin: "stdin", TStdinClose: "stdin-close",
 	TStdout: "stdout", TStderr: "stderr", TSignal: "signal", TExecExit: "exec-exit",
 	TWriteFile: "write-file", TFileData: "file-data", TFileEnd: "file-end", TReadFile: "read-file",
-	TFileInfo: "file-info", TStat: "stat", TStatResult: "stat-result", TMkdir: "mkdir",
+	TFileInfo: "file-info", TStat: "stat", TStatResult: "stat-result", TMkdir: "mkdir", TMount: "mount",
 	TPing: "ping", TPong: "pong", TShutdown: "shutdown", TTunnel: "tunnel",
 }
 

@@ -1,0 +1,43 @@
+package guest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/voidbox/voidbox/internal/wire"
+	"golang.org/x/sys/unix"
+)
+
+// handleMount mounts a host virtio-9p share. Modules for 9p are loaded on
+// first use, so boots that need no share do not pay for them.
+func handleMount(st net.Conn, f wire.Frame) {
+	var req wire.Mount
+	if err := f.Decode(&req); err != nil || !filepath.IsAbs(req.Path) || req.Tag == "" || strings.ContainsAny(req.Tag, ", ") {
+		sendError(st, wire.CodeInvalid, "mount: need a tag and an absolute path")
+		return
+	}
+	if err := ensureModules(ModulesFile, "9p", "9pnet_virtio"); err != nil {
+		sendError(st, wire.CodeInternal, "mount: "+err.Error())
+		return
+	}
+	if err := os.MkdirAll(req.Path, 0o755); err != nil {
+		replyErr(st, err)
+		return
+	}
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+	opts := "trans=virtio,version=9p2000.L,msize=512000"
+	if req.ReadOnly {
+		// Read-only shares can use the page cache freely (cache=loose):
+		// nothing on the host side changes them under the guest.
+		flags |= unix.MS_RDONLY
+		opts += ",cache=loose"
+	}
+	if err := unix.Mount(req.Tag, req.Path, "9p", flags, opts); err != nil {
+		sendError(st, wire.CodeInternal, fmt.Sprintf("mount %s on %s: %v", req.Tag, req.Path, err))
+		return
+	}
+	replyErr(st, nil)
+}
