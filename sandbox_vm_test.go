@@ -42,6 +42,18 @@ func TestSandboxVM(t *testing.T) {
 			t.Fatalf("uname -r = %q; welcome said %q; host is %q", got, sb.Info().Kernel, host)
 		}
 	})
+	t.Run("high-resolution clocksource", func(t *testing.T) {
+		// Under TCG the guest must use the TSC: the jiffies fallback rounds
+		// every timed sleep up to 4 ms and made exec several times slower.
+		r := sh(t, "cat /sys/devices/system/clocksource/clocksource0/current_clocksource")
+		want := "tsc"
+		if sb.Info().Accel == "kvm" {
+			want = "kvm-clock"
+		}
+		if got := strings.TrimSpace(string(r.Stdout)); got != want {
+			t.Fatalf("clocksource %q, want %q", got, want)
+		}
+	})
 	t.Run("unprivileged user", func(t *testing.T) {
 		r := run(t, voidbox.Cmd{Args: []string{"id", "-u"}})
 		if strings.TrimSpace(string(r.Stdout)) != "1000" {

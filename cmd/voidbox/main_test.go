@@ -51,11 +51,22 @@ type result struct {
 // voidbox runs the binary with a private runtime dir and returns its result.
 func voidbox(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return run(t, t.TempDir(), stdin, args...)
+}
+
+// voidboxIn is voidbox with a given runtime dir.
+func voidboxIn(t *testing.T, rt string, args ...string) result {
+	t.Helper()
+	return run(t, rt, "", args...)
+}
+
+func run(t *testing.T, rt, stdin string, args ...string) result {
+	t.Helper()
 	vmtest.Setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+t.TempDir())
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -209,4 +220,45 @@ func qemuPIDs(t *testing.T, rt string) []int {
 		pids = append(pids, pid)
 	}
 	return pids
+}
+
+// TestParentDeathE2E: if voidbox is killed outright (SIGKILL, no chance to
+// clean up), its QEMU dies with it, and the next voidbox removes the stale
+// runtime directory.
+func TestParentDeathE2E(t *testing.T) {
+	vmtest.Setup(t)
+	rt := t.TempDir()
+	cmd := exec.Command(bin, "exec", "--", "sh", "-c", "echo ready; sleep 300")
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if line != "ready\n" {
+		cmd.Process.Kill()
+		t.Fatalf("first line %q", line)
+	}
+	qemu := qemuPIDs(t, rt)
+	if len(qemu) != 1 {
+		t.Fatalf("qemu processes: %v", qemu)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(qemu[0], 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("qemu %d outlived its killed parent", qemu[0])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left, _ := filepath.Glob(filepath.Join(rt, "voidbox", "vm-*")); len(left) != 1 {
+		t.Fatalf("expected the killed run's dir to remain until the next run, got %v", left)
+	}
+	if r := voidboxIn(t, rt, "exec", "--", "true"); r.code != 0 {
+		t.Fatalf("next run: exit %d %q", r.code, r.stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(rt, "voidbox", "vm-*")); len(left) != 0 {
+		t.Fatalf("stale runtime dir not swept: %v", left)
+	}
 }

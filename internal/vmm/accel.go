@@ -3,6 +3,7 @@ package vmm
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -85,7 +86,7 @@ func (p HostProbe) TSCkHz() (int, error) {
 		if err != nil || mhz <= 0 {
 			return 0, fmt.Errorf("parsing cpu MHz %q", v)
 		}
-		return int(mhz * 1000), nil
+		return int(math.Round(mhz * 1000)), nil
 	}
 	return 0, fmt.Errorf("no \"cpu MHz\" line in /proc/cpuinfo")
 }

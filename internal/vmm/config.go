@@ -5,8 +5,8 @@ package vmm
 
 import (
 	"errors"
-	"path/filepath"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 )

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,6 +62,10 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, err
 	}
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return nil, err
+	}
+	sweepStale(parent)
 	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(hex.EncodeToString(c.Secret)), 0o600); err != nil {
 		return nil, fmt.Errorf("writing secret: %w", err)
 	}
@@ -193,6 +198,23 @@ func (m *Machine) Wait(ctx context.Context) error {
 	}
 }
 
+// stop asks QEMU to quit over QMP and kills it if it has not exited soon.
+func (m *Machine) stop() {
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	if qmpQuit(filepath.Join(m.dir, "qmp.sock"), 500*time.Millisecond) == nil {
+		select {
+		case <-m.done:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	m.kill()
+}
+
 // kill sends SIGKILL to QEMU (only to the process we started, by PID).
 func (m *Machine) kill() {
 	select {
@@ -202,8 +224,8 @@ func (m *Machine) kill() {
 	}
 }
 
-// Close kills QEMU if it is still running, waits for it and removes the
-// runtime directory. Idempotent.
+// Close stops QEMU if it is still running (QMP quit, then SIGKILL), waits
+// for it and removes the runtime directory. Idempotent.
 func (m *Machine) Close() error {
 	m.closeOnce.Do(func() {
 		if m.stopCtx != nil {
@@ -212,7 +234,7 @@ func (m *Machine) Close() error {
 		if m.conn != nil {
 			m.conn.Close()
 		}
-		m.kill()
+		m.stop()
 		<-m.done
 		m.closeErr = os.RemoveAll(m.dir)
 	})
@@ -229,6 +251,26 @@ func (m *Machine) Shutdown(grace time.Duration) {
 	case <-t.C:
 	}
 	_ = m.Close()
+}
+
+// sweepStale removes runtime dirs left by voidbox processes that died
+// without cleaning up (SIGKILL). Their QEMU died with them (parent-death
+// signal); only the files remain.
+func sweepStale(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, "vm-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "owner"))
+		if err != nil {
+			continue // being created, or not ours
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // maxSocketPath is sun_path's size minus the terminating NUL (unix(7)).
