@@ -44,11 +44,17 @@ func prepareCacheRoot(root string) error {
 	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o755); err != nil {
 		return unusable(err)
 	}
-	f, err := os.CreateTemp(filepath.Join(root, "tmp"), "probe-*")
+	// The probe lives in root, not tmp/: this runs before the cache lock is
+	// taken, and the lock holder empties tmp/ (a concurrent set-up once
+	// removed another's probe here, failing it).
+	f, err := os.CreateTemp(root, ".probe-*")
 	if err != nil {
 		return unusable(err)
 	}
 	name := f.Name()
 	f.Close()
-	return os.Remove(name)
+	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return unusable(err)
+	}
+	return nil
 }
