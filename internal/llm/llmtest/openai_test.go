@@ -49,7 +49,7 @@ func TestOpenAISDKToolLoop(t *testing.T) {
 				t.Errorf("tool results = %+v", res)
 				return llmtest.Error(500, "server_error", "bad test")
 			}
-			return llmtest.Text("got " + res[0].Content).WithUsage(40, 7)
+			return llmtest.Text("got "+res[0].Content).WithUsage(40, 7)
 		}),
 	)
 	c := openAIClient(srv.URL, "sk-oai")

@@ -139,7 +139,9 @@ func TestOpenAIValidation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := post(t, srv.URL+"/v1/chat/completions", hdr, tc.body)
-			var e struct{ Error struct{ Type, Message string } }
+			var e struct {
+				Error struct{ Type, Message string }
+			}
 			if err := json.Unmarshal([]byte(body), &e); err != nil {
 				t.Fatalf("body %q: %v", body, err)
 			}
