@@ -72,7 +72,9 @@ func TestGatewayUpstreamDown(t *testing.T) {
 			return e.Error.Message, err
 		}},
 		{llm.KindOpenAI, "/v1/chat/completions", guestOpenAI(true, ""), func(b string) (string, error) {
-			var e struct{ Error struct{ Type, Message string } }
+			var e struct {
+				Error struct{ Type, Message string }
+			}
 			err := json.Unmarshal([]byte(b), &e)
 			if e.Error.Type != "server_error" {
 				return "", errors.New("not an openai server_error")

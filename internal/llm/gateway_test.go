@@ -210,11 +210,11 @@ func TestGatewayCannotBeRedirected(t *testing.T) {
 		target string
 		hdr    map[string]string
 	}{
-		{"http://" + evilHost + "/v1/messages", nil},                              // absolute-form URI
-		{"/v1/messages", map[string]string{"Host": evilHost}},                     // Host header
+		{"http://" + evilHost + "/v1/messages", nil},          // absolute-form URI
+		{"/v1/messages", map[string]string{"Host": evilHost}}, // Host header
 		{"/v1/messages", map[string]string{"X-Forwarded-Host": evilHost, "X-Forwarded-Proto": "http", "Forwarded": "host=" + evilHost}},
-		{"/v1/messages?url=http://" + evilHost + "/", nil},                        // query smuggling
-		{"//" + evilHost + "/v1/messages", nil},                                   // scheme-relative path
+		{"/v1/messages?url=http://" + evilHost + "/", nil}, // query smuggling
+		{"//" + evilHost + "/v1/messages", nil},            // scheme-relative path
 	}
 	for _, a := range attempts {
 		got := rawRequest(t, b.url, "POST", a.target, a.hdr, guestAnthropic(false))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/voidbox/voidbox/internal/llm"
 )
@@ -55,6 +56,20 @@ func newBox(t *testing.T, kind llm.Kind, upstream string, opts llm.Options) *box
 		gw.Close()
 	})
 	return &box{gw: gw, url: srv.URL, ev: ev}
+}
+
+// waitEvents waits until n requests have finished. A client that stops at
+// its protocol's end marker (SSE [DONE], message_stop) can return before
+// the handler has recorded the request; the chunked body's end comes after.
+func (b *box) waitEvents(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.ev.list()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d requests finished", len(b.ev.list()), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // response is what the guest got back.

@@ -80,7 +80,7 @@ func TestOpenAISDKThroughGateway(t *testing.T) {
 	fake := llmtest.NewOpenAI(t,
 		llmtest.ToolCall("bash", map[string]any{"command": "date"}).WithUsage(21, 8),
 		llmtest.Func(func(r *llmtest.Request) llmtest.Turn {
-			return llmtest.Text("it is " + r.ToolResults()[0].Content).WithUsage(34, 5)
+			return llmtest.Text("it is "+r.ToolResults()[0].Content).WithUsage(34, 5)
 		}),
 	)
 	fake.RequireKey(canary)

@@ -22,6 +22,7 @@ func wantCost(u llmtest.Usage) float64 {
 
 func checkTotals(t *testing.T, b *box, want llmtest.Usage, requests int64) {
 	t.Helper()
+	b.waitEvents(t, int(requests))
 	got := b.gw.Usage()
 	if got.Requests != requests || got.InputTokens != int64(want.Input) || got.OutputTokens != int64(want.Output) ||
 		got.CacheReadTokens != int64(want.CacheRead) || got.CacheWriteTokens != int64(want.CacheWrite) {
