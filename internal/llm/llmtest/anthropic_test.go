@@ -147,6 +147,7 @@ func TestAnthropicErrorsReachTheSDK(t *testing.T) {
 		llmtest.Error(529, "overloaded_error", "Overloaded"),
 		llmtest.MalformedSSE(),
 		llmtest.StreamError("overloaded_error", "Overloaded"),
+		llmtest.StreamError("overloaded_error", "Overloaded"),
 	)
 	c := anthropicClient(srv.URL, "sk-test")
 	params := anthropic.MessageNewParams{
@@ -163,6 +164,11 @@ func TestAnthropicErrorsReachTheSDK(t *testing.T) {
 	}
 	if _, err := streamMessage(t, c, params); err == nil || !strings.Contains(err.Error(), "overloaded") {
 		t.Fatalf("stream error event: %v", err)
+	}
+	// Without streaming the same turn is an HTTP error.
+	_, err = c.Messages.New(context.Background(), params)
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 529 {
+		t.Fatalf("non-streamed StreamError: %v", err)
 	}
 }
 
