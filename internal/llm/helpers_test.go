@@ -50,12 +50,17 @@ func newBox(t *testing.T, kind llm.Kind, upstream string, opts llm.Options) *box
 	if err != nil {
 		t.Fatalf("NewGateway: %v", err)
 	}
+	return &box{gw: gw, url: newServer(t, gw), ev: ev}
+}
+
+// newServer serves gw over HTTP until the test ends and returns its URL.
+func newServer(tb testing.TB, gw *llm.Gateway) string {
 	srv := httptest.NewServer(gw)
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		srv.Close()
 		gw.Close()
 	})
-	return &box{gw: gw, url: srv.URL, ev: ev}
+	return srv.URL
 }
 
 // waitEvents waits until n requests have finished. A client that stops at
