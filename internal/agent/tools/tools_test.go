@@ -121,9 +121,9 @@ func TestWriteReadEditList(t *testing.T) {
 		t.Fatal(err)
 	}
 	for input, want := range map[string]string{
-		`{"path":"dup.txt","old_string":"x","new_string":"y"}`:      "occurs 2 times",
-		`{"path":"dup.txt","old_string":"zzz","new_string":"y"}`:    "not found",
-		`{"path":"dup.txt","old_string":"x x","new_string":"x x"}`:  "the same",
+		`{"path":"dup.txt","old_string":"x","new_string":"y"}`:     "occurs 2 times",
+		`{"path":"dup.txt","old_string":"zzz","new_string":"y"}`:   "not found",
+		`{"path":"dup.txt","old_string":"x x","new_string":"x x"}`: "the same",
 		`{"path":"missing.txt","old_string":"x","new_string":"y"}`: "no such file",
 	} {
 		if res := call(t, set["edit_file"], input); !res.IsError || !strings.Contains(res.Content, want) {
