@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // PlaceholderKey is the credential the clients present. The gateway
@@ -97,7 +98,7 @@ type ProviderError struct {
 func (e *ProviderError) Error() string {
 	where := "error event in stream"
 	if e.Status != 0 {
-		where = fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
+		where = strings.TrimSpace(fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status)))
 	}
 	msg := e.Message
 	if e.Type != "" {
