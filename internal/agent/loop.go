@@ -24,6 +24,11 @@ func (l *loop) run(ctx context.Context, req chat.Request) error {
 	for turn := 1; ; turn++ {
 		resp, err := l.model.Send(ctx, req)
 		if err != nil {
+			if ctx.Err() != nil {
+				// Say why ctx ended (a signal, the caller) rather than how
+				// the request noticed.
+				return fmt.Errorf("turn %d: %w", turn, context.Cause(ctx))
+			}
 			return fmt.Errorf("turn %d: %w", turn, err)
 		}
 		l.res.Turns = turn

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/voidbox/voidbox/internal/agent"
 	"github.com/voidbox/voidbox/internal/agent/event"
 	"github.com/voidbox/voidbox/internal/agent/mcptools/mcptest"
@@ -25,7 +27,7 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(mainEnv); path != "" {
 		os.Exit(agent.Main(context.Background(), []string{"--config", path}, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // fake is a provider under test: its fake server constructor and name.

@@ -67,6 +67,9 @@ func Run(ctx context.Context, cfg Config, ev *event.Writer) (res Result, err err
 		Dir: cfg.Workspace, Env: os.Environ(), StartTimeout: time.Duration(cfg.ToolTimeout),
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("starting mcp servers: %w", context.Cause(ctx))
+		}
 		return res, err
 	}
 	defer servers.Close()

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -21,6 +22,10 @@ import (
 
 // ModeEnv selects what the test binary does when started as a server.
 const ModeEnv = "VOIDBOX_MCPTEST_MODE"
+
+// PIDFileEnv, if set, names a file the server writes its pid to, so a test
+// can check that the process is gone afterwards.
+const PIDFileEnv = "VOIDBOX_MCPTEST_PIDFILE"
 
 // Modes.
 const (
@@ -43,6 +48,12 @@ func MaybeServe() {
 	case "":
 		return
 	case Serve:
+		if path := os.Getenv(PIDFileEnv); path != "" {
+			if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, "mcptest:", err)
+				os.Exit(1)
+			}
+		}
 		err := NewServer().Run(context.Background(), &mcp.StdioTransport{})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintln(os.Stderr, "mcptest:", err)
