@@ -1,19 +1,350 @@
 package voidbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
 
+	"github.com/voidbox/voidbox/internal/agent"
+	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/control"
+	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/wire"
 )
 
-// agentSpec holds an agent stage's LLM, skills and runtime settings.
-type agentSpec struct{}
+// Guest-side locations of an agent stage.
+const (
+	llmEndpoint      = "127.0.0.1:4000" // in-guest LLM endpoint, tunnelled to the host gateway
+	agentConfigPath  = "/run/voidbox/agent/config.json"
+	guestSkillsDir   = "/workspace/.voidbox/skills"
+	placeholderKey   = "voidbox-placeholder-key" // the guest never sees a real key
+	maxSkillTreeSize = 16 << 20
+)
 
-// errAgentUnavailable is returned for agent stages until the agent runtime
-// lands; it is permanent, so the stage is not retried.
-var errAgentUnavailable = errors.New("agent stages (prompt) are not available yet: use exec stages")
+// AgentDetail is what an agent stage's report carries.
+type AgentDetail struct {
+	Runtime      string  `json:"runtime"`
+	Model        string  `json:"model,omitempty"`
+	Turns        int     `json:"turns"`
+	ToolCalls    int     `json:"tool_calls"`
+	Denied       int     `json:"denied"`
+	Requests     int64   `json:"llm_requests"`
+	InputTokens  int64   `json:"input_tokens"`  // as counted by the host gateway
+	OutputTokens int64   `json:"output_tokens"` // as counted by the host gateway
+	CostUSD      float64 `json:"cost_usd"`
+	Unpriced     int64   `json:"unpriced_requests,omitempty"`
+	FinalText    string  `json:"final_text,omitempty"`
+}
 
-func (r *stageRunner) runAgent(ctx context.Context, sb *Sandbox, p stagePayload, attempt int, input []byte, emit func(pipeline.Event), d *StageDetail) (pipeline.Output, error) {
-	return pipeline.Output{Detail: d}, pipeline.Permanent(errAgentUnavailable)
+// agentRun is one attempt of an agent stage on the host side.
+type agentRun struct {
+	r      *stageRunner
+	p      stagePayload
+	emit   func(pipeline.Event)
+	spec   *agentSpec
+	gw     *llm.Gateway
+	stop   func() // shuts the gateway's HTTP server down
+	cfg    Config
+	detail *AgentDetail
+}
+
+func (r *stageRunner) runAgent(ctx context.Context, p stagePayload, attempt int, input []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
+	a := p.box.agent
+	prov, err := a.provider()
+	if err != nil {
+		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", ErrInvalid, err))
+	}
+	ar := &agentRun{r: r, p: p, emit: emit, spec: a, detail: &AgentDetail{Runtime: a.runtime, Model: prov.Model}}
+	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest})
+	if err != nil {
+		// A missing key or a bad endpoint will not fix itself on retry.
+		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("llm gateway: %w", err))
+	}
+	defer ar.gw.Close()
+	handler, stop := httpService(ar.gw)
+	var stopOnce sync.Once
+	ar.stop = func() { stopOnce.Do(stop) }
+	defer ar.stop()
+
+	cfg := r.configFor(p.box)
+	cfg.listeners = []wire.Listener{{Service: "llm", Addr: llmEndpoint}}
+	cfg.services = map[string]control.TunnelHandler{"llm": handler}
+	rt, err := runtimeFor(a.runtime, r.host.CacheDir)
+	if err != nil {
+		return pipeline.Output{}, pipeline.Permanent(err)
+	}
+	cfg.shares = rt.shares()
+	ar.cfg = cfg
+
+	sb, err := New(ctx, cfg)
+	if err != nil {
+		if errors.Is(err, ErrInvalid) || errors.Is(err, ErrMissingDependency) {
+			err = pipeline.Permanent(err)
+		}
+		return pipeline.Output{}, fmt.Errorf("starting VM: %w", err)
+	}
+	defer sb.Close()
+	info := sb.Info()
+	d := &StageDetail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime), Agent: ar.detail}
+	emit(pipeline.Event{Type: "vm.booted", Fields: map[string]any{"boot_ms": d.BootMS, "kernel": info.Kernel, "accel": info.Accel}})
+
+	out, err := ar.run(ctx, sb, rt, attempt, input, d)
+	ar.stop() // totals are final once the server is down
+	u := ar.gw.Usage()
+	ar.detail.Requests, ar.detail.InputTokens, ar.detail.OutputTokens = u.Requests, u.InputTokens, u.OutputTokens
+	ar.detail.CostUSD, ar.detail.Unpriced = u.CostUSD, u.Unpriced
+	out.Detail = d
+	return out, err
+}
+
+func (ar *agentRun) run(ctx context.Context, sb *Sandbox, rt agentRuntime, attempt int, input []byte, d *StageDetail) (pipeline.Output, error) {
+	a, box := ar.spec, ar.p.box
+	if err := rt.prepare(ctx, sb); err != nil {
+		return pipeline.Output{}, err
+	}
+	skills, err := ar.installSkills(ctx, sb, rt.skillsDir())
+	if err != nil {
+		return pipeline.Output{}, err
+	}
+	for _, s := range a.skills {
+		if s.kind != "cli" {
+			continue
+		}
+		res, err := sb.Exec(ctx, Cmd{Args: []string{"sh", "-c", `command -v "$1"`, "sh", s.name}, system: true})
+		if err != nil {
+			return pipeline.Output{}, err
+		}
+		if res.ExitCode != 0 {
+			return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("cli skill %q: %s is not on the guest PATH", s.name, s.name))
+		}
+	}
+	if input != nil {
+		if err := sb.WriteFile(ctx, InputFile, input, 0o644); err != nil {
+			return pipeline.Output{}, fmt.Errorf("writing %s: %w", InputFile, err)
+		}
+	}
+	argv, env, err := rt.command(ctx, sb, ar.agentConfig(skills))
+	if err != nil {
+		return pipeline.Output{}, err
+	}
+	for k, v := range stageEnv(box.name, attempt) {
+		env[k] = v
+	}
+	var stderr bytes.Buffer
+	lines := &lineSplitter{max: event.MaxLine, line: func(l []byte) { ar.onLine(rt, l) }}
+	res, err := sb.Exec(ctx, Cmd{Args: argv, Env: env, Stdout: lines, Stderr: &capWriter{w: &stderr, left: 64 << 10}, system: true})
+	lines.flush()
+	if err != nil {
+		return pipeline.Output{}, err
+	}
+	d.ExecMS = ms(res.Duration)
+	out := pipeline.Output{ExitCode: res.ExitCode}
+	if res.ExitCode != 0 {
+		msg := lastLine(stderr.String())
+		if msg == "" {
+			msg = fmt.Sprintf("exit code %d", res.ExitCode)
+		}
+		return out, fmt.Errorf("agent failed: %s", msg)
+	}
+	d.OutputFrom = "file"
+	if _, ok, err := sb.Stat(ctx, box.output()); err != nil {
+		return out, err
+	} else if !ok {
+		out.Data, d.OutputFrom = []byte(ar.detail.FinalText), "final_text"
+		return out, nil
+	}
+	out.Data, err = sb.ReadFile(ctx, box.output())
+	return out, err
+}
+
+// agentConfig is the built-in agent's configuration (claude-code maps it to flags).
+func (ar *agentRun) agentConfig(skills []agent.Skill) agent.Config {
+	a, box := ar.spec, ar.p.box
+	prov, _ := a.provider()
+	kind := agent.ProviderAnthropic
+	if prov.Kind == llm.KindOpenAI || prov.Kind == llm.KindOllama {
+		kind = agent.ProviderOpenAI
+	}
+	c := agent.Config{
+		Provider:        kind,
+		BaseURL:         "http://" + llmEndpoint,
+		Model:           prov.Model,
+		Prompt:          box.prompt,
+		OutputFile:      box.output(),
+		Skills:          skills,
+		MaxTurns:        a.maxTurns,
+		AllowedCommands: box.cfg.AllowedCommands,
+	}
+	for _, s := range a.skills {
+		if s.kind == "mcp" {
+			c.MCPServers = append(c.MCPServers, agent.MCPServer{Name: s.name, Command: s.mcp.Command, Args: s.mcp.Args, Env: s.mcp.Env, URL: s.mcp.URL})
+		}
+	}
+	return c
+}
+
+// installSkills writes the file and inline skills (with a file skill's
+// scripts/ and references/) under dir in the guest.
+func (ar *agentRun) installSkills(ctx context.Context, sb *Sandbox, dir string) ([]agent.Skill, error) {
+	var out []agent.Skill
+	for _, s := range ar.spec.skills {
+		if s.kind != "file" && s.kind != "inline" {
+			continue
+		}
+		base := path.Join(dir, s.name)
+		if err := sb.WriteFile(ctx, path.Join(base, "SKILL.md"), []byte(s.content), 0o644); err != nil {
+			return nil, fmt.Errorf("installing skill %q: %w", s.name, err)
+		}
+		if s.hostPath != "" {
+			if err := copySkillDirs(ctx, sb, filepath.Dir(s.hostPath), base); err != nil {
+				return nil, fmt.Errorf("installing skill %q: %w", s.name, err)
+			}
+		}
+		out = append(out, agent.Skill{Name: s.name, Description: s.description, Path: path.Join(base, "SKILL.md")})
+	}
+	return out, nil
+}
+
+// copySkillDirs copies a skill's scripts/ and references/ (regular files
+// only, bounded in total) into the guest.
+func copySkillDirs(ctx context.Context, sb *Sandbox, hostDir, guestDir string) error {
+	var total int64
+	for _, sub := range []string{"scripts", "references"} {
+		root := filepath.Join(hostDir, sub)
+		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+			continue
+		}
+		err := filepath.WalkDir(root, func(p string, de os.DirEntry, err error) error {
+			if err != nil || !de.Type().IsRegular() {
+				return err
+			}
+			fi, err := de.Info()
+			if err != nil {
+				return err
+			}
+			if total += fi.Size(); total > maxSkillTreeSize {
+				return fmt.Errorf("%s: skill directories exceed %d MiB", hostDir, maxSkillTreeSize>>20)
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(hostDir, p)
+			return sb.WriteFile(ctx, path.Join(guestDir, filepath.ToSlash(rel)), data, fi.Mode().Perm()|0o400)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// onLine turns one line of the agent's event stream into run events.
+func (ar *agentRun) onLine(rt agentRuntime, line []byte) {
+	for _, ev := range rt.events(line) {
+		ar.apply(ev)
+	}
+}
+
+func (ar *agentRun) apply(ev any) {
+	d := ar.detail
+	switch e := ev.(type) {
+	case *event.Started:
+		if e.Model != "" {
+			d.Model = e.Model
+		}
+		ar.emit(pipeline.Event{Type: event.TypeStarted, Fields: map[string]any{"provider": e.Provider, "model": e.Model, "tools": e.Tools}})
+	case *event.Turn:
+		d.Turns = max(d.Turns, e.Turn)
+		ar.emit(pipeline.Event{Type: event.TypeTurn, Fields: map[string]any{"turn": e.Turn, "input_tokens": e.InputTokens,
+			"output_tokens": e.OutputTokens, "stop_reason": e.StopReason}})
+	case *event.ToolCall:
+		d.ToolCalls++
+		f := map[string]any{"turn": e.Turn, "name": e.Name, "duration_ms": e.DurationMs}
+		if e.ExitCode != nil {
+			f["exit_code"] = *e.ExitCode
+		}
+		if e.Error != "" {
+			f["error"] = e.Error
+		}
+		if e.Denied {
+			f["denied"] = true
+		}
+		ar.emit(pipeline.Event{Type: event.TypeToolCall, Fields: f})
+	case *event.Denied:
+		d.Denied++
+		ar.emit(pipeline.Event{Type: event.TypeDenied, Fields: map[string]any{"command": e.Command, "reason": e.Reason}})
+	case *event.Finished:
+		d.FinalText = e.FinalText
+		d.Turns = max(d.Turns, e.Turns)
+		d.ToolCalls = max(d.ToolCalls, e.ToolCalls)
+		f := map[string]any{"turns": e.Turns, "tool_calls": e.ToolCalls}
+		if e.Error != "" {
+			f["error"] = e.Error
+		}
+		ar.emit(pipeline.Event{Type: event.TypeFinished, Fields: f})
+	}
+}
+
+// onRequest reports each model request the gateway forwarded: counts and
+// timings, never prompts or keys.
+func (ar *agentRun) onRequest(e llm.RequestEvent) {
+	f := map[string]any{"method": e.Method, "path": e.Path, "status": e.Status, "model": e.Model,
+		"duration_ms": e.Duration.Milliseconds(), "streamed": e.Streamed,
+		"input_tokens": e.InputTokens, "output_tokens": e.OutputTokens, "cost_usd": e.CostUSD}
+	if e.Error != "" {
+		f["error"] = e.Error
+	}
+	ar.emit(pipeline.Event{Type: "llm.request", Fields: f})
+}
+
+// lineSplitter cuts a byte stream into lines, dropping lines longer than max.
+type lineSplitter struct {
+	max  int
+	line func([]byte)
+	buf  []byte
+	skip bool // inside an over-long line
+}
+
+func (s *lineSplitter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if !s.skip {
+				s.buf = append(s.buf, p...)
+				if len(s.buf) > s.max {
+					s.buf, s.skip = s.buf[:0], true
+				}
+			}
+			break
+		}
+		if !s.skip && len(s.buf)+i <= s.max {
+			s.line(append(s.buf, p[:i]...))
+		}
+		s.buf, s.skip = s.buf[:0], false
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (s *lineSplitter) flush() {
+	if len(s.buf) > 0 && !s.skip {
+		s.line(s.buf)
+	}
+	s.buf = nil
+}
+
+func lastLine(s string) string {
+	s = string(bytes.TrimSpace([]byte(s)))
+	if i := bytes.LastIndexByte([]byte(s), '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
 }

@@ -39,8 +39,9 @@ func (b *Box) Name() string { return b.name }
 // Exec makes the box a command stage running argv.
 func (b *Box) Exec(argv ...string) *Box { b.exec = argv; return b }
 
-// Prompt makes the box an agent stage with this task.
-func (b *Box) Prompt(p string) *Box { b.prompt = p; return b }
+// Prompt makes the box an agent stage with this task (built-in runtime and
+// the claude provider unless LLM and Runtime say otherwise).
+func (b *Box) Prompt(p string) *Box { b.prompt = p; b.agentSpec(); return b }
 
 // Sandbox sets every sandbox setting at once (memory, CPUs, env, limits,
 // allowed commands, per-command timeout).
@@ -114,6 +115,9 @@ func (b *Box) validate() error {
 	}
 	if err := b.cfg.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if b.agent != nil {
+		errs = append(errs, b.agent.validate(b)...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("box %q: %w: %w", b.name, ErrInvalid, err)

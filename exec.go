@@ -27,6 +27,10 @@ type Cmd struct {
 	Timeout time.Duration
 	// OnStart is called with the guest pid once the command is running.
 	OnStart func(pid int)
+
+	// system marks a voidbox component (the agent): not subject to the
+	// command allowlist, which it enforces itself.
+	system bool
 }
 
 // Result is how a command ended. A command that ran and failed is a Result with
@@ -67,6 +71,7 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 		Env:       mergeEnv(s.cfg.Env, c.Env),
 		Dir:       c.Dir,
 		TimeoutMs: timeout.Milliseconds(),
+		System:    c.system,
 	}
 	var outBuf, errBuf bytes.Buffer
 	stdout, stderr := c.Stdout, c.Stderr
@@ -167,3 +172,5 @@ func (s *Sandbox) execRoot(ctx context.Context, args ...string) (*Result, error)
 	return &Result{ExitCode: x.ExitCode, Signal: x.Signal, Error: x.Error, Stdout: out.Bytes(), Stderr: errb.Bytes(),
 		Duration: time.Duration(x.DurationMicros) * time.Microsecond}, nil
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -91,8 +91,8 @@ func (r *stageRunner) configFor(b *Box) Config {
 
 func (r *stageRunner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
 	p := n.Payload.(stagePayload)
-	if p.box.prompt != "" && p.box.agent == nil {
-		return pipeline.Output{}, pipeline.Permanent(errAgentUnavailable)
+	if p.box.agent != nil {
+		return r.runAgent(ctx, p, attempt, input, emit)
 	}
 	cfg := r.configFor(p.box)
 	sb, err := New(ctx, cfg)
@@ -108,9 +108,6 @@ func (r *stageRunner) RunStage(ctx context.Context, n *pipeline.Node, attempt in
 	emit(pipeline.Event{Type: "vm.booted", Fields: map[string]any{
 		"boot_ms": detail.BootMS, "kernel": info.Kernel, "accel": info.Accel}})
 
-	if p.box.agent != nil {
-		return r.runAgent(ctx, sb, p, attempt, input, emit, detail)
-	}
 	return r.runCommand(ctx, sb, p, attempt, input, emit, detail)
 }
 

@@ -193,3 +193,7 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	u.RawPath = ""
 	return u, nil
 }
+
+// DefaultKeyEnv is the host variable a provider kind reads its key from when
+// the spec names none ("" for kinds without a key).
+func DefaultKeyEnv(k Kind) string { return defaultKeyEnv[k] }

@@ -130,3 +130,21 @@ func frontMatter(data []byte) (name, desc string, err error) {
 	}
 	return name, desc, nil
 }
+
+// ReadSkillFile reads and checks a SKILL.md file at an absolute or
+// working-directory-relative path, for callers outside a spec (the Go API).
+func ReadSkillFile(path string) (Skill, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Skill{}, err
+	}
+	data, err := readSkillFile(abs)
+	if err != nil {
+		return Skill{}, fmt.Errorf("skill file %s: %w", path, err)
+	}
+	name, desc, err := frontMatter(data)
+	if err != nil {
+		return Skill{}, fmt.Errorf("skill file %s: %w", path, err)
+	}
+	return Skill{Kind: SkillFile, Name: name, Description: desc, Path: abs, Content: string(data)}, nil
+}

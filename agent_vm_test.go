@@ -1,0 +1,118 @@
+package voidbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/voidbox/voidbox"
+	"github.com/voidbox/voidbox/internal/llm/llmtest"
+)
+
+// recorder collects a run's events.
+type recorder struct {
+	mu     sync.Mutex
+	events []voidbox.Event
+}
+
+func (r *recorder) Emit(e voidbox.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) count(typ string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAgentStageVM: a built-in agent box asks the (fake) model, runs the tool
+// call it gets in its VM, and its output file feeds the report; the host
+// gateway counts the tokens.
+func TestAgentStageVM(t *testing.T) {
+	srv := llmtest.NewAnthropic(t,
+		llmtest.ToolCall("bash", map[string]any{"command": `echo "{\"greeting\": \"hi from $(uname -r)\"}" > /workspace/output.json`}),
+		llmtest.Text("done"),
+	)
+	t.Setenv("VOIDBOX_TEST_KEY", "sk-test-key")
+	box := voidbox.NewBox("greeter").Prompt("write a greeting").
+		LLM(voidbox.LLM{Provider: "claude", BaseURL: srv.URL, APIKeyEnv: "VOIDBOX_TEST_KEY", Model: "claude-sonnet-4-5"})
+	rec := &recorder{}
+	rep, err := voidbox.NewPipeline("agent").Pipe(box).Run(context.Background(), voidbox.RunOptions{Host: hostConfig(t), Events: rec})
+	if err != nil {
+		t.Fatalf("%v (report %+v)", err, rep)
+	}
+	if !strings.Contains(string(rep.Output), `"greeting": "hi from 6.`) {
+		t.Fatalf("output %q", rep.Output)
+	}
+	d := rep.Stages[0].Detail.(*voidbox.StageDetail).Agent.(*voidbox.AgentDetail)
+	if d.Turns != 2 || d.ToolCalls != 1 || d.Requests != 2 || d.InputTokens == 0 || d.OutputTokens == 0 || d.FinalText != "done" {
+		t.Fatalf("agent detail %+v", d)
+	}
+	if rec.count("agent.turn") != 2 || rec.count("agent.tool_call") != 1 || rec.count("llm.request") != 2 {
+		t.Fatalf("events: turns %d tool calls %d llm requests %d", rec.count("agent.turn"), rec.count("agent.tool_call"), rec.count("llm.request"))
+	}
+	for _, a := range srv.AuthSeen() {
+		if a != "sk-test-key" {
+			t.Fatalf("provider saw credential %q", a)
+		}
+	}
+}
+
+// TestKeyIsolationVM is the key-isolation test: the host holds a canary key;
+// the agent, scripted by the fake model, dumps its environment, every
+// process's environ and searches the guest filesystem for the canary, and
+// reports back. The canary must appear nowhere the guest can see, while the
+// provider must have received it.
+func TestKeyIsolationVM(t *testing.T) {
+	const canary = "sk-ant-canary-7f3c9e1d4b2a"
+	// The search pattern is assembled at run time so that no command line in
+	// the guest contains the canary itself (only its first half).
+	search := `p=sk-ant-canary-; p="${p}7f3c9e1d4b2a"; ` +
+		`echo "== env"; env; ` +
+		`echo "== environ"; for f in /proc/[0-9]*/environ; do tr '\0' '\n' < $f 2>/dev/null; done; ` +
+		`echo "== files"; grep -rl "$p" / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; ` +
+		`echo "== procs"; grep -l "$p" /proc/[0-9]*/environ 2>/dev/null; echo "== end"`
+	var reported string
+	srv := llmtest.NewAnthropic(t,
+		llmtest.ToolCall("bash", map[string]any{"command": search}),
+		llmtest.Func(func(r *llmtest.Request) llmtest.Turn {
+			if res := r.ToolResults(); len(res) > 0 {
+				reported = res[0].Content
+			}
+			return llmtest.Text("reported")
+		}),
+	)
+	t.Setenv("ANTHROPIC_API_KEY", canary)
+	box := voidbox.NewBox("snoop").Prompt("find the key").LLM(voidbox.LLM{Provider: "claude", BaseURL: srv.URL})
+	rep, err := voidbox.NewPipeline("isolation").Pipe(box).Run(context.Background(), voidbox.RunOptions{Host: hostConfig(t)})
+	if err != nil {
+		t.Fatalf("%v (report %+v)", err, rep)
+	}
+	if !strings.Contains(reported, "== env") || !strings.Contains(reported, "PATH=") || !strings.Contains(reported, "== end") {
+		t.Fatalf("the guest's report is not what the script asked for: %q", reported)
+	}
+	if strings.Contains(reported, canary) || strings.Contains(string(rep.Output), canary) {
+		t.Fatalf("the canary key is visible in the guest:\n%s", reported)
+	}
+	if !strings.Contains(reported, "voidbox-placeholder-key") && !strings.Contains(reported, "ANTHROPIC") {
+		t.Logf("note: the agent's own environment carries no placeholder key variable")
+	}
+	seen := srv.AuthSeen()
+	if len(seen) != 2 || seen[0] != canary || seen[1] != canary {
+		t.Fatalf("the provider did not receive the real key: %q", seen)
+	}
+	b, _ := json.Marshal(rep)
+	if strings.Contains(string(b), canary) {
+		t.Fatal("the canary leaked into the report")
+	}
+}
