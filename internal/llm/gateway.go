@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 )
 
 // DefaultMaxRequestBytes caps a guest request body; larger bodies get 413.
@@ -27,8 +26,6 @@ type Options struct {
 	MaxRequestBytes int64
 	// LookupEnv reads the key's environment variable. Default os.LookupEnv.
 	LookupEnv func(string) (string, bool)
-	// Now is the clock for durations. Default time.Now.
-	Now func() time.Time
 }
 
 // Gateway is the host side of one box's LLM endpoint: an http.Handler that
@@ -59,7 +56,6 @@ type Gateway struct {
 	ownsTr    bool
 	maxBody   int64
 	onRequest func(RequestEvent)
-	now       func() time.Time
 
 	// mu guards total.
 	mu    sync.Mutex
@@ -96,7 +92,6 @@ func NewGateway(p Provider, opts Options) (*Gateway, error) {
 		transport: opts.Transport,
 		maxBody:   opts.MaxRequestBytes,
 		onRequest: opts.OnRequest,
-		now:       opts.Now,
 	}
 	if g.transport == nil {
 		g.transport = http.DefaultTransport.(*http.Transport).Clone()
@@ -105,16 +100,16 @@ func NewGateway(p Provider, opts Options) (*Gateway, error) {
 	if g.maxBody == 0 {
 		g.maxBody = DefaultMaxRequestBytes
 	}
-	if g.now == nil {
-		g.now = time.Now
-	}
 	return g, nil
 }
 
 // Provider returns the resolved provider; its APIKey prints redacted.
 func (g *Gateway) Provider() Provider { return g.prov.Provider }
 
-// Usage returns the running totals.
+// Usage returns the running totals. A request is added when its handler
+// returns, which can be just after the client has read the stream's end
+// marker: shut the serving http.Server down (it waits for handlers) before
+// reading final totals.
 func (g *Gateway) Usage() Usage {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -28,8 +28,9 @@ type Usage struct {
 	Requests int64
 	Tokens
 	CostUSD float64
-	// Unpriced counts generating requests whose model had no price; they
-	// add tokens but 0 to CostUSD, so CostUSD is a lower bound when > 0.
+	// Unpriced counts forwarded requests whose cost is unknown: the model
+	// had no price, or a successful answer carried no readable usage. They
+	// add 0 to CostUSD, so CostUSD is a lower bound when Unpriced > 0.
 	Unpriced int64
 }
 
@@ -48,7 +49,8 @@ type RequestEvent struct {
 	Forwarded bool
 	Tokens
 	CostUSD float64
-	// Priced is false when the model had no price, so CostUSD is 0.
+	// Priced is false when the cost is unknown (no price for the model, or
+	// no readable usage in a successful answer); CostUSD is then 0.
 	Priced bool
 	// Error says why the gateway refused the request, the provider could not
 	// be reached, or the stream ended abnormally; empty on success.

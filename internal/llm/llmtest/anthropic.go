@@ -54,6 +54,8 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case turn.kind == kindError:
 		fail(turn.status, turn.errType, turn.errMsg)
+	case turn.kind == kindStreamError && !req.Stream:
+		fail(streamErrorStatus(turn.errType), turn.errType, turn.errMsg)
 	case turn.kind == kindMalformed && !req.Stream:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
@@ -103,10 +105,10 @@ type aMessage struct {
 }
 
 type aBlock struct {
-	Type  string         `json:"type"`
-	Text  *string        `json:"text,omitempty"`
-	ID    string         `json:"id,omitempty"`
-	Name  string         `json:"name,omitempty"`
+	Type  string          `json:"type"`
+	Text  *string         `json:"text,omitempty"`
+	ID    string          `json:"id,omitempty"`
+	Name  string          `json:"name,omitempty"`
 	Input json.RawMessage `json:"input,omitempty"`
 }
 

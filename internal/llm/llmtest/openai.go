@@ -53,6 +53,8 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case turn.kind == kindError:
 		fail(turn.status, turn.errType, turn.errMsg)
+	case turn.kind == kindStreamError && !req.Stream:
+		fail(streamErrorStatus(turn.errType), turn.errType, turn.errMsg)
 	case turn.kind == kindMalformed && !req.Stream:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)

@@ -80,7 +80,9 @@ func Error(status int, errType, msg string) Turn {
 func MalformedSSE() Turn { return Turn{kind: kindMalformed} }
 
 // StreamError starts a normal stream and then sends an error event, as the
-// providers do when they fail mid-stream.
+// providers do when they fail mid-stream. A request that did not stream
+// gets the error as an HTTP status instead (529 for overloaded_error, 429
+// for rate_limit_error, else 500).
 func StreamError(errType, msg string) Turn {
 	return Turn{kind: kindStreamError, errType: errType, errMsg: msg}
 }
@@ -106,8 +108,20 @@ func (t Turn) WithCache(read, write int) Turn {
 
 // PauseAfterFirstEvent makes a streamed answer stop after its first event
 // until release is closed (or the client goes away), so a test can observe
-// that the first event arrived while the provider was still busy.
+// that the first event arrived while the provider was still busy. It has no
+// effect on a request that did not stream.
 func (t Turn) PauseAfterFirstEvent(release <-chan struct{}) Turn {
 	t.pause = release
 	return t
+}
+
+// streamErrorStatus is the HTTP status a provider uses for an error type.
+func streamErrorStatus(errType string) int {
+	switch errType {
+	case "overloaded_error":
+		return 529
+	case "rate_limit_error":
+		return 429
+	}
+	return 500
 }
