@@ -15,10 +15,10 @@ import (
 
 // Exit codes of Main.
 const (
-	ExitOK      = 0
-	ExitFailed  = 1 // the run failed: provider error, max_turns, MCP server, …
-	ExitUsage   = 2 // bad flags or config
-	exitSignal0 = 128
+	ExitOK         = 0
+	ExitFailed     = 1   // the run failed: provider error, max_turns, MCP server, …
+	ExitUsage      = 2   // bad flags or config
+	exitSignalBase = 128 // + the signal number, as a shell reports it
 )
 
 // signalError is the cancel cause when a signal stops the agent.
@@ -74,7 +74,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var se signalError
 	if errors.As(context.Cause(ctx), &se) {
 		if s, ok := se.sig.(syscall.Signal); ok {
-			return exitSignal0 + int(s)
+			return exitSignalBase + int(s)
 		}
 	}
 	if errors.Is(err, ErrInvalidConfig) {

@@ -29,23 +29,28 @@ func calcServer(t *testing.T, name, mode string) agent.MCPServer {
 
 func TestMCPToolResultIsFedBack(t *testing.T) {
 	forEachProvider(t, func(t *testing.T, fk fake) {
+		web := mcptest.NewHTTP()
+		t.Cleanup(web.Close)
 		srv := fk.server(t,
-			llmtest.ToolCall("calc__add", map[string]any{"a": 2, "b": 3}),
+			llmtest.Reply("",
+				llmtest.Call{Name: "calc__add", Input: map[string]any{"a": 2, "b": 3}},
+				llmtest.Call{Name: "web__add", Input: map[string]any{"a": 4, "b": 5}}),
 			llmtest.Func(func(r *llmtest.Request) llmtest.Turn {
-				if res := r.ToolResults(); len(res) != 1 || res[0].Content != "2+3=5" || res[0].IsError {
+				res := r.ToolResults()
+				if len(res) != 2 || res[0].Content != "2+3=5" || res[1].Content != "4+5=9" || res[0].IsError {
 					t.Errorf("tool results %+v", res)
 				}
 				return llmtest.Text("five")
 			}),
 		)
 		cfg := baseConfig(t, fk.provider, srv)
-		cfg.MCPServers = []agent.MCPServer{calcServer(t, "calc", mcptest.Serve)}
+		cfg.MCPServers = []agent.MCPServer{calcServer(t, "calc", mcptest.Serve), {Name: "web", URL: web.URL}}
 		o := runMain(t, cfg)
 		if o.code != 0 {
 			t.Fatalf("exit %d, stderr %q", o.code, o.stderr)
 		}
 		tools := all[*event.Started](o)[0].Tools
-		for _, name := range []string{"calc__add", "calc__crash", "bash"} {
+		for _, name := range []string{"calc__add", "calc__crash", "web__add", "bash"} {
 			if !slices.Contains(tools, name) {
 				t.Errorf("tools %v lack %s", tools, name)
 			}

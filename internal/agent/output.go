@@ -4,16 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // fileState is what statOutput remembers of the output file, to tell
 // whether the agent wrote it during the run.
 type fileState struct {
-	exists  bool
-	info    os.FileInfo
-	size    int64
-	modTime time.Time
+	info os.FileInfo // nil when the file does not exist
 }
 
 func statOutput(path string) fileState {
@@ -21,18 +17,18 @@ func statOutput(path string) fileState {
 	if err != nil {
 		return fileState{}
 	}
-	return fileState{exists: true, info: info, size: info.Size(), modTime: info.ModTime()}
+	return fileState{info: info}
 }
 
 // changedSince reports whether the file was created, replaced or modified.
 func (s fileState) changedSince(before fileState) bool {
 	switch {
-	case !s.exists:
+	case s.info == nil:
 		return false
-	case !before.exists:
+	case before.info == nil:
 		return true
 	}
-	return !os.SameFile(s.info, before.info) || s.size != before.size || !s.modTime.Equal(before.modTime)
+	return !os.SameFile(s.info, before.info) || s.info.Size() != before.info.Size() || !s.info.ModTime().Equal(before.info.ModTime())
 }
 
 // writeOutput saves the final answer.

@@ -37,10 +37,11 @@ type Result struct {
 	WroteOutput bool
 }
 
-// Run runs the agent loop for a defaulted, valid cfg until the model gives
-// a final answer, max_turns is reached, or ctx ends. It emits events on ev,
-// agent.finished last whatever happens.
+// Run runs the agent loop for cfg (defaults applied, then validated) until
+// the model gives a final answer, max_turns is reached, or ctx ends. It
+// emits events on ev, agent.finished last whatever happens.
 func Run(ctx context.Context, cfg Config, ev *event.Writer) (res Result, err error) {
+	cfg = cfg.WithDefaults()
 	before := statOutput(cfg.OutputFile)
 	defer func() {
 		if _, statErr := os.Stat(cfg.OutputFile); statErr == nil {

@@ -19,6 +19,9 @@
 //   - The trusted directories are assumed to be writable by root only (true
 //     in the voidbox guest image); a command's directory is resolved through
 //     symlinks, the file itself is not (busybox applets are symlinks).
+//   - With an allowlist, LD_* variables are removed from every command's
+//     environment, so an allowed dynamically linked program cannot be made
+//     to load a library the agent wrote (LD_PRELOAD, LD_LIBRARY_PATH, …).
 //   - Shell builtins (echo, printf, test, read, cd, …) are not commands and
 //     always run; they cannot start processes.
 //   - Every process a call starts runs in its own process group, which is

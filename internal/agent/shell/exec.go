@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,11 +42,13 @@ func (x *executor) exec(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	return run(ctx, hc, path, args)
+	return run(ctx, hc, path, args, x.policy.Restricted())
 }
 
 // run starts path and waits for it.
-func run(ctx context.Context, hc interp.HandlerContext, path string, args []string) error {
+// With an allowlist, the dynamic loader's variables are dropped: an allowed
+// dynamically linked program must not load code the agent wrote.
+func run(ctx context.Context, hc interp.HandlerContext, path string, args []string, restricted bool) error {
 	stdout, closeOut, err := asFile(hc.Stdout)
 	if err != nil {
 		return err
@@ -59,7 +62,7 @@ func run(ctx context.Context, hc interp.HandlerContext, path string, args []stri
 
 	cmd := exec.Command(path)
 	cmd.Args = args
-	cmd.Env = environ(hc.Env)
+	cmd.Env = environ(hc.Env, restricted)
 	cmd.Dir = hc.Dir
 	cmd.Stdin = hc.Stdin
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -135,10 +138,14 @@ func asFile(w io.Writer) (*os.File, func(), error) {
 	}, nil
 }
 
-// environ lists the exported variables of env for a child process.
-func environ(env expand.Environ) []string {
+// environ lists the exported variables of env for a child process, without
+// LD_* when dropLoader is set.
+func environ(env expand.Environ, dropLoader bool) []string {
 	var list []string
 	env.Each(func(name string, vr expand.Variable) bool {
+		if dropLoader && strings.HasPrefix(name, "LD_") {
+			return true
+		}
 		if vr.Exported && vr.IsSet() && vr.Kind == expand.String {
 			list = append(list, name+"="+vr.String())
 		}

@@ -226,3 +226,15 @@ func TestNewPolicyRejectsPaths(t *testing.T) {
 		t.Error("a relative trusted directory was accepted")
 	}
 }
+
+func TestLoaderVariablesDroppedUnderAllowlist(t *testing.T) {
+	script := "LD_PRELOAD=/tmp/x.so LD_LIBRARY_PATH=/tmp KEEP=1 cat /proc/self/environ"
+	res, _ := runScript(t, context.Background(), script, "cat")
+	if strings.Contains(res.Output, "LD_") || !strings.Contains(res.Output, "KEEP=1") {
+		t.Errorf("restricted environment %q", res.Output)
+	}
+	res, _ = runScript(t, context.Background(), script)
+	if !strings.Contains(res.Output, "LD_PRELOAD=/tmp/x.so") {
+		t.Errorf("unrestricted environment %q", res.Output)
+	}
+}
