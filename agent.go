@@ -99,6 +99,14 @@ func (b *Box) MaxTurns(n int) *Box { b.agentSpec().maxTurns = n; return b }
 // Runtime selects the agent runtime: RuntimeVoidbox (default) or RuntimeClaudeCode.
 func (b *Box) Runtime(r string) *Box { b.agentSpec().runtime = r; return b }
 
+// Default models when a box names none.
+var defaultModels = map[llm.Kind]string{
+	llm.KindAnthropic: "claude-sonnet-4-5",
+	llm.KindOpenAI:    "gpt-4o",
+	llm.KindOllama:    "qwen3-coder",
+	llm.KindCustom:    "claude-sonnet-4-5",
+}
+
 // provider resolves the box's LLM into a gateway provider (without the key).
 func (a *agentSpec) provider() (llm.Provider, error) {
 	name := a.llm.Provider
@@ -109,7 +117,11 @@ func (a *agentSpec) provider() (llm.Provider, error) {
 	if err != nil {
 		return llm.Provider{}, err
 	}
-	return llm.Provider{Kind: kind, BaseURL: a.llm.BaseURL, APIKeyEnv: a.llm.APIKeyEnv, Model: a.llm.Model}, nil
+	model := a.llm.Model
+	if model == "" {
+		model = defaultModels[kind]
+	}
+	return llm.Provider{Kind: kind, BaseURL: a.llm.BaseURL, APIKeyEnv: a.llm.APIKeyEnv, Model: model}, nil
 }
 
 func (a *agentSpec) validate(b *Box) []error {
