@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
 )
 
@@ -57,8 +58,37 @@ func run(ctx context.Context, g *pipeline.Graph, o RunOptions) (*Report, error) 
 			host.QEMU = r.QEMU
 		}
 	}
+	if err := preflight(g); err != nil {
+		return nil, err
+	}
 	r := &stageRunner{host: host}
 	return pipeline.Run(ctx, g, r, pipeline.Options{Input: o.Input, Sink: o.Events})
+}
+
+// preflight catches, before any VM boots, what would fail every attempt of
+// a stage: an agent box whose provider key is missing or endpoint invalid.
+func preflight(g *pipeline.Graph) error {
+	var errs []error
+	for _, n := range g.Nodes {
+		a := n.Payload.(stagePayload).box.agent
+		if a == nil {
+			continue
+		}
+		prov, err := a.provider()
+		if err == nil {
+			var gw *llm.Gateway
+			if gw, err = llm.NewGateway(prov, llm.Options{}); err == nil {
+				gw.Close()
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("stage %q: %w", n.ID, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
 }
 
 // stageRunner boots one VM per stage attempt.

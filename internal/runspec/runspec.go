@@ -120,12 +120,49 @@ func box(sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
 	if len(sb.Exec) > 0 {
 		return b.Exec(sb.Exec...), nil
 	}
-	return agentBox(b, sb)
+	return agentBox(b, sb, lookup)
 }
 
-// agentBox configures an agent stage.
-func agentBox(b *voidbox.Box, sb *spec.Box) (*voidbox.Box, error) {
-	return b.Prompt(sb.Prompt), nil
+// agentBox configures an agent stage: its LLM, runtime and skills.
+func agentBox(b *voidbox.Box, sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
+	b.Prompt(sb.Prompt).
+		LLM(voidbox.LLM{Provider: string(sb.LLM.Provider), Model: sb.LLM.Model, BaseURL: sb.LLM.BaseURL, APIKeyEnv: sb.LLM.APIKeyEnv}).
+		MaxTurns(sb.MaxTurns).
+		Runtime(string(sb.Runtime))
+	var errs []error
+	for _, s := range sb.Skills {
+		switch s.Kind {
+		case spec.SkillFile:
+			sk, err := voidbox.SkillFile(s.Path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.Pos, err))
+				continue
+			}
+			b.Skill(sk)
+		case spec.SkillInline:
+			b.Skill(voidbox.SkillInline(s.Name, s.Description, s.Content))
+		case spec.SkillCLI:
+			b.Skill(voidbox.SkillCLI(s.Name))
+		case spec.SkillMCP:
+			env, err := s.MCP.Env.Resolve(lookup)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: mcp skill %q: %w", s.Pos, s.Name, err))
+				continue
+			}
+			srv := voidbox.MCPServer{Command: s.MCP.Command, Args: s.MCP.Args, URL: s.MCP.URL}
+			if len(env) > 0 {
+				srv.Env = map[string]string{}
+				for _, kv := range env {
+					k, v, _ := strings.Cut(kv, "=")
+					srv.Env[k] = v
+				}
+			}
+			b.Skill(voidbox.SkillMCP(s.Name, srv))
+		case spec.SkillAgent:
+			// Box.Runtime already reflects it.
+		}
+	}
+	return b, errors.Join(errs...)
 }
 
 func sandboxConfig(s spec.Sandbox, env []string) voidbox.Config {
