@@ -118,3 +118,67 @@ func TestKeyIsolationVM(t *testing.T) {
 		t.Fatal("the canary leaked into the report")
 	}
 }
+
+// TestAgentFailureModesVM runs four agent boxes side by side (one fan-out,
+// each in its own VM) and checks how each ends: a provider error fails the
+// stage with the provider's status and message; max_turns fails it saying
+// so; a command the allowlist refuses is denied to the model while the stage
+// goes on; an OpenAI-compatible provider works like Anthropic.
+func TestAgentFailureModesVM(t *testing.T) {
+	anth := llmtest.NewAnthropic(t,
+		llmtest.Func(routeAnthropic), llmtest.Func(routeAnthropic), llmtest.Func(routeAnthropic),
+		llmtest.Func(routeAnthropic), llmtest.Func(routeAnthropic), llmtest.Func(routeAnthropic))
+	oai := llmtest.NewOpenAI(t, llmtest.ToolCall("bash", map[string]any{"command": "echo openai > /workspace/output.json"}), llmtest.Text("ok"))
+	t.Setenv("VOIDBOX_TEST_KEY", "sk-test")
+	anthLLM := voidbox.LLM{Provider: "claude", BaseURL: anth.URL, APIKeyEnv: "VOIDBOX_TEST_KEY"}
+	rec := &recorder{}
+	p := voidbox.NewPipeline("failures").FanOut(
+		voidbox.NewBox("provider-error").Prompt("case: provider error").LLM(anthLLM).Memory(256),
+		voidbox.NewBox("loops").Prompt("case: loop").LLM(anthLLM).MaxTurns(2).Memory(256),
+		voidbox.NewBox("denied").Prompt("case: denied").LLM(anthLLM).AllowCommands("echo").Memory(256),
+		voidbox.NewBox("openai").Prompt("write it").LLM(voidbox.LLM{Provider: "openai", BaseURL: oai.URL, APIKeyEnv: "VOIDBOX_TEST_KEY"}).Memory(256),
+	).MaxParallel(2)
+	rep, err := p.Run(context.Background(), voidbox.RunOptions{Host: hostConfig(t), Events: rec})
+	if err == nil || rep == nil {
+		t.Fatalf("want a failed run, got %v", err)
+	}
+	st := map[string]voidbox.StageReport{}
+	for _, s := range rep.Stages {
+		st[s.Name] = s
+	}
+	if s := st["provider-error"]; s.Status != voidbox.StatusFailed || !strings.Contains(s.Error, "400") || !strings.Contains(s.Error, "no such model") {
+		t.Errorf("provider-error: %s %q", s.Status, s.Error)
+	}
+	if s := st["loops"]; s.Status != voidbox.StatusFailed || !strings.Contains(s.Error, "max_turns (2) reached") {
+		t.Errorf("loops: %s %q", s.Status, s.Error)
+	}
+	if s := st["denied"]; s.Status != voidbox.StatusSucceeded || rec.count("agent.denied") != 1 {
+		t.Errorf("denied: %s %q, %d agent.denied events", s.Status, s.Error, rec.count("agent.denied"))
+	}
+	if s := st["openai"]; s.Status != voidbox.StatusSucceeded {
+		t.Errorf("openai: %s %q", s.Status, s.Error)
+	}
+}
+
+// routeAnthropic answers each case of TestAgentFailureModesVM by its prompt.
+func routeAnthropic(r *llmtest.Request) llmtest.Turn {
+	first := ""
+	if msgs := r.Messages(); len(msgs) > 0 {
+		b, _ := json.Marshal(msgs[0])
+		first = string(b)
+	}
+	switch {
+	case strings.Contains(first, "case: provider error"):
+		return llmtest.Error(400, "invalid_request_error", "no such model")
+	case strings.Contains(first, "case: loop"):
+		return llmtest.ToolCall("bash", map[string]any{"command": "echo again"})
+	case strings.Contains(first, "case: denied") && len(r.ToolResults()) == 0:
+		return llmtest.ToolCall("bash", map[string]any{"command": "echo allowed; wget http://example.com"})
+	case strings.Contains(first, "case: denied"):
+		if !strings.Contains(r.ToolResults()[0].Content, "allowed") || !strings.Contains(r.ToolResults()[0].Content, "not allowed") {
+			return llmtest.Text("unexpected tool result: " + r.ToolResults()[0].Content)
+		}
+		return llmtest.Text("understood: wget is not allowed")
+	}
+	return llmtest.Text("unrouted request")
+}
