@@ -29,18 +29,35 @@ const (
 
 // AgentDetail is what an agent stage's report carries.
 type AgentDetail struct {
-	Runtime      string  `json:"runtime"`
-	Model        string  `json:"model,omitempty"`
-	Turns        int     `json:"turns"`
-	ToolCalls    int     `json:"tool_calls"`
-	Denied       int     `json:"denied"`
-	Requests     int64   `json:"llm_requests"`
-	InputTokens  int64   `json:"input_tokens"`  // as counted by the host gateway
-	OutputTokens int64   `json:"output_tokens"` // as counted by the host gateway
-	CostUSD      float64 `json:"cost_usd"`
-	Unpriced     int64   `json:"unpriced_requests,omitempty"`
-	FinalText    string  `json:"final_text,omitempty"`
+	Runtime    string `json:"runtime"`
+	Model      string `json:"model,omitempty"`
+	Turns      int    `json:"turns"`
+	OutputFile string `json:"output_file,omitempty"`
+	// ToolCalls lists the agent's tool calls in order (at most
+	// maxToolCallsReported; ToolCallCount has the full count).
+	ToolCalls     []ToolCallInfo `json:"tool_calls"`
+	ToolCallCount int            `json:"tool_call_count"`
+	Denied        int            `json:"denied"`
+	Requests      int64          `json:"llm_requests"`
+	InputTokens   int64          `json:"input_tokens"`  // as counted by the host gateway
+	OutputTokens  int64          `json:"output_tokens"` // as counted by the host gateway
+	CostUSD       float64        `json:"cost_usd"`
+	Unpriced      int64          `json:"unpriced_requests,omitempty"`
+	FinalText     string         `json:"final_text,omitempty"`
 }
+
+// ToolCallInfo is one tool call of an agent stage.
+type ToolCallInfo struct {
+	Turn       int    `json:"turn"`
+	Name       string `json:"name"`
+	DurationMS int64  `json:"duration_ms"`
+	ExitCode   *int   `json:"exit_code,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Denied     bool   `json:"denied,omitempty"`
+}
+
+// maxToolCallsReported bounds the tool calls kept in a stage's report.
+const maxToolCallsReported = 500
 
 // agentRun is one attempt of an agent stage on the host side.
 type agentRun struct {
@@ -159,6 +176,7 @@ func (ar *agentRun) run(ctx context.Context, sb *Sandbox, rt agentRuntime, attem
 		out.Data, d.OutputFrom = []byte(ar.detail.FinalText), "final_text"
 		return out, nil
 	}
+	ar.detail.OutputFile = box.output()
 	out.Data, err = sb.ReadFile(ctx, box.output())
 	return out, err
 }
@@ -265,7 +283,11 @@ func (ar *agentRun) apply(ev any) {
 		ar.emit(pipeline.Event{Type: event.TypeTurn, Fields: map[string]any{"turn": e.Turn, "input_tokens": e.InputTokens,
 			"output_tokens": e.OutputTokens, "stop_reason": e.StopReason}})
 	case *event.ToolCall:
-		d.ToolCalls++
+		d.ToolCallCount++
+		if len(d.ToolCalls) < maxToolCallsReported {
+			d.ToolCalls = append(d.ToolCalls, ToolCallInfo{Turn: e.Turn, Name: e.Name, DurationMS: e.DurationMs,
+				ExitCode: e.ExitCode, Error: e.Error, Denied: e.Denied})
+		}
 		f := map[string]any{"turn": e.Turn, "name": e.Name, "duration_ms": e.DurationMs}
 		if e.ExitCode != nil {
 			f["exit_code"] = *e.ExitCode
@@ -283,7 +305,7 @@ func (ar *agentRun) apply(ev any) {
 	case *event.Finished:
 		d.FinalText = e.FinalText
 		d.Turns = max(d.Turns, e.Turns)
-		d.ToolCalls = max(d.ToolCalls, e.ToolCalls)
+		d.ToolCallCount = max(d.ToolCallCount, e.ToolCalls)
 		f := map[string]any{"turns": e.Turns, "tool_calls": e.ToolCalls}
 		if e.Error != "" {
 			f["error"] = e.Error

@@ -55,7 +55,7 @@ func TestAgentStageVM(t *testing.T) {
 		t.Fatalf("output %q", rep.Output)
 	}
 	d := rep.Stages[0].Detail.(*voidbox.StageDetail).Agent.(*voidbox.AgentDetail)
-	if d.Turns != 2 || d.ToolCalls != 1 || d.Requests != 2 || d.InputTokens == 0 || d.OutputTokens == 0 || d.FinalText != "done" {
+	if d.Turns != 2 || d.ToolCallCount != 1 || len(d.ToolCalls) != 1 || d.ToolCalls[0].Name != "bash" || d.Requests != 2 || d.InputTokens == 0 || d.OutputTokens == 0 || d.FinalText != "done" {
 		t.Fatalf("agent detail %+v", d)
 	}
 	if rec.count("agent.turn") != 2 || rec.count("agent.tool_call") != 1 || rec.count("llm.request") != 2 {
