@@ -10,7 +10,8 @@ import (
 	"github.com/voidbox/voidbox/internal/pipeline"
 )
 
-// WriteReport prints rep as a table, one row per stage in declaration order,
+// WriteReport prints rep as a table (a stage's Detail shows in the NOTE
+// column when it has a Summary method and the stage has no error), one row per stage in declaration order,
 // then a summary line.
 func WriteReport(w io.Writer, rep *pipeline.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -26,6 +27,9 @@ func WriteReport(w io.Writer, rep *pipeline.Report) error {
 		note := s.Error
 		if note == "" {
 			note = s.Reason
+		}
+		if sum, ok := s.Detail.(interface{ Summary() string }); ok && note == "" {
+			note = sum.Summary()
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
 			clean(s.Name), s.Status, s.Attempts, dur, exit, out, truncate(firstLine(note), 80))
