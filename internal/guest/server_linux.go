@@ -44,6 +44,12 @@ func (a *agent) serve(ch io.ReadWriteCloser) error {
 	a.sess = sess
 	a.mu.Unlock()
 	serveListeners(sess, a.listeners)
+	go func() {
+		// Entropy device: useful, not needed to boot; off the critical path.
+		if err := ensureModules(ModulesFile, "virtio_rng"); err != nil {
+			logf(4, "virtio_rng: %v", err)
+		}
+	}()
 	for {
 		st, err := sess.AcceptStream()
 		if err != nil {

@@ -27,55 +27,71 @@ type exitStatus struct {
 	maxRSS       int64
 }
 
-// reaper owns every wait in the agent. As PID 1 it also inherits orphans, so a
-// single loop reaps all children and routes the statuses of tracked ones to
-// their owners; untracked (orphaned) ones are discarded.
+// reaper reaps orphans. As PID 1 the agent inherits every process whose
+// parent died; they must be reaped or they stay zombies. Commands the agent
+// started are not the reaper's: each has an owner goroutine blocked in
+// wait4 on its pid (faster than routing SIGCHLD through the runtime).
 type reaper struct {
-	mu      sync.Mutex              // held by every wait4 and by a spawn from fork to registration
-	waiters map[int]chan exitStatus // guarded by mu
+	mu      sync.Mutex       // held by the reaper's waits and by a spawn from fork to registration
+	tracked map[int]struct{} // pids with an owner; guarded by mu
 }
 
 func startReaper() *reaper {
-	r := &reaper{waiters: map[int]chan exitStatus{}}
+	r := &reaper{tracked: map[int]struct{}{}}
 	sig := make(chan os.Signal, 64)
 	signal.Notify(sig, unix.SIGCHLD)
 	go func() {
 		for range sig {
-			r.reapAll()
+			r.reapOrphans()
 		}
 	}()
 	return r
 }
 
-func (r *reaper) reapAll() {
+// reapOrphans reaps exited children that have no owner. It peeks with
+// WNOWAIT and stops at the first owned one: its owner reaps it, and the
+// next SIGCHLD brings the reaper back for any orphan queued behind it.
+func (r *reaper) reapOrphans() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for {
-		// Holding mu across wait4 keeps the reaper from consuming the ptrace
-		// stop of a command that is being started (see spawner.start).
-		r.mu.Lock()
-		var ws unix.WaitStatus
-		var ru unix.Rusage
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL, &ru)
-		if pid <= 0 || err != nil {
-			r.mu.Unlock()
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
 			return
 		}
-		if ws.Stopped() {
-			// Only a traced child stops visibly to us; never expected here.
-			r.mu.Unlock()
-			continue
+		pid := siginfoPID(&info)
+		if pid <= 0 {
+			return
 		}
-		ch := r.waiters[pid]
-		delete(r.waiters, pid)
-		r.mu.Unlock()
-		st := exitStatus{code: ws.ExitStatus(), maxRSS: ru.Maxrss}
-		if ws.Signaled() {
-			st.signal = int(ws.Signal())
-			st.code = 128 + st.signal
+		if _, owned := r.tracked[pid]; owned {
+			return
 		}
-		if ch != nil {
-			ch <- st
+		var ws unix.WaitStatus
+		if p, _ := unix.Wait4(pid, &ws, unix.WNOHANG, nil); p <= 0 {
+			return
 		}
 	}
+}
+
+// wait blocks until the owned child pid exits and reaps it.
+func (r *reaper) wait(pid int) exitStatus {
+	var ws unix.WaitStatus
+	var ru unix.Rusage
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, &ru)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	r.mu.Lock()
+	delete(r.tracked, pid)
+	r.mu.Unlock()
+	st := exitStatus{code: ws.ExitStatus(), maxRSS: ru.Maxrss}
+	if ws.Signaled() {
+		st.signal = int(ws.Signal())
+		st.code = 128 + st.signal
+	}
+	return st
 }
 
 type spawner struct{ reaper *reaper }
@@ -160,6 +176,9 @@ func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan e
 	}
 	var ws unix.WaitStatus
 	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil || !ws.Stopped() {
+		if err == nil && (ws.Exited() || ws.Signaled()) {
+			return 0, fmt.Errorf("starting %s: it exited before running", spec.Argv[0])
+		}
 		// The child is gone before it ran: report it as such.
 		_ = unix.Kill(pid, unix.SIGKILL)
 		return 0, fmt.Errorf("starting %s: child did not stop at exec (%v)", spec.Argv[0], err)
@@ -167,16 +186,23 @@ func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan e
 	if err := applyLimits(pid, spec.Limits); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		_ = unix.PtraceDetach(pid)
-		s.reaper.waiters[pid] = done // the reaper delivers the kill
+		s.own(pid, done) // reaps the killed child
 		return 0, fmt.Errorf("starting %s: setting limits: %w", spec.Argv[0], err)
 	}
 	if err := unix.PtraceDetach(pid); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
-		s.reaper.waiters[pid] = done
+		s.own(pid, done)
 		return 0, fmt.Errorf("starting %s: detaching: %w", spec.Argv[0], err)
 	}
-	s.reaper.waiters[pid] = done
+	s.own(pid, done)
 	return pid, nil
+}
+
+// own registers pid as tracked and starts its owner, which delivers the exit
+// status on done. Precondition: s.reaper.mu is held.
+func (s *spawner) own(pid int, done chan exitStatus) {
+	s.reaper.tracked[pid] = struct{}{}
+	go func() { done <- s.reaper.wait(pid) }()
 }
 
 func execError(name string, err error) error {

@@ -44,8 +44,10 @@ type ModuleSet struct {
 // file systems, network and block devices on demand.
 func DefaultModules() ModuleSet {
 	return ModuleSet{
-		Boot:     []string{"virtio_ring", "virtio", "virtio_mmio", "virtio_console", "virtio_rng", "qemu_fw_cfg"},
-		OnDemand: []string{"9p", "9pnet_virtio", "virtiofs", "overlay", "ext4", "erofs", "virtio_net", "virtio_blk"},
+		// Only what the handshake needs is loaded before it; virtio_rng (an
+		// entropy source, not needed to boot) is loaded right after.
+		Boot:     []string{"virtio_ring", "virtio", "virtio_mmio", "virtio_console", "qemu_fw_cfg"},
+		OnDemand: []string{"virtio_rng", "9p", "9pnet_virtio", "virtiofs", "overlay", "ext4", "erofs", "virtio_net", "virtio_blk"},
 	}
 }
 
