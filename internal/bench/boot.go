@@ -34,6 +34,9 @@ type BootResult struct {
 	RatioP50  float64 `json:"ratio_p50"`  // cold_start.p50 / floor.p50 (target ≤ 1.10)
 	RatioP95  float64 `json:"ratio_p95"`
 	ExecRTT   Stats   `json:"exec_rtt"`    // Exec of `true` on a running sandbox (target p50 ≤ 5 ms)
+	// GuestSpawn is what one fork+exec+wait of /bin/true costs inside the
+	// guest itself (a busybox sh loop), the floor under any exec round trip.
+	GuestSpawn time.Duration `json:"guest_spawn_ns"`
 	IdleRSSkB int64   `json:"idle_rss_kb"` // QEMU resident set of one idle sandbox
 }
 
@@ -83,7 +86,7 @@ func Boot(ctx context.Context, o BootOptions) (*BootResult, error) {
 	res.Floor, res.ColdStart = Summarize(floor), Summarize(cold)
 	res.RatioP50 = float64(res.ColdStart.P50) / float64(res.Floor.P50)
 	res.RatioP95 = float64(res.ColdStart.P95) / float64(res.Floor.P95)
-	res.ExecRTT, res.IdleRSSkB, err = execAndRSS(ctx, cfg, o.Execs)
+	res.ExecRTT, res.GuestSpawn, res.IdleRSSkB, err = execAndRSS(ctx, cfg, o.Execs)
 	return res, err
 }
 
@@ -147,10 +150,10 @@ func coldStart(ctx context.Context, cfg voidbox.Config) (time.Duration, error) {
 	return d, nil
 }
 
-func execAndRSS(ctx context.Context, cfg voidbox.Config, n int) (Stats, int64, error) {
+func execAndRSS(ctx context.Context, cfg voidbox.Config, n int) (Stats, time.Duration, int64, error) {
 	sb, err := voidbox.New(ctx, cfg)
 	if err != nil {
-		return Stats{}, 0, err
+		return Stats{}, 0, 0, err
 	}
 	defer sb.Close()
 	// Let boot-time work in the guest settle before timing.
@@ -161,14 +164,20 @@ func execAndRSS(ctx context.Context, cfg voidbox.Config, n int) (Stats, int64, e
 		start := time.Now()
 		r, err := sb.Exec(ctx, voidbox.Cmd{Args: []string{"true"}})
 		if err != nil {
-			return Stats{}, 0, err
+			return Stats{}, 0, 0, err
 		}
 		if r.ExitCode != 0 {
-			return Stats{}, 0, fmt.Errorf("true exited %d", r.ExitCode)
+			return Stats{}, 0, 0, fmt.Errorf("true exited %d", r.ExitCode)
 		}
 		ds = append(ds, time.Since(start))
 	}
-	return Summarize(ds), rss, nil
+	const loops = 100
+	loop := fmt.Sprintf("i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done", loops)
+	r, err := sb.Exec(ctx, voidbox.Cmd{Args: []string{"sh", "-c", loop}})
+	if err != nil {
+		return Stats{}, 0, 0, err
+	}
+	return Summarize(ds), r.Duration / loops, rss, nil
 }
 
 func rssKB(pid int) int64 {

@@ -44,6 +44,7 @@ on a running sandbox (target p50 ≤ 5 ms) and QEMU's resident memory for one id
 			fmt.Fprintf(e.stdout, "voidbox (new → first exec):    %v\n", r.ColdStart)
 			fmt.Fprintf(e.stdout, "ratio voidbox/floor:           p50 %.3f  p95 %.3f  (target ≤ 1.10)\n", r.RatioP50, r.RatioP95)
 			fmt.Fprintf(e.stdout, "exec round trip (true):        %v  (target p50 ≤ 5ms)\n", r.ExecRTT)
+			fmt.Fprintf(e.stdout, "guest's own fork+exec+wait:    %v per /bin/true (the floor under the round trip)\n", r.GuestSpawn.Round(10*time.Microsecond))
 			fmt.Fprintf(e.stdout, "idle sandbox qemu RSS:         %d MiB\n", r.IdleRSSkB/1024)
 			return nil
 		},
