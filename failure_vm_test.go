@@ -162,3 +162,21 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatalf("exec after close: %v", err)
 	}
 }
+
+// TestBootTimeoutShowsConsole: a guest that does not answer within the boot
+// timeout fails New with the timeout in the reason and the console's last
+// lines, and leaves nothing behind.
+func TestBootTimeoutShowsConsole(t *testing.T) {
+	rt := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", rt)
+	cfg := vmConfig(t, "slowboot")
+	cfg.BootTimeout = 1500 * time.Millisecond // well below a TCG boot
+	_, err := New(context.Background(), cfg)
+	var be *BootError
+	if !errors.As(err, &be) || !strings.Contains(be.Reason, "did not answer within 1.5s") {
+		t.Fatalf("want a boot timeout, got %v", err)
+	}
+	if d := runtimeDirs(t, rt); len(d) != 0 {
+		t.Fatalf("runtime dirs left behind: %v", d)
+	}
+}
