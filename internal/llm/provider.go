@@ -162,6 +162,7 @@ func (p Provider) resolve(lookup func(string) (string, bool)) (resolved, error) 
 
 // parseBaseURL accepts an absolute http(s) URL with no credentials, query or
 // fragment: a key belongs in APIKeyEnv, and the gateway appends only paths.
+// Errors never repeat the URL, which may hold a credential.
 func parseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -177,13 +178,13 @@ func parseBaseURL(raw string) (*url.URL, error) {
 		errs = append(errs, fmt.Errorf("%w: scheme %q is not http or https", ErrInvalid, u.Scheme))
 	}
 	if u.Host == "" {
-		errs = append(errs, fmt.Errorf("%w: no host in %q", ErrInvalid, u.Redacted()))
+		errs = append(errs, fmt.Errorf("%w: no host", ErrInvalid))
 	}
 	if u.User != nil {
 		errs = append(errs, fmt.Errorf("%w: credentials in the URL (name the key's variable in api_key_env instead)", ErrInvalid))
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		errs = append(errs, fmt.Errorf("%w: query or fragment in %q", ErrInvalid, u.Redacted()))
+		errs = append(errs, fmt.Errorf("%w: query or fragment not allowed", ErrInvalid))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ func (s *Server) streamOpenAI(w http.ResponseWriter, r *http.Request, req *Reque
 		c := map[string]any{
 			"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
 			"system_fingerprint": "fp_llmtest",
-			"choices": []map[string]any{{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish}},
+			"choices":            []map[string]any{{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish}},
 		}
 		if includeUsage {
 			c["usage"] = nil
