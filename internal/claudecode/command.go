@@ -66,9 +66,9 @@ func (c Config) Validate() error {
 	if c.MaxRetries < 0 {
 		errs = append(errs, fmt.Errorf("max retries %d is negative", c.MaxRetries))
 	}
-	for what, p := range map[string]string{"mcp config": c.MCPConfig, "home": c.Home, "guest dir": c.GuestDir} {
-		if p != "" && !path.IsAbs(p) {
-			errs = append(errs, fmt.Errorf("%s %q is not an absolute guest path", what, p))
+	for _, p := range [][2]string{{"mcp config", c.MCPConfig}, {"home", c.Home}, {"guest dir", c.GuestDir}} {
+		if p[1] != "" && !path.IsAbs(p[1]) {
+			errs = append(errs, fmt.Errorf("%s %q is not an absolute guest path", p[0], p[1]))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -36,7 +36,10 @@
 //  4. Run Command(cfg) as uid 1000 in /workspace with cfg.Stdin() on stdin
 //     (EOF when empty), and feed stdout to streamjson.ParseStream.
 //
-// The run's memory: claude-code's RSS reached 210 MB on the host for a
-// two-turn task (most of it the mapped binary), so a 256 MiB guest is too
-// small; give claude-code stages at least 1 GiB.
+// Measured on the host (2.1.332, two-turn tasks): the claude process is a
+// small supervisor that re-executes itself; the worker peaks at about
+// 200 MB RSS, 110 MB of it anonymous and the rest pages of the mapped
+// binary. A 256 MiB guest is therefore too small: give claude-code stages
+// 512 MiB or more. Killing only the supervisor's PID leaves the worker
+// running, so stop a run by its process group (or with the VM).
 package claudecode

@@ -280,7 +280,11 @@ func runReal(t *testing.T, im *Image, fake *llmtest.Server, cfg Config, prepare 
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	r := &realRun{err: cmd.Run()}
-	t.Logf("claude-code ran %s (%v); stderr: %s", time.Since(start).Round(time.Millisecond), r.err, stderr.String())
+	var maxRSS int64 // wait4 reports the largest RSS among unshare and its waited-for child
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		maxRSS = ru.Maxrss
+	}
+	t.Logf("claude-code ran %s (%v), max RSS %d MiB; stderr: %s", time.Since(start).Round(time.Millisecond), r.err, maxRSS>>10, stderr.String())
 	r.stdout, r.stderr = stdout.Bytes(), stderr.Bytes()
 	var perr error
 	r.res, perr = streamjson.ParseStream(bytes.NewReader(r.stdout), func(ev any) { r.events = append(r.events, ev) })

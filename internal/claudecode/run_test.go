@@ -202,7 +202,7 @@ func writeOwned(t *testing.T, root, p, content string) {
 	if err := os.WriteFile(host, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for d := host; strings.HasPrefix(d, root+"/home/") || strings.HasPrefix(d, root+"/workspace/"); d = filepath.Dir(d) {
+	for d := host; strings.HasPrefix(d, root+"/home/") || strings.HasPrefix(d, root+"/workspace/") || strings.HasPrefix(d, root+"/tmp/"); d = filepath.Dir(d) {
 		if err := os.Chown(d, 1000, 1000); err != nil {
 			t.Fatal(err)
 		}
