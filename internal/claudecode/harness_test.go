@@ -23,13 +23,13 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/claudecode/streamjson"
-	"github.com/voidbox/voidbox/internal/llm/llmtest"
 )
 
 var update = flag.Bool("update", false, "rewrite streamjson/testdata from the real runs")
 
-// gateway stands where the host gateway will: it records every request
-// claude-code makes and passes it to the llmtest fake. It moves
+// gateway is what the guest's base URL points at: it records every request
+// claude-code makes and passes it upstream (the llmtest fake, or the real
+// host gateway in front of it). It moves
 // role:"system" messages into the top-level system prompt first: claude-code
 // 2.1.332 sends them under the per-turn-control-2026-07-01 beta, which the
 // fake does not know (it answers 400, and claude-code retries without the
@@ -45,8 +45,8 @@ type seenRequest struct {
 	Method, Path, RawQuery, Auth, ContentEncoding, Beta string
 }
 
-func newGateway(t *testing.T, fake *llmtest.Server) *gateway {
-	target, err := url.Parse(fake.URL)
+func newGateway(t *testing.T, upstream string) *gateway {
+	target, err := url.Parse(upstream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,14 +247,14 @@ type realRun struct {
 // Command, uid 1000, cwd /workspace) in a chroot, with the base URL on the
 // recording gateway and every proxy variable on the trap. prepare may put
 // files into the root first.
-func runReal(t *testing.T, im *Image, fake *llmtest.Server, cfg Config, prepare func(root string)) *realRun {
+func runReal(t *testing.T, im *Image, upstream string, cfg Config, prepare func(root string)) *realRun {
 	t.Helper()
 	root := guestRoot(t, im)
 	if prepare != nil {
 		prepare(root)
 	}
 	before := snapshot(t, root)
-	gw := newGateway(t, fake)
+	gw := newGateway(t, upstream)
 	tr := newTrap(t)
 	cfg.BaseURL = gw.URL
 	if err := cfg.Validate(); err != nil {

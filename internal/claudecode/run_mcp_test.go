@@ -33,7 +33,7 @@ func TestRealRunMCPConfig(t *testing.T) {
 			return llmtest.Text("5")
 		}),
 	)
-	r := runReal(t, im, fake, Config{Prompt: "add 2 and 3", MCPConfig: "/tmp/voidbox-mcp.json"}, func(root string) {
+	r := runReal(t, im, fake.URL, Config{Prompt: "add 2 and 3", MCPConfig: "/tmp/voidbox-mcp.json"}, func(root string) {
 		writeOwned(t, root, "/tmp/voidbox-mcp.json", fmt.Sprintf(`{"mcpServers":{"calc":{"type":"http","url":%q}}}`, mcp.URL))
 		writeOwned(t, root, "/workspace/.mcp.json", `{"mcpServers":{"rogue":{"type":"http","url":"http://127.0.0.1:9/"}}}`)
 	})

@@ -47,7 +47,7 @@ func TestRealRunBashToolAndSkill(t *testing.T) {
 			return llmtest.Text("done: the input says hello").WithUsage(1200, 7)
 		}),
 	)
-	r := runReal(t, im, fake, Config{
+	r := runReal(t, im, fake.URL, Config{
 		Prompt: "--not-a-flag: summarise in.txt", Model: "claude-sonnet-4-5", MaxTurns: 5,
 		AppendSystemPrompt: "Write your output to /workspace/output.json.",
 	}, func(root string) {
@@ -100,7 +100,7 @@ func TestRealRunMaxTurns(t *testing.T) {
 	fake := llmtest.NewAnthropic(t,
 		llmtest.ToolCall("Bash", map[string]any{"command": "echo failing >&2; exit 3", "description": "fail"}).WithUsage(500, 10),
 	)
-	r := runReal(t, im, fake, Config{Prompt: "fail once", MaxTurns: 1}, nil)
+	r := runReal(t, im, fake.URL, Config{Prompt: "fail once", MaxTurns: 1}, nil)
 	if r.err == nil {
 		t.Errorf("claude-code exited 0 after reaching max turns")
 	}
@@ -130,7 +130,7 @@ func TestRealRunAPIError(t *testing.T) {
 		llmtest.Error(401, "authentication_error", "invalid x-api-key"),
 		llmtest.Error(401, "authentication_error", "invalid x-api-key"),
 	)
-	r := runReal(t, im, fake, Config{Prompt: "hello", MaxRetries: 1}, nil)
+	r := runReal(t, im, fake.URL, Config{Prompt: "hello", MaxRetries: 1}, nil)
 	if r.err == nil {
 		t.Errorf("claude-code exited 0 after an API error")
 	}
@@ -162,7 +162,7 @@ func TestRealRunLongPromptOnStdin(t *testing.T) {
 		}
 		return llmtest.Text("read it")
 	}))
-	r := runReal(t, im, fake, cfg, nil)
+	r := runReal(t, im, fake.URL, cfg, nil)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
