@@ -13,7 +13,12 @@
 // and, besides those, system lines such as api_retry that are counted but
 // produce no event. Each assistant line holds ONE content block; the blocks
 // of one API response share message.id, so a turn is a run of assistant
-// lines with the same id.
+// lines with the same id. Its agent.turn event goes out at its first
+// tool_use block (tools run before the next line), else when the next
+// line shows the response complete. claude-code prints each block before
+// the API reports the response's final usage: a turn's input tokens are
+// exact, its output tokens are what was known then (often 1); the
+// agent.finished totals come from the result line and are exact.
 //
 // The stream comes from inside the VM and is untrusted: lines are capped
 // (MaxLine), every field is decoded into a fixed struct, numbers are

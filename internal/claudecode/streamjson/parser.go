@@ -199,6 +199,12 @@ func (p *Parser) assistant(line []byte) error {
 			p.openTool(b, t.n, at)
 		}
 	}
+	if t.toolUse {
+		// The model asked for a tool: the turn's outcome is known, and the
+		// next line may be a long time coming (the tool runs first). Later
+		// blocks of the message join the turn through p.last.
+		p.flushTurn("")
+	}
 	return nil
 }
 
