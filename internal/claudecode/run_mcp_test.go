@@ -41,6 +41,7 @@ func TestRealRunMCPConfig(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	checkOnlyBaseURL(t, r, 2)
+	saveTranscript(t, "mcp_tool", r.stdout)
 	if !slices.Contains(r.res.Tools, "mcp__calc__add") || slices.ContainsFunc(r.res.Tools, func(n string) bool { return strings.Contains(n, "rogue") }) {
 		t.Errorf("tools %v", r.res.Tools)
 	}

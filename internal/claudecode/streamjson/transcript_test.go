@@ -120,3 +120,14 @@ func typeOf(ev any) string {
 	}
 	return "?"
 }
+
+func TestTranscriptMCPTool(t *testing.T) {
+	events, res := parseFile(t, "mcp_tool.jsonl")
+	checkTypes(t, events, event.TypeStarted, event.TypeTurn, event.TypeToolCall, event.TypeTurn, event.TypeFinished)
+	if tc := events[2].(*event.ToolCall); tc.Name != "mcp__calc__add" || tc.Error != "" || tc.ExitCode != nil {
+		t.Errorf("tool call %+v", tc)
+	}
+	if !slices.Contains(res.Tools, "mcp__calc__add") || res.Finished.FinalText != "5" {
+		t.Errorf("result %+v", res)
+	}
+}
