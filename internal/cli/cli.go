@@ -78,6 +78,7 @@ func newRoot(e *env) *cobra.Command {
 	root.AddCommand(
 		newExecCmd(e),
 		newSetupCmd(e),
+		newImageCmd(e),
 		newDoctorCmd(e),
 		newRunCmd(e),
 		newValidateCmd(e),

@@ -1,0 +1,99 @@
+package streamjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/voidbox/voidbox/internal/agent/event"
+)
+
+// FuzzParseStream feeds arbitrary bytes to the parser. The seed corpus is
+// the real claude-code transcripts, whole and line by line. Whatever the
+// input, the parser must not panic and its events must obey the contract:
+// one agent.finished, last; turns numbered 1..n and counted by finished;
+// tool calls counted by finished and tied to a turn; every event within
+// the agent event limits and readable by event.Decode.
+func FuzzParseStream(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.jsonl"))
+	if len(files) == 0 {
+		f.Fatal("no transcripts in testdata")
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			f.Add(line)
+		}
+	}
+	f.Add([]byte(sampleInit + "\n" + assistant("m", "", toolUse("a", "Bash")) + "\n" + assistant("m", "", toolUse("b", "Bash")) + "\n" +
+		toolResult("", "a", true, "Exit code 12") + "\n" + sampleResult))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var events []any
+		res, err := ParseStream(bytes.NewReader(data), func(ev any) { events = append(events, ev) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkContract(t, events, res)
+	})
+}
+
+func checkContract(t *testing.T, events []any, res *Result) {
+	t.Helper()
+	if len(events) == 0 {
+		t.Fatal("no events")
+	}
+	fin, ok := events[len(events)-1].(*event.Finished)
+	if !ok {
+		t.Fatalf("last event is %T, want *event.Finished", events[len(events)-1])
+	}
+	turns, tools, started := 0, 0, 0
+	for i, ev := range events {
+		switch e := ev.(type) {
+		case *event.Started:
+			started++
+			if i != 0 || started > 1 {
+				t.Errorf("started at %d", i)
+			}
+		case *event.Turn:
+			turns++
+			if e.Turn != turns || e.InputTokens < 0 || e.OutputTokens < 0 {
+				t.Errorf("turn %+v after %d turns", e, turns-1)
+			}
+		case *event.ToolCall:
+			tools++
+			if e.Turn < 1 || e.Turn > turns || e.DurationMs < 0 {
+				t.Errorf("tool call %+v with %d turns", e, turns)
+			}
+		case *event.Denied:
+		case *event.Finished:
+			if i != len(events)-1 {
+				t.Errorf("finished at %d of %d", i, len(events))
+			}
+		default:
+			t.Errorf("event of type %T", ev)
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > event.MaxLine {
+			t.Errorf("%T encodes to %d bytes", ev, len(b))
+		}
+		if _, err := event.Decode(b); err != nil {
+			t.Errorf("event.Decode(%s): %v", b, err)
+		}
+	}
+	if fin.Turns != turns || fin.ToolCalls != tools || fin.InputTokens < 0 || fin.OutputTokens < 0 ||
+		len(fin.FinalText) > event.MaxFinalText || len(fin.Error) > event.MaxField {
+		t.Errorf("finished %+v after %d turns, %d tool calls", fin, turns, tools)
+	}
+	if res.Finished != *fin {
+		t.Errorf("Result.Finished differs from the event")
+	}
+}
