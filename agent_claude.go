@@ -1,10 +1,122 @@
 package voidbox
 
 import (
-	"errors"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+
+	"github.com/voidbox/voidbox/internal/agent"
+	"github.com/voidbox/voidbox/internal/claudecode"
+	"github.com/voidbox/voidbox/internal/claudecode/streamjson"
+	"github.com/voidbox/voidbox/internal/vmm"
 )
 
-// newClaudeRuntime is replaced when the Claude Code flavour lands.
-func newClaudeRuntime(cacheDir string) (agentRuntime, error) {
-	return nil, errors.New("the claude-code runtime is not available yet")
+const (
+	claudeShareTag  = "claude-code"
+	claudeMCPConfig = "/run/voidbox/agent/mcp.json"
+)
+
+// claudeRuntime runs Anthropic's Claude Code CLI in the guest from the
+// claude-code flavour: a cache directory shared read-only with virtio-9p
+// (its 400 MB binary would not fit an initramfs), plus the glibc it needs.
+type claudeRuntime struct {
+	image *claudecode.Image
 }
+
+func newClaudeRuntime(cacheDir string) (agentRuntime, error) {
+	im, err := claudecode.FindImage(cacheDir, "")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMissingDependency, err) // says to run `voidbox image build claude`
+	}
+	return claudeRuntime{image: im}, nil
+}
+
+func (c claudeRuntime) shares() []vmm.Share {
+	return []vmm.Share{{Tag: claudeShareTag, HostPath: c.image.Dir, ReadOnly: true}}
+}
+
+// prepare mounts the flavour and makes its glibc the guest's: the binaries
+// have /lib64/ld-linux-x86-64.so.2 compiled in, and Claude Code re-executes
+// itself, so running the loader explicitly would not do.
+func (c claudeRuntime) prepare(ctx context.Context, sb *Sandbox) error {
+	if err := sb.mount(ctx, claudeShareTag, claudecode.GuestDir, true); err != nil {
+		return err
+	}
+	script := "set -e\n"
+	for _, l := range c.image.GuestSymlinks() {
+		script += fmt.Sprintf("mkdir -p %q\nln -sf %q %q\n", path.Dir(l.Link), l.Target, l.Link)
+	}
+	res, err := sb.execRoot(ctx, "sh", "-c", script)
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("linking the claude-code runtime: %s", res.Stderr)
+	}
+	return nil
+}
+
+func (claudeRuntime) skillsDir() string {
+	dir, _ := claudecode.SkillDir(claudecode.GuestHome, "x")
+	return path.Dir(dir)
+}
+
+func (c claudeRuntime) command(ctx context.Context, sb *Sandbox, cfg agent.Config) ([]string, map[string]string, []byte, error) {
+	cc := claudecode.Config{
+		Prompt:   cfg.Prompt,
+		Model:    cfg.Model,
+		MaxTurns: cfg.MaxTurns,
+		BaseURL:  cfg.BaseURL,
+		// The gateway already failed or succeeded for real; claude's default
+		// of 10 retries with backoff would only stretch a failure to minutes.
+		MaxRetries: 2,
+		AppendSystemPrompt: "Your working directory is /workspace. The previous stage's output, if any, is " +
+			"/workspace/input.json. Write your final answer to " + cfg.OutputFile + " or give it as your last message.",
+	}
+	if len(cfg.MCPServers) > 0 {
+		b, err := json.Marshal(claudeMCPServers(cfg.MCPServers))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if err := sb.writeRootFile(ctx, claudeMCPConfig, b, 0o644); err != nil {
+			return nil, nil, nil, err
+		}
+		cc.MCPConfig = claudeMCPConfig
+	}
+	if err := cc.Validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	argv, env := claudecode.Command(cc)
+	return argv, env, cc.Stdin(), nil
+}
+
+// claudeMCPServers is Claude Code's --mcp-config format.
+func claudeMCPServers(servers []agent.MCPServer) map[string]any {
+	m := map[string]any{}
+	for _, s := range servers {
+		if s.URL != "" {
+			m[s.Name] = map[string]any{"type": "http", "url": s.URL}
+			continue
+		}
+		args, env := s.Args, s.Env
+		if args == nil {
+			args = []string{}
+		}
+		if env == nil {
+			env = map[string]string{}
+		}
+		m[s.Name] = map[string]any{"command": s.Command, "args": args, "env": env}
+	}
+	return map[string]any{"mcpServers": m}
+}
+
+func (claudeRuntime) parser(emit func(any)) lineParser {
+	return claudeParser{streamjson.NewParser(emit)}
+}
+
+// claudeParser adapts streamjson's parser to lineParser.
+type claudeParser struct{ p *streamjson.Parser }
+
+func (c claudeParser) Line(line []byte) { _ = c.p.Line(line) }
+func (c claudeParser) Close()           { c.p.Close() }

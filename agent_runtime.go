@@ -19,10 +19,17 @@ type agentRuntime interface {
 	prepare(ctx context.Context, sb *Sandbox) error
 	// skillsDir is where the runtime looks for SKILL.md directories.
 	skillsDir() string
-	// command returns the agent's argv and environment for cfg.
-	command(ctx context.Context, sb *Sandbox, cfg agent.Config) ([]string, map[string]string, error)
-	// events parses one line of the agent's stdout (untrusted) into events.
-	events(line []byte) []any
+	// command returns the agent's argv, environment and stdin for cfg.
+	command(ctx context.Context, sb *Sandbox, cfg agent.Config) (argv []string, env map[string]string, stdin []byte, err error)
+	// parser reads the agent's stdout (untrusted), one line at a time, and
+	// reports agent events through emit.
+	parser(emit func(any)) lineParser
+}
+
+// lineParser consumes an event stream line by line.
+type lineParser interface {
+	Line(line []byte)
+	Close()
 }
 
 func runtimeFor(name, cacheDir string) (agentRuntime, error) {
@@ -43,26 +50,31 @@ func (builtinRuntime) shares() []vmm.Share                     { return nil }
 func (builtinRuntime) prepare(context.Context, *Sandbox) error { return nil }
 func (builtinRuntime) skillsDir() string                       { return guestSkillsDir }
 
-func (builtinRuntime) command(ctx context.Context, sb *Sandbox, cfg agent.Config) ([]string, map[string]string, error) {
+func (builtinRuntime) command(ctx context.Context, sb *Sandbox, cfg agent.Config) ([]string, map[string]string, []byte, error) {
 	b, err := json.Marshal(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// Root-owned and read-only for the sandbox user: the agent reads its
 	// configuration but the commands it runs cannot rewrite it.
 	if err := sb.writeRootFile(ctx, agentConfigPath, b, 0o644); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return []string{"/init", "agent", "--config", agentConfigPath}, map[string]string{}, nil
+	return []string{"/init", "agent", "--config", agentConfigPath}, map[string]string{}, nil, nil
 }
 
-func (builtinRuntime) events(line []byte) []any {
-	ev, err := event.Decode(line)
-	if err != nil {
-		return nil // not an event: the stream is untrusted, skip what does not parse
+func (builtinRuntime) parser(emit func(any)) lineParser { return builtinParser{emit} }
+
+// builtinParser decodes the built-in agent's JSON-lines events.
+type builtinParser struct{ emit func(any) }
+
+func (p builtinParser) Line(line []byte) {
+	if ev, err := event.Decode(line); err == nil {
+		p.emit(ev) // what does not parse is skipped: the stream is untrusted
 	}
-	return []any{ev}
 }
+
+func (builtinParser) Close() {}
 
 // writeRootFile writes a root-owned file (provisioning).
 func (s *Sandbox) writeRootFile(ctx context.Context, path string, data []byte, perm uint32) error {

@@ -25,6 +25,8 @@ const (
 	guestSkillsDir   = "/workspace/.voidbox/skills"
 	placeholderKey   = "voidbox-placeholder-key" // the guest never sees a real key
 	maxSkillTreeSize = 16 << 20
+
+	claudeDefaultMemoryMiB = 1536
 )
 
 // AgentDetail is what an agent stage's report carries.
@@ -97,6 +99,11 @@ func (r *stageRunner) runAgent(ctx context.Context, p stagePayload, attempt int,
 		return pipeline.Output{}, pipeline.Permanent(err)
 	}
 	cfg.shares = rt.shares()
+	if a.runtime == RuntimeClaudeCode && p.box.cfg.MemoryMiB == 0 {
+		// Its 400 MB binary is paged in over 9p and its worker peaks near
+		// 200 MB: the 512 MiB default is too tight.
+		cfg.MemoryMiB = claudeDefaultMemoryMiB
+	}
 	ar.cfg = cfg
 
 	sb, err := New(ctx, cfg)
@@ -146,7 +153,7 @@ func (ar *agentRun) run(ctx context.Context, sb *Sandbox, rt agentRuntime, attem
 			return pipeline.Output{}, fmt.Errorf("writing %s: %w", InputFile, err)
 		}
 	}
-	argv, env, err := rt.command(ctx, sb, ar.agentConfig(skills))
+	argv, env, stdin, err := rt.command(ctx, sb, ar.agentConfig(skills))
 	if err != nil {
 		return pipeline.Output{}, err
 	}
@@ -154,9 +161,15 @@ func (ar *agentRun) run(ctx context.Context, sb *Sandbox, rt agentRuntime, attem
 		env[k] = v
 	}
 	var stderr bytes.Buffer
-	lines := &lineSplitter{max: event.MaxLine, line: func(l []byte) { ar.onLine(rt, l) }}
-	res, err := sb.Exec(ctx, Cmd{Args: argv, Env: env, Stdout: lines, Stderr: &capWriter{w: &stderr, left: 64 << 10}, system: true})
+	parser := rt.parser(ar.apply)
+	lines := &lineSplitter{max: event.MaxLine, line: parser.Line}
+	cmd := Cmd{Args: argv, Env: env, Stdout: lines, Stderr: &capWriter{w: &stderr, left: 64 << 10}, system: true}
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	res, err := sb.Exec(ctx, cmd)
 	lines.flush()
+	parser.Close()
 	if err != nil {
 		return pipeline.Output{}, err
 	}
@@ -261,13 +274,6 @@ func copySkillDirs(ctx context.Context, sb *Sandbox, hostDir, guestDir string) e
 		}
 	}
 	return nil
-}
-
-// onLine turns one line of the agent's event stream into run events.
-func (ar *agentRun) onLine(rt agentRuntime, line []byte) {
-	for _, ev := range rt.events(line) {
-		ar.apply(ev)
-	}
 }
 
 func (ar *agentRun) apply(ev any) {

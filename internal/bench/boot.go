@@ -33,11 +33,11 @@ type BootResult struct {
 	ColdStart Stats   `json:"cold_start"` // voidbox New + first Exec result
 	RatioP50  float64 `json:"ratio_p50"`  // cold_start.p50 / floor.p50 (target ≤ 1.10)
 	RatioP95  float64 `json:"ratio_p95"`
-	ExecRTT   Stats   `json:"exec_rtt"`    // Exec of `true` on a running sandbox (target p50 ≤ 5 ms)
+	ExecRTT   Stats   `json:"exec_rtt"` // Exec of `true` on a running sandbox (target p50 ≤ 5 ms)
 	// GuestSpawn is what one fork+exec+wait of /bin/true costs inside the
 	// guest itself (a busybox sh loop), the floor under any exec round trip.
 	GuestSpawn time.Duration `json:"guest_spawn_ns"`
-	IdleRSSkB int64   `json:"idle_rss_kb"` // QEMU resident set of one idle sandbox
+	IdleRSSkB  int64         `json:"idle_rss_kb"` // QEMU resident set of one idle sandbox
 }
 
 // Boot runs the boot benchmark: floor and voidbox boots alternate so both

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox"
+	"github.com/voidbox/voidbox/internal/claudecode"
 )
 
 var (
@@ -56,4 +57,24 @@ func Boot(t testing.TB, cfg voidbox.Config) *voidbox.Sandbox {
 	}
 	t.Cleanup(func() { sb.Close() })
 	return sb
+}
+
+var (
+	claudeOnce sync.Once
+	claudeErr  error
+)
+
+// ClaudeImage builds the claude-code flavour once per test binary (a ~190 MB
+// download the first time, cached after). Like Setup it fails, never skips.
+func ClaudeImage(t testing.TB) {
+	t.Helper()
+	Setup(t)
+	claudeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		_, claudeErr = claudecode.BuildImage(ctx, claudecode.Options{Progress: os.Stderr})
+	})
+	if claudeErr != nil {
+		t.Fatalf("building the claude-code image: %v", claudeErr)
+	}
 }
