@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -81,6 +82,7 @@ func boot(ctx context.Context, cfg Config, env hostEnv) (*Sandbox, error) {
 		Name:       cfg.Name,
 		ConsoleLog: cfg.ConsoleLog,
 		Shares:     cfg.shares,
+		CPUModel:   os.Getenv("VOIDBOX_QEMU_CPU"),
 	})
 	if err != nil {
 		if ctx.Err() != nil {
