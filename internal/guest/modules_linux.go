@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,15 +83,37 @@ func loadModules(manifest string, bootOnly bool) error {
 		return fmt.Errorf("parsing %s: %w", manifest, err)
 	}
 	cmdline, _ := os.ReadFile("/proc/cmdline")
+	// Modules load concurrently, each once its dependencies are in: a probe
+	// that waits on its device (virtio_console) does not hold up the others.
+	done := map[string]chan struct{}{}
 	for _, mod := range m.Modules {
-		if bootOnly && !mod.Boot {
-			continue
-		}
-		if err := loadModule(mod.Path, moduleParams(string(cmdline), mod.Name)); err != nil {
-			return fmt.Errorf("loading module %s: %w", mod.Name, err)
+		if !bootOnly || mod.Boot {
+			done[mod.Name] = make(chan struct{})
 		}
 	}
-	return nil
+	var wg sync.WaitGroup
+	errs := make([]error, len(m.Modules))
+	for i, mod := range m.Modules {
+		ch, ok := done[mod.Name]
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(ch)
+			for _, d := range mod.Deps {
+				if dch, ok := done[d]; ok {
+					<-dch
+				}
+			}
+			if err := loadModule(mod.Path, moduleParams(string(cmdline), mod.Name)); err != nil {
+				errs[i] = fmt.Errorf("loading module %s: %w", mod.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func loadModule(path, params string) error {

@@ -27,7 +27,7 @@ func openControlPort(name string) (*os.File, error) {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("no virtio-serial port named %q (is virtio_console loaded?)", name)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
