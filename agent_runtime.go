@@ -7,6 +7,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/agent"
 	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/vmm"
 	"github.com/voidbox/voidbox/internal/wire"
 )
@@ -42,8 +43,9 @@ func runtimeFor(name, cacheDir string) (agentRuntime, error) {
 	return nil, fmt.Errorf("%w: agent runtime %q", ErrInvalid, name)
 }
 
-// builtinRuntime is the Go agent shipped in the guest agent binary, started
-// as `/init agent --config FILE`; its events are JSON lines on stdout.
+// builtinRuntime is the Go agent (cmd/voidbox-agent), added to the initramfs
+// of agent stages and started as `voidbox-agent --config FILE`; its events
+// are JSON lines on stdout.
 type builtinRuntime struct{}
 
 func (builtinRuntime) shares() []vmm.Share                     { return nil }
@@ -60,7 +62,7 @@ func (builtinRuntime) command(ctx context.Context, sb *Sandbox, cfg agent.Config
 	if err := sb.writeRootFile(ctx, agentConfigPath, b, 0o644); err != nil {
 		return nil, nil, nil, err
 	}
-	return []string{"/init", "agent", "--config", agentConfigPath}, map[string]string{}, nil, nil
+	return []string{setup.AgentGuestPath, "--config", agentConfigPath}, map[string]string{}, nil, nil
 }
 
 func (builtinRuntime) parser(emit func(any)) lineParser { return builtinParser{emit} }

@@ -92,6 +92,9 @@ func (r *stageRunner) runAgent(ctx context.Context, p stagePayload, attempt int,
 	defer ar.stop()
 
 	cfg := r.configFor(p.box)
+	if a.runtime == RuntimeVoidbox && p.box.cfg.Image.Kernel == "" {
+		cfg.Image = r.agentImage
+	}
 	cfg.listeners = []wire.Listener{{Service: "llm", Addr: llmEndpoint}}
 	cfg.services = map[string]control.TunnelHandler{"llm": handler}
 	rt, err := runtimeFor(a.runtime, r.host.CacheDir)

@@ -16,6 +16,9 @@ type SetupOptions struct {
 	CacheDir string    // default $VOIDBOX_CACHE_DIR, then $XDG_CACHE_HOME/voidbox
 	Progress io.Writer // download and build progress; nil is silent
 	Refresh  bool      // re-resolve the Debian package versions
+	// Agent also prepares the image of agent stages (the built-in agent is
+	// a separate binary, added to their initramfs only).
+	Agent bool
 }
 
 // SetupResult describes a host that can boot sandboxes.
@@ -23,6 +26,7 @@ type SetupResult struct {
 	QEMU          string // qemu-system-x86_64
 	GuestAgent    string // the static guest agent that is /init
 	Image         Image  // kernel (PVH vmlinux) and initramfs
+	AgentImage    Image  // the same kernel, initramfs with the built-in agent (when SetupOptions.Agent)
 	KernelRelease string // guest `uname -r`
 	KernelPackage string // Debian package=version the kernel came from
 	Busybox       string // Debian package=version of the guest userland
@@ -35,14 +39,14 @@ type SetupResult struct {
 // apt-get when running as root on Debian), guest agent found, guest kernel
 // and initramfs built into the cache. It is idempotent and cheap when done.
 func Setup(ctx context.Context, o SetupOptions) (*SetupResult, error) {
-	r, err := setup.Run(ctx, setup.Options{CacheDir: o.CacheDir, Progress: o.Progress, Refresh: o.Refresh})
+	r, err := setup.Run(ctx, setup.Options{CacheDir: o.CacheDir, Progress: o.Progress, Refresh: o.Refresh, Agent: o.Agent})
 	if err != nil {
 		if errors.Is(err, setup.ErrMissingDependency) {
 			return nil, fmt.Errorf("%w: %w", ErrMissingDependency, err)
 		}
 		return nil, err
 	}
-	return &SetupResult{
+	res := &SetupResult{
 		QEMU:          r.QEMU,
 		GuestAgent:    r.GuestAgent,
 		Image:         Image{Kernel: r.Kernel, Initramfs: r.Initramfs},
@@ -52,7 +56,11 @@ func Setup(ctx context.Context, o SetupOptions) (*SetupResult, error) {
 		CacheDir:      r.CacheDir,
 		Cached:        r.Cached,
 		Summary:       r.Summary(),
-	}, nil
+	}
+	if r.AgentInitramfs != "" {
+		res.AgentImage = Image{Kernel: r.Kernel, Initramfs: r.AgentInitramfs}
+	}
+	return res, nil
 }
 
 // prepareHost resolves QEMU, the guest image and the accelerator.

@@ -62,6 +62,13 @@ func run(ctx context.Context, g *pipeline.Graph, o RunOptions) (*Report, error) 
 		return nil, err
 	}
 	r := &stageRunner{host: host}
+	if hasAgents(g) {
+		s, err := Setup(ctx, SetupOptions{CacheDir: host.CacheDir, Progress: o.Progress, Agent: true})
+		if err != nil {
+			return nil, err
+		}
+		r.agentImage = s.AgentImage
+	}
 	return pipeline.Run(ctx, g, r, pipeline.Options{Input: o.Input, Sink: o.Events})
 }
 
@@ -93,7 +100,17 @@ func preflight(g *pipeline.Graph) error {
 
 // stageRunner boots one VM per stage attempt.
 type stageRunner struct {
-	host Config
+	host       Config
+	agentImage Image // the image of built-in agent stages
+}
+
+func hasAgents(g *pipeline.Graph) bool {
+	for _, n := range g.Nodes {
+		if n.Payload.(stagePayload).box.agent != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // configFor merges the host-wide settings into a box's sandbox settings.

@@ -21,18 +21,32 @@ func deps(t *testing.T, pkg string, env ...string) []string {
 
 const mod = "github.com/voidbox/voidbox"
 
-// TestGuestLinksNoHostCode keeps the guest agent small and its attack surface
-// known: it may use the wire protocol and its own package, never host code.
+// TestGuestLinksNoHostCode keeps PID 1 of every VM small and its attack
+// surface known: the wire protocol and its own package, nothing else of ours
+// (not even the built-in agent, which is a separate binary), and no HTTP.
 func TestGuestLinksNoHostCode(t *testing.T) {
 	allowed := map[string]bool{
 		mod + "/cmd/voidbox-guest": true,
 		mod + "/internal/guest":    true,
 		mod + "/internal/wire":     true,
-		mod + "/internal/agent":    true, // the built-in agent runs in the guest
 	}
 	for _, d := range deps(t, mod+"/cmd/voidbox-guest", "GOOS=linux", "CGO_ENABLED=0") {
-		if strings.HasPrefix(d, mod) && !allowed[d] && !strings.HasPrefix(d, mod+"/internal/agent/") {
-			t.Errorf("voidbox-guest links host-side package %s", d)
+		if strings.HasPrefix(d, mod) && !allowed[d] {
+			t.Errorf("voidbox-guest links %s", d)
+		}
+		if d == "net/http" {
+			t.Errorf("voidbox-guest links net/http")
+		}
+	}
+}
+
+// TestAgentLinksNoHostCode: the built-in agent runs in the guest too; it
+// links only its own packages, never the host's gateway, VMM or CLI.
+func TestAgentLinksNoHostCode(t *testing.T) {
+	for _, d := range deps(t, mod+"/cmd/voidbox-agent", "GOOS=linux", "CGO_ENABLED=0") {
+		if strings.HasPrefix(d, mod) && d != mod+"/cmd/voidbox-agent" && d != mod+"/internal/agent" &&
+			!strings.HasPrefix(d, mod+"/internal/agent/") {
+			t.Errorf("voidbox-agent links %s", d)
 		}
 	}
 }

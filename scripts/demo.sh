@@ -10,6 +10,7 @@ ensure_host_packages
 mkdir -p bin
 go build -o bin/voidbox ./cmd/voidbox
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/voidbox-guest ./cmd/voidbox-guest
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/voidbox-agent ./cmd/voidbox-agent
 bin/voidbox setup
 
 echo

@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 	}
 	build(bin, ".")
 	build(filepath.Join(dir, "voidbox-guest"), "../voidbox-guest", "CGO_ENABLED=0")
+	build(filepath.Join(dir, "voidbox-agent"), "../voidbox-agent", "CGO_ENABLED=0")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

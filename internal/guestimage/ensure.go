@@ -50,7 +50,7 @@ func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
 	if err != nil {
 		return nil, err
 	}
-	agentDigest, err := fileDigest(agent)
+	agentDigest, err := FileDigest(agent)
 	if err != nil {
 		return nil, fmt.Errorf("guest image: reading guest agent: %w", err)
 	}
@@ -246,7 +246,8 @@ func digestOf(v any) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func fileDigest(p string) (string, error) {
+// FileDigest is the hex sha256 of a file's content.
+func FileDigest(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err

@@ -20,6 +20,20 @@ const (
 	agentPkgDir = "cmd/voidbox-guest"
 )
 
+// guestBinary names one of the static binaries voidbox puts in the guest.
+type guestBinary struct {
+	name   string // file name, next to the voidbox executable when installed
+	pkgDir string // main package in the source tree
+	env    string // variable that overrides where it is
+}
+
+var (
+	// guestAgentBinary is PID 1 of every VM.
+	guestAgentBinary = guestBinary{agentName, agentPkgDir, "VOIDBOX_GUEST_AGENT"}
+	// builtinAgentBinary is the built-in LLM agent, in agent stages only.
+	builtinAgentBinary = guestBinary{"voidbox-agent", "cmd/voidbox-agent", "VOIDBOX_AGENT_BINARY"}
+)
+
 // agentSearch is where FindGuestAgent looks: the running executable's path, the working directory
 // (to find a source checkout), the cache to build into, and the environment.
 type agentSearch struct {
@@ -28,6 +42,14 @@ type agentSearch struct {
 	wd       string
 	cacheDir string // "" = guestimage.CacheRoot default
 	progress io.Writer
+	bin      guestBinary // zero value: the guest agent
+}
+
+func (s agentSearch) binary() guestBinary {
+	if s.bin.name == "" {
+		return guestAgentBinary
+	}
+	return s.bin
 }
 
 // FindGuestAgent returns the static voidbox-guest binary: $VOIDBOX_GUEST_AGENT if set; else
@@ -41,26 +63,35 @@ func FindGuestAgent(ctx context.Context, cacheDir string, progress io.Writer) (s
 	return findGuestAgent(ctx, agentSearch{getenv: os.Getenv, exe: exe, wd: wd, cacheDir: cacheDir, progress: progress})
 }
 
+// FindAgentBinary finds (or builds) voidbox-agent, the built-in LLM agent, the same way:
+// $VOIDBOX_AGENT_BINARY, next to the executable, or built from a source checkout.
+func FindAgentBinary(ctx context.Context, cacheDir string, progress io.Writer) (string, error) {
+	exe, _ := os.Executable()
+	wd, _ := os.Getwd()
+	return findGuestAgent(ctx, agentSearch{getenv: os.Getenv, exe: exe, wd: wd, cacheDir: cacheDir, progress: progress, bin: builtinAgentBinary})
+}
+
 func findGuestAgent(ctx context.Context, s agentSearch) (string, error) {
-	if p := s.getenv("VOIDBOX_GUEST_AGENT"); p != "" {
-		return checkedAgent(p, "VOIDBOX_GUEST_AGENT")
+	b := s.binary()
+	if p := s.getenv(b.env); p != "" {
+		return checkedAgent(p, b.env)
 	}
 	if s.exe != "" {
-		p := filepath.Join(filepath.Dir(s.exe), agentName)
+		p := filepath.Join(filepath.Dir(s.exe), b.name)
 		if _, err := os.Stat(p); err == nil {
 			return checkedAgent(p, "the file next to "+filepath.Base(s.exe))
 		}
 	}
 	src, ok := findSourceTree(s.wd)
 	if !ok {
-		return "", &MissingDependencyError{What: agentName,
-			Hint: "set VOIDBOX_GUEST_AGENT to the static guest agent, install it next to the voidbox binary, " +
+		return "", &MissingDependencyError{What: b.name,
+			Hint: "set " + b.env + " to the static binary, install it next to the voidbox binary, " +
 				"or run from a voidbox source checkout with Go installed"}
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return "", &MissingDependencyError{What: "go", Package: "golang-go",
-			Hint: "building " + agentName + " from " + src + " needs the Go toolchain (or set VOIDBOX_GUEST_AGENT)"}
+			Hint: "building " + b.name + " from " + src + " needs the Go toolchain (or set " + b.env + ")"}
 	}
 	p, err := buildAgent(ctx, s, goBin, src)
 	if err != nil {
@@ -109,28 +140,29 @@ func buildAgent(ctx context.Context, s agentSearch, goBin, src string) (string, 
 	if err != nil {
 		return "", err
 	}
+	b := s.binary()
 	dir := filepath.Join(root, "agent")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("building %s: %w (set VOIDBOX_CACHE_DIR to a writable directory)", agentName, err)
+		return "", fmt.Errorf("building %s: %w (set VOIDBOX_CACHE_DIR to a writable directory)", b.name, err)
 	}
-	tmp, err := os.CreateTemp(dir, agentName+".*.tmp")
+	tmp, err := os.CreateTemp(dir, b.name+".*.tmp")
 	if err != nil {
-		return "", fmt.Errorf("building %s: %w", agentName, err)
+		return "", fmt.Errorf("building %s: %w", b.name, err)
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	fmt.Fprintf(orDiscard(s.progress), "building %s from %s\n", agentName, src)
+	fmt.Fprintf(orDiscard(s.progress), "building %s from %s\n", b.name, src)
 	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w",
-		"-o", tmp.Name(), "./"+agentPkgDir)
+		"-o", tmp.Name(), "./"+b.pkgDir)
 	cmd.Dir = src
 	// The guest is linux/amd64 whatever the host is; no cgo keeps the binary static.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building %s: go build: %w: %s", agentName, err, strings.TrimSpace(string(out)))
+		return "", fmt.Errorf("building %s: go build: %w: %s", b.name, err, strings.TrimSpace(string(out)))
 	}
-	final := filepath.Join(dir, agentName)
+	final := filepath.Join(dir, b.name)
 	if err := os.Rename(tmp.Name(), final); err != nil {
-		return "", fmt.Errorf("building %s: %w", agentName, err)
+		return "", fmt.Errorf("building %s: %w", b.name, err)
 	}
 	return final, nil
 }

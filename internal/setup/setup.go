@@ -21,6 +21,9 @@ type Options struct {
 	// Image carries further image options (Modules, Layers, Packages, KernelPackage). Its CacheDir,
 	// GuestAgent, Progress and Refresh are replaced by the fields above.
 	Image guestimage.Options
+	// Agent also prepares the image of agent stages: the base image plus the
+	// built-in agent binary (found or built like the guest agent).
+	Agent bool
 }
 
 // Result is what a prepared host has.
@@ -28,6 +31,9 @@ type Result struct {
 	QEMU       string // path of qemu-system-x86_64
 	GuestAgent string // path of the static guest agent that is /init in the image
 	*guestimage.Artifacts
+	// AgentInitramfs is the initramfs of agent stages (base + voidbox-agent
+	// at AgentGuestPath); set when Options.Agent.
+	AgentInitramfs string
 }
 
 // Summary is one line for a person.
@@ -57,5 +63,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
-	return &Result{QEMU: qemu, GuestAgent: agent, Artifacts: a}, nil
+	r := &Result{QEMU: qemu, GuestAgent: agent, Artifacts: a}
+	if o.Agent {
+		bin, err := FindAgentBinary(ctx, o.CacheDir, o.Progress)
+		if err != nil {
+			return nil, fmt.Errorf("setup: %w", err)
+		}
+		img.Layers = append(append([]guestimage.Layer(nil), img.Layers...), agentLayer{bin})
+		aa, err := guestimage.Ensure(ctx, img)
+		if err != nil {
+			return nil, fmt.Errorf("setup: agent image: %w", err)
+		}
+		r.AgentInitramfs = aa.Initramfs
+	}
+	return r, nil
 }
