@@ -45,8 +45,11 @@ func runInit() {
 		fatal("reading session secret: %v", err)
 	}
 	a := &agent{secret: secret, spawner: &spawner{reaper: reaper}, bootStart: start}
-	err = a.serve(ctl)
-	logf(3, "control channel closed: %v; powering off", err)
+	if err := a.serve(ctl); err != nil {
+		// Level 2 reaches the console under "quiet", so the host shows
+		// why in the console tail.
+		logf(2, "control channel failed: %v; powering off", err)
+	}
 	powerOff()
 }
 

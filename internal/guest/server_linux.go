@@ -22,9 +22,10 @@ type agent struct {
 
 	listeners []listener // opened during the handshake
 
-	mu     sync.Mutex // guards policy and sess
-	policy wire.Policy
-	sess   *yamux.Session
+	mu           sync.Mutex // guards policy, sess and shuttingDown
+	policy       wire.Policy
+	sess         *yamux.Session
+	shuttingDown bool // the host asked for a power-off
 }
 
 // serve runs the handshake on ch and then serves multiplexed streams until the
@@ -53,6 +54,12 @@ func (a *agent) serve(ch io.ReadWriteCloser) error {
 	for {
 		st, err := sess.AcceptStream()
 		if err != nil {
+			a.mu.Lock()
+			orderly := a.shuttingDown
+			a.mu.Unlock()
+			if orderly {
+				return nil
+			}
 			return err
 		}
 		go a.handle(st)
@@ -138,6 +145,7 @@ func (a *agent) handle(st net.Conn) {
 		_ = st.Close()
 		a.mu.Lock()
 		sess := a.sess
+		a.shuttingDown = true
 		a.mu.Unlock()
 		// Give the OK frame a moment to leave before the VM powers off.
 		time.Sleep(20 * time.Millisecond)
