@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/voidbox/voidbox/internal/filelock"
 	"io"
 	"io/fs"
 	"os"
@@ -45,7 +46,7 @@ func BuildImage(ctx context.Context, o Options) (*Image, error) {
 			return nil, fmt.Errorf("preparing the cache: %w", err)
 		}
 	}
-	l, err := lock(ctx, filepath.Join(root, flavoursDir, ".claude-code.lock"), func() {
+	l, err := filelock.Acquire(ctx, filepath.Join(root, flavoursDir, ".claude-code.lock"), func() {
 		progress(o.Progress, "waiting for another build of the claude-code flavour to finish")
 	})
 	if err != nil {

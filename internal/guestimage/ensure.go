@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/voidbox/voidbox/internal/filelock"
 	"io"
 	"os"
 	"path/filepath"
@@ -61,7 +62,7 @@ func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
 	if err := prepareCacheRoot(root); err != nil {
 		return nil, err
 	}
-	lock, err := lockCache(ctx, filepath.Join(root, "lock"), func() {
+	lock, err := filelock.Acquire(ctx, filepath.Join(root, "lock"), func() {
 		progress(o.Progress, "waiting for another voidbox set-up to finish with %s", root)
 	})
 	if err != nil {

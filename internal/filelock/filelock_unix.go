@@ -1,6 +1,9 @@
 //go:build unix
 
-package guestimage
+// Package filelock is an exclusive, context-aware flock(2) on a file, used to
+// keep concurrent set-ups (in one process or several) from building the same
+// cache entry twice.
+package filelock
 
 import (
 	"context"
@@ -12,14 +15,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cacheLock is an exclusive flock(2) on a file in the cache root. flock locks belong to the open file
-// description, so two Ensure calls in one process exclude each other just as two processes do, and
-// the kernel drops the lock if the process dies.
-type cacheLock struct{ f *os.File }
+// Lock is a held lock. flock locks belong to the open file description, so
+// two Locks in one process exclude each other as two processes do, and the
+// kernel drops the lock when the process dies.
+type Lock struct{ f *os.File }
 
-// lockCache blocks until it holds the lock or ctx is done. It polls with LOCK_NB because a blocking
-// flock cannot be interrupted by ctx.
-func lockCache(ctx context.Context, path string, waiting func()) (*cacheLock, error) {
+// Acquire blocks until it holds the lock on path (created if needed) or ctx
+// is done, calling waiting once if it has to wait. It polls with LOCK_NB
+// because a blocking flock cannot be interrupted by ctx.
+func Acquire(ctx context.Context, path string, waiting func()) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock: %w", err)
@@ -28,7 +32,7 @@ func lockCache(ctx context.Context, path string, waiting func()) (*cacheLock, er
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
-			return &cacheLock{f: f}, nil
+			return &Lock{f: f}, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			f.Close()
@@ -41,14 +45,14 @@ func lockCache(ctx context.Context, path string, waiting func()) (*cacheLock, er
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("waiting for cache lock %s: %w", path, ctx.Err())
+			return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
 // Close releases the lock. It is safe to call more than once.
-func (l *cacheLock) Close() error {
+func (l *Lock) Close() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
