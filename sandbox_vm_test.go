@@ -205,6 +205,15 @@ func TestSandboxVM(t *testing.T) {
 			t.Fatal("host read of a root-only file succeeded with the sandbox user's rights")
 		}
 	})
+	t.Run("a command that exhausts memory is killed, the sandbox survives", func(t *testing.T) {
+		r := sh(t, `awk 'BEGIN { s = "x"; while (1) s = s s }'`)
+		if r.ExitCode != 137 {
+			t.Fatalf("memory hog: exit %d stderr %q", r.ExitCode, r.Stderr)
+		}
+		if r := sh(t, "cat /proc/self/oom_score_adj; echo alive"); string(r.Stdout) != "0\nalive\n" {
+			t.Fatalf("after the OOM kill: %q", r.Stdout)
+		}
+	})
 	t.Run("secret is not readable by the sandbox user", func(t *testing.T) {
 		r := sh(t, "cat /sys/firmware/qemu_fw_cfg/by_name/opt/org.voidbox/secret/raw; grep -c secret /proc/cmdline")
 		if r.ExitCode == 0 || len(r.Stdout) > 2 {

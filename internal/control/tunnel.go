@@ -2,6 +2,8 @@ package control
 
 import (
 	"fmt"
+	"net"
+	"sync"
 	"time"
 
 	"github.com/voidbox/voidbox/internal/wire"
@@ -15,13 +17,27 @@ func (c *Client) Handle(service string, h TunnelHandler) {
 	c.services[service] = h
 }
 
+// maxTunnels bounds the guest-initiated streams served at once: each holds a
+// goroutine and up to a yamux window of buffered data on the host, and the
+// guest is not trusted to be reasonable.
+const maxTunnels = 64
+
 func (c *Client) acceptTunnels() {
 	defer c.wg.Done()
+	slots := make(chan struct{}, maxTunnels)
 	for {
 		st, err := c.sess.AcceptStream()
 		if err != nil {
 			return
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			st.Close() // over the limit: refuse rather than queue
+			continue
+		}
+		var once sync.Once
+		release := func() { once.Do(func() { <-slots }) }
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
@@ -35,6 +51,7 @@ func (c *Client) acceptTunnels() {
 			}
 			if err != nil {
 				st.Close()
+				release()
 				return
 			}
 			c.mu.Lock()
@@ -43,14 +60,30 @@ func (c *Client) acceptTunnels() {
 			if h == nil {
 				_ = wire.WriteJSON(st, wire.TError, wire.Error{Code: wire.CodeNotFound, Message: fmt.Sprintf("no host service %q", t.Service)})
 				st.Close()
+				release()
 				return
 			}
 			_ = st.SetReadDeadline(time.Time{})
 			if err := wire.WriteFrame(st, wire.TOK, nil); err != nil {
 				st.Close()
+				release()
 				return
 			}
-			h(st)
+			// The slot is held until the service closes the connection,
+			// which may be after h returns (an HTTP server keeps it).
+			h(&slotConn{Conn: st, release: release})
 		}()
 	}
+}
+
+// slotConn releases its tunnel slot when closed.
+type slotConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
 }

@@ -75,6 +75,11 @@ func setupSystem() error {
 		}
 	}
 	_ = unix.Sethostname([]byte("voidbox"))
+	// The OOM killer must pick a command, never PID 1 (the VM would die
+	// with it). Children inherit this; spawn resets it before they run.
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte("-1000"), 0); err != nil {
+		return fmt.Errorf("protecting PID 1 from the OOM killer: %w", err)
+	}
 	if err := loadModules(ModulesFile, true); err != nil {
 		return err
 	}

@@ -183,7 +183,11 @@ func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan e
 		_ = unix.Kill(pid, unix.SIGKILL)
 		return 0, fmt.Errorf("starting %s: child did not stop at exec (%v)", spec.Argv[0], err)
 	}
-	if err := applyLimits(pid, spec.Limits); err != nil {
+	if err := applyLimits(pid, spec.Limits); err == nil {
+		// Undo PID 1's OOM immunity, inherited through fork.
+		err = os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("0"), 0)
+	}
+	if err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		_ = unix.PtraceDetach(pid)
 		s.own(pid, done) // reaps the killed child
