@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/voidbox/voidbox"
+	"github.com/voidbox/voidbox/internal/claudecode"
 	"github.com/voidbox/voidbox/internal/guestimage"
 	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/vmm"
@@ -92,6 +93,13 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 		out = append(out, check{Name: "guest-image", Detail: err.Error(), Fix: "voidbox setup"})
 	} else {
 		out = append(out, check{Name: "guest-image", OK: true, Detail: st})
+	}
+	// Optional: only agent stages with runtime claude-code need it.
+	if im, err := claudecode.FindImage(cacheDir, ""); err != nil {
+		out = append(out, check{Name: "claude-code", OK: true, Detail: "not built (optional; only for runtime: claude-code)",
+			Fix: "voidbox image build claude"})
+	} else {
+		out = append(out, check{Name: "claude-code", OK: true, Detail: im.Summary()})
 	}
 	ch, err := vmm.HostProbe{}.ChooseAccel(accel)
 	if err != nil {
