@@ -64,6 +64,8 @@ type Config struct {
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
 
+	probe vmm.HostProbe // where the accelerator is probed (tests point it at a fake tree)
+
 	// Set by the stage runner for agent stages.
 	shares    []vmm.Share                      // host directories exported with virtio-9p
 	listeners []wire.Listener                  // guest endpoints tunnelled to host services

@@ -180,3 +180,42 @@ func TestBootTimeoutShowsConsole(t *testing.T) {
 		t.Fatalf("runtime dirs left behind: %v", d)
 	}
 }
+
+// TestKVMSmokeBootFallsBack: a host that looks like it has hardware KVM but
+// cannot boot a guest with it (here: a fake /dev/kvm) gets TCG after one
+// failed smoke boot, says why, and remembers the verdict.
+func TestKVMSmokeBootFallsBack(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"dev/kvm", "sys/module/kvm_amd/x"} {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(root, f), nil, 0o644)
+	}
+	os.MkdirAll(filepath.Join(root, "proc"), 0o755)
+	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
+	os.WriteFile(filepath.Join(root, "proc/cpuinfo"), cpuinfo, 0o644)
+	cfg := vmConfig(t, "smoke")
+	cfg.CacheDir = t.TempDir()
+	cfg.probe.Root = root
+	sb, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := sb.Info()
+	sb.Close()
+	t.Logf("reason: %s", info.AccelReason)
+	if info.Accel != "tcg" || !strings.Contains(info.AccelReason, "KVM smoke boot failed") {
+		t.Fatalf("accel %s: %s", info.Accel, info.AccelReason)
+	}
+	verdicts, _ := filepath.Glob(filepath.Join(cfg.CacheDir, "accel", "*.json"))
+	if len(verdicts) != 1 {
+		t.Fatalf("verdict not cached: %v", verdicts)
+	}
+	sb, err = New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	if got := sb.Info().AccelReason; got != info.AccelReason {
+		t.Fatalf("second boot: %q", got)
+	}
+}

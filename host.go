@@ -2,11 +2,18 @@ package voidbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/voidbox/voidbox/internal/guestimage"
 	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/vmm"
 )
@@ -92,14 +99,54 @@ func prepareHost(ctx context.Context, cfg Config) (hostEnv, error) {
 			return env, fmt.Errorf("%w: guest image: %w", ErrMissingDependency, err)
 		}
 	}
-	probe := vmm.HostProbe{}
 	var err error
-	env.accel, err = probe.ChooseAccel(cfg.Accel)
+	env.accel, err = cfg.probe.ChooseAccel(cfg.Accel)
 	if err != nil {
 		return env, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if env.accel.Accel == vmm.TCG {
-		env.tscKHz, _ = probe.TSCkHz()
+	env.tscKHz, _ = cfg.probe.TSCkHz()
+	if env.accel.NeedsSmokeBoot {
+		env.accel = smokeTestKVM(ctx, cfg, env)
 	}
 	return env, nil
+}
+
+// smokeTestKVM boots once with KVM before trusting it: some hosts offer a
+// /dev/kvm on which stock guests crash (PVM, nested set-ups). The verdict is
+// cached per QEMU binary and guest image, so only the first sandbox pays.
+func smokeTestKVM(ctx context.Context, cfg Config, env hostEnv) vmm.AccelChoice {
+	root, err := guestimage.CacheRoot(cfg.CacheDir)
+	if err != nil {
+		return vmm.AccelChoice{Accel: vmm.TCG, Reason: "KVM not verified (no cache for the smoke-boot verdict): " + err.Error()}
+	}
+	sum := sha256.Sum256([]byte(env.qemu + "\x00" + env.image.Kernel + "\x00" + env.image.Initramfs))
+	verdictFile := filepath.Join(root, "accel", hex.EncodeToString(sum[:8])+".json")
+	var v vmm.AccelChoice
+	if b, err := os.ReadFile(verdictFile); err == nil && json.Unmarshal(b, &v) == nil && v.Accel != "" {
+		return v
+	}
+	kvm := env
+	kvm.accel = vmm.AccelChoice{Accel: vmm.KVM}
+	smoke := cfg
+	smoke.Name, smoke.BootTimeout, smoke.ConsoleLog = "kvm-smoke", 30*time.Second, ""
+	smoke.listeners, smoke.services, smoke.shares = nil, nil, nil
+	sb, err := boot(ctx, smoke, kvm)
+	if err == nil {
+		err = sb.Ping(ctx)
+		sb.Close()
+	}
+	if ctx.Err() != nil {
+		// Interrupted, not a verdict: use TCG this time, decide next time.
+		return vmm.AccelChoice{Accel: vmm.TCG, Reason: "KVM smoke boot interrupted"}
+	}
+	if err == nil {
+		v = vmm.AccelChoice{Accel: vmm.KVM, Reason: env.accel.Reason + "; smoke boot passed"}
+	} else {
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		v = vmm.AccelChoice{Accel: vmm.TCG, Reason: "KVM smoke boot failed (" + first + "), using TCG"}
+	}
+	if b, err := json.Marshal(v); err == nil && os.MkdirAll(filepath.Dir(verdictFile), 0o755) == nil {
+		_ = os.WriteFile(verdictFile, b, 0o644)
+	}
+	return v
 }

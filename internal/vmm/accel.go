@@ -19,11 +19,11 @@ const (
 
 // AccelChoice is the accelerator picked for this host and why.
 type AccelChoice struct {
-	Accel  Accel
-	Reason string
+	Accel  Accel  `json:"accel"`
+	Reason string `json:"reason"`
 	// NeedsSmokeBoot is set when KVM looks usable but has not been proven by a
 	// boot yet; the caller boots once and falls back to TCG if it fails.
-	NeedsSmokeBoot bool
+	NeedsSmokeBoot bool `json:"-"`
 }
 
 // HostProbe is where ChooseAccel looks; tests point it at a fake tree.
