@@ -58,7 +58,7 @@ func run(ctx context.Context, g *pipeline.Graph, o RunOptions) (*Report, error) 
 			host.QEMU = r.QEMU
 		}
 	}
-	if err := preflight(g); err != nil {
+	if err := preflight(g, host.CacheDir); err != nil {
 		return nil, err
 	}
 	r := &stageRunner{host: host}
@@ -74,7 +74,7 @@ func run(ctx context.Context, g *pipeline.Graph, o RunOptions) (*Report, error) 
 
 // preflight catches, before any VM boots, what would fail every attempt of
 // a stage: an agent box whose provider key is missing or endpoint invalid.
-func preflight(g *pipeline.Graph) error {
+func preflight(g *pipeline.Graph, cacheDir string) error {
 	var errs []error
 	for _, n := range g.Nodes {
 		a := n.Payload.(stagePayload).box.agent
@@ -89,13 +89,16 @@ func preflight(g *pipeline.Graph) error {
 			}
 		}
 		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if err == nil && a.runtime == RuntimeClaudeCode {
+			_, err = runtimeFor(a.runtime, cacheDir) // says how to build a missing image
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("stage %q: %w", n.ID, err))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // stageRunner boots one VM per stage attempt.
@@ -104,9 +107,11 @@ type stageRunner struct {
 	agentImage Image // the image of built-in agent stages
 }
 
+// hasAgents reports whether g has stages that run the built-in agent (and
+// so need the image with voidbox-agent in it).
 func hasAgents(g *pipeline.Graph) bool {
 	for _, n := range g.Nodes {
-		if n.Payload.(stagePayload).box.agent != nil {
+		if a := n.Payload.(stagePayload).box.agent; a != nil && a.runtime == RuntimeVoidbox {
 			return true
 		}
 	}

@@ -1,0 +1,47 @@
+package voidbox
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestPreflight: what would fail every attempt fails the run before any VM
+// boots, naming the stage and the fix.
+func TestPreflight(t *testing.T) {
+	t.Setenv("VOIDBOX_NO_SUCH_KEY", "")
+	host := Config{Image: Image{Kernel: "/unused"}, QEMU: "/unused", CacheDir: t.TempDir()}
+	cases := []struct {
+		box  *Box
+		is   error
+		want string
+	}{
+		{NewBox("nokey").Prompt("x").LLM(LLM{Provider: "claude", APIKeyEnv: "VOIDBOX_NO_SUCH_KEY"}), ErrInvalid, "VOIDBOX_NO_SUCH_KEY"},
+		{NewBox("claude").Prompt("x").Runtime(RuntimeClaudeCode).LLM(LLM{Provider: "ollama"}), ErrMissingDependency, "voidbox image build claude"},
+	}
+	for _, c := range cases {
+		_, err := NewPipeline("p").Pipe(c.box).Run(context.Background(), RunOptions{Host: host})
+		if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.box.Name()) {
+			t.Errorf("%s: got %v", c.box.Name(), err)
+		}
+	}
+}
+
+func TestAgentBoxValidation(t *testing.T) {
+	for _, c := range []struct {
+		box  *Box
+		want string
+	}{
+		{NewBox("a").Prompt("x").LLM(LLM{Provider: "lm-studio"}), "lm-studio"},
+		{NewBox("b").Prompt("x").Runtime("codex"), `runtime "codex"`},
+		{NewBox("c").Prompt("x").Env("ANTHROPIC_API_KEY", "sk"), "keys stay on the host"},
+		{NewBox("d").Prompt("x").Skill(SkillMCP("m", MCPServer{})), "exactly one of a command or a URL"},
+		{NewBox("e").Exec("true").Skill(SkillCLI("jq")), "box without a prompt"},
+	} {
+		_, err := NewPipeline("p").Pipe(c.box).Plan()
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v", c.box.Name(), err)
+		}
+	}
+}
