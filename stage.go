@@ -88,7 +88,14 @@ func preflight(g *pipeline.Graph, cacheDir string) error {
 				gw.Close()
 			}
 		}
-		if err != nil {
+		if errors.Is(err, llm.ErrMissingKey) {
+			env := prov.APIKeyEnv
+			if env == "" {
+				env = llm.DefaultKeyEnv(prov.Kind)
+			}
+			err = fmt.Errorf("%w: the %s provider needs an API key in %s on this host (it never enters the VM); "+
+				"set it, name another variable with api_key_env, or use a local provider such as ollama", ErrInvalid, prov.Kind, env)
+		} else if err != nil {
 			err = fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		if err == nil && a.runtime == RuntimeClaudeCode {
