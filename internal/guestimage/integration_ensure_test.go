@@ -77,7 +77,7 @@ func TestIntegrationImageContents(t *testing.T) {
 			}
 		}
 	}
-	set := DefaultModules()
+	set := realModules()
 	for _, n := range set.Boot {
 		if i, ok := pos[n]; !ok || !m.Modules[i].Boot {
 			t.Errorf("boot module %s missing or not marked boot", n)

@@ -33,6 +33,13 @@ func (noNetwork) Download(_ context.Context, name, _, _ string) (string, error) 
 	return "", errors.New("warm Ensure downloaded " + name)
 }
 
+// realModules is the default set plus ext4, whose softdep on crc32c the
+// real-image test checks.
+func realModules() ModuleSet {
+	d := DefaultModules()
+	return ModuleSet{Boot: d.Boot, OnDemand: append(d.OnDemand, "ext4", "overlay")}
+}
+
 func realArtifacts(t *testing.T) *Artifacts {
 	t.Helper()
 	if os.Getenv("VOIDBOX_SKIP_NETWORK_TESTS") == "1" {
@@ -55,7 +62,7 @@ func realArtifacts(t *testing.T) *Artifacts {
 		errs := make([]error, 2)
 		for i := range 2 {
 			wg.Go(func() {
-				shared.first[i], errs[i] = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent})
+				shared.first[i], errs[i] = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Modules: realModules()})
 			})
 		}
 		wg.Wait()
@@ -64,7 +71,7 @@ func realArtifacts(t *testing.T) *Artifacts {
 			return
 		}
 		start = time.Now()
-		shared.warmArt, shared.err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Packages: noNetwork{}})
+		shared.warmArt, shared.err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Packages: noNetwork{}, Modules: realModules()})
 		shared.warm = time.Since(start)
 	})
 	if shared.err != nil {
