@@ -101,10 +101,10 @@ func (b *Box) Runtime(r string) *Box { b.agentSpec().runtime = r; return b }
 
 // Default models when a box names none.
 var defaultModels = map[llm.Kind]string{
-	llm.KindAnthropic: "claude-sonnet-4-5",
+	llm.KindAnthropic: "claude-sonnet-5-5",
 	llm.KindOpenAI:    "gpt-4o",
 	llm.KindOllama:    "qwen3-coder",
-	llm.KindCustom:    "claude-sonnet-4-5",
+	llm.KindCustom:    "claude-sonnet-5-5",
 }
 
 // provider resolves the box's LLM into a gateway provider (without the key).

@@ -1,6 +1,7 @@
 package voidbox
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -27,6 +28,11 @@ func httpService(h http.Handler) (handler control.TunnelHandler, stop func()) {
 		}
 	}
 	return handler, func() {
+		// Shutdown lets in-flight requests finish (the gateway records a
+		// request's tokens when its handler returns); Close ends the rest.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
 		srv.Close()
 		<-served
 	}

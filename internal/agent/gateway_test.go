@@ -41,6 +41,9 @@ func TestThroughTheGateway(t *testing.T) {
 				t.Errorf("request %d rejected: %s", r.N, r.Invalid)
 			}
 		}
+		// The client stops reading at the end of the stream, a moment before
+		// the gateway's handler records the request: wait for the handlers.
+		front.Close()
 		fin, u := o.finished(), gw.Usage()
 		if fin.InputTokens != 120 || fin.OutputTokens != 12 || u.Requests != 2 || u.InputTokens != 120 || u.OutputTokens != 12 {
 			t.Errorf("agent counted %d/%d tokens, gateway %+v", fin.InputTokens, fin.OutputTokens, u)

@@ -35,6 +35,7 @@ func TestRealRunThroughLLMGateway(t *testing.T) {
 	if seen := fake.AuthSeen(); len(seen) != 1 || seen[0] != realKey {
 		t.Errorf("the provider saw credentials %q, want only the real key", seen)
 	}
+	host.Close() // wait for the gateway's handlers: they record usage as they return
 	u := gw.Usage()
 	fin := r.res.Finished
 	if u.Requests != 2 || u.InputTokens != 1700 || u.OutputTokens != 15 || fin.InputTokens != u.InputTokens || fin.OutputTokens != u.OutputTokens {

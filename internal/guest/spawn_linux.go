@@ -183,7 +183,8 @@ func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan e
 		_ = unix.Kill(pid, unix.SIGKILL)
 		return 0, fmt.Errorf("starting %s: child did not stop at exec (%v)", spec.Argv[0], err)
 	}
-	if err := applyLimits(pid, spec.Limits); err == nil {
+	err = applyLimits(pid, spec.Limits)
+	if err == nil {
 		// Undo PID 1's OOM immunity, inherited through fork.
 		err = os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("0"), 0)
 	}

@@ -105,7 +105,9 @@ func Run(ctx context.Context, script string, opts Options) (Result, error) {
 
 	res := Result{Denials: x.denials()}
 	res.Output, res.Omitted = out.result()
-	status, isStatus := interp.IsExitStatus(runErr)
+	var exit interp.ExitStatus
+	isStatus := errors.As(runErr, &exit)
+	status := uint8(exit)
 	switch {
 	case ctx.Err() != nil:
 		// Stopped by ctx, however the interpreter reported it (a killed

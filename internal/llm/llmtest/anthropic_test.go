@@ -57,7 +57,7 @@ func TestAnthropicSDKToolLoop(t *testing.T) {
 	)
 	c := anthropicClient(srv.URL, "sk-test")
 	params := anthropic.MessageNewParams{
-		Model:     anthropic.ModelClaudeSonnet4_5,
+		Model:     anthropic.ModelClaudeSonnet5_5,
 		MaxTokens: 1024,
 		Tools:     []anthropic.ToolUnionParam{bashTool},
 		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("write the file"))},
@@ -98,7 +98,7 @@ func TestAnthropicSDKToolLoop(t *testing.T) {
 		t.Fatalf("requests = %d", len(reqs))
 	}
 	for i, r := range reqs {
-		if r.Auth != "sk-test" || r.Status != 200 || !r.Stream || r.Model != string(anthropic.ModelClaudeSonnet4_5) {
+		if r.Auth != "sk-test" || r.Status != 200 || !r.Stream || r.Model != string(anthropic.ModelClaudeSonnet5_5) {
 			t.Errorf("request %d: auth %q status %d stream %v model %q", i, r.Auth, r.Status, r.Stream, r.Model)
 		}
 	}
