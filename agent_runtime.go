@@ -1,6 +1,7 @@
 package voidbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -80,5 +81,5 @@ func (builtinParser) Close() {}
 
 // writeRootFile writes a root-owned file (provisioning).
 func (s *Sandbox) writeRootFile(ctx context.Context, path string, data []byte, perm uint32) error {
-	return s.wrap("write "+path, s.client.WriteFile(ctx, wire.WriteFile{Path: path, Mode: perm, Parents: true, Root: true}, bytesReader(data)))
+	return s.wrap("write "+path, s.client.WriteFile(ctx, wire.WriteFile{Path: path, Mode: perm, Parents: true, Root: true}, bytes.NewReader(data)))
 }

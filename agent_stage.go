@@ -379,19 +379,3 @@ func lastLine(s string) string {
 	}
 	return s
 }
-
-// Summary is the one-line description the CLI report shows for a stage.
-func (d *StageDetail) Summary() string {
-	a, ok := d.Agent.(*AgentDetail)
-	if !ok {
-		return ""
-	}
-	s := fmt.Sprintf("%s: %d turns, %d tool calls, %d+%d tokens", a.Model, a.Turns, a.ToolCallCount, a.InputTokens, a.OutputTokens)
-	if a.CostUSD > 0 {
-		s += fmt.Sprintf(", $%.4f", a.CostUSD)
-	}
-	if a.Denied > 0 {
-		s += fmt.Sprintf(", %d denied", a.Denied)
-	}
-	return s
-}

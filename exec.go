@@ -172,5 +172,3 @@ func (s *Sandbox) execRoot(ctx context.Context, args ...string) (*Result, error)
 	return &Result{ExitCode: x.ExitCode, Signal: x.Signal, Error: x.Error, Stdout: out.Bytes(), Stderr: errb.Bytes(),
 		Duration: time.Duration(x.DurationMicros) * time.Microsecond}, nil
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
