@@ -48,24 +48,23 @@ type StageDetail struct {
 // run prepares the host once and executes the graph.
 func run(ctx context.Context, g *pipeline.Graph, o RunOptions) (*Report, error) {
 	host := o.Host
-	if host.Image.Kernel == "" {
-		r, err := Setup(ctx, SetupOptions{CacheDir: host.CacheDir, Progress: o.Progress})
-		if err != nil {
-			return nil, err
-		}
-		host.Image = r.Image
-		if host.QEMU == "" {
-			host.QEMU = r.QEMU
-		}
-	}
+	// Preflight first: a missing key should not wait for a kernel download.
 	if err := preflight(g, host.CacheDir); err != nil {
 		return nil, err
 	}
 	r := &stageRunner{host: host}
-	if hasAgents(g) {
-		s, err := Setup(ctx, SetupOptions{CacheDir: host.CacheDir, Progress: o.Progress, Agent: true})
+	agents := hasAgents(g)
+	if host.Image.Kernel == "" || agents {
+		// One set-up gives both the base image and, if needed, the agent one.
+		s, err := Setup(ctx, SetupOptions{CacheDir: host.CacheDir, Progress: o.Progress, Agent: agents})
 		if err != nil {
 			return nil, err
+		}
+		if r.host.Image.Kernel == "" {
+			r.host.Image = s.Image
+		}
+		if r.host.QEMU == "" {
+			r.host.QEMU = s.QEMU
 		}
 		r.agentImage = s.AgentImage
 	}
