@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/voidbox/voidbox/internal/testgate"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,9 +21,7 @@ import (
 // the host cannot boot VMs.
 func vmConfig(t *testing.T, name string) Config {
 	t.Helper()
-	if os.Getenv("VOIDBOX_SKIP_VM_TESTS") == "1" {
-		t.Skip("VM test skipped: VOIDBOX_SKIP_VM_TESTS=1")
-	}
+	testgate.Skip(t, testgate.SkipVM, "a VM")
 	setupOnce.Do(func() { setupRes, setupErr = Setup(context.Background(), SetupOptions{Progress: os.Stderr}) })
 	if setupErr != nil {
 		t.Fatalf("host cannot boot VMs (VOIDBOX_SKIP_VM_TESTS=1 opts out): %v", setupErr)

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 need_go
-ensure_host_packages
+ensure_host_packages "${RUN_PACKAGES[@]}"
 mkdir -p bin
 go build -o bin/voidbox ./cmd/voidbox
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/voidbox-guest ./cmd/voidbox-guest

@@ -11,12 +11,32 @@ need_go() {
 	fi
 }
 
-# ensure_host_packages installs QEMU and the tools the tests use when they are
-# missing and we are root on Debian; otherwise it says what to install.
+# Host packages, as "what-to-check:debian-package". A check is a command on
+# PATH or, when it starts with '/', a file.
+#   run:  what voidbox itself needs to boot VMs.
+#   test: what the tests need beyond that (each named where it is used).
+RUN_PACKAGES=(
+	qemu-system-x86_64:qemu-system-x86
+)
+TEST_PACKAGES=(
+	busybox:busybox-static                        # internal/claudecode real-run tests: a static userland to chroot into
+	gcc:gcc                                       # internal/setup: a dynamically linked binary to reject
+	git:git                                       # Go modules from VCS
+	/etc/ssl/certs/ca-certificates.crt:ca-certificates # Go module downloads over TLS
+)
+
+# ensure_host_packages SPEC... installs the Debian packages whose check fails,
+# when we are root on Debian; otherwise it names them and stops.
 ensure_host_packages() {
-	local missing=()
-	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
-	command -v apt-get >/dev/null 2>&1 || { [ ${#missing[@]} -eq 0 ] && return 0; }
+	local missing=() spec what pkg
+	for spec in "$@"; do
+		what=${spec%%:*} pkg=${spec#*:}
+		case $what in
+		/*) [ -e "$what" ] && continue ;;
+		*) command -v "$what" >/dev/null 2>&1 && continue ;;
+		esac
+		missing+=("$pkg")
+	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "voidbox: installing ${missing[*]}" >&2
@@ -24,7 +44,8 @@ ensure_host_packages() {
 		apt-get update -qq
 		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	else
-		echo "voidbox: please install: ${missing[*]} (e.g. sudo apt-get install --no-install-recommends ${missing[*]})" >&2
+		echo "voidbox: these Debian packages are needed: ${missing[*]}" >&2
+		echo "voidbox: install them with: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
 		exit 1
 	fi
 }

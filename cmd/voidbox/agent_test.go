@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"github.com/voidbox/voidbox/internal/vmtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 // server shipped as a skill script); the merging agent sees both branch
 // outputs in declaration order.
 func TestAgentPipelineE2E(t *testing.T) {
+	vmtest.Setup(t)
 	dir := t.TempDir()
 	skill := filepath.Join(dir, "skills", "calc")
 	os.MkdirAll(filepath.Join(skill, "scripts"), 0o755)

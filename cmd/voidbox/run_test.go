@@ -18,6 +18,7 @@ import (
 // TestExamplesE2E runs every example in examples/ the way the README does
 // and checks the output each one documents.
 func TestExamplesE2E(t *testing.T) {
+	vmtest.Setup(t)
 	for file, want := range map[string]string{
 		"pipeline.yaml": `{"words":13,"distinct":10,"top":"the","top_count":3}`,
 		"fanout.yaml":   `{"count":8,"sum":31,"max":9,"mean":3.88}`,
@@ -34,6 +35,7 @@ func TestExamplesE2E(t *testing.T) {
 }
 
 func TestRunJSONAndEventsE2E(t *testing.T) {
+	vmtest.Setup(t)
 	events := filepath.Join(t.TempDir(), "events.jsonl")
 	r := voidbox(t, "", "run", "--file", "../../examples/pipeline.yaml", "--output", "json", "--events", events, "--progress", "none")
 	var rep struct {
@@ -188,4 +190,34 @@ func countOutput(events string) int {
 		}
 	}
 	return len(seen)
+}
+
+// TestVersionAndDoctorShowKernelE2E: the kernel the last set-up resolved is
+// reported by `version --json` and `doctor`, with the pin when one is set.
+func TestVersionAndDoctorShowKernelE2E(t *testing.T) {
+	s := vmtest.Setup(t)
+	r := voidbox(t, "", "version", "--json")
+	var v struct {
+		Protocol int `json:"protocol"`
+		Guest    struct {
+			KernelPackage string `json:"kernel_package"`
+			KernelRelease string `json:"kernel_release"`
+			Pinned        bool   `json:"kernel_pinned"`
+		} `json:"guest"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 0 || v.Protocol == 0 ||
+		v.Guest.KernelPackage != s.KernelPackage || v.Guest.KernelRelease != s.KernelRelease || v.Guest.Pinned {
+		t.Fatalf("version --json: exit %d %q (%v); set-up resolved %s", r.code, r.stdout, err, s.KernelPackage)
+	}
+	if r := voidbox(t, "", "doctor"); !strings.Contains(r.stdout, s.KernelPackage) {
+		t.Errorf("doctor does not show the kernel %s:\n%s", s.KernelPackage, r.stdout)
+	}
+	name, _, _ := strings.Cut(s.KernelPackage, "=")
+	t.Setenv("VOIDBOX_KERNEL_PACKAGE", name)
+	if r := voidbox(t, "", "setup"); r.code != 0 {
+		t.Fatalf("setup with the kernel pinned to %s: exit %d %s", name, r.code, r.stderr)
+	}
+	if r := voidbox(t, "", "version"); r.code != 0 || !strings.Contains(r.stdout, "pinned by VOIDBOX_KERNEL_PACKAGE") {
+		t.Errorf("version with a pin: exit %d %q", r.code, r.stdout)
+	}
 }

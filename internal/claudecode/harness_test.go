@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"flag"
 	"io"
@@ -174,7 +175,15 @@ func guestRoot(t *testing.T, im *Image) string {
 	}
 	busybox, err := exec.LookPath("busybox")
 	if err != nil {
-		t.Fatal("the real-run tests need a static busybox on the host (Debian: busybox-static)")
+		t.Fatal("the real-run tests need a static busybox on the host (Debian: busybox-static; scripts/test.sh installs it)")
+	}
+	if f, err := elf.Open(busybox); err == nil {
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Fatalf("%s is dynamically linked; the real-run tests chroot into it and need busybox-static", busybox)
+			}
+		}
+		f.Close()
 	}
 	root, err := os.MkdirTemp("", "voidbox-claude-root-")
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"github.com/voidbox/voidbox/internal/testgate"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,9 +37,7 @@ func TestMain(m *testing.M) {
 
 func realImage(t *testing.T) *Image {
 	t.Helper()
-	if os.Getenv("VOIDBOX_SKIP_NETWORK_TESTS") == "1" {
-		t.Skip("needs the npm registry and Debian's archive: skipped because VOIDBOX_SKIP_NETWORK_TESTS=1")
-	}
+	testgate.Skip(t, testgate.SkipNetwork, "the npm registry and Debian's archive")
 	real.once.Do(func() {
 		dir, err := os.MkdirTemp("", "voidbox-claude-cache-")
 		if err != nil {

@@ -84,7 +84,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 	} else {
 		out = append(out, check{Name: "cache", OK: true, Detail: root})
 	}
-	if a, err := setup.FindGuestAgent(ctx, cacheDir, nil); err != nil {
+	if a, err := setup.Locate(setup.GuestInit, cacheDir); err != nil {
 		out = append(out, check{Name: "guest-agent", Detail: err.Error()})
 	} else {
 		out = append(out, check{Name: "guest-agent", OK: true, Detail: a})
@@ -92,7 +92,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 	if st, err := guestimage.Inspect(cacheDir); err != nil {
 		out = append(out, check{Name: "guest-image", Detail: err.Error(), Fix: "voidbox setup"})
 	} else {
-		out = append(out, check{Name: "guest-image", OK: true, Detail: st})
+		out = append(out, check{Name: "guest-image", OK: true, Detail: st.Summary() + " at " + st.Vmlinux})
 	}
 	// Optional: only agent stages with runtime claude-code need it.
 	if im, err := claudecode.FindImage(cacheDir, ""); err != nil {

@@ -102,7 +102,7 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, agent, agentDigest str
 	}
 	kernelReq := o.KernelPackage
 	if kernelReq == "" {
-		kernelReq = os.Getenv("VOIDBOX_KERNEL_PACKAGE")
+		kernelReq = os.Getenv(KernelEnv)
 	}
 	if kernelReq == "" {
 		kernelReq = kernelMetapackage

@@ -1,7 +1,9 @@
 package guestimage
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"reflect"
 	"strings"
@@ -91,5 +93,41 @@ func TestIntegrationImageContents(t *testing.T) {
 	// ext4 needs crc32c at mount time; the softdep must have pulled a provider in before it.
 	if i, ok := pos["crc32c_generic"]; !ok || i > pos["ext4"] {
 		t.Errorf("crc32c_generic not loaded before ext4: %v", pos)
+	}
+}
+
+// TestIntegrationKernelPin: $VOIDBOX_KERNEL_PACKAGE pins the concrete kernel package; set-up records
+// it under the pinned name, reuses the files it already has, and Inspect (doctor, version) reports
+// the pin. A pin apt does not know is a clear error.
+func TestIntegrationKernelPin(t *testing.T) {
+	a := realArtifacts(t)
+	name, _, _ := strings.Cut(a.KernelPackage, "=")
+	t.Setenv(KernelEnv, name)
+	pinned, err := Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Modules: realModules()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pinned.KernelPackage != a.KernelPackage || pinned.Kernel != a.Kernel || !pinned.Cached {
+		t.Errorf("pinned to %s: got %s (%s), cached %v; want %s (%s) reused", name, pinned.KernelPackage, pinned.Kernel, pinned.Cached, a.KernelPackage, a.Kernel)
+	}
+	st, err := Inspect(shared.cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Pinned || st.KernelRequest != name || st.KernelPackage != a.KernelPackage || st.KernelRelease != a.KernelRelease ||
+		!strings.Contains(st.Summary(), "pinned by "+KernelEnv) {
+		t.Errorf("inspect with the pin: %+v (%s)", st, st.Summary())
+	}
+	t.Setenv(KernelEnv, "linux-image-0.0.0-99-voidbox-absent")
+	_, err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Modules: realModules()})
+	if !errors.Is(err, ErrPackageNotFound) || !strings.Contains(err.Error(), "linux-image-0.0.0-99-voidbox-absent") {
+		t.Errorf("unknown pinned kernel: %v", err)
+	}
+	if _, err := Inspect(shared.cacheDir); err == nil {
+		t.Error("inspect with an unknown pin: no error")
+	}
+	t.Setenv(KernelEnv, "")
+	if st, err := Inspect(shared.cacheDir); err != nil || st.Pinned || st.KernelPackage != a.KernelPackage {
+		t.Errorf("inspect without the pin: %+v, %v", st, err)
 	}
 }

@@ -3,6 +3,7 @@ package guestimage
 import (
 	"context"
 	"errors"
+	"github.com/voidbox/voidbox/internal/testgate"
 	"os"
 	"path/filepath"
 	"sync"
@@ -42,9 +43,7 @@ func realModules() ModuleSet {
 
 func realArtifacts(t *testing.T) *Artifacts {
 	t.Helper()
-	if os.Getenv("VOIDBOX_SKIP_NETWORK_TESTS") == "1" {
-		t.Skip("VOIDBOX_SKIP_NETWORK_TESTS=1: not downloading Debian's kernel and busybox")
-	}
+	testgate.Skip(t, testgate.SkipNetwork, "Debian's kernel and busybox")
 	shared.once.Do(func() {
 		dir, err := os.MkdirTemp("", "voidbox-guestimage-real-")
 		if err != nil {

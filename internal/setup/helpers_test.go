@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// goTool returns the go command that runs these tests.
-func goTool(t *testing.T) string {
+// testGoTool returns the go command that runs these tests.
+func testGoTool(t *testing.T) string {
 	t.Helper()
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
@@ -31,7 +31,7 @@ func buildProgram(t *testing.T, dir, body string, static bool) string {
 	writeFile(t, filepath.Join(src, "go.mod"), "module example.com/tiny\n\ngo 1.22\n")
 	writeFile(t, filepath.Join(src, "main.go"), body)
 	out := filepath.Join(dir, "prog")
-	cmd := exec.Command(goTool(t), "build", "-o", out, ".")
+	cmd := exec.Command(testGoTool(t), "build", "-o", out, ".")
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 	if static {

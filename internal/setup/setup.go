@@ -16,7 +16,7 @@ type Options struct {
 	Progress io.Writer
 	// Refresh re-resolves the Debian package versions recorded in the cache.
 	Refresh bool
-	// GuestAgent is the static guest agent binary; "" means FindGuestAgent.
+	// GuestAgent is the static guest agent binary; "" means Find(GuestInit).
 	GuestAgent string
 	// Image carries further image options (Modules, Layers, Packages, KernelPackage). Its CacheDir,
 	// GuestAgent, Progress and Refresh are replaced by the fields above.
@@ -50,9 +50,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	var agent string
 	if o.GuestAgent != "" {
-		agent, err = checkedAgent(o.GuestAgent, "Options.GuestAgent")
+		agent, err = checkedBinary(o.GuestAgent, "Options.GuestAgent")
 	} else {
-		agent, err = FindGuestAgent(ctx, o.CacheDir, o.Progress)
+		agent, err = Find(ctx, GuestInit, o.CacheDir, o.Progress)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
@@ -65,7 +65,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r := &Result{QEMU: qemu, GuestAgent: agent, Artifacts: a}
 	if o.Agent {
-		bin, err := FindAgentBinary(ctx, o.CacheDir, o.Progress)
+		bin, err := Find(ctx, AgentBinary, o.CacheDir, o.Progress)
 		if err != nil {
 			return nil, fmt.Errorf("setup: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/voidbox/voidbox/internal/testgate"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,9 +35,7 @@ func TestRunRejectsNonStaticAgent(t *testing.T) {
 // when it cannot run, unless the developer opts out with VOIDBOX_SKIP_NETWORK_TESTS=1. It uses
 // $VOIDBOX_CACHE_DIR when set, so CI can share one download with the VM tests; else a fresh cache.
 func TestIntegrationRun(t *testing.T) {
-	if os.Getenv("VOIDBOX_SKIP_NETWORK_TESTS") == "1" {
-		t.Skip("VOIDBOX_SKIP_NETWORK_TESTS=1: not downloading Debian's kernel and busybox")
-	}
+	testgate.Skip(t, testgate.SkipNetwork, "Debian's kernel and busybox")
 	t.Setenv("VOIDBOX_QEMU", "")
 	agent := buildProgram(t, t.TempDir(), helloMain, true)
 	var log bytes.Buffer

@@ -1,7 +1,8 @@
 // Package vmtest gives VM integration tests a prepared host. Tests that need
 // a VM call Setup; when the host cannot boot VMs the test FAILS, so CI can
 // never pass without running them. A developer can opt out explicitly with
-// VOIDBOX_SKIP_VM_TESTS=1, which skips loudly.
+// VOIDBOX_SKIP_VM_TESTS=1, which skips loudly — except under CI (CI set to
+// anything but "" or "false"), where the opt-out itself fails the test.
 package vmtest
 
 import (
@@ -13,6 +14,7 @@ import (
 
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/claudecode"
+	"github.com/voidbox/voidbox/internal/testgate"
 )
 
 var (
@@ -24,9 +26,7 @@ var (
 // Setup prepares the host once per test binary and returns the artifacts.
 func Setup(t testing.TB) *voidbox.SetupResult {
 	t.Helper()
-	if os.Getenv("VOIDBOX_SKIP_VM_TESTS") == "1" {
-		t.Skip("VM test skipped: VOIDBOX_SKIP_VM_TESTS=1")
-	}
+	testgate.Skip(t, testgate.SkipVM, "a VM")
 	once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
