@@ -102,7 +102,8 @@ type moduleProxy struct {
 	err      error
 	dir      string
 	version  string
-	fallback string // the real module cache's download dir, as a proxy
+	fallback string // the machine's module download cache as a proxy, then its GOPROXY
+	modCache string // the machine's module cache
 }
 
 var proxy moduleProxy
@@ -121,7 +122,13 @@ func (p *moduleProxy) build(root string) error {
 	if err != nil {
 		return err
 	}
-	p.fallback = filepath.Join(strings.TrimSpace(string(out)), "cache", "download")
+	p.modCache = strings.TrimSpace(string(out))
+	p.fallback = "file://" + filepath.Join(p.modCache, "cache", "download")
+	// Anything the local download cache lacks comes from the configured
+	// proxy, as for any user.
+	if out, err := exec.Command("go", "env", "GOPROXY").Output(); err == nil && strings.TrimSpace(string(out)) != "" {
+		p.fallback += "," + strings.TrimSpace(string(out))
+	}
 	if p.dir, err = os.MkdirTemp("", "voidbox-proxy-"); err != nil {
 		return err
 	}
@@ -154,25 +161,25 @@ func (p *moduleProxy) build(root string) error {
 	return modzip.CreateFromDir(zf, module.Version{Path: modPath, Version: p.version}, root)
 }
 
-// env is what a user's shell would have: this proxy, a private module cache.
-func (p *moduleProxy) env(modCache string) []string {
-	return []string{
-		"GOPROXY=file://" + p.dir + ",file://" + p.fallback,
-		"GOMODCACHE=" + modCache,
-		"GOSUMDB=off", "GOFLAGS=-modcacherw", "GOWORK=off",
-	}
-}
-
-// privateModCache is a module cache removed after the test (and the
-// guest binaries voidbox built from the version it holds).
-func privateModCache(t *testing.T, version string) string {
-	dir := t.TempDir()
+// env is what a user's shell would have: this proxy in front of the usual
+// one. The machine's own module cache is used (so go's build cache already
+// holds every dependency, compiled at the same paths); the test version is
+// removed from it, and from voidbox's cache, when the test ends.
+func (p *moduleProxy) env(t *testing.T) []string {
 	t.Cleanup(func() {
+		os.RemoveAll(filepath.Join(p.modCache, modPath+"@"+p.version))
+		dl, _ := filepath.Glob(filepath.Join(p.modCache, "cache", "download", modPath, "@v", p.version+".*"))
+		for _, f := range dl {
+			os.Remove(f)
+		}
 		if root, err := guestimage.CacheRoot(""); err == nil {
-			os.RemoveAll(filepath.Join(root, "bin", "voidbox@"+version))
+			os.RemoveAll(filepath.Join(root, "bin", "voidbox@"+p.version))
 		}
 	})
-	return dir
+	return []string{
+		"GOPROXY=file://" + p.dir + "," + p.fallback,
+		"GOSUMDB=off", "GOFLAGS=-modcacherw", "GOWORK=off",
+	}
 }
 
 // TestGoInstallVersionE2E: `go install github.com/voidbox/voidbox/cmd/voidbox@VERSION`
@@ -181,7 +188,7 @@ func privateModCache(t *testing.T, version string) string {
 func TestGoInstallVersionE2E(t *testing.T) {
 	vmtest.Setup(t)
 	p := proxy.get(t)
-	env := p.env(privateModCache(t, p.version))
+	env := p.env(t)
 	gobin := t.TempDir()
 	if out, err := outside(t, append(env, "GOBIN="+gobin), "go", "install", modPath+"/cmd/voidbox@"+p.version); err != nil {
 		t.Fatalf("go install: %v\n%s", err, out)
@@ -247,15 +254,15 @@ func run() error {
 
 // TestLibraryUserE2E: a program in another module that requires voidbox
 // (from a proxy, like any dependency) runs the README's Go example from a
-// directory that is not a checkout. It is built with -trimpath, so the
-// source is found through the module version.
+// directory that is not a checkout: set-up builds the guest programs from
+// the module cache copy of the version it requires.
 func TestLibraryUserE2E(t *testing.T) {
 	want := vmtest.Setup(t).KernelRelease
 	p := proxy.get(t)
-	env := p.env(privateModCache(t, p.version))
+	env := p.env(t)
 	src := t.TempDir()
 	files := map[string]string{
-		"go.mod":  "module example.com/vbuser\n\ngo 1.26\n\nrequire " + modPath + " " + p.version + "\n",
+		"go.mod":  "module example.com/vbuser\n\ngo 1.26\n",
 		"main.go": libraryUser,
 	}
 	for name, data := range files {
@@ -264,7 +271,7 @@ func TestLibraryUserE2E(t *testing.T) {
 		}
 	}
 	prog := filepath.Join(t.TempDir(), "vbuser")
-	for _, args := range [][]string{{"mod", "tidy"}, {"build", "-trimpath", "-o", prog, "."}} {
+	for _, args := range [][]string{{"get", modPath + "@" + p.version}, {"build", "-mod=mod", "-o", prog, "."}} {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = src
 		cmd.Env = append(cleanEnv(), env...)
