@@ -109,6 +109,8 @@ func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 		<-waited
 	}
 	p.closeStdin()
+	oom := p.cgroup != "" && oomKilled(p.cgroup)
+	a.spawner.cgroups.release(p.cgroup)
 	exit := wire.ExecExit{
 		ExitCode:        ws.code,
 		Signal:          ws.signal,
@@ -117,6 +119,7 @@ func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 		StderrDropped:   dropped[1],
 		DurationMicros:  time.Since(start).Microseconds(),
 		MaxRSSKilobytes: ws.maxRSS,
+		OOMKilled:       oom,
 	}
 	_ = wire.WriteJSON(st, wire.TExecExit, exit)
 }

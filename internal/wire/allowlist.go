@@ -43,11 +43,14 @@ func CheckCommandName(name string) error {
 			bad = true
 		}
 	}
-	if bad {
-		return fmt.Errorf("%q is not a command name: want a program name such as sh or grep (no path: "+
-			"the guest looks it up in %s)", name, strings.Join(CommandDirs(), ", "))
+	if !bad {
+		return nil
 	}
-	return nil
+	if base := filepath.Base(name); strings.HasPrefix(name, "/") && CheckCommandName(base) == nil {
+		return fmt.Errorf("%q is not a command name: list the name (%s), not a path: "+
+			"the guest finds it in the system directories", name, base)
+	}
+	return fmt.Errorf("%q is not a command name: want a program name such as sh, without \"/\" or spaces", name)
 }
 
 // ErrNotAllowed marks a program the allowlist refuses (errors.Is); the
