@@ -109,8 +109,8 @@ func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 		<-waited
 	}
 	p.closeStdin()
-	oom := p.cgroup != "" && oomKilled(p.cgroup)
-	a.spawner.cgroups.release(p.cgroup)
+	oom := p.cgroup.oomKilled()
+	a.spawner.cgroups.put(p.cgroup)
 	exit := wire.ExecExit{
 		ExitCode:        ws.code,
 		Signal:          ws.signal,

@@ -45,7 +45,7 @@ func runInit() {
 	if err != nil {
 		fatal("reading session secret: %v", err)
 	}
-	a := &agent{secret: secret, spawner: &spawner{reaper: reaper, cgroups: &cgroups{}}, bootStart: start}
+	a := &agent{secret: secret, spawner: &spawner{reaper: reaper, cgroups: newCgroups()}, bootStart: start}
 	if err := a.serve(ctl); err != nil {
 		// Level 2 reaches the console under "quiet", so the host shows
 		// why in the console tail.
@@ -70,7 +70,6 @@ func setupSystem() error {
 	if err := closeOtherWrites(); err != nil {
 		return err
 	}
-	enableMemoryController()
 	_ = unix.Sethostname([]byte("voidbox"))
 	// The OOM killer must pick a command, never PID 1 (the VM would die
 	// with it). Children inherit this; spawn resets it before they run.

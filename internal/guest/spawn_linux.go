@@ -102,7 +102,7 @@ type spawner struct {
 // process is a running command.
 type process struct {
 	pid            int
-	cgroup         string // the command's own cgroup; "" if it could not have one
+	cgroup         *cgroup // the command's own; nil if it could not have one
 	stdout, stderr *os.File
 	done           chan exitStatus
 
@@ -141,6 +141,12 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 		return nil, err
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true, Ptrace: true}
+	// Born in its cgroup (clone3 CLONE_INTO_CGROUP): moving it there
+	// afterwards would wait for an RCU grace period on every exec.
+	cg := s.cgroups.get()
+	if cg != nil {
+		sys.UseCgroupFD, sys.CgroupFD = true, cg.fd
+	}
 	if !spec.Root {
 		sys.Credential = &syscall.Credential{Uid: SandboxUID, Gid: SandboxGID, Groups: []uint32{SandboxGID}}
 	}
@@ -151,11 +157,12 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 		Sys:   sys,
 	}
 	done := make(chan exitStatus, 1)
-	pid, cg, err := s.forkTraced(spec, attr, done)
+	pid, err := s.forkTraced(spec, attr, done)
 	inR.Close()
 	outW.Close()
 	errW.Close()
 	if err != nil {
+		s.cgroups.put(cg) // any child is killed; put keeps the cgroup aside until it is gone
 		outR.Close()
 		errR.Close()
 		if inW != nil {
@@ -169,28 +176,23 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 // forkTraced starts the child stopped at its exec, applies the limits and
 // lets it run. Ptrace requests must come from the tracing thread, hence the
 // locked OS thread; the reaper's lock keeps it from consuming the stop.
-func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan exitStatus) (pid int, cgroup string, err error) {
+func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan exitStatus) (int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	s.reaper.mu.Lock()
 	defer s.reaper.mu.Unlock()
-	pid, err = syscall.ForkExec(spec.Path, spec.Argv, attr)
+	pid, err := syscall.ForkExec(spec.Path, spec.Argv, attr)
 	if err != nil {
-		return 0, "", execError(spec.Argv[0], err)
+		return 0, execError(spec.Argv[0], err)
 	}
 	var ws unix.WaitStatus
 	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil || !ws.Stopped() {
 		if err == nil && (ws.Exited() || ws.Signaled()) {
-			return 0, "", fmt.Errorf("starting %s: it exited before running", spec.Argv[0])
+			return 0, fmt.Errorf("starting %s: it exited before running", spec.Argv[0])
 		}
 		// The child is gone before it ran: report it as such.
 		_ = unix.Kill(pid, unix.SIGKILL)
-		return 0, "", fmt.Errorf("starting %s: child did not stop at exec (%v)", spec.Argv[0], err)
-	}
-	// Without its cgroup the command still runs; only an OOM kill of it
-	// would then read as a plain SIGKILL.
-	if cgroup, err = s.cgroups.enter(pid); err != nil {
-		logf(4, "%s: no cgroup of its own: %v", spec.Argv[0], err)
+		return 0, fmt.Errorf("starting %s: child did not stop at exec (%v)", spec.Argv[0], err)
 	}
 	err = applyLimits(pid, spec.Limits)
 	if err == nil {
@@ -201,17 +203,15 @@ func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan e
 		_ = unix.Kill(pid, unix.SIGKILL)
 		_ = unix.PtraceDetach(pid)
 		s.own(pid, done) // reaps the killed child
-		s.cgroups.release(cgroup)
-		return 0, "", fmt.Errorf("starting %s: setting limits: %w", spec.Argv[0], err)
+		return 0, fmt.Errorf("starting %s: setting limits: %w", spec.Argv[0], err)
 	}
 	if err := unix.PtraceDetach(pid); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		s.own(pid, done)
-		s.cgroups.release(cgroup)
-		return 0, "", fmt.Errorf("starting %s: detaching: %w", spec.Argv[0], err)
+		return 0, fmt.Errorf("starting %s: detaching: %w", spec.Argv[0], err)
 	}
 	s.own(pid, done)
-	return pid, cgroup, nil
+	return pid, nil
 }
 
 // own registers pid as tracked and starts its owner, which delivers the exit
