@@ -1,0 +1,21 @@
+package store_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/voidbox/voidbox/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	storetest.HelperMain()
+	os.Exit(m.Run())
+}
+
+func TestSQLiteConformance(t *testing.T) {
+	storetest.Run(t, storetest.Harness{
+		NewURL:    func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "state.db") },
+		Exclusive: true,
+	})
+}
