@@ -105,11 +105,20 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each case checks err itself: a nil *SQLite in a Store is not a nil Store.
 	switch loc.Kind {
 	case "sqlite":
-		return OpenSQLite(ctx, loc.Path)
+		s, err := OpenSQLite(ctx, loc.Path)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case "fs":
-		return OpenFS(ctx, loc.Path)
+		s, err := OpenFS(ctx, loc.Path)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	if loc.Valkey.DataDir == "" {
 		base := os.Getenv("XDG_STATE_HOME")
@@ -123,5 +132,9 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 		name := strings.NewReplacer(":", "_", "/", "_").Replace(fmt.Sprintf("%s_%d_%s", loc.Valkey.Addr, loc.Valkey.DB, loc.Valkey.Prefix))
 		loc.Valkey.DataDir = filepath.Join(base, "voidbox", "valkey", name)
 	}
-	return OpenValkey(ctx, loc.Valkey)
+	s, err := OpenValkey(ctx, loc.Valkey)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }

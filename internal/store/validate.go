@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -171,8 +172,14 @@ func checkEvents(evs []Event, now time.Time) ([]Event, error) {
 		if len(e.Data) > MaxEventBytes {
 			return nil, fmt.Errorf("event %d: data over %d bytes: %w", i, MaxEventBytes, ErrTooLarge)
 		}
-		if len(e.Data) > 0 && !json.Valid(e.Data) {
-			return nil, fmt.Errorf("event %d: data: not JSON: %w", i, ErrInvalid)
+		if len(e.Data) > 0 {
+			// Compact: every store keeps the same bytes, and one event is one
+			// line (in the fs store's file and in an SSE data field).
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, e.Data); err != nil {
+				return nil, fmt.Errorf("event %d: data: not JSON: %w", i, ErrInvalid)
+			}
+			e.Data = buf.Bytes()
 		}
 		if e.Time.IsZero() {
 			e.Time = now

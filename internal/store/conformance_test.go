@@ -19,3 +19,10 @@ func TestSQLiteConformance(t *testing.T) {
 		Exclusive: true,
 	})
 }
+
+func TestFSConformance(t *testing.T) {
+	storetest.Run(t, storetest.Harness{
+		NewURL:    func(t *testing.T) string { return "fs:" + filepath.Join(t.TempDir(), "store") },
+		Exclusive: true,
+	})
+}
