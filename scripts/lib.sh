@@ -16,6 +16,8 @@ need_go() {
 ensure_host_packages() {
 	local missing=()
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+	# The Valkey store's tests start their own redis-server (never a system one).
+	command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 	command -v apt-get >/dev/null 2>&1 || { [ ${#missing[@]} -eq 0 ] && return 0; }
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,5 +25,16 @@ func TestFSConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
 		NewURL:    func(t *testing.T) string { return "fs:" + filepath.Join(t.TempDir(), "store") },
 		Exclusive: true,
+	})
+}
+
+func TestValkeyConformance(t *testing.T) {
+	addr := storetest.StartRedis(t)
+	n := 0
+	storetest.Run(t, storetest.Harness{
+		NewURL: func(t *testing.T) string {
+			n++
+			return fmt.Sprintf("valkey://%s/0?prefix=t%d&data=%s", addr, n, filepath.Join(t.TempDir(), "outputs"))
+		},
 	})
 }

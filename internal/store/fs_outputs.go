@@ -81,8 +81,12 @@ func (s *FS) ListOutputs(ctx context.Context, run string) ([]OutputInfo, error) 
 	for name, o := range r.outputs {
 		out = append(out, OutputInfo{Stage: name, Size: o.Size})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Stage < out[j].Stage })
+	sortOutputs(out)
 	return out, nil
+}
+
+func sortOutputs(out []OutputInfo) {
+	sort.Slice(out, func(i, j int) bool { return out[i].Stage < out[j].Stage })
 }
 
 // fsSandbox is sandboxes/ID.json.
