@@ -66,8 +66,9 @@ func decodeJSONBytes(body []byte, v any) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return Errorf(http.StatusBadRequest, CodeInvalid, "", "body: %s: unexpected end", lineCol(body, int64(len(body))))
 	case errors.As(err, &syn):
-		return Errorf(http.StatusBadRequest, CodeInvalid, "", "body: %s: %s", lineCol(body, syn.Offset), syn.Error())
-	case errors.As(err, &typ):
+		// Offset counts the bytes read, the offending one included.
+		return Errorf(http.StatusBadRequest, CodeInvalid, "", "body: %s: %s", lineCol(body, syn.Offset-1), syn.Error())
+	case errors.As(err, &typ): // the position is the end of the offending value
 		return Errorf(http.StatusBadRequest, CodeInvalid, typ.Field, "%s: want %s, got %s",
 			lineCol(body, typ.Offset), typ.Type, typ.Value)
 	}
