@@ -47,7 +47,7 @@ func unixClient(path string, h2c bool) *http.Client {
 
 // socketPath is a socket in a fresh private directory (unix socket paths
 // are limited to 108 bytes, so not under a deep t.TempDir()).
-func socketPath(t *testing.T) string {
+func socketPath(t testing.TB) string {
 	dir, err := os.MkdirTemp("", "vbapi")
 	if err != nil {
 		t.Fatal(err)

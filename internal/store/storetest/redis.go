@@ -19,7 +19,7 @@ import (
 // its own directory and no persistence, and stops it, by its PID, when the
 // test ends. It returns host:port. A missing server fails the test: the
 // Valkey store must never go untested silently.
-func StartRedis(t *testing.T) string {
+func StartRedis(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -40,7 +40,7 @@ func StartRedis(t *testing.T) string {
 	}
 }
 
-func tryStartRedis(t *testing.T, bin, dir string) (string, error) {
+func tryStartRedis(t testing.TB, bin, dir string) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
