@@ -37,7 +37,9 @@ func (src *storeSource) Next(ctx context.Context) ([]Message, bool, error) {
 	return toMessages(evs, &src.after), len(evs) == 0, err
 }
 
-func (src *storeSource) Wait(ctx context.Context) error { return src.s.WaitEvents(ctx, src.run, src.after) }
+func (src *storeSource) Wait(ctx context.Context) error {
+	return src.s.WaitEvents(ctx, src.run, src.after)
+}
 
 func toMessages(evs []store.Event, after *uint64) []Message {
 	ms := make([]Message, len(evs))

@@ -34,7 +34,6 @@ func benchStores(b *testing.B, fn func(b *testing.B, s store.Store)) {
 	}
 }
 
-
 func event(i int) store.Event {
 	return store.Event{Type: "exec.output", Data: fmt.Appendf(nil,
 		`{"time":"2026-12-01T00:00:00Z","type":"exec.output","run":"bench","stage":"build","attempt":1,"fields":{"stream":"stdout","data":"line %d of output\n"}}`, i)}

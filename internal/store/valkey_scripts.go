@@ -21,6 +21,9 @@ import "github.com/valkey-io/valkey-go"
 //	P:sb:ID          hash: config created used;  P:sandboxes sorted set
 //	P:notify         pub/sub channel: the id of a run that changed
 var (
+	// KEYS run, runs, inflight, idem; ARGV id, idempotency key, fingerprint,
+	// name, kind, spec, input, created. {0, id} here means the key is taken
+	// by run id.
 	scriptCreate = valkey.NewLuaScript(`
 if ARGV[2] ~= '' then
 	local existing = redis.call('HGET', KEYS[4], ARGV[2])
