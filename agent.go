@@ -132,6 +132,11 @@ func (a *agentSpec) validate(b *Box) []error {
 	if a.runtime != RuntimeVoidbox && a.runtime != RuntimeClaudeCode {
 		errs = append(errs, fmt.Errorf("runtime %q: want %s or %s", a.runtime, RuntimeVoidbox, RuntimeClaudeCode))
 	}
+	if a.runtime == RuntimeClaudeCode && b.cfg.AllowedCommands != nil {
+		// Its tools run inside its own process, which the guest cannot
+		// look into: the allowlist would be silently ignored.
+		errs = append(errs, errors.New("allowed commands: runtime claude-code cannot enforce them yet (use the voidbox runtime, or no allowlist)"))
+	}
 	if a.maxTurns < 0 {
 		errs = append(errs, fmt.Errorf("max turns %d is negative", a.maxTurns))
 	}

@@ -183,6 +183,9 @@ func (ar *agentRun) run(ctx context.Context, sb *Sandbox, rt agentRuntime, attem
 		if msg == "" {
 			msg = fmt.Sprintf("exit code %d", res.ExitCode)
 		}
+		if res.OOMKilled {
+			msg = res.Reason() + ": " + msg
+		}
 		return out, fmt.Errorf("agent failed: %s", msg)
 	}
 	d.OutputFrom = "file"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"time"
 )
 
@@ -62,11 +63,20 @@ func (b *Box) Env(key, value string) *Box {
 	return b
 }
 
-// AllowCommands restricts the programs the box may start.
+// AllowCommands restricts the programs the box may start to names (see
+// Config.AllowedCommands; repeated calls add names). With no names, no
+// program may start at all.
 func (b *Box) AllowCommands(names ...string) *Box {
-	b.cfg.AllowedCommands = append(b.cfg.AllowedCommands, names...)
+	b.cfg.AllowedCommands = append(slices.Clip(b.cfg.AllowedCommands), names...)
+	if b.cfg.AllowedCommands == nil {
+		b.cfg.AllowedCommands = []string{} // an allowlist of nothing, not no allowlist
+	}
 	return b
 }
+
+// Disk sets the budget, in MiB, of the VM's writable filesystems (see
+// Config.DiskMiB).
+func (b *Box) Disk(mib int) *Box { b.cfg.DiskMiB = mib; return b }
 
 // Timeout bounds each attempt of the stage, boot included (0: none).
 func (b *Box) Timeout(d time.Duration) *Box { b.timeout = d; return b }
@@ -113,9 +123,7 @@ func (b *Box) validate() error {
 	if p := b.output(); !path.IsAbs(p) {
 		errs = append(errs, fmt.Errorf("output file %q is not an absolute guest path", p))
 	}
-	if err := b.cfg.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, b.cfg.problems()...)
 	if b.agent != nil {
 		errs = append(errs, b.agent.validate(b)...)
 	}

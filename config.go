@@ -21,6 +21,7 @@ const (
 	DefaultBootTimeout = 60 * time.Second
 	DefaultOutputLimit = 16 << 20 // bytes kept per stream by Exec when not streaming
 	DefaultReadLimit   = 64 << 20 // bytes ReadFile accepts
+	MinDiskMiB         = 16       // smallest DiskMiB
 )
 
 // Config describes a sandbox. The zero value is usable: 512 MiB, 1 vCPU, the
@@ -36,9 +37,25 @@ type Config struct {
 	Env map[string]string
 	// Timeout is the default per-command timeout (0: none).
 	Timeout time.Duration
-	// AllowedCommands, when non-empty, is the only set of programs (by name,
-	// from the system bin directories) commands may start.
+	// AllowedCommands is the command allowlist: program names (no paths),
+	// found in the guest's system directories (/bin, /sbin, /usr/bin,
+	// /usr/sbin, /usr/local/bin, /usr/local/sbin). nil means no allowlist;
+	// an empty, non-nil list allows no command at all.
+	//
+	// For commands (Exec, command boxes) only the program a command starts
+	// is checked, not what it runs in turn: allowing sh, env, xargs or
+	// busybox allows everything. Agent boxes check every command a tool
+	// runs, after shell expansion.
 	AllowedCommands []string
+	// DiskMiB is the one budget shared by every RAM-backed filesystem the
+	// sandbox user can write (/workspace, /tmp, /home/sandbox, /dev/shm):
+	// a write past it fails with ENOSPC instead of exhausting the guest's
+	// memory. 0 means half the memory the guest has free after boot (the
+	// kernel and voidbox's own processes take ~85 MiB plus ~10% of
+	// MemoryMiB: ~200 MiB at the default 512). At least MinDiskMiB and at
+	// most half of MemoryMiB; the guest also refuses a budget that would
+	// leave it less than 16 MiB of memory, saying the largest that fits.
+	DiskMiB int
 	// Limits bound every command (zero fields take the guest defaults).
 	Limits Limits
 	// Accel is "kvm", "tcg" or "auto"/"" (default: $VOIDBOX_ACCEL, then auto).
@@ -113,6 +130,15 @@ func (c Config) withDefaults() Config {
 
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
+	if err := errors.Join(c.problems()...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// problems lists what is wrong with c, for Validate and for a box's
+// validation (which adds ErrInvalid once for all of its problems).
+func (c Config) problems() []error {
 	var errs []error
 	if c.MemoryMiB != 0 && c.MemoryMiB < 64 {
 		errs = append(errs, fmt.Errorf("memory: %d MiB is below the 64 MiB minimum", c.MemoryMiB))
@@ -140,12 +166,17 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, a := range c.AllowedCommands {
-		if a == "" || strings.Contains(a, "/") {
-			errs = append(errs, fmt.Errorf("allowed commands: %q is not a command name", a))
+		if err := wire.CheckCommandName(a); err != nil {
+			errs = append(errs, fmt.Errorf("allowed commands: %w", err))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	mem := c.MemoryMiB
+	if mem == 0 {
+		mem = DefaultMemoryMiB
 	}
-	return nil
+	if c.DiskMiB != 0 && (c.DiskMiB < MinDiskMiB || c.DiskMiB > mem/2) {
+		errs = append(errs, fmt.Errorf("disk: %d MiB is outside %d..%d MiB (at most half of the %d MiB of memory)",
+			c.DiskMiB, MinDiskMiB, mem/2, mem))
+	}
+	return errs
 }

@@ -2,11 +2,14 @@ package voidbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/voidbox/voidbox/internal/agent"
 )
 
 func TestConfigValidateNamesEveryProblem(t *testing.T) {
@@ -45,5 +48,76 @@ func TestSetupUnwritableCache(t *testing.T) {
 	_, err := Setup(context.Background(), SetupOptions{CacheDir: filepath.Join(f, "cache")})
 	if err == nil || !strings.Contains(err.Error(), f) || !strings.Contains(err.Error(), "VOIDBOX_CACHE_DIR") {
 		t.Fatalf("want an error naming the cache dir, got %v", err)
+	}
+}
+
+// TestAllowlistNilAndEmptyReachTheGuest: absence is "no allowlist", an empty
+// list is "nothing allowed", and both survive the JSON that carries them to
+// the guest and to the agent (omitempty dropped the empty list: every
+// command ran).
+func TestAllowlistNilAndEmptyReachTheGuest(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		box  *Box
+		want string
+	}{
+		{"absent", NewBox("a").Exec("echo"), `"allowed_commands":null`},
+		{"AllowCommands()", NewBox("a").Exec("echo").AllowCommands(), `"allowed_commands":[]`},
+		{"Config", NewBox("a").Exec("echo").Sandbox(Config{AllowedCommands: []string{}}), `"allowed_commands":[]`},
+		{"names", NewBox("a").Exec("echo").AllowCommands("echo"), `"allowed_commands":["echo"]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.box.validate(); err != nil {
+				t.Fatal(err)
+			}
+			for what, v := range map[string]any{"policy": c.box.cfg.policy(), "agent config": agent.Config{AllowedCommands: c.box.cfg.AllowedCommands}} {
+				b, err := json.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(b), c.want) {
+					t.Errorf("%s JSON %s, want %s", what, b, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestBoxErrorSaysInvalidOnce: a box's problems read `box "x": invalid: ...`
+// (it was "invalid: invalid:").
+func TestBoxErrorSaysInvalidOnce(t *testing.T) {
+	_, err := NewPipeline("p").Pipe(NewBox("absecho").Exec("/bin/echo").AllowCommands("/bin/echo")).Plan()
+	if !errors.Is(err, ErrInvalid) || strings.Count(err.Error(), "invalid") != 1 ||
+		!strings.HasPrefix(err.Error(), `box "absecho": invalid: allowed commands: "/bin/echo" is not a command name`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDiskValidation(t *testing.T) {
+	for _, c := range []struct {
+		cfg Config
+		ok  bool
+	}{
+		{Config{}, true}, {Config{DiskMiB: 16}, true}, {Config{DiskMiB: 256}, true}, {Config{MemoryMiB: 1024, DiskMiB: 512}, true},
+		{Config{DiskMiB: 15}, false}, {Config{DiskMiB: 257}, false}, {Config{MemoryMiB: 128, DiskMiB: 65}, false}, {Config{DiskMiB: -1}, false},
+	} {
+		if err := c.cfg.Validate(); (err == nil) != c.ok {
+			t.Errorf("memory %d disk %d: %v", c.cfg.MemoryMiB, c.cfg.DiskMiB, err)
+		}
+	}
+	if p := (Config{DiskMiB: 100}).policy(); p.DiskBytes != 100<<20 {
+		t.Errorf("policy disk %d", p.DiskBytes)
+	}
+}
+
+// TestClaudeCodeRefusesAnAllowlist: Claude Code's tools run inside its own
+// process, so an allowlist could not be enforced; it is refused, not ignored.
+func TestClaudeCodeRefusesAnAllowlist(t *testing.T) {
+	b := NewBox("c").Prompt("x").Runtime(RuntimeClaudeCode).AllowCommands("sh")
+	if err := b.validate(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "claude-code cannot enforce") {
+		t.Fatalf("got %v", err)
+	}
+	if err := NewBox("c").Prompt("x").Runtime(RuntimeClaudeCode).validate(); err != nil {
+		t.Fatalf("without an allowlist: %v", err)
 	}
 }

@@ -36,15 +36,30 @@ type Cmd struct {
 // Result is how a command ended. A command that ran and failed is a Result with
 // a non-zero ExitCode, not an error; errors are reserved for the sandbox.
 type Result struct {
-	ExitCode int    // like a shell: 127 not found, 126 not runnable, 128+n for signal n
-	Signal   int    // the signal that ended the command, if any
-	TimedOut bool   // killed because its timeout expired
-	Error    string // why the command could not run, if it did not
-	Stdout   []byte // captured output (when Cmd.Stdout was nil)
-	Stderr   []byte
+	ExitCode int  // like a shell: 127 not found, 126 not runnable, 128+n for signal n
+	Signal   int  // the signal that ended the command, if any
+	TimedOut bool // killed because its timeout expired
+	// OOMKilled says the guest kernel's out-of-memory killer killed a
+	// process of this command (see Reason).
+	OOMKilled bool
+	Error     string // why the command could not run, if it did not
+	Stdout    []byte // captured output (when Cmd.Stdout was nil)
+	Stderr    []byte
 	// StdoutDropped and StderrDropped count bytes discarded past the output cap.
 	StdoutDropped, StderrDropped int64
 	Duration                     time.Duration
+}
+
+// Reason says in a few words why a command that ran was killed ("killed:
+// out of memory", "timed out"), or "" when it was not.
+func (r *Result) Reason() string {
+	switch {
+	case r.TimedOut:
+		return "timed out"
+	case r.OOMKilled:
+		return "killed: out of memory"
+	}
+	return ""
 }
 
 // Truncated reports whether any output was dropped at the cap.
@@ -102,6 +117,7 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 		ExitCode:      x.ExitCode,
 		Signal:        x.Signal,
 		TimedOut:      x.TimedOut,
+		OOMKilled:     x.OOMKilled,
 		Error:         x.Error,
 		StdoutDropped: x.StdoutDropped + capOut.dropped(),
 		StderrDropped: x.StderrDropped + capErr.dropped(),

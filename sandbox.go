@@ -103,7 +103,7 @@ func boot(ctx context.Context, cfg Config, env hostEnv) (*Sandbox, error) {
 		case <-m.Done():
 		case <-time.After(500 * time.Millisecond):
 		}
-		if gone, why := m.Exited(); gone {
+		if gone, why := m.Exited(); gone && !errors.Is(err, control.ErrRefused) {
 			reason = "qemu exited during boot (" + why + ")"
 			if p := m.PanicMessage(); p != "" {
 				reason = "guest kernel panicked during boot: " + p
@@ -228,7 +228,8 @@ func (s *Sandbox) Close() error {
 
 func (c Config) policy() wire.Policy {
 	return wire.Policy{
-		AllowedCommands: c.AllowedCommands,
+		AllowedCommands: c.AllowedCommands, // nil and empty differ: keep which
+		DiskBytes:       int64(c.DiskMiB) << 20,
 		Limits: wire.Limits{
 			Processes:   c.Limits.Processes,
 			OpenFiles:   c.Limits.OpenFiles,

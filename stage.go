@@ -194,6 +194,8 @@ func (r *stageRunner) runCommand(ctx context.Context, sb *Sandbox, p stagePayloa
 	switch {
 	case res.TimedOut:
 		return out, fmt.Errorf("command timed out after %v", sb.cfg.Timeout)
+	case res.OOMKilled && res.ExitCode != 0:
+		return out, fmt.Errorf("%s: %w", res.Reason(), &pipeline.ExitError{Code: res.ExitCode})
 	case res.ExitCode != 0:
 		return out, &pipeline.ExitError{Code: res.ExitCode}
 	}

@@ -23,6 +23,7 @@ TEST_PACKAGES=(
 	gcc:gcc                                       # internal/setup: a dynamically linked binary to reject
 	git:git                                       # Go modules from VCS
 	/etc/ssl/certs/ca-certificates.crt:ca-certificates # Go module downloads over TLS
+	redis-server:redis-server                     # internal/store: the Valkey store's tests start their own (never a system one)
 )
 
 # ensure_host_packages SPEC... installs the Debian packages whose check fails,

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/wire"
 )
 
 // ErrInvalidConfig marks a config that cannot be run.
@@ -64,9 +66,10 @@ type Config struct {
 	MCPServers []MCPServer `json:"mcp_servers,omitempty"`
 	// MaxTurns caps model responses; DefaultMaxTurns if 0.
 	MaxTurns int `json:"max_turns,omitempty"`
-	// AllowedCommands lists the program names bash may run; empty allows
-	// every program.
-	AllowedCommands []string `json:"allowed_commands,omitempty"`
+	// AllowedCommands lists the program names bash may run (the guest's
+	// rule, wire.AllowedProgram). null or absent: no allowlist; []: no
+	// program at all. Never omitempty: the host writes [] to deny all.
+	AllowedCommands []string `json:"allowed_commands"`
 	// ToolTimeout bounds one tool call; DefaultToolTimeout if 0.
 	ToolTimeout Duration `json:"tool_timeout,omitempty"`
 	// MaxRetries is how often a failed model request is retried (connection
@@ -199,8 +202,8 @@ func (c Config) Validate() error {
 		}
 	}
 	for i, name := range c.AllowedCommands {
-		if name == "" || strings.ContainsAny(name, "/ \t\n") {
-			bad(fmt.Sprintf("allowed_commands[%d]", i), "%q is not a bare program name", name)
+		if err := wire.CheckCommandName(name); err != nil {
+			bad(fmt.Sprintf("allowed_commands[%d]", i), "%v", err)
 		}
 	}
 	for i, s := range c.Skills {

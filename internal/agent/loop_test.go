@@ -182,6 +182,38 @@ func TestAllowlistDeniesAndTheStageGoesOn(t *testing.T) {
 	})
 }
 
+// TestEmptyAllowlistDeniesEveryProgram: allowed_commands: [] reaches the
+// agent through its JSON config as "nothing allowed" (it arrived as no
+// allowlist: cat /etc/passwd, id and wget ran with no denial).
+func TestEmptyAllowlistDeniesEveryProgram(t *testing.T) {
+	forEachProvider(t, func(t *testing.T, fk fake) {
+		srv := fk.server(t,
+			llmtest.ToolCall("bash", map[string]any{"command": "cat /etc/passwd; id; wget -q x; echo ran"}),
+			llmtest.Func(func(r *llmtest.Request) llmtest.Turn {
+				res := r.ToolResults()
+				if len(res) != 1 || strings.Contains(res[0].Content, "root:") || strings.Contains(res[0].Content, "uid=") {
+					t.Errorf("tool results %+v", res)
+				}
+				return llmtest.Text("nothing ran")
+			}),
+		)
+		cfg := baseConfig(t, fk.provider, srv)
+		cfg.AllowedCommands = []string{}
+		o := runMain(t, cfg)
+		if o.code != 0 {
+			t.Fatalf("exit %d, stderr %q", o.code, o.stderr)
+		}
+		var cmds []string
+		for _, d := range all[*event.Denied](o) {
+			cmds = append(cmds, d.Command)
+		}
+		if strings.Join(cmds, "|") != "cat /etc/passwd|id|wget -q x" {
+			t.Errorf("denied %v", cmds)
+		}
+		mustContain(t, "system prompt", systemOf(srv), "bash may run no programs at all")
+	})
+}
+
 // systemOf returns the system prompt of the first request.
 func systemOf(srv *llmtest.Server) string {
 	r := srv.Requests()[0]

@@ -16,7 +16,12 @@ func systemPrompt(c Config, toolNames []string) string {
 	fmt.Fprintf(&b, "- Your workspace is %s; every command starts there. Relative paths in file tools are relative to it.\n", c.Workspace)
 	b.WriteString("- The system is a minimal Linux with busybox tools (sh, cat, sed, awk, grep, find, …). There is no network.\n")
 	fmt.Fprintf(&b, "- Your tools: %s. Tools named <server>__<tool> come from MCP servers.\n", strings.Join(toolNames, ", "))
-	if len(c.AllowedCommands) > 0 {
+	switch {
+	case c.AllowedCommands == nil:
+	case len(c.AllowedCommands) == 0:
+		b.WriteString("- Policy: bash may run no programs at all, only shell builtins (echo, printf, test, read, cd, …). " +
+			"Every program is denied (exit status 126); do not try to work around it. The file tools work.\n")
+	default:
 		fmt.Fprintf(&b, "- Policy: bash may only run these programs: %s. Anything else is denied (exit status 126); do not try to work around it.\n",
 			strings.Join(c.AllowedCommands, ", "))
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,6 +50,8 @@ type execReport struct {
 	ExitCode      int     `json:"exit_code"`
 	Signal        int     `json:"signal,omitempty"`
 	TimedOut      bool    `json:"timed_out"`
+	OOMKilled     bool    `json:"oom_killed,omitempty"`
+	Reason        string  `json:"reason,omitempty"` // why it was killed: "killed: out of memory", "timed out"
 	Error         string  `json:"error,omitempty"`
 	Stdout        string  `json:"stdout"`
 	Stderr        string  `json:"stderr"`
@@ -88,6 +91,7 @@ func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(execReport{
 			ExitCode: res.ExitCode, Signal: res.Signal, TimedOut: res.TimedOut, Error: res.Error,
+			OOMKilled: res.OOMKilled, Reason: res.Reason(),
 			Stdout: string(res.Stdout), Stderr: string(res.Stderr),
 			StdoutDropped: res.StdoutDropped, StderrDropped: res.StderrDropped,
 			DurationMS: ms(res.Duration), BootMS: ms(info.BootTime), Kernel: info.Kernel, Accel: info.Accel,
@@ -107,6 +111,9 @@ func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir
 	}
 	if res.TimedOut {
 		return &exitError{ExitTimedOut, fmt.Errorf("command timed out after %v and was killed", cfg.Timeout)}
+	}
+	if res.OOMKilled && res.ExitCode != 0 {
+		return &exitError{res.ExitCode, errors.New(res.Reason())}
 	}
 	if res.ExitCode != 0 {
 		return &exitError{code: res.ExitCode}

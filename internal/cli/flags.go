@@ -9,11 +9,13 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/bytesize"
+	"github.com/voidbox/voidbox/internal/wire"
 )
 
 // sandboxFlags are the flags every command that boots a VM shares.
 type sandboxFlags struct {
 	memory      string
+	disk        string
 	cpus        int
 	timeout     time.Duration
 	env         []string
@@ -26,10 +28,12 @@ type sandboxFlags struct {
 
 func (f *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.memory, "memory", "512M", "guest memory (e.g. 512M, 1G; minimum 64M)")
+	fs.StringVar(&f.disk, "disk", "", "budget of the guest's writable filesystems together (/workspace, /tmp, ...; e.g. 128M; at most half of --memory; default half the memory free after boot)")
 	fs.IntVar(&f.cpus, "cpus", 1, "number of vCPUs")
 	fs.DurationVar(&f.timeout, "timeout", 0, "kill the command after this long (e.g. 30s; 0: no limit)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable in the guest (KEY=VALUE, repeatable)")
-	fs.StringSliceVar(&f.allow, "allow", nil, "only allow these commands (names, comma-separated or repeated)")
+	fs.StringSliceVar(&f.allow, "allow", nil, "only allow these commands (names, comma-separated or repeated; --allow= allows none). "+
+		"Only the program started is checked: allowing sh allows everything")
 	fs.StringVar(&f.accel, "accel", "", "accelerator: kvm, tcg or auto (default $VOIDBOX_ACCEL or auto)")
 	fs.StringVar(&f.consoleLog, "console-log", "", "keep the guest serial console in this file")
 	fs.DurationVar(&f.bootTimeout, "boot-timeout", voidbox.DefaultBootTimeout, "give up if the guest is not up after this long")
@@ -57,6 +61,16 @@ func (f *sandboxFlags) config(name string) (voidbox.Config, error) {
 		errs = append(errs, fmt.Errorf("--memory: %s is below the 64M minimum", f.memory))
 	default:
 		cfg.MemoryMiB = int(mem >> 20)
+	}
+	if f.disk != "" {
+		switch d, err := bytesize.Parse(f.disk); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--disk: %w", err))
+		case d < voidbox.MinDiskMiB<<20 || (cfg.MemoryMiB > 0 && d > int64(cfg.MemoryMiB)<<19):
+			errs = append(errs, fmt.Errorf("--disk: %s is outside %dM..%dM (at most half of --memory)", f.disk, voidbox.MinDiskMiB, cfg.MemoryMiB/2))
+		default:
+			cfg.DiskMiB = int(d >> 20)
+		}
 	}
 	if f.cpus < 1 || f.cpus > 64 {
 		errs = append(errs, fmt.Errorf("--cpus: %d is outside 1..64", f.cpus))
@@ -89,8 +103,8 @@ func (f *sandboxFlags) config(name string) (voidbox.Config, error) {
 		cfg.Env[k] = v
 	}
 	for _, a := range f.allow {
-		if a == "" || strings.Contains(a, "/") {
-			errs = append(errs, fmt.Errorf("--allow: %q is not a command name", a))
+		if err := wire.CheckCommandName(a); err != nil {
+			errs = append(errs, fmt.Errorf("--allow: %w", err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -19,6 +19,10 @@ import (
 // ErrClosed reports use of a client whose channel is gone.
 var ErrClosed = errors.New("control channel closed")
 
+// ErrRefused marks a handshake the guest agent refused; the error says why
+// (the guest powers off right after, so its reason is all there is).
+var ErrRefused = errors.New("guest agent refused the handshake")
+
 // Client talks to one guest agent. It is safe for concurrent use: each request
 // runs on its own multiplexed stream.
 type Client struct {
@@ -72,7 +76,7 @@ func Handshake(ctx context.Context, conn net.Conn, secret []byte, o Options) (*C
 		var rj wire.Reject
 		_ = f.Decode(&rj)
 		conn.Close()
-		return nil, fmt.Errorf("guest agent refused the handshake: %s", rj.Reason)
+		return nil, fmt.Errorf("%w: %s", ErrRefused, rj.Reason)
 	default:
 		conn.Close()
 		return nil, fmt.Errorf("handshake: unexpected %s frame", f.Type)

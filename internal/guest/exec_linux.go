@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,9 +23,6 @@ var defaultLimits = wire.Limits{
 	CPUSeconds:  0, // no CPU-time limit unless asked
 	OutputBytes: 64 << 20,
 }
-
-// systemBinDirs are the root-owned directories allowlisted commands must live in.
-var systemBinDirs = []string{"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
 
 const defaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
@@ -49,15 +45,15 @@ func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 	if req.System || req.Root {
 		allowed = nil // host-started components, not user commands
 	}
-	path, code, msg := resolveCommand(req.Argv[0], envPath(env), allowed)
+	dir := req.Dir
+	if dir == "" {
+		dir = WorkspaceDir
+	}
+	path, code, msg := resolveCommand(req.Argv[0], dir, envPath(env), allowed)
 	if code != 0 {
 		_ = wire.WriteFrame(st, wire.TStderr, []byte("voidbox: "+msg+"\n"))
 		_ = wire.WriteJSON(st, wire.TExecExit, wire.ExecExit{ExitCode: code, Error: msg, DurationMicros: time.Since(start).Microseconds()})
 		return
-	}
-	dir := req.Dir
-	if dir == "" {
-		dir = WorkspaceDir
 	}
 	spec := spawnSpec{Path: path, Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root}
 	p, err := a.spawner.start(spec, req.Stdin)
@@ -113,6 +109,8 @@ func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 		<-waited
 	}
 	p.closeStdin()
+	oom := p.cgroup.oomKilled()
+	a.spawner.cgroups.put(p.cgroup)
 	exit := wire.ExecExit{
 		ExitCode:        ws.code,
 		Signal:          ws.signal,
@@ -121,6 +119,7 @@ func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 		StderrDropped:   dropped[1],
 		DurationMicros:  time.Since(start).Microseconds(),
 		MaxRSSKilobytes: ws.maxRSS,
+		OOMKilled:       oom,
 	}
 	_ = wire.WriteJSON(st, wire.TExecExit, exit)
 }
@@ -174,17 +173,30 @@ func readHostFrames(r *wire.Reader, p *process) {
 }
 
 // resolveCommand finds the program like a shell would and applies the command
-// allowlist. A non-zero code is the exit status to report (127 not found,
-// 126 not executable or not allowed) and msg says why.
-func resolveCommand(name, pathEnv string, allowed []string) (path string, code int, msg string) {
+// allowlist (wire.AllowedProgram; nil: none). A non-zero code is the
+// exit status to report (127 not found, 126 not executable or not allowed)
+// and msg says why. A name the allowlist refuses is refused before the
+// lookup, so an unlisted command reads the same whether it exists or not.
+// Relative paths (argv[0] or PATH entries) are relative to dir, the
+// command's working directory, as they will be for the command.
+func resolveCommand(name, dir, pathEnv string, allowed []string) (path string, code int, msg string) {
+	if err := wire.CheckCommandAllowed(allowed, name); err != nil {
+		return "", 126, notAllowed(name, err)
+	}
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
 	if strings.Contains(name, "/") {
-		path = name
+		path = abs(name)
 	} else {
 		for _, d := range filepath.SplitList(pathEnv) {
 			if d == "" {
 				continue
 			}
-			c := filepath.Join(d, name)
+			c := filepath.Join(abs(d), name)
 			if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() {
 				path = c
 				break
@@ -205,15 +217,15 @@ func resolveCommand(name, pathEnv string, allowed []string) (path string, code i
 	case fi.Mode()&0o111 == 0:
 		return "", 126, name + ": permission denied"
 	}
-	if len(allowed) > 0 {
-		// Names are only meaningful for programs in the root-owned system
-		// directories; a copy under /tmp named "ls" is not "ls".
-		base := filepath.Base(path)
-		if !slices.Contains(allowed, base) || !slices.Contains(systemBinDirs, filepath.Dir(path)) {
-			return "", 126, filepath.Base(name) + ": command not allowed by sandbox policy"
-		}
+	path, err = wire.AllowedProgram(allowed, path)
+	if err != nil {
+		return "", 126, notAllowed(name, err)
 	}
 	return path, 0, ""
+}
+
+func notAllowed(name string, err error) string {
+	return fmt.Sprintf("%s: command not allowed by sandbox policy (%v)", filepath.Base(name), err)
 }
 
 func buildEnv(req []string, root bool) []string {

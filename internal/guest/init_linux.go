@@ -16,14 +16,15 @@ type mount struct {
 	data                   string
 }
 
-// bootMounts is the PID-1 mount table, applied in order.
+// bootMounts is the PID-1 mount table, applied in order. The filesystems
+// the sandbox user writes (/workspace, /home/sandbox, /tmp, /dev/shm) are
+// not here: they share one budget whose size comes with the host's policy,
+// so the handshake mounts them (mountUserFS), before any command can run.
 var bootMounts = []mount{
 	{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 	{"sysfs", "/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 	{"devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755"},
 	{"devpts", "/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"},
-	{"tmpfs", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
-	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
 	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
 	{"cgroup2", "/sys/fs/cgroup", "cgroup2", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 }
@@ -44,7 +45,7 @@ func runInit() {
 	if err != nil {
 		fatal("reading session secret: %v", err)
 	}
-	a := &agent{secret: secret, spawner: &spawner{reaper: reaper}, bootStart: start}
+	a := &agent{secret: secret, spawner: &spawner{reaper: reaper, cgroups: newCgroups()}, bootStart: start}
 	if err := a.serve(ctl); err != nil {
 		// Level 2 reaches the console under "quiet", so the host shows
 		// why in the console tail.
@@ -66,13 +67,8 @@ func setupSystem() error {
 	_ = os.Symlink("/proc/self/fd/0", "/dev/stdin")
 	_ = os.Symlink("/proc/self/fd/1", "/dev/stdout")
 	_ = os.Symlink("/proc/self/fd/2", "/dev/stderr")
-	for _, d := range []string{WorkspaceDir, SandboxHome} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-		if err := os.Chown(d, SandboxUID, SandboxGID); err != nil {
-			return err
-		}
+	if err := closeOtherWrites(); err != nil {
+		return err
 	}
 	_ = unix.Sethostname([]byte("voidbox"))
 	// The OOM killer must pick a command, never PID 1 (the VM would die

@@ -102,6 +102,11 @@ func (a *agent) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 	if err != nil || subtle.ConstantTimeCompare(got, a.secret) != 1 {
 		return reject("bad secret")
 	}
+	// The policy is known from here on: mount the sandbox user's
+	// filesystems with its disk budget before anything can run.
+	if _, err := mountUserFS(h.Policy.DiskBytes); err != nil {
+		return reject(err.Error())
+	}
 	if a.listeners, err = openListeners(h.Listeners); err != nil {
 		return reject(err.Error())
 	}

@@ -94,11 +94,15 @@ func (r *reaper) wait(pid int) exitStatus {
 	return st
 }
 
-type spawner struct{ reaper *reaper }
+type spawner struct {
+	reaper  *reaper
+	cgroups *cgroups
+}
 
 // process is a running command.
 type process struct {
 	pid            int
+	cgroup         *cgroup // the command's own; nil if it could not have one
 	stdout, stderr *os.File
 	done           chan exitStatus
 
@@ -137,6 +141,12 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 		return nil, err
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true, Ptrace: true}
+	// Born in its cgroup (clone3 CLONE_INTO_CGROUP): moving it there
+	// afterwards would wait for an RCU grace period on every exec.
+	cg := s.cgroups.get()
+	if cg != nil {
+		sys.UseCgroupFD, sys.CgroupFD = true, cg.fd
+	}
 	if !spec.Root {
 		sys.Credential = &syscall.Credential{Uid: SandboxUID, Gid: SandboxGID, Groups: []uint32{SandboxGID}}
 	}
@@ -152,6 +162,7 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 	outW.Close()
 	errW.Close()
 	if err != nil {
+		s.cgroups.put(cg) // any child is killed; put keeps the cgroup aside until it is gone
 		outR.Close()
 		errR.Close()
 		if inW != nil {
@@ -159,7 +170,7 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 		}
 		return nil, err
 	}
-	return &process{pid: pid, stdout: outR, stderr: errR, done: done, stdin: inW}, nil
+	return &process{pid: pid, cgroup: cg, stdout: outR, stderr: errR, done: done, stdin: inW}, nil
 }
 
 // forkTraced starts the child stopped at its exec, applies the limits and

@@ -169,7 +169,8 @@ func sandboxConfig(s spec.Sandbox, env []string) voidbox.Config {
 	c := voidbox.Config{
 		MemoryMiB:       s.MemoryMiB,
 		CPUs:            s.VCPUs,
-		AllowedCommands: s.AllowedCommands,
+		AllowedCommands: s.AllowedCommands, // nil (none) and [] (nothing) stay apart
+		DiskMiB:         s.DiskMiB,
 		Timeout:         s.Timeout,
 	}
 	if s.Kernel != "" {

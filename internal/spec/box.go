@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/wire"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -115,14 +116,23 @@ func (d *decoder) boxFields(f *fields, b *Box) {
 // must agree.
 func (d *decoder) runtime(f *fields, b *Box) {
 	var from string // what chose the runtime, for conflict messages
+	var at func(format string, args ...any)
 	if v, ok := f.str("runtime"); ok {
 		switch r := Runtime(v); r {
 		case RuntimeVoidbox, RuntimeClaudeCode:
 			b.Runtime, from = r, "runtime: "+v
+			at = func(format string, args ...any) { d.at(f.m["runtime"].val, join(f.path, "runtime"), format, args...) }
 		default:
 			d.at(f.m["runtime"].val, join(f.path, "runtime"), "unknown runtime %q (valid: voidbox, claude-code)", v)
 		}
 	}
+	defer func() {
+		// Claude Code's tools run inside its own process, which the guest
+		// cannot look into: an allowlist would be silently ignored.
+		if b.Runtime == RuntimeClaudeCode && b.Sandbox.AllowedCommands != nil && !b.IsCommand() && at != nil {
+			at("runtime claude-code cannot enforce sandbox.allowed_commands yet: remove the allowlist or use runtime voidbox")
+		}
+	}()
 	for _, s := range b.Skills {
 		if s.Kind != SkillAgent {
 			continue
@@ -137,6 +147,8 @@ func (d *decoder) runtime(f *fields, b *Box) {
 			d.atPos(s.Pos, path, "agent:%s conflicts with %s", s.Runtime, from)
 		default:
 			b.Runtime, from = s.Runtime, "agent:"+string(s.Runtime)
+			pos := s.Pos
+			at = func(format string, args ...any) { d.atPos(pos, path, format, args...) }
 		}
 	}
 }
@@ -172,8 +184,16 @@ func (d *decoder) checkProgram(n *yamlNode, path, prog string, sb Sandbox) {
 		d.at(n, path, "%v", err)
 		return
 	}
-	if !sb.Allows(prog) {
-		d.at(n, path, "command %q is not in sandbox.allowed_commands (%s)", prog, strings.Join(sb.AllowedCommands, ", "))
+	switch {
+	case sb.Allows(prog):
+	case wire.CheckCommandAllowed(sb.AllowedCommands, prog) != nil:
+		listed := strings.Join(sb.AllowedCommands, ", ")
+		if listed == "" {
+			listed = "empty: no command may run"
+		}
+		d.at(n, path, "command %q is not in sandbox.allowed_commands (%s)", prog, listed)
+	default:
+		d.at(n, path, "command %q is outside the directories sandbox.allowed_commands trusts (%s)", prog, strings.Join(wire.CommandDirs(), ", "))
 	}
 }
 

@@ -14,16 +14,21 @@
 //     errors. Fields named "x-..." at the top level are ignored, as a place
 //     for YAML anchors; anchors, aliases and merge keys ("<<") work anywhere.
 //   - Refused until the feature exists: sandbox.network: true, mounts,
-//     snapshot, observe, agent messaging, box outputs/inputs, remote: and OCI
-//     skills, and modes other than task. sandbox.mode: mock is refused for
-//     good (voidbox always boots a VM), and so is llm.credential_proxy (the
-//     gateway always keeps keys out of the guest).
+//     snapshot, image and guest_image, observe, agent messaging, box
+//     outputs/inputs, remote: and OCI skills, and modes other than task.
+//     sandbox.mode: mock is refused for good (voidbox always boots a VM), and
+//     so is llm.credential_proxy (the gateway always keeps keys out of the
+//     guest). sandbox.mode auto and local are both what voidbox does (a
+//     local VM; auto never falls back to running without one).
+//   - allowed_commands lists program names only (the seed also took paths);
+//     [] allows no command. runtime claude-code with an allowlist is refused
+//     (it could not be enforced).
 //   - llm.provider is one of claude (alias anthropic), openai, ollama and
 //     custom (an Anthropic-compatible endpoint, needing base_url). Other
 //     names are errors; the seed silently turned them into claude.
 //
 // Additions: exec (a command box instead of an agent), sandbox.
-// allowed_commands and sandbox.timeout, timeout as a duration string next to
+// allowed_commands, sandbox.timeout and sandbox.disk_mb, timeout as a duration string next to
 // timeout_secs, max_turns, runtime (voidbox or claude-code; agent:NAME skills
 // select it too), retries and retry_backoff, output_file on pipeline boxes,
 // max_parallel, shorthand stages {box: X} and {fan_out: [X, Y]}, and MCP

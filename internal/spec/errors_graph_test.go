@@ -117,6 +117,12 @@ pipeline:
     - name: d
       prompt: hi
       llm: {model: m}
+    - name: e
+      exec: [echo]
+      sandbox: {memory_mb: 64, disk_mb: 40}
+    - name: f
+      exec: [echo]
+      sandbox: {image: x}
 `, []string{
 			`t.yaml:11:14: pipeline.boxes[0].exec[0]: command "cat" is not in sandbox.allowed_commands (echo)`,
 			`t.yaml:12:28: pipeline.boxes[0].sandbox.memory_mb: 63 is out of range [64, 1048576]`,
@@ -124,6 +130,18 @@ pipeline:
 			`t.yaml:12:59: pipeline.boxes[0].sandbox.network: networking is not available yet`,
 			`t.yaml:12:65: pipeline.boxes[0].sandbox.snapshot: snapshots are not available yet`,
 			`t.yaml:15:31: pipeline.boxes[1].llm.credential_proxy: not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy`,
+			`t.yaml:24:41: pipeline.boxes[4].sandbox.disk_mb: disk_mb 40 is more than half of memory_mb 64: the guest's memory holds the disk too`,
+			`t.yaml:27:17: pipeline.boxes[5].sandbox.image: OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)`,
+		}},
+		{"box lowers memory under the disk", `kind: pipeline
+name: p
+sandbox: {memory_mb: 1024, disk_mb: 300}
+pipeline:
+  boxes:
+    - {name: a, exec: [echo], sandbox: {memory_mb: 512}}
+    - {name: b, exec: [echo], sandbox: {memory_mb: 512, disk_mb: 200}}
+`, []string{
+			`t.yaml:6:52: pipeline.boxes[0].sandbox.memory_mb: disk_mb 300 is more than half of memory_mb 512: the guest's memory holds the disk too`,
 		}},
 	}
 	for _, tt := range tests {

@@ -63,7 +63,7 @@ func TestErrorsDocument(t *testing.T) {
 			`t.yaml:3:1: pipeline: not allowed in a spec of kind workflow`,
 		}},
 		{"extension fields", "kind: sandbox\nname: a\nx-anchors: {a: 1}\nsandbox:\n  x-note: no\n", []string{
-			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, image, guest_image, allowed_commands, timeout)`,
+			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb)`,
 		}},
 	}
 	for _, tt := range tests {
@@ -99,10 +99,28 @@ func TestErrorsSandbox(t *testing.T) {
 		{"env list", "  env: [A=1]\n", []string{`t.yaml:4:8: sandbox.env: want a mapping, got a list`}},
 		{"env nested", "  env:\n    A: {b: 1}\n", []string{`t.yaml:5:8: sandbox.env.A: want a string, got a mapping`}},
 		{"allowed type", "  allowed_commands: sh\n", []string{`t.yaml:4:21: sandbox.allowed_commands: want a list, got a string`}},
-		{"allowed entries", "  allowed_commands: [sh, \"rm -rf\", bin/sh, sh]\n", []string{
-			`t.yaml:4:26: sandbox.allowed_commands[1]: invalid command "rm -rf": want a name or an absolute path, without spaces`,
-			`t.yaml:4:36: sandbox.allowed_commands[2]: invalid command "bin/sh": want a name or an absolute path, without spaces`,
+		{"allowed entries", "  allowed_commands: [sh, \"rm -rf\", bin/sh, sh, ..]\n", []string{
+			`t.yaml:4:26: sandbox.allowed_commands[1]: "rm -rf" is not a command name: want a program name such as sh, without "/" or spaces`,
+			`t.yaml:4:36: sandbox.allowed_commands[2]: "bin/sh" is not a command name: want a program name such as sh, without "/" or spaces`,
 			`t.yaml:4:44: sandbox.allowed_commands[3]: duplicate command "sh"`,
+			`t.yaml:4:48: sandbox.allowed_commands[4]: ".." is not a command name: want a program name such as sh, without "/" or spaces`,
+		}},
+		// It passed the parser, then failed the run with "invalid: invalid:"
+		// and no position.
+		{"allowed path", "  allowed_commands: [/bin/echo]\n", []string{
+			`t.yaml:4:22: sandbox.allowed_commands[0]: "/bin/echo" is not a command name: list the name (echo), not a path: the guest finds it in the system directories`,
+		}},
+		// Parsed and then ignored by the runner: refused until they mean something.
+		{"image", "  image: docker.io/library/debian:12\n", []string{
+			`t.yaml:4:3: sandbox.image: OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)`,
+		}},
+		{"guest image", "  guest_image: \"\"\n", []string{
+			`t.yaml:4:3: sandbox.guest_image: OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)`,
+		}},
+		{"disk type", "  disk_mb: 1G\n", []string{`t.yaml:4:12: sandbox.disk_mb: want an integer, got a string`}},
+		{"disk low", "  disk_mb: 8\n", []string{`t.yaml:4:12: sandbox.disk_mb: 8 is out of range [16, 524288]`}},
+		{"disk over memory", "  memory_mb: 256\n  disk_mb: 200\n", []string{
+			`t.yaml:5:12: sandbox.disk_mb: disk_mb 200 is more than half of memory_mb 256: the guest's memory holds the disk too`,
 		}},
 	}
 	for _, tt := range tests {
@@ -174,7 +192,24 @@ func TestErrorsAgent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) { wantErrors(t, "t.yaml", head+tt.src, tt.want...) })
 	}
 	t.Run("allowlist", func(t *testing.T) {
-		src := "kind: agent\nname: a\nsandbox:\n  allowed_commands: [sh, /bin/cat]\nagent:\n  exec: [/usr/bin/curl, x]\n"
-		wantErrors(t, "t.yaml", src, `t.yaml:6:10: agent.exec[0]: command "/usr/bin/curl" is not in sandbox.allowed_commands (sh, /bin/cat)`)
+		src := "kind: agent\nname: a\nsandbox:\n  allowed_commands: [sh, cat]\nagent:\n  exec: [/usr/bin/curl, x]\n"
+		wantErrors(t, "t.yaml", src, `t.yaml:6:10: agent.exec[0]: command "/usr/bin/curl" is not in sandbox.allowed_commands (sh, cat)`)
+	})
+	t.Run("allowlist outside the system directories", func(t *testing.T) {
+		src := "kind: agent\nname: a\nsandbox:\n  allowed_commands: [run.sh]\nagent:\n  exec: [/workspace/run.sh]\n"
+		wantErrors(t, "t.yaml", src, `t.yaml:6:10: agent.exec[0]: command "/workspace/run.sh" is outside the directories `+
+			`sandbox.allowed_commands trusts (/bin, /sbin, /usr/bin, /usr/sbin, /usr/local/bin, /usr/local/sbin)`)
+	})
+	t.Run("empty allowlist", func(t *testing.T) {
+		src := "kind: agent\nname: a\nsandbox:\n  allowed_commands: []\nagent:\n  exec: [echo, x]\n"
+		wantErrors(t, "t.yaml", src, `t.yaml:6:10: agent.exec[0]: command "echo" is not in sandbox.allowed_commands (empty: no command may run)`)
+	})
+	t.Run("claude-code with an allowlist", func(t *testing.T) {
+		src := "kind: agent\nname: a\nsandbox:\n  allowed_commands: [sh]\nagent:\n  prompt: hi\n  runtime: claude-code\n"
+		wantErrors(t, "t.yaml", src, `t.yaml:7:12: agent.runtime: runtime claude-code cannot enforce sandbox.allowed_commands yet: `+
+			`remove the allowlist or use runtime voidbox`)
+		src = "kind: agent\nname: a\nsandbox:\n  allowed_commands: []\nagent:\n  prompt: hi\n  skills: [\"agent:claude-code\"]\n"
+		wantErrors(t, "t.yaml", src, `t.yaml:7:12: agent.skills[0]: runtime claude-code cannot enforce sandbox.allowed_commands yet: `+
+			`remove the allowlist or use runtime voidbox`)
 	})
 }

@@ -13,6 +13,7 @@ const (
 	notYetObserve   = "telemetry export is not available yet"
 	notYetMessaging = "agent messaging is not available yet"
 	noCredProxy     = "not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy"
+	notYetImages    = "OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)"
 )
 
 var (
@@ -25,16 +26,17 @@ var (
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"image", "guest_image", "allowed_commands", "timeout"},
-		rejected: map[string]string{"mounts": notYetMounts, "snapshot": notYetSnapshot},
+			"allowed_commands", "timeout", "disk_mb"},
+		rejected: map[string]string{"mounts": notYetMounts, "snapshot": notYetSnapshot,
+			"image": notYetImages, "guest_image": notYetImages},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
-		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands"},
+		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb"},
 		rejected: map[string]string{
 			"mounts": notYetMounts, "snapshot": notYetSnapshot,
 			"mode": topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
-			"image": topLevelOnly, "guest_image": topLevelOnly, "timeout": topLevelOnly,
+			"image": notYetImages, "guest_image": notYetImages, "timeout": topLevelOnly,
 		},
 	}
 	llmObject = object{

@@ -168,7 +168,7 @@ func TestSandboxKind(t *testing.T) {
 	s := mustParseFile(t, "testdata/valid/sandbox.yaml")
 	sb := s.Sandbox
 	kernel, _ := filepath.Abs("testdata/kernel/vmlinux")
-	if sb.Kernel != kernel || !filepath.IsAbs(sb.Initramfs) || sb.VCPUs != 4 || sb.Image != "docker.io/library/debian:12" {
+	if sb.Kernel != kernel || !filepath.IsAbs(sb.Initramfs) || sb.VCPUs != 4 || sb.DiskMiB != 200 || sb.Mode != SandboxLocal {
 		t.Errorf("sandbox = %+v", sb)
 	}
 	if sb.AllowedCommands == nil || len(sb.AllowedCommands) != 0 || sb.Allows("sh") {
@@ -219,9 +219,10 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestAllows(t *testing.T) {
-	sb := Sandbox{AllowedCommands: []string{"sh", "/usr/bin/awk"}}
+	sb := Sandbox{AllowedCommands: []string{"sh", "awk"}}
 	for cmd, want := range map[string]bool{
-		"sh": true, "/bin/sh": true, "/usr/bin/awk": true, "awk": false, "/bin/awk": false, "bash": false,
+		"sh": true, "/bin/sh": true, "/usr/bin/awk": true, "awk": true, "/usr/local/sbin/awk": true, "bash": false,
+		"/tmp/sh": false, "/workspace/awk": false, "./sh": false, "/bin/bash": false,
 	} {
 		if got := sb.Allows(cmd); got != want {
 			t.Errorf("Allows(%q) = %v, want %v", cmd, got, want)

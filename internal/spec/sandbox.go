@@ -9,15 +9,21 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/wire"
 )
 
 // SandboxMode says how the VM backend is chosen.
 type SandboxMode string
 
+// Both modes mean what voidbox always does, boot a local QEMU micro-VM, so
+// either is accepted (seed specs say mode: auto) and neither changes
+// anything. Unlike the seed's auto, voidbox never falls back to running
+// without a VM: a VM that cannot boot is an error.
 const (
-	// SandboxAuto lets the runtime choose (accelerator, kernel, image).
+	// SandboxAuto: a local micro-VM, accelerator chosen for the host.
 	SandboxAuto SandboxMode = "auto"
-	// SandboxLocal uses the local QEMU backend.
+	// SandboxLocal: the local QEMU backend, voidbox's only one.
 	SandboxLocal SandboxMode = "local"
 )
 
@@ -28,6 +34,8 @@ const (
 	MaxMemoryMiB     = 1 << 20 // 1 TiB: keeps MemoryBytes far from overflow
 	DefaultVCPUs     = 1
 	MaxVCPUs         = 16
+	// MinDiskMiB is the smallest disk_mb; the largest is half of memory_mb.
+	MinDiskMiB = 16
 	// MaxTimeout bounds every timeout in a spec.
 	MaxTimeout = 7 * 24 * time.Hour
 )
@@ -49,11 +57,13 @@ type Sandbox struct {
 	// the parser rejects true until networking exists.
 	Network bool
 	Env     Env
-	// Image and GuestImage are OCI references, passed through unchecked.
-	Image      string
-	GuestImage string
-	// AllowedCommands is the command allowlist. nil means no allowlist; an
-	// empty, non-nil list allows no command at all. See Allows.
+	// DiskMiB is the one budget of every RAM-backed filesystem the sandbox
+	// user can write (/workspace, /tmp, /home/sandbox, /dev/shm); 0 means
+	// the runtime's default (half the memory free after boot).
+	DiskMiB int
+	// AllowedCommands is the command allowlist: program names, checked by
+	// the guest (wire.AllowedProgram). nil means no allowlist; an empty,
+	// non-nil list allows no command at all. See Allows.
 	AllowedCommands []string
 	// Timeout is the default timeout of one command run in the sandbox; zero
 	// means the runtime's default.
@@ -70,20 +80,18 @@ func defaultSandbox() Sandbox {
 // MemoryBytes returns the guest memory in bytes.
 func (s Sandbox) MemoryBytes() int64 { return int64(s.MemoryMiB) << 20 }
 
-// Allows reports whether the allowlist lets cmd run: an entry matches the
-// command as written or, for a bare-name entry, the last element of a path
-// ("sh" allows "/bin/sh"; "/bin/sh" does not allow "sh").
+// Allows reports whether the allowlist lets cmd run, as far as the spec can
+// tell: the last element of cmd is listed ("sh" allows "sh" and "/bin/sh")
+// and, for a path, it is in one of the directories the guest trusts. The
+// guest checks again, on the program it really finds.
 func (s Sandbox) Allows(cmd string) bool {
 	if s.AllowedCommands == nil {
 		return true
 	}
-	base := path.Base(cmd)
-	for _, a := range s.AllowedCommands {
-		if a == cmd || (!strings.HasPrefix(a, "/") && a == base) {
-			return true
-		}
+	if wire.CheckCommandAllowed(s.AllowedCommands, cmd) != nil {
+		return false
 	}
-	return false
+	return !strings.Contains(cmd, "/") || slices.Contains(wire.CommandDirs(), path.Dir(cmd))
 }
 
 // clone returns a copy that shares no maps or slices with s.
@@ -113,12 +121,6 @@ func (d *decoder) sandbox(n *yamlNode, path string) Sandbox {
 	}
 	s.Kernel = d.hostFile(f, "kernel")
 	s.Initramfs = d.hostFile(f, "initramfs")
-	if v, ok := f.str("image"); ok {
-		s.Image = v
-	}
-	if v, ok := f.str("guest_image"); ok {
-		s.GuestImage = v
-	}
 	if v, ok := f.duration("timeout", time.Nanosecond, MaxTimeout); ok {
 		s.Timeout = v
 	}
@@ -159,9 +161,25 @@ func (d *decoder) sandboxLimits(f *fields, s *Sandbox) {
 			s.AllowedCommands = cmds
 		}
 	}
+	if v, ok := f.integer("disk_mb", MinDiskMiB, MaxMemoryMiB/2); ok {
+		s.DiskMiB = v
+	}
+	// Checked on the merged result: a box may lower memory_mb under a
+	// disk_mb it inherits.
+	if s.DiskMiB > s.MemoryMiB/2 {
+		key := "disk_mb"
+		if !f.has(key) {
+			key = "memory_mb"
+		}
+		if f.has(key) {
+			d.at(f.m[key].val, join(f.path, key), "disk_mb %d is more than half of memory_mb %d: the guest's memory holds the disk too",
+				s.DiskMiB, s.MemoryMiB)
+		}
+	}
 }
 
-// commandList decodes an allowlist: distinct command names or paths.
+// commandList decodes an allowlist: distinct program names (the guest's
+// rule, wire.CheckCommandName: no paths).
 func (d *decoder) commandList(n *yamlNode, path string) ([]string, bool) {
 	seen := map[string]bool{}
 	return d.strList(n, path, func(n *yamlNode, path string) (string, bool) {
@@ -169,7 +187,7 @@ func (d *decoder) commandList(n *yamlNode, path string) ([]string, bool) {
 		if !ok {
 			return "", false
 		}
-		if err := checkCommand(s); err != nil {
+		if err := wire.CheckCommandName(s); err != nil {
 			d.at(n, path, "%v", err)
 			return "", false
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/voidbox/voidbox/internal/wire"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -101,7 +102,9 @@ func TestSchemaPatterns(t *testing.T) {
 		"SkillName": skillNameRE.String(),
 		"EnvName":   envNameRE.String(),
 		"Command":   commandRE.String(),
-		"Duration":  durationRE.String(),
+		// The allowlist rule is the guest's (internal/wire).
+		"CommandName": wire.CommandNamePattern,
+		"Duration":    durationRE.String(),
 	} {
 		if got := defs[def]["pattern"]; got != want {
 			t.Errorf("$defs/%s.pattern = %q, decoder uses %q", def, got, want)
@@ -186,6 +189,11 @@ func TestSchemaRejects(t *testing.T) {
 		"kind: sandbox\nname: a\nsandbox: {mounts: []}\n",
 		"kind: sandbox\nname: a\nsandbox: {timeout: 30}\n",
 		"kind: sandbox\nname: a\nsandbox: {timeout: -1s}\n",
+		"kind: sandbox\nname: a\nsandbox: {image: debian}\n",
+		"kind: sandbox\nname: a\nsandbox: {guest_image: \"\"}\n",
+		"kind: sandbox\nname: a\nsandbox: {allowed_commands: [/bin/echo]}\n",
+		"kind: sandbox\nname: a\nsandbox: {allowed_commands: [..]}\n",
+		"kind: sandbox\nname: a\nsandbox: {disk_mb: 8}\n",
 		"kind: sandbox\nname: a\nsandbox: {env: {1A: x}}\n",
 		"kind: sandbox\nname: a\nllm: {provider: lm-studio}\n",
 		"kind: sandbox\nname: a\nllm: {credential_proxy: true}\n",

@@ -19,8 +19,9 @@ import (
 )
 
 // Version is the protocol version exchanged in the handshake. Bump it on any
-// incompatible change to frames or messages.
-const Version = 1
+// incompatible change to frames or messages. 2: an empty allowlist allows
+// no command (1 read it as no allowlist), Policy.DiskBytes.
+const Version = 2
 
 // HeaderSize is the length of a frame header: payload length (4) + type (1).
 const HeaderSize = 5

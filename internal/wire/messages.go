@@ -22,10 +22,16 @@ type Listener struct {
 
 // Policy is the sandbox policy the guest agent enforces for every exec.
 type Policy struct {
-	// AllowedCommands, when non-empty, lists the command names (basename of the
-	// resolved program) that may be executed. Empty means no allowlist.
-	AllowedCommands []string `json:"allowed_commands,omitempty"`
+	// AllowedCommands is the command allowlist (see CheckProgramAllowed):
+	// null means none, [] allows no command. Never omitempty: that would
+	// turn "nothing allowed" into "no allowlist".
+	AllowedCommands []string `json:"allowed_commands"`
 	Limits          Limits   `json:"limits"`
+	// DiskBytes is the one budget shared by every RAM-backed filesystem the
+	// sandbox user can write (/workspace, /tmp, /home/sandbox, /dev/shm);
+	// 0 means the guest's default, half the memory free after boot. The
+	// guest refuses the handshake if it does not fit in its memory.
+	DiskBytes int64 `json:"disk_bytes,omitempty"`
 }
 
 // Limits are the rlimits applied to every command. Zero means the guest default.
@@ -104,6 +110,9 @@ type ExecExit struct {
 	Error           string `json:"error,omitempty"` // why the command could not run, if it did not
 	DurationMicros  int64  `json:"duration_us"`
 	MaxRSSKilobytes int64  `json:"max_rss_kb,omitempty"`
+	// OOMKilled says the kernel's out-of-memory killer killed a process of
+	// this command (counted in the command's own cgroup).
+	OOMKilled bool `json:"oom_killed,omitempty"`
 }
 
 // WriteFile creates or replaces a file. Data follows as TFileData frames and a TFileEnd.

@@ -16,9 +16,12 @@
 //     run at all. Listing one of them allows whatever it starts.
 //   - `find` is the exception we inspect: with an allowlist, the program
 //     named after -exec, -execdir, -ok or -okdir must be allowed too.
-//   - The trusted directories are assumed to be writable by root only (true
-//     in the voidbox guest image); a command's directory is resolved through
-//     symlinks, the file itself is not (busybox applets are symlinks).
+//   - The rule is the guest agent's (wire.AllowedProgram): names only, found
+//     in wire.CommandDirs, which are assumed writable by root only (true in
+//     the voidbox guest image). A command's directory is resolved through
+//     symlinks and the resolved path is what runs; the file itself is not
+//     resolved (busybox applets are symlinks). An empty allowlist allows no
+//     command; only a nil one means no allowlist.
 //   - With an allowlist, LD_* variables are removed from every command's
 //     environment, so an allowed dynamically linked program cannot be made
 //     to load a library the agent wrote (LD_PRELOAD, LD_LIBRARY_PATH, …).

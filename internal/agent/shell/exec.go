@@ -27,7 +27,8 @@ func (x *executor) exec(ctx context.Context, args []string) error {
 		fmt.Fprintln(hc.Stderr, err)
 		return interp.ExitStatus(127)
 	}
-	if reason := x.policy.checkPath(path); reason != "" {
+	path, reason := x.policy.program(path)
+	if reason != "" {
 		return x.deny(hc, args, reason)
 	}
 	if x.policy.Restricted() {
@@ -36,7 +37,7 @@ func (x *executor) exec(ctx context.Context, args []string) error {
 				return x.deny(hc, args, "it would run "+reason)
 			}
 			if p, err := interp.LookPathDir(hc.Dir, hc.Env, prog); err == nil {
-				if reason := x.policy.checkPath(p); reason != "" {
+				if _, reason := x.policy.program(p); reason != "" {
 					return x.deny(hc, args, "it would run "+reason)
 				}
 			}

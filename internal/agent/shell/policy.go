@@ -3,51 +3,31 @@ package shell
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
-	"strings"
+
+	"github.com/voidbox/voidbox/internal/wire"
 )
 
-// DefaultTrustedDirs are the directories an allowed command must live in.
-func DefaultTrustedDirs() []string {
-	return []string{"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin"}
-}
-
-// Policy decides which external commands may run. The zero value allows
-// every command.
+// Policy decides which external commands may run, by the rule the guest
+// agent applies to exec requests (wire.AllowedProgram), so a program is
+// allowed in a tool call exactly when it would be allowed as a command of
+// the box. The zero value and a nil *Policy allow every command.
 type Policy struct {
-	allowed map[string]bool // nil: no allowlist
-	trusted map[string]bool // directories, as given and symlink-resolved
+	allowed []string // nil: no allowlist; empty: no command
 }
 
-// NewPolicy returns a policy that allows the command basenames in allowed,
-// found in one of trusted (DefaultTrustedDirs when nil). An empty allowed
-// list means no allowlist: every command runs.
-func NewPolicy(allowed, trusted []string) (*Policy, error) {
-	p := &Policy{}
-	if len(allowed) == 0 {
-		return p, nil
-	}
-	p.allowed = make(map[string]bool, len(allowed))
+// NewPolicy returns a policy that allows the programs named in allowed.
+// nil means no allowlist (every command runs); an empty, non-nil list allows
+// no command at all (shell builtins still work).
+func NewPolicy(allowed []string) (*Policy, error) {
 	for _, name := range allowed {
-		if name == "" || strings.ContainsRune(name, '/') {
-			return nil, fmt.Errorf("allowed command %q: want a bare program name", name)
-		}
-		p.allowed[name] = true
-	}
-	if trusted == nil {
-		trusted = DefaultTrustedDirs()
-	}
-	p.trusted = make(map[string]bool, 2*len(trusted))
-	for _, d := range trusted {
-		if !filepath.IsAbs(d) {
-			return nil, fmt.Errorf("trusted directory %q: not absolute", d)
-		}
-		p.trusted[filepath.Clean(d)] = true
-		if r, err := filepath.EvalSymlinks(d); err == nil {
-			p.trusted[r] = true
+		if err := wire.CheckCommandName(name); err != nil {
+			return nil, fmt.Errorf("allowed command: %w", err)
 		}
 	}
-	return p, nil
+	if allowed != nil {
+		allowed = append([]string{}, allowed...)
+	}
+	return &Policy{allowed: allowed}, nil
 }
 
 // Restricted reports whether the policy has an allowlist.
@@ -59,39 +39,29 @@ type Denial struct {
 	Reason  string
 }
 
-// checkName refuses a program name (argv[0]) that is not on the allowlist.
+// checkName refuses a program name (argv[0]) that is not on the allowlist,
+// before it is looked up.
 func (p *Policy) checkName(name string) string {
 	if !p.Restricted() {
 		return ""
 	}
-	if base := filepath.Base(name); !p.allowed[base] {
-		return fmt.Sprintf("%q is not in allowed_commands", base)
+	if err := wire.CheckCommandAllowed(p.allowed, name); err != nil {
+		return err.Error()
 	}
 	return ""
 }
 
-// checkPath refuses a resolved program path outside the trusted directories.
-func (p *Policy) checkPath(path string) string {
+// program applies the whole rule to a resolved program path and returns the
+// path to run (its directory resolved, see wire.AllowedProgram), or why not.
+func (p *Policy) program(path string) (string, string) {
 	if !p.Restricted() {
-		return ""
+		return path, ""
 	}
-	dir := filepath.Dir(filepath.Clean(path))
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = real
+	run, err := wire.AllowedProgram(p.allowed, path)
+	if err != nil {
+		return "", err.Error()
 	}
-	if !p.trusted[dir] {
-		return fmt.Sprintf("%s is outside the trusted directories (%s)", path, strings.Join(p.trustedList(), ", "))
-	}
-	return ""
-}
-
-func (p *Policy) trustedList() []string {
-	out := make([]string, 0, len(p.trusted))
-	for d := range p.trusted {
-		out = append(out, d)
-	}
-	slices.Sort(out)
-	return out
+	return run, ""
 }
 
 // spawned returns the programs an allowed command will itself start, where

@@ -8,12 +8,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/wire"
 )
 
 // runScript is Run with a test's workspace and a fixed environment.
 func runScript(t *testing.T, ctx context.Context, script string, allowed ...string) (Result, []Denial) {
 	t.Helper()
-	p, err := NewPolicy(allowed, nil)
+	p, err := NewPolicy(allowed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +199,7 @@ func TestLeftoverChildrenDoNotHoldTheCall(t *testing.T) {
 }
 
 func TestOutputIsCapped(t *testing.T) {
-	p, _ := NewPolicy(nil, nil)
+	p, _ := NewPolicy(nil)
 	res, err := Run(context.Background(), "echo first; head -c 100000 /dev/zero | tr '\\0' a; echo; echo last", Options{
 		Dir: t.TempDir(), Env: []string{"PATH=/usr/bin:/bin"}, Policy: p, OutputLimit: 1000,
 	})
@@ -216,14 +218,45 @@ func TestOutputIsCapped(t *testing.T) {
 }
 
 func TestNewPolicyRejectsPaths(t *testing.T) {
-	if _, err := NewPolicy([]string{"/bin/cat"}, nil); err == nil {
-		t.Error("a path in allowed_commands was accepted")
+	for _, name := range []string{"/bin/cat", "", "bin/cat", ".."} {
+		if _, err := NewPolicy([]string{name}); err == nil {
+			t.Errorf("%q in allowed_commands was accepted", name)
+		}
 	}
-	if _, err := NewPolicy([]string{""}, nil); err == nil {
-		t.Error("an empty allowed command was accepted")
+}
+
+// TestEmptyAllowlistDeniesEverything: [] is "no command allowed", not "no
+// allowlist" (it was: an agent ran cat, id and wget with no denial).
+func TestEmptyAllowlistDeniesEverything(t *testing.T) {
+	p, err := NewPolicy([]string{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := NewPolicy([]string{"cat"}, []string{"bin"}); err == nil {
-		t.Error("a relative trusted directory was accepted")
+	var seen []Denial
+	res, err := Run(context.Background(), "cat /etc/passwd; id; wget -q x; /bin/echo hi; echo builtin", Options{
+		Dir: t.TempDir(), Env: []string{"PATH=/usr/bin:/bin"}, Policy: p,
+		OnDenied: func(d Denial) { seen = append(seen, d) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Denials) != 4 || len(seen) != 4 {
+		t.Fatalf("denials %v, output %q", res.Denials, res.Output)
+	}
+	if strings.Contains(res.Output, "root:") || strings.Contains(res.Output, "uid=") || strings.Contains(res.Output, "hi\n") ||
+		!strings.HasSuffix(res.Output, "builtin\n") {
+		t.Errorf("output %q", res.Output)
+	}
+}
+
+// TestPolicyAgreesWithTheGuest: /usr/local/sbin is trusted by the guest's
+// exec, so by the shell too (they disagreed).
+func TestPolicyAgreesWithTheGuest(t *testing.T) {
+	p, _ := NewPolicy([]string{"tool"})
+	for _, d := range wire.CommandDirs() {
+		if _, reason := p.program(d + "/tool"); reason != "" {
+			t.Errorf("%s/tool: %s", d, reason)
+		}
 	}
 }
 

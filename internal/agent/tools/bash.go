@@ -19,7 +19,7 @@ type Env struct {
 	// Policy decides which commands bash may run; nil allows every command.
 	Policy *shell.Policy
 	// AllowedCommands is the allowlist as configured, for the tool's
-	// description.
+	// description (nil: none; empty: no program).
 	AllowedCommands []string
 	// OnDenied is called for every command the policy refuses.
 	OnDenied func(shell.Denial)
@@ -34,7 +34,11 @@ func Bash(env Env) Tool {
 	desc := "Run a shell script (bash syntax) in the workspace and return its combined stdout and stderr and its exit code. " +
 		"Each call starts fresh in the workspace directory: variables and cd do not carry over. " +
 		"Stdin is empty; processes still running when the script ends are killed. Long output is cut in the middle."
-	if len(env.AllowedCommands) > 0 {
+	switch {
+	case env.AllowedCommands == nil:
+	case len(env.AllowedCommands) == 0:
+		desc += " No program may be run, only shell builtins (echo, printf, test, read, cd, …): every program is denied by policy with exit status 126."
+	default:
 		desc += " Only these programs may be run (shell builtins always work): " + strings.Join(env.AllowedCommands, ", ") +
 			". Any other program is denied by policy with exit status 126."
 	}

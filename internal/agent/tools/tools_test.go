@@ -17,7 +17,7 @@ import (
 func toolSet(t *testing.T, allowed ...string) (map[string]Tool, string, *[]shell.Denial) {
 	t.Helper()
 	ws := t.TempDir()
-	p, err := shell.NewPolicy(allowed, nil)
+	p, err := shell.NewPolicy(allowed)
 	if err != nil {
 		t.Fatal(err)
 	}
