@@ -54,7 +54,7 @@ func TestAgentStageVM(t *testing.T) {
 	if !strings.Contains(string(rep.Output), `"greeting": "hi from 6.`) {
 		t.Fatalf("output %q", rep.Output)
 	}
-	d := rep.Stages[0].Detail.(*voidbox.StageDetail).Agent.(*voidbox.AgentDetail)
+	d := rep.Stages[0].Detail.(*voidbox.StageDetail).Agent
 	if d.Turns != 2 || d.ToolCallCount != 1 || len(d.ToolCalls) != 1 || d.ToolCalls[0].Name != "bash" || d.Requests != 2 || d.InputTokens == 0 || d.OutputTokens == 0 || d.FinalText != "done" {
 		t.Fatalf("agent detail %+v", d)
 	}

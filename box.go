@@ -3,132 +3,111 @@ package voidbox
 import (
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/stage"
 )
 
 // DefaultOutputFile is where a stage leaves its output for the next stage.
-const DefaultOutputFile = "/workspace/output.json"
+const DefaultOutputFile = stage.DefaultOutputFile
 
 // InputFile is where a stage finds the previous stage's output.
-const InputFile = "/workspace/input.json"
+const InputFile = stage.InputFile
 
 // Box is one stage bound to its own micro-VM: a command (Exec) or an agent
-// (Prompt), with its sandbox settings, timeout and retry policy. Build one
+// (Prompt), with its sandbox policy, timeout and retry policy. Build one
 // with NewBox and the chainable setters, in the spirit of
 //
 //	voidbox.NewBox("build").Exec("make").Memory(1024).Timeout(5 * time.Minute)
 type Box struct {
-	name       string
-	exec       []string
-	prompt     string
-	cfg        Config // sandbox settings; Timeout there is per command
-	timeout    time.Duration
-	retries    int
-	backoff    time.Duration
-	outputFile string
-	agent      *agentSpec // set for agent stages
+	b stage.Box
 }
 
 // NewBox starts a box definition.
-func NewBox(name string) *Box { return &Box{name: name, backoff: time.Second} }
+func NewBox(name string) *Box { return &Box{b: stage.Box{Name: name, Backoff: time.Second}} }
 
 // Name is the box's (and its stage's) name.
-func (b *Box) Name() string { return b.name }
+func (b *Box) Name() string { return b.b.Name }
 
 // Exec makes the box a command stage running argv.
-func (b *Box) Exec(argv ...string) *Box { b.exec = argv; return b }
+func (b *Box) Exec(argv ...string) *Box { b.b.Exec = argv; return b }
 
 // Prompt makes the box an agent stage with this task (built-in runtime and
 // the claude provider unless LLM and Runtime say otherwise).
-func (b *Box) Prompt(p string) *Box { b.prompt = p; b.agentSpec(); return b }
+func (b *Box) Prompt(p string) *Box { b.agent().Prompt = p; return b }
 
-// Sandbox sets every sandbox setting at once (memory, CPUs, env, limits,
-// allowed commands, per-command timeout).
-func (b *Box) Sandbox(c Config) *Box { b.cfg = c; return b }
+// Sandbox sets the box's whole policy at once (memory, CPUs, env, limits,
+// allowed commands, per-command timeout, disk).
+func (b *Box) Sandbox(p Policy) *Box { b.b.Policy = p.Clone(); return b }
+
+// Image boots the box from this kernel and initramfs instead of the host's.
+func (b *Box) Image(im Image) *Box { b.b.Kernel, b.b.Initramfs = im.Kernel, im.Initramfs; return b }
 
 // Memory sets the VM's memory in MiB.
-func (b *Box) Memory(mib int) *Box { b.cfg.MemoryMiB = mib; return b }
+func (b *Box) Memory(mib int) *Box { b.b.Policy.MemoryMiB = mib; return b }
 
 // CPUs sets the VM's vCPU count.
-func (b *Box) CPUs(n int) *Box { b.cfg.CPUs = n; return b }
+func (b *Box) CPUs(n int) *Box { b.b.Policy.VCPUs = n; return b }
 
 // Env sets an environment variable for the box's commands.
 func (b *Box) Env(key, value string) *Box {
-	if b.cfg.Env == nil {
-		b.cfg.Env = map[string]string{}
+	if b.b.Policy.Env == nil {
+		b.b.Policy.Env = map[string]string{}
 	}
-	b.cfg.Env[key] = value
+	b.b.Policy.Env[key] = value
 	return b
 }
 
-// AllowCommands restricts the programs the box may start to names (see
-// Config.AllowedCommands; repeated calls add names). With no names, no
-// program may start at all.
+// AllowCommands restricts the programs the box may start to these names
+// (see Policy.AllowedCommands: only the program a command starts is
+// checked, so allowing sh allows everything). Called with no names, it
+// allows no command at all.
 func (b *Box) AllowCommands(names ...string) *Box {
-	b.cfg.AllowedCommands = append(slices.Clip(b.cfg.AllowedCommands), names...)
-	if b.cfg.AllowedCommands == nil {
-		b.cfg.AllowedCommands = []string{} // an allowlist of nothing, not no allowlist
+	p := &b.b.Policy
+	p.AllowedCommands = append(slices.Clip(p.AllowedCommands), names...)
+	if p.AllowedCommands == nil {
+		p.AllowedCommands = []string{} // an allowlist of nothing, not no allowlist
 	}
 	return b
 }
 
-// Disk sets the budget, in MiB, of the VM's writable filesystems (see
-// Config.DiskMiB).
-func (b *Box) Disk(mib int) *Box { b.cfg.DiskMiB = mib; return b }
+// Disk sets the budget of the guest's writable filesystems together, in
+// MiB (see Policy.DiskMiB).
+func (b *Box) Disk(mib int) *Box { b.b.Policy.DiskMiB = mib; return b }
 
 // Timeout bounds each attempt of the stage, boot included (0: none).
-func (b *Box) Timeout(d time.Duration) *Box { b.timeout = d; return b }
+func (b *Box) Timeout(d time.Duration) *Box { b.b.Timeout = d; return b }
 
 // Retries sets how many times a failed attempt is retried, and the first
 // delay (doubling each retry, capped at 30s).
 func (b *Box) Retries(n int, backoff time.Duration) *Box {
-	b.retries, b.backoff = n, backoff
+	b.b.Retries, b.b.Backoff = n, backoff
 	return b
 }
 
 // OutputFile sets where the stage leaves its output (default
 // /workspace/output.json; when the stage does not write it, its stdout is
 // the output).
-func (b *Box) OutputFile(p string) *Box { b.outputFile = p; return b }
+func (b *Box) OutputFile(p string) *Box { b.b.OutputFile = p; return b }
 
-func (b *Box) output() string {
-	if b.outputFile == "" {
-		return DefaultOutputFile
-	}
-	return b.outputFile
-}
-
-// validate reports every problem with the box definition.
+// validate reports every problem with the box definition, with ErrInvalid.
 func (b *Box) validate() error {
-	var errs []error
-	if b.name == "" {
-		errs = append(errs, errors.New("box without a name"))
-	}
-	switch {
-	case len(b.exec) == 0 && b.prompt == "":
-		errs = append(errs, errors.New("neither a command (Exec) nor a prompt"))
-	case len(b.exec) > 0 && b.prompt != "":
-		errs = append(errs, errors.New("both a command (Exec) and a prompt"))
-	case len(b.exec) > 0 && b.exec[0] == "":
-		errs = append(errs, errors.New("empty command"))
-	}
-	if b.timeout < 0 {
-		errs = append(errs, fmt.Errorf("timeout %v is negative", b.timeout))
-	}
-	if b.retries < 0 || b.backoff < 0 {
-		errs = append(errs, errors.New("negative retries or backoff"))
-	}
-	if p := b.output(); !path.IsAbs(p) {
-		errs = append(errs, fmt.Errorf("output file %q is not an absolute guest path", p))
-	}
-	errs = append(errs, b.cfg.problems()...)
-	if b.agent != nil {
-		errs = append(errs, b.agent.validate(b)...)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("box %q: %w: %w", b.name, ErrInvalid, err)
+	if err := errors.Join(b.b.Problems()...); err != nil {
+		return fmt.Errorf("box %q: %w: %w", b.b.Name, ErrInvalid, err)
 	}
 	return nil
+}
+
+// staged is the box as a graph node with io; the definition is copied, so
+// a box changed after Run started does not change the run.
+func (b *Box) staged(io stage.IO) stage.Staged {
+	def := b.b
+	def.Policy = def.Policy.Clone()
+	if def.Agent != nil {
+		a := *def.Agent
+		a.Skills = slices.Clone(a.Skills)
+		def.Agent = &a
+	}
+	return stage.Staged{Box: &def, IO: io}
 }

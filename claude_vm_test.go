@@ -32,7 +32,7 @@ func TestClaudeCodeStageVM(t *testing.T) {
 	if strings.TrimSpace(string(rep.Output)) != "hi-from-claude-code" {
 		t.Fatalf("output %q", rep.Output)
 	}
-	d := rep.Stages[0].Detail.(*voidbox.StageDetail).Agent.(*voidbox.AgentDetail)
+	d := rep.Stages[0].Detail.(*voidbox.StageDetail).Agent
 	if d.Runtime != voidbox.RuntimeClaudeCode || d.ToolCallCount != 1 || d.ToolCalls[0].Name != "Bash" || d.InputTokens == 0 {
 		t.Fatalf("agent detail %+v", d)
 	}

@@ -13,12 +13,12 @@ import (
 )
 
 func TestConfigValidateNamesEveryProblem(t *testing.T) {
-	err := Config{MemoryMiB: 1, CPUs: -1, Timeout: -1, Accel: "xen", Env: map[string]string{"A=B": "x"},
-		AllowedCommands: []string{"/bin/sh"}}.Validate()
+	err := Config{Policy: Policy{MemoryMiB: 1, VCPUs: -1, Timeout: -1, Env: map[string]string{"A=B": "x"},
+		AllowedCommands: []string{"/bin/sh"}}, Host: HostOptions{Accel: "xen"}}.Validate()
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("want ErrInvalid, got %v", err)
 	}
-	for _, want := range []string{"memory", "cpus", "timeout", "accel", "env", "allowed commands"} {
+	for _, want := range []string{"memory_mb", "vcpus", "timeout", "accel", "env", "allowed_commands[0]"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s: %v", want, err)
 		}
@@ -26,7 +26,7 @@ func TestConfigValidateNamesEveryProblem(t *testing.T) {
 }
 
 func TestNewMissingKernel(t *testing.T) {
-	_, err := New(context.Background(), Config{Image: Image{Kernel: "/nonexistent/vmlinux"}, QEMU: "/bin/true"})
+	_, err := New(context.Background(), Config{Image: Image{Kernel: "/nonexistent/vmlinux"}, Host: HostOptions{QEMU: "/bin/true"}})
 	if !errors.Is(err, ErrMissingDependency) || !strings.Contains(err.Error(), "/nonexistent/vmlinux") {
 		t.Fatalf("got %v", err)
 	}
@@ -39,6 +39,27 @@ func TestNewMissingQEMU(t *testing.T) {
 	_, err := New(context.Background(), Config{Image: Image{Kernel: k}})
 	if !errors.Is(err, ErrMissingDependency) || !strings.Contains(err.Error(), "qemu") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestNewChangesNothingOnAnUnpreparedHost: New does not set up the host
+// (no apt-get, no go build, no download): with an empty cache it fails at
+// once, saying what to run, and leaves the cache as it was.
+func TestNewChangesNothingOnAnUnpreparedHost(t *testing.T) {
+	cache := t.TempDir()
+	_, err := New(context.Background(), Config{Host: HostOptions{CacheDir: cache, QEMU: "/bin/true"}})
+	if !errors.Is(err, ErrMissingDependency) || !strings.Contains(err.Error(), "voidbox setup") {
+		t.Fatalf("got %v", err)
+	}
+	if left, _ := os.ReadDir(cache); len(left) != 0 {
+		t.Errorf("New wrote to the cache: %v", left)
+	}
+	_, err = NewPipeline("p").Pipe(NewBox("a").Exec("true")).Run(context.Background(), RunOptions{Host: HostOptions{CacheDir: cache, QEMU: "/bin/true"}})
+	if !errors.Is(err, ErrMissingDependency) || !strings.Contains(err.Error(), "voidbox setup") {
+		t.Fatalf("run: got %v", err)
+	}
+	if left, _ := os.ReadDir(cache); len(left) != 0 {
+		t.Errorf("Run wrote to the cache: %v", left)
 	}
 }
 
@@ -63,14 +84,15 @@ func TestAllowlistNilAndEmptyReachTheGuest(t *testing.T) {
 	}{
 		{"absent", NewBox("a").Exec("echo"), `"allowed_commands":null`},
 		{"AllowCommands()", NewBox("a").Exec("echo").AllowCommands(), `"allowed_commands":[]`},
-		{"Config", NewBox("a").Exec("echo").Sandbox(Config{AllowedCommands: []string{}}), `"allowed_commands":[]`},
+		{"Policy", NewBox("a").Exec("echo").Sandbox(Policy{AllowedCommands: []string{}}), `"allowed_commands":[]`},
 		{"names", NewBox("a").Exec("echo").AllowCommands("echo"), `"allowed_commands":["echo"]`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := c.box.validate(); err != nil {
 				t.Fatal(err)
 			}
-			for what, v := range map[string]any{"policy": c.box.cfg.policy(), "agent config": agent.Config{AllowedCommands: c.box.cfg.AllowedCommands}} {
+			p := c.box.b.Policy
+			for what, v := range map[string]any{"policy": p.Wire(), "agent config": agent.Config{AllowedCommands: p.AllowedCommands}} {
 				b, err := json.Marshal(v)
 				if err != nil {
 					t.Fatal(err)
@@ -88,25 +110,8 @@ func TestAllowlistNilAndEmptyReachTheGuest(t *testing.T) {
 func TestBoxErrorSaysInvalidOnce(t *testing.T) {
 	_, err := NewPipeline("p").Pipe(NewBox("absecho").Exec("/bin/echo").AllowCommands("/bin/echo")).Plan()
 	if !errors.Is(err, ErrInvalid) || strings.Count(err.Error(), "invalid") != 1 ||
-		!strings.HasPrefix(err.Error(), `box "absecho": invalid: allowed commands: "/bin/echo" is not a command name`) {
+		!strings.HasPrefix(err.Error(), `box "absecho": invalid: allowed_commands[0]: "/bin/echo" is not a command name`) {
 		t.Fatalf("got %v", err)
-	}
-}
-
-func TestDiskValidation(t *testing.T) {
-	for _, c := range []struct {
-		cfg Config
-		ok  bool
-	}{
-		{Config{}, true}, {Config{DiskMiB: 16}, true}, {Config{DiskMiB: 256}, true}, {Config{MemoryMiB: 1024, DiskMiB: 512}, true},
-		{Config{DiskMiB: 15}, false}, {Config{DiskMiB: 257}, false}, {Config{MemoryMiB: 128, DiskMiB: 65}, false}, {Config{DiskMiB: -1}, false},
-	} {
-		if err := c.cfg.Validate(); (err == nil) != c.ok {
-			t.Errorf("memory %d disk %d: %v", c.cfg.MemoryMiB, c.cfg.DiskMiB, err)
-		}
-	}
-	if p := (Config{DiskMiB: 100}).policy(); p.DiskBytes != 100<<20 {
-		t.Errorf("policy disk %d", p.DiskBytes)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/voidbox/voidbox/internal/testgate"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,27 +12,39 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/guestimage"
-	"sync"
+	"github.com/voidbox/voidbox/internal/vmtest"
 )
 
-// vmConfig is vmtest.Config for this package's internal tests (vmtest
-// imports this package). Like vmtest, it fails — never skips silently — when
-// the host cannot boot VMs.
+// vmConfig is a sandbox config that boots from the image vmtest prepared.
+// Like vmtest, it fails — never skips silently — when the host cannot boot
+// VMs.
 func vmConfig(t *testing.T, name string) Config {
 	t.Helper()
-	testgate.Skip(t, testgate.SkipVM, "a VM")
-	setupOnce.Do(func() { setupRes, setupErr = Setup(context.Background(), SetupOptions{Progress: os.Stderr}) })
-	if setupErr != nil {
-		t.Fatalf("host cannot boot VMs (VOIDBOX_SKIP_VM_TESTS=1 opts out): %v", setupErr)
-	}
-	return Config{Name: name, Image: setupRes.Image, QEMU: setupRes.QEMU}
+	r := vmtest.Setup(t)
+	return Config{Name: name, Image: Image{Kernel: r.Kernel, Initramfs: r.Initramfs}, Host: HostOptions{QEMU: r.QEMU}}
 }
 
-var (
-	setupOnce sync.Once
-	setupRes  *SetupResult
-	setupErr  error
-)
+// vmHost is the host options of a run that boots from vmtest's image.
+func vmHost(t *testing.T) HostOptions {
+	t.Helper()
+	r := vmtest.Setup(t)
+	return HostOptions{QEMU: r.QEMU, Image: Image{Kernel: r.Kernel, Initramfs: r.Initramfs}}
+}
+
+// boot starts a sandbox that is closed when the test ends.
+func boot(t *testing.T, cfg Config) *Sandbox {
+	t.Helper()
+	if cfg.Image.Kernel == "" {
+		base := vmConfig(t, cfg.Name)
+		cfg.Image, cfg.Host.QEMU = base.Image, base.Host.QEMU
+	}
+	sb, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("booting sandbox: %v", err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	return sb
+}
 
 // assertGone checks that QEMU (by pid) has exited and the runtime dir is gone.
 func assertGone(t *testing.T, pid int, dir string) {
@@ -54,35 +65,6 @@ func runtimeDirs(t *testing.T, parent string) []string {
 	t.Helper()
 	m, _ := filepath.Glob(filepath.Join(parent, "voidbox", "vm-*"))
 	return m
-}
-
-// TestKernelPanicDuringSession: a guest that dies mid-session turns the next
-// call into ErrVMGone carrying the console tail, and nothing is left behind.
-func TestKernelPanicDuringSession(t *testing.T) {
-	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
-	cfg := vmConfig(t, "panic")
-	ctx := context.Background()
-	sb, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	info := sb.Info()
-	// Only root in the guest can crash the kernel; the host's provisioning path is root.
-	_, _ = sb.execRoot(ctx, "sh", "-c", "echo c > /proc/sysrq-trigger")
-	select {
-	case <-sb.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatal("VM still running 30s after the kernel crashed")
-	}
-	_, err = sb.Exec(ctx, Cmd{Args: []string{"true"}})
-	if !errors.Is(err, ErrVMGone) || !strings.Contains(err.Error(), "kernel panicked: sysrq triggered crash") {
-		t.Fatalf("want ErrVMGone with the panic in the console tail, got: %v", err)
-	}
-	assertGone(t, info.QEMUPID, info.RuntimeDir)
-	if err := sb.Close(); err != nil {
-		t.Fatalf("close after death: %v", err)
-	}
 }
 
 // TestBootFailureShowsConsole: an init that exits panics the kernel during
@@ -107,7 +89,7 @@ func TestBootFailureShowsConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Image.Initramfs = bad
-	cfg.BootTimeout = 60 * time.Second
+	cfg.Host.BootTimeout = 60 * time.Second
 	start := time.Now()
 	_, err = New(context.Background(), cfg)
 	var be *BootError
@@ -169,7 +151,7 @@ func TestBootTimeoutShowsConsole(t *testing.T) {
 	rt := t.TempDir()
 	t.Setenv("XDG_RUNTIME_DIR", rt)
 	cfg := vmConfig(t, "slowboot")
-	cfg.BootTimeout = 1500 * time.Millisecond // well below a TCG boot
+	cfg.Host.BootTimeout = 1500 * time.Millisecond // well below a TCG boot
 	_, err := New(context.Background(), cfg)
 	var be *BootError
 	if !errors.As(err, &be) || !strings.Contains(be.Reason, "did not answer within 1.5s") {
@@ -177,44 +159,5 @@ func TestBootTimeoutShowsConsole(t *testing.T) {
 	}
 	if d := runtimeDirs(t, rt); len(d) != 0 {
 		t.Fatalf("runtime dirs left behind: %v", d)
-	}
-}
-
-// TestKVMSmokeBootFallsBack: a host that looks like it has hardware KVM but
-// cannot boot a guest with it (here: a fake /dev/kvm) gets TCG after one
-// failed smoke boot, says why, and remembers the verdict.
-func TestKVMSmokeBootFallsBack(t *testing.T) {
-	root := t.TempDir()
-	for _, f := range []string{"dev/kvm", "sys/module/kvm_amd/x"} {
-		os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755)
-		os.WriteFile(filepath.Join(root, f), nil, 0o644)
-	}
-	os.MkdirAll(filepath.Join(root, "proc"), 0o755)
-	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
-	os.WriteFile(filepath.Join(root, "proc/cpuinfo"), cpuinfo, 0o644)
-	cfg := vmConfig(t, "smoke")
-	cfg.CacheDir = t.TempDir()
-	cfg.probe.Root = root
-	sb, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := sb.Info()
-	sb.Close()
-	t.Logf("reason: %s", info.AccelReason)
-	if info.Accel != "tcg" || !strings.Contains(info.AccelReason, "KVM smoke boot failed") {
-		t.Fatalf("accel %s: %s", info.Accel, info.AccelReason)
-	}
-	verdicts, _ := filepath.Glob(filepath.Join(cfg.CacheDir, "accel", "*.json"))
-	if len(verdicts) != 1 {
-		t.Fatalf("verdict not cached: %v", verdicts)
-	}
-	sb, err = New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	if got := sb.Info().AccelReason; got != info.AccelReason {
-		t.Fatalf("second boot: %q", got)
 	}
 }

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+
+	"github.com/voidbox/voidbox/internal/stage"
 
 	"github.com/voidbox/voidbox/internal/pipeline"
 )
@@ -39,11 +40,8 @@ type RunOptions struct {
 	Input []byte
 	// Events receives the run's event stream.
 	Events EventSink
-	// Host holds the settings shared by every stage's VM: Image, QEMU,
-	// CacheDir, Accel, BootTimeout, Logger. Per-box settings win.
-	Host Config
-	// Progress receives set-up progress (downloads) before the run starts.
-	Progress io.Writer
+	// Host says how this host runs the stages' VMs (a box's own Image wins).
+	Host HostOptions
 }
 
 // Pipeline runs boxes one after another, each in a fresh micro-VM, the output
@@ -70,8 +68,9 @@ func (p *Pipeline) FanOut(bs ...*Box) *Pipeline { p.groups = append(p.groups, bs
 // MaxParallel caps how many VMs run at once (0: no cap).
 func (p *Pipeline) MaxParallel(n int) *Pipeline { p.maxParallel = n; return p }
 
-func (p *Pipeline) graph() (*pipeline.Graph, error) {
+func (p *Pipeline) graph() (*pipeline.Graph, map[string]stage.Staged, error) {
 	var errs []error
+	stages := map[string]stage.Staged{}
 	b := pipeline.NewPipeline(p.name).MaxParallel(p.maxParallel)
 	for _, g := range p.groups {
 		var nodes []pipeline.Node
@@ -83,7 +82,9 @@ func (p *Pipeline) graph() (*pipeline.Graph, error) {
 			if err := box.validate(); err != nil {
 				errs = append(errs, err)
 			}
-			nodes = append(nodes, box.node(stageIO{inputFile: true, outputFile: true}))
+			st := box.staged(stage.IO{InputFile: true, OutputFile: true})
+			stages[st.Box.Name] = st
+			nodes = append(nodes, st.Box.Node())
 		}
 		if len(nodes) == 1 && len(g) == 1 {
 			b.Pipe(nodes[0])
@@ -95,18 +96,18 @@ func (p *Pipeline) graph() (*pipeline.Graph, error) {
 		errs = append(errs, fmt.Errorf("pipeline %q: %w: no stages", p.name, ErrInvalid))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	g, err := b.Build()
 	if err != nil {
-		return nil, fmt.Errorf("pipeline %q: %w: %w", p.name, ErrInvalid, err)
+		return nil, nil, fmt.Errorf("pipeline %q: %w: %w", p.name, ErrInvalid, err)
 	}
-	return g, nil
+	return g, stages, nil
 }
 
 // Plan returns the stages in order with their parallel groups and limits.
 func (p *Pipeline) Plan() (*Plan, error) {
-	g, err := p.graph()
+	g, _, err := p.graph()
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +117,11 @@ func (p *Pipeline) Plan() (*Plan, error) {
 // Run runs the pipeline. The report is returned whenever the run started;
 // the error says why the run failed or was cancelled.
 func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Report, error) {
-	g, err := p.graph()
+	g, stages, err := p.graph()
 	if err != nil {
 		return nil, err
 	}
-	return run(ctx, g, o)
+	return run(ctx, g, stages, o)
 }
 
 // Workflow runs boxes in the order their dependencies allow (a DAG): a step
@@ -155,8 +156,9 @@ func (w *Workflow) Output(step string) *Workflow { w.output = step; return w }
 // MaxParallel caps how many VMs run at once (0: no cap).
 func (w *Workflow) MaxParallel(n int) *Workflow { w.maxParallel = n; return w }
 
-func (w *Workflow) graph() (*pipeline.Graph, error) {
+func (w *Workflow) graph() (*pipeline.Graph, map[string]stage.Staged, error) {
 	var errs []error
+	stages := map[string]stage.Staged{}
 	steps := make([]pipeline.Step, len(w.steps))
 	for i, s := range w.steps {
 		box := w.boxes[i]
@@ -167,23 +169,25 @@ func (w *Workflow) graph() (*pipeline.Graph, error) {
 		if err := box.validate(); err != nil {
 			errs = append(errs, err)
 		}
-		s.Node = box.node(stageIO{stdin: true})
+		st := box.staged(stage.IO{Stdin: true})
+		stages[st.Box.Name] = st
+		s.Node = st.Box.Node()
 		steps[i] = s
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	g, err := pipeline.NewWorkflow(w.name, steps, w.output)
 	if err != nil {
-		return nil, fmt.Errorf("workflow %q: %w: %w", w.name, ErrInvalid, err)
+		return nil, nil, fmt.Errorf("workflow %q: %w: %w", w.name, ErrInvalid, err)
 	}
 	g.MaxParallel = w.maxParallel
-	return g, nil
+	return g, stages, nil
 }
 
 // Plan returns the steps in topological order with their levels and limits.
 func (w *Workflow) Plan() (*Plan, error) {
-	g, err := w.graph()
+	g, _, err := w.graph()
 	if err != nil {
 		return nil, err
 	}
@@ -192,11 +196,32 @@ func (w *Workflow) Plan() (*Plan, error) {
 
 // Run runs the workflow.
 func (w *Workflow) Run(ctx context.Context, o RunOptions) (*Report, error) {
-	g, err := w.graph()
+	g, stages, err := w.graph()
 	if err != nil {
 		return nil, err
 	}
-	return run(ctx, g, o)
+	return run(ctx, g, stages, o)
+}
+
+// run checks what would fail every stage, resolves the host once and
+// executes the graph. Like New it changes nothing on the host: without a
+// prepared guest image it fails with ErrMissingDependency.
+func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged, o RunOptions) (*Report, error) {
+	order := make([]string, len(g.Nodes))
+	for i, n := range g.Nodes {
+		order[i] = n.ID
+	}
+	// Preflight first: a missing key should not wait for the host.
+	if err := stage.Preflight(stages, order, o.Host.CacheDir); err != nil {
+		return nil, err
+	}
+	h, err := resolveHost(ctx, o.Host, stage.NeedsAgentImage(stages))
+	if err != nil {
+		return nil, err
+	}
+	host := stage.Host{Sandbox: h.Host, Kernel: h.base.Kernel, Initramfs: h.base.Initramfs,
+		AgentInitramfs: h.agentImage.Initramfs, CacheDir: o.Host.CacheDir}
+	return stage.Run(ctx, g, stages, host, stage.Options{Input: o.Input, Events: o.Events})
 }
 
 // EventSinkFunc adapts a function to EventSink.

@@ -14,9 +14,29 @@ import (
 	"github.com/voidbox/voidbox/internal/vmtest"
 )
 
-func hostConfig(t *testing.T) voidbox.Config {
-	c := vmtest.Config(t, "")
-	return voidbox.Config{Image: c.Image, QEMU: c.QEMU}
+// hostConfig is the host of a run that boots from vmtest's image.
+func hostConfig(t *testing.T) voidbox.HostOptions {
+	c := vmConfig(t, "")
+	return voidbox.HostOptions{Image: c.Image, QEMU: c.Host.QEMU}
+}
+
+// vmConfig is a sandbox config that boots from the image vmtest prepared
+// (failing, never skipping, when the host cannot boot VMs).
+func vmConfig(t *testing.T, name string) voidbox.Config {
+	t.Helper()
+	r := vmtest.Setup(t)
+	return voidbox.Config{Name: name, Image: voidbox.Image{Kernel: r.Kernel, Initramfs: r.Initramfs}, Host: voidbox.HostOptions{QEMU: r.QEMU}}
+}
+
+// vmBoot starts a sandbox that is closed when the test ends.
+func vmBoot(t *testing.T, cfg voidbox.Config) *voidbox.Sandbox {
+	t.Helper()
+	sb, err := voidbox.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("booting sandbox: %v", err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	return sb
 }
 
 func sh(name, script string) *voidbox.Box {

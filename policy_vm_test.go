@@ -8,7 +8,6 @@ import (
 
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
-	"github.com/voidbox/voidbox/internal/vmtest"
 )
 
 // TestEmptyAllowlistVM: an allowlist of nothing allows nothing, in a command
@@ -50,7 +49,7 @@ func TestEmptyAllowlistVM(t *testing.T) {
 	if s.Status != voidbox.StatusSucceeded || d == nil {
 		t.Fatalf("agent box: %s %q", s.Status, s.Error)
 	}
-	final := d.Agent.(*voidbox.AgentDetail).FinalText
+	final := d.Agent.FinalText
 	if strings.Contains(final, "root:") || strings.Contains(final, "uid=") || !strings.Contains(final, "builtin-ran") ||
 		strings.Count(final, "[denied by policy:") != 3 {
 		t.Errorf("the tool's output, as the model saw it: %q", final)
@@ -62,7 +61,7 @@ func TestEmptyAllowlistVM(t *testing.T) {
 // guest kernel down (filling /tmp and then /workspace panicked it: "System
 // is deadlocked on memory"); an out-of-memory kill says so.
 func TestDiskBudgetVM(t *testing.T) {
-	sb := vmtest.Boot(t, vmtest.Config(t, "disk"))
+	sb := vmBoot(t, vmConfig(t, "disk"))
 	ctx := context.Background()
 	sh := func(t *testing.T, script string) *voidbox.Result {
 		t.Helper()
@@ -120,9 +119,9 @@ func TestDiskBudgetVM(t *testing.T) {
 // TestDiskBudgetSizeVM: DiskMiB sets the budget; one that does not fit the
 // guest's memory is refused at boot, saying the largest that fits.
 func TestDiskBudgetSizeVM(t *testing.T) {
-	cfg := vmtest.Config(t, "disk64")
-	cfg.MemoryMiB, cfg.DiskMiB = 256, 64
-	sb := vmtest.Boot(t, cfg)
+	cfg := vmConfig(t, "disk64")
+	cfg.Policy.MemoryMiB, cfg.Policy.DiskMiB = 256, 64
+	sb := vmBoot(t, cfg)
 	r, err := sb.Exec(context.Background(), voidbox.Cmd{Args: []string{"sh", "-c",
 		"stat -f -c '%b %S' /tmp; dd if=/dev/zero of=/workspace/f bs=1M count=100 2>&1 | tail -1; ls -l /workspace/f"}})
 	if err != nil {
@@ -133,8 +132,8 @@ func TestDiskBudgetSizeVM(t *testing.T) {
 		t.Fatalf("a 64 MiB budget: stdout %q stderr %q", out, r.Stderr)
 	}
 
-	cfg = vmtest.Config(t, "disk-too-big")
-	cfg.MemoryMiB, cfg.DiskMiB = 128, 64
+	cfg = vmConfig(t, "disk-too-big")
+	cfg.Policy.MemoryMiB, cfg.Policy.DiskMiB = 128, 64
 	_, err = voidbox.New(context.Background(), cfg)
 	if !errors.Is(err, voidbox.ErrBoot) || !strings.Contains(err.Error(), "disk budget of 64 MiB does not fit") ||
 		!strings.Contains(err.Error(), "at most") {

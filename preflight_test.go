@@ -11,7 +11,7 @@ import (
 // boots, naming the stage and the fix.
 func TestPreflight(t *testing.T) {
 	t.Setenv("VOIDBOX_NO_SUCH_KEY", "")
-	host := Config{Image: Image{Kernel: "/unused"}, QEMU: "/unused", CacheDir: t.TempDir()}
+	host := HostOptions{Image: Image{Kernel: "/unused"}, QEMU: "/unused", CacheDir: t.TempDir()}
 	cases := []struct {
 		box  *Box
 		is   error

@@ -11,15 +11,14 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox"
-	"github.com/voidbox/voidbox/internal/vmtest"
 )
 
 // TestSandboxVM shares one VM across the cases that do not disturb it.
 func TestSandboxVM(t *testing.T) {
-	cfg := vmtest.Config(t, "vmtest")
-	cfg.Env = map[string]string{"FROM_CONFIG": "c"}
-	cfg.Limits.OpenFiles = 256
-	sb := vmtest.Boot(t, cfg)
+	cfg := vmConfig(t, "vmtest")
+	cfg.Policy.Env = map[string]string{"FROM_CONFIG": "c"}
+	cfg.Policy.Limits.OpenFiles = 256
+	sb := vmBoot(t, cfg)
 	ctx := context.Background()
 	run := func(t *testing.T, c voidbox.Cmd) *voidbox.Result {
 		t.Helper()
@@ -225,9 +224,9 @@ func TestSandboxVM(t *testing.T) {
 // TestSandboxOutputCap: a command that floods its output is cut at the cap,
 // the rest is counted, and the host keeps only the cap in memory.
 func TestSandboxOutputCap(t *testing.T) {
-	cfg := vmtest.Config(t, "outcap")
-	cfg.OutputLimit = 64 << 10
-	sb := vmtest.Boot(t, cfg)
+	cfg := vmConfig(t, "outcap")
+	cfg.Policy.OutputLimit = 64 << 10
+	sb := vmBoot(t, cfg)
 	r, err := sb.Exec(context.Background(), voidbox.Cmd{Args: []string{"head", "-c", "5000000", "/dev/zero"}})
 	if err != nil {
 		t.Fatal(err)
@@ -240,9 +239,9 @@ func TestSandboxOutputCap(t *testing.T) {
 // TestSandboxAllowlist: only listed commands start; others fail like a shell
 // would with a policy message.
 func TestSandboxAllowlist(t *testing.T) {
-	cfg := vmtest.Config(t, "allow")
-	cfg.AllowedCommands = []string{"echo", "uname"}
-	sb := vmtest.Boot(t, cfg)
+	cfg := vmConfig(t, "allow")
+	cfg.Policy.AllowedCommands = []string{"echo", "uname"}
+	sb := vmBoot(t, cfg)
 	ctx := context.Background()
 	r, err := sb.Exec(ctx, voidbox.Cmd{Args: []string{"echo", "ok"}})
 	if err != nil || string(r.Stdout) != "ok\n" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/voidbox/voidbox/internal/policy"
 	"io"
 	"os"
 	"path/filepath"
@@ -61,7 +62,7 @@ func Boot(ctx context.Context, o BootOptions) (*BootResult, error) {
 		return nil, err
 	}
 	defer cleanup()
-	cfg := voidbox.Config{Name: "bench", Image: setup.Image, QEMU: setup.QEMU, MemoryMiB: o.MemoryMiB}
+	cfg := voidbox.Config{Name: "bench", Image: setup.Image, Policy: voidbox.Policy{MemoryMiB: o.MemoryMiB}, Host: voidbox.HostOptions{QEMU: setup.QEMU}}
 	accel, err := vmm.HostProbe{}.ChooseAccel(os.Getenv("VOIDBOX_ACCEL"))
 	if err != nil {
 		return nil, err
@@ -71,7 +72,7 @@ func Boot(ctx context.Context, o BootOptions) (*BootResult, error) {
 	var floor, cold []time.Duration
 	for i := 0; i < o.Iterations; i++ {
 		d, err := floorBoot(ctx, vmm.Config{QEMU: setup.QEMU, Kernel: setup.Image.Kernel, Initramfs: floorImage,
-			MemoryMiB: o.MemoryMiB, CPUs: 1, Accel: accel.Accel, TSCkHz: tsc, Name: "floor"})
+			Policy: policy.Sandbox{MemoryMiB: o.MemoryMiB, VCPUs: 1}, Accel: accel.Accel, TSCkHz: tsc, Name: "floor"})
 		if err != nil {
 			return nil, fmt.Errorf("floor boot %d: %w", i+1, err)
 		}

@@ -41,7 +41,7 @@ func FanOut(ctx context.Context, o FanOutOptions) (*FanOutResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	host := voidbox.Config{Image: setup.Image, QEMU: setup.QEMU}
+	host := voidbox.HostOptions{Image: setup.Image, QEMU: setup.QEMU}
 	box := func(name string) *voidbox.Box { return voidbox.NewBox(name).Exec("true").Memory(256) }
 	var single, fan []time.Duration
 	for i := 0; i < o.Iterations; i++ {
@@ -72,7 +72,7 @@ func FanOut(ctx context.Context, o FanOutOptions) (*FanOutResult, error) {
 	return r, nil
 }
 
-func timeRun(ctx context.Context, p *voidbox.Pipeline, host voidbox.Config) (time.Duration, error) {
+func timeRun(ctx context.Context, p *voidbox.Pipeline, host voidbox.HostOptions) (time.Duration, error) {
 	start := time.Now()
 	rep, err := p.Run(ctx, voidbox.RunOptions{Host: host})
 	if err != nil {

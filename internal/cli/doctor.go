@@ -119,7 +119,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 
 func bootCheck(ctx context.Context, cacheDir, accel string) check {
 	start := time.Now()
-	sb, err := voidbox.New(ctx, voidbox.Config{Name: "doctor", CacheDir: cacheDir, Accel: accel})
+	sb, err := voidbox.New(ctx, voidbox.Config{Name: "doctor", Host: voidbox.HostOptions{CacheDir: cacheDir, Accel: accel}})
 	if err != nil {
 		return check{Name: "boot", Detail: err.Error()}
 	}

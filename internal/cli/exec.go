@@ -64,8 +64,9 @@ type execReport struct {
 }
 
 func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir string, asJSON, interactive bool) error {
-	cfg.Progress = e.stderr
-	sb, err := voidbox.New(ctx, cfg)
+	sb, err := onDemand(ctx, e, voidbox.SetupOptions{CacheDir: cfg.Host.CacheDir}, func() (*voidbox.Sandbox, error) {
+		return voidbox.New(ctx, cfg)
+	})
 	if err != nil {
 		return err
 	}
@@ -105,12 +106,12 @@ func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir
 		}{{"stdout", res.StdoutDropped}, {"stderr", res.StderrDropped}} {
 			if d.n > 0 {
 				fmt.Fprintf(e.stderr, "voidbox: %s truncated: %s over the %s output limit were dropped\n",
-					d.name, bytesize.Format(d.n), bytesize.Format(cfg.OutputLimit))
+					d.name, bytesize.Format(d.n), bytesize.Format(sb.Policy().OutputLimit))
 			}
 		}
 	}
 	if res.TimedOut {
-		return &exitError{ExitTimedOut, fmt.Errorf("command timed out after %v and was killed", cfg.Timeout)}
+		return &exitError{ExitTimedOut, fmt.Errorf("command timed out after %v and was killed", cfg.Policy.Timeout)}
 	}
 	if res.OOMKilled && res.ExitCode != 0 {
 		return &exitError{res.ExitCode, errors.New(res.Reason())}

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/bytesize"
-	"github.com/voidbox/voidbox/internal/wire"
+	"github.com/voidbox/voidbox/internal/policy"
 )
 
 // sandboxFlags are the flags every command that boots a VM shares.
@@ -27,7 +27,7 @@ type sandboxFlags struct {
 }
 
 func (f *sandboxFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.memory, "memory", "512M", "guest memory (e.g. 512M, 1G; minimum 64M)")
+	fs.StringVar(&f.memory, "memory", "512M", "guest memory (e.g. 512M, 1G; minimum 128M)")
 	fs.StringVar(&f.disk, "disk", "", "budget of the guest's writable filesystems together (/workspace, /tmp, ...; e.g. 128M; at most half of --memory; default half the memory free after boot)")
 	fs.IntVar(&f.cpus, "cpus", 1, "number of vCPUs")
 	fs.DurationVar(&f.timeout, "timeout", 0, "kill the command after this long (e.g. 30s; 0: no limit)")
@@ -40,59 +40,51 @@ func (f *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.outputLimit, "output-limit", "16M", "cap on each output stream; the rest is dropped with a notice")
 }
 
+// flagOf names the flag that sets each policy field (policy.Problem.Key).
+var flagOf = map[string]string{
+	"memory_mb": "--memory", "vcpus": "--cpus", "disk_mb": "--disk", "timeout": "--timeout",
+	"env": "--env", "allowed_commands": "--allow", "output_limit": "--output-limit",
+}
+
 // config validates the flags and returns the sandbox config; every problem is
-// reported, each naming its flag.
+// reported, each naming its flag. The policy's own validation
+// (internal/policy) decides what is valid; this only parses.
 func (f *sandboxFlags) config(name string) (voidbox.Config, error) {
 	var errs []error
 	cfg := voidbox.Config{
-		Name:            name,
-		CPUs:            f.cpus,
-		Timeout:         f.timeout,
-		AllowedCommands: f.allow,
-		Accel:           f.accel,
-		ConsoleLog:      f.consoleLog,
-		BootTimeout:     f.bootTimeout,
+		Name:       name,
+		ConsoleLog: f.consoleLog,
+		Policy:     voidbox.Policy{VCPUs: f.cpus, Timeout: f.timeout, AllowedCommands: f.allow},
+		Host:       voidbox.HostOptions{Accel: f.accel, BootTimeout: f.bootTimeout},
 	}
-	mem, err := bytesize.Parse(f.memory)
-	switch {
-	case err != nil:
-		errs = append(errs, fmt.Errorf("--memory: %w", err))
-	case mem < 64<<20:
-		errs = append(errs, fmt.Errorf("--memory: %s is below the 64M minimum", f.memory))
-	default:
-		cfg.MemoryMiB = int(mem >> 20)
+	p := &cfg.Policy
+	if f.cpus == 0 {
+		p.VCPUs = -1 // an explicit 0 is an error, not "the default"
+	}
+	size := func(flag, v string) int64 {
+		n, err := bytesize.Parse(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
+			return -1
+		}
+		return n
+	}
+	if mem := size("--memory", f.memory); mem >= 0 {
+		// Round down to MiB; a size below 1 MiB is an error, not the default.
+		p.MemoryMiB = max(int(mem>>20), 1)
 	}
 	if f.disk != "" {
-		switch d, err := bytesize.Parse(f.disk); {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("--disk: %w", err))
-		case d < voidbox.MinDiskMiB<<20 || (cfg.MemoryMiB > 0 && d > int64(cfg.MemoryMiB)<<19):
-			errs = append(errs, fmt.Errorf("--disk: %s is outside %dM..%dM (at most half of --memory)", f.disk, voidbox.MinDiskMiB, cfg.MemoryMiB/2))
-		default:
-			cfg.DiskMiB = int(d >> 20)
+		if d := size("--disk", f.disk); d >= 0 {
+			p.DiskMiB = max(int(d>>20), 1)
 		}
 	}
-	if f.cpus < 1 || f.cpus > 64 {
-		errs = append(errs, fmt.Errorf("--cpus: %d is outside 1..64", f.cpus))
-	}
-	if f.timeout < 0 {
-		errs = append(errs, fmt.Errorf("--timeout: %v is negative", f.timeout))
+	if lim := size("--output-limit", f.outputLimit); lim > 0 {
+		p.OutputLimit = lim
+	} else if lim == 0 {
+		p.OutputLimit = -1 // an explicit 0 is an error, not "the default"
 	}
 	if f.bootTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--boot-timeout: %v must be positive", f.bootTimeout))
-	}
-	switch f.accel {
-	case "", "auto", "kvm", "tcg":
-	default:
-		errs = append(errs, fmt.Errorf("--accel: %q is not kvm, tcg or auto", f.accel))
-	}
-	if lim, err := bytesize.Parse(f.outputLimit); err != nil || lim < 1 {
-		errs = append(errs, fmt.Errorf("--output-limit: %q is not a positive size", f.outputLimit))
-	} else {
-		cfg.OutputLimit = lim
-	}
-	if len(f.env) > 0 {
-		cfg.Env = map[string]string{}
 	}
 	for _, kv := range f.env {
 		k, v, ok := strings.Cut(kv, "=")
@@ -100,12 +92,18 @@ func (f *sandboxFlags) config(name string) (voidbox.Config, error) {
 			errs = append(errs, fmt.Errorf("--env: %q is not KEY=VALUE", kv))
 			continue
 		}
-		cfg.Env[k] = v
-	}
-	for _, a := range f.allow {
-		if err := wire.CheckCommandName(a); err != nil {
-			errs = append(errs, fmt.Errorf("--allow: %w", err))
+		if p.Env == nil {
+			p.Env = map[string]string{}
 		}
+		p.Env[k] = v
+	}
+	for _, pr := range policy.AsProblems(p.Validate()) {
+		errs = append(errs, fmt.Errorf("%s: %s", flagOf[pr.Key()], pr.Message))
+	}
+	switch f.accel {
+	case "", "auto", "kvm", "tcg":
+	default:
+		errs = append(errs, fmt.Errorf("--accel: %q is not kvm, tcg or auto", f.accel))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, usageError{err}

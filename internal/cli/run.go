@@ -79,11 +79,9 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 		view = progress.New(e.stderr, progress.Options{Mode: progress.Mode(mode), ShowOutput: f.showOutput})
 		sinks = append(sinks, view)
 	}
-	rep, runErr := job.Run(ctx, voidbox.RunOptions{
-		Input:    input,
-		Events:   sinks,
-		Host:     voidbox.Config{Accel: f.accel},
-		Progress: e.stderr,
+	// Agent stages need the image with the built-in agent too.
+	rep, runErr := onDemand(ctx, e, voidbox.SetupOptions{Agent: true}, func() (*voidbox.Report, error) {
+		return job.Run(ctx, voidbox.RunOptions{Input: input, Events: sinks, Host: voidbox.HostOptions{Accel: f.accel}})
 	})
 	if view != nil {
 		view.Close()

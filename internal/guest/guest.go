@@ -7,6 +7,8 @@ package guest
 import (
 	"fmt"
 	"os"
+
+	"github.com/voidbox/voidbox/internal/wire"
 )
 
 // AgentVersion identifies this build of the guest agent; set with -ldflags -X.
@@ -14,8 +16,7 @@ var AgentVersion = "dev"
 
 // Well-known guest paths.
 const (
-	PortName     = "org.voidbox.ctl"
-	SecretPath   = "/sys/firmware/qemu_fw_cfg/by_name/opt/org.voidbox/secret/raw"
+	SecretPath   = "/sys/firmware/qemu_fw_cfg/by_name/" + wire.SecretFwCfgName + "/raw"
 	ModulesFile  = "/etc/voidbox/modules.json"
 	WorkspaceDir = "/workspace"
 	SandboxHome  = "/home/sandbox"

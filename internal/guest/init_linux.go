@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +38,7 @@ func runInit() {
 		fatal("setting up the guest: %v", err)
 	}
 	reaper := startReaper()
-	ctl, err := openControlPort(PortName)
+	ctl, err := openControlPort(wire.ControlPortName)
 	if err != nil {
 		fatal("opening control port: %v", err)
 	}

@@ -37,6 +37,9 @@ func (c *cacheRun) ensureBusybox(ctx context.Context, pkg pkgRef) (busyboxFiles,
 	if bb, ok := c.loadBusybox(pkg); ok {
 		return bb, nil
 	}
+	if c.lookupOnly {
+		return busyboxFiles{}, fmt.Errorf("%w: %s is not extracted in the cache", ErrNotPrepared, pkg)
+	}
 	stage, err := os.MkdirTemp(c.tmp, "busybox-")
 	if err != nil {
 		return busyboxFiles{}, err

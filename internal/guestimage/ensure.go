@@ -34,7 +34,40 @@ type cacheRun struct {
 	stateDirty bool
 	sizes      map[pkgRef]int64 // .deb sizes apt reported, for progress lines
 	built      bool             // something was downloaded or built
+	lookupOnly bool             // Lookup: use what is there, build nothing, no lock
 	used       []string         // archives this run returned or built from; never pruned by it
+}
+
+// ErrNotPrepared reports a guest image that set-up has not built (or has
+// built for other inputs): Lookup does not build it.
+var ErrNotPrepared = errors.New("guest image not prepared")
+
+// Lookup returns the artifacts Ensure would return for o when they are all
+// in the cache already, without downloading, building, locking or changing
+// anything (files are written atomically, so a half-built file is never
+// seen). Otherwise the error wraps ErrNotPrepared.
+func Lookup(ctx context.Context, o Options) (*Artifacts, error) {
+	if o.GuestAgent == "" {
+		return nil, errors.New("guest image: no guest agent binary given")
+	}
+	agent, err := absPath(o.GuestAgent)
+	if err != nil {
+		return nil, err
+	}
+	agentDigest, err := FileDigest(agent)
+	if err != nil {
+		return nil, fmt.Errorf("guest image: reading guest agent: %w", err)
+	}
+	root, err := CacheRoot(o.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	c := &cacheRun{root: root, tmp: filepath.Join(root, "tmp"), state: loadState(root), sizes: map[pkgRef]int64{}, lookupOnly: true}
+	a, err := c.ensure(ctx, o, agent, agentDigest)
+	if err != nil {
+		return nil, fmt.Errorf("guest image: %w", err)
+	}
+	return a, nil
 }
 
 // Ensure makes sure the kernel, modules, busybox and initramfs for o are in the cache, building what
@@ -188,8 +221,13 @@ func (c *cacheRun) ensureArchive(ctx context.Context, name, key string, fill fun
 	}
 	c.used = append(c.used, p)
 	if _, err := os.Stat(p); err == nil {
-		touch(p)
+		if !c.lookupOnly {
+			touch(p)
+		}
 		return p, nil
+	}
+	if c.lookupOnly {
+		return "", fmt.Errorf("%w: no %s archive %s", ErrNotPrepared, name, shortDigest(key))
 	}
 	start := time.Now()
 	t, err := fill()
@@ -209,8 +247,13 @@ func (c *cacheRun) concat(digest string, parts []string) (string, error) {
 	p := filepath.Join(c.root, "initramfs", digest+".cpio.gz")
 	c.used = append(c.used, p)
 	if _, err := os.Stat(p); err == nil {
-		touch(p)
+		if !c.lookupOnly {
+			touch(p)
+		}
 		return p, nil
+	}
+	if c.lookupOnly {
+		return "", fmt.Errorf("%w: no initramfs %s", ErrNotPrepared, shortDigest(digest))
 	}
 	c.built = true
 	return p, writeAtomic(c.tmp, p, 0o644, func(w io.Writer) error {

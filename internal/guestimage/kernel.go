@@ -68,6 +68,9 @@ func (c *cacheRun) ensureKernel(ctx context.Context, pkg pkgRef, set ModuleSet) 
 	if ok || err != nil {
 		return prev, order, err
 	}
+	if c.lookupOnly {
+		return kernelFiles{}, nil, fmt.Errorf("%w: %s is not extracted in the cache", ErrNotPrepared, pkg)
+	}
 	stage, err := os.MkdirTemp(c.tmp, "kernel-")
 	if err != nil {
 		return kernelFiles{}, nil, err

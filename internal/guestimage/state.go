@@ -38,6 +38,9 @@ func (c *cacheRun) resolve(ctx context.Context, request string, kernel bool) (pk
 	if ref, ok := c.state[request]; ok && !c.refresh {
 		return ref, nil
 	}
+	if c.lookupOnly {
+		return pkgRef{}, fmt.Errorf("%w: set-up has not resolved %s yet", ErrNotPrepared, request)
+	}
 	info, err := c.src.Show(ctx, request)
 	if err != nil {
 		return pkgRef{}, err
@@ -70,6 +73,9 @@ func (c *cacheRun) resolve(ctx context.Context, request string, kernel bool) (pk
 // download fetches pkg into dir. A version recorded earlier may have left the archive (a security
 // update replaces it); then the error says to refresh.
 func (c *cacheRun) download(ctx context.Context, pkg pkgRef, dir string) (string, error) {
+	if c.lookupOnly {
+		return "", fmt.Errorf("%w: %s is not extracted in the cache", ErrNotPrepared, pkg)
+	}
 	size := ""
 	if n := c.sizes[pkg]; n > 0 {
 		size = fmt.Sprintf(" (%.1f MB)", float64(n)/1e6)

@@ -83,9 +83,8 @@ func workflow(s *spec.Spec, lookup Lookup) (Job, error) {
 			errs = append(errs, fmt.Errorf("%s: step %q: %w", st.Pos, st.Name, err))
 			continue
 		}
-		b := voidbox.NewBox(st.Name).
+		b := boxPolicy(voidbox.NewBox(st.Name), st.Sandbox, env).
 			Exec(append([]string{st.Program}, st.Args...)...).
-			Sandbox(sandboxConfig(st.Sandbox, env)).
 			Timeout(st.Timeout).
 			Retries(st.Retries, st.RetryBackoff)
 		var deps []string
@@ -112,8 +111,7 @@ func box(sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: box %q: %w", sb.Pos, sb.Name, err)
 	}
-	b := voidbox.NewBox(sb.Name).
-		Sandbox(sandboxConfig(sb.Sandbox, env)).
+	b := boxPolicy(voidbox.NewBox(sb.Name), sb.Sandbox, env).
 		Timeout(sb.Timeout).
 		Retries(sb.Retries, sb.RetryBackoff).
 		OutputFile(sb.OutputFile)
@@ -165,23 +163,20 @@ func agentBox(b *voidbox.Box, sb *spec.Box, lookup Lookup) (*voidbox.Box, error)
 	return b, errors.Join(errs...)
 }
 
-func sandboxConfig(s spec.Sandbox, env []string) voidbox.Config {
-	c := voidbox.Config{
-		MemoryMiB:       s.MemoryMiB,
-		CPUs:            s.VCPUs,
-		AllowedCommands: s.AllowedCommands, // nil (none) and [] (nothing) stay apart
-		DiskMiB:         s.DiskMiB,
-		Timeout:         s.Timeout,
-	}
-	if s.Kernel != "" {
-		c.Image = voidbox.Image{Kernel: s.Kernel, Initramfs: s.Initramfs}
-	}
+// boxPolicy is a spec sandbox as the box's policy, with the environment
+// resolved on the host.
+func boxPolicy(b *voidbox.Box, s spec.Sandbox, env []string) *voidbox.Box {
+	p := s.Policy.Clone() // nil (none) and [] (nothing) allowlists stay apart
 	if len(env) > 0 {
-		c.Env = map[string]string{}
+		p.Env = map[string]string{}
 		for _, kv := range env {
 			k, v, _ := strings.Cut(kv, "=")
-			c.Env[k] = v
+			p.Env[k] = v
 		}
 	}
-	return c
+	b.Sandbox(p)
+	if s.Kernel != "" {
+		b.Image(voidbox.Image{Kernel: s.Kernel, Initramfs: s.Initramfs})
+	}
+	return b
 }

@@ -87,7 +87,9 @@ func find(ctx context.Context, b Binary, s binarySearch) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if reuse {
+	// Locate takes what the last set-up built; Find reuses only builds of
+	// an immutable module version.
+	if reuse || !s.build {
 		if p, err := checkedBinary(out, "the build from "+src.Dir); err == nil {
 			return p, nil
 		}

@@ -2,6 +2,7 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -77,4 +78,49 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		r.AgentInitramfs = aa.Initramfs
 	}
 	return r, nil
+}
+
+// Lookup returns what Run would, when the host is already prepared, without
+// installing, building, downloading or locking anything: QEMU on the host,
+// the guest programs where Run put them, the image in the cache. A host
+// that is not prepared is a *MissingDependencyError saying to run set-up.
+func Lookup(ctx context.Context, o Options) (*Result, error) {
+	qemu, err := FindQEMU()
+	if err != nil {
+		return nil, err
+	}
+	agent := o.GuestAgent
+	if agent == "" {
+		if agent, err = Locate(GuestInit, o.CacheDir); err != nil {
+			return nil, err
+		}
+	}
+	img := o.Image
+	img.CacheDir, img.GuestAgent = o.CacheDir, agent
+	a, err := guestimage.Lookup(ctx, img)
+	if err != nil {
+		return nil, notPrepared(err)
+	}
+	r := &Result{QEMU: qemu, GuestAgent: agent, Artifacts: a}
+	if o.Agent {
+		bin, err := Locate(AgentBinary, o.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		img.Layers = append(append([]guestimage.Layer(nil), img.Layers...), agentLayer{bin})
+		aa, err := guestimage.Lookup(ctx, img)
+		if err != nil {
+			return nil, notPrepared(err)
+		}
+		r.AgentInitramfs = aa.Initramfs
+	}
+	return r, nil
+}
+
+func notPrepared(err error) error {
+	if errors.Is(err, guestimage.ErrNotPrepared) {
+		return &MissingDependencyError{What: "the prepared guest image",
+			Hint: fmt.Sprintf("%v; run `voidbox setup` (or call voidbox.Setup) first", err)}
+	}
+	return err
 }

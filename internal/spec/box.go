@@ -129,7 +129,7 @@ func (d *decoder) runtime(f *fields, b *Box) {
 	defer func() {
 		// Claude Code's tools run inside its own process, which the guest
 		// cannot look into: an allowlist would be silently ignored.
-		if b.Runtime == RuntimeClaudeCode && b.Sandbox.AllowedCommands != nil && !b.IsCommand() && at != nil {
+		if b.Runtime == RuntimeClaudeCode && b.Sandbox.Policy.AllowedCommands != nil && !b.IsCommand() && at != nil {
 			at("runtime claude-code cannot enforce sandbox.allowed_commands yet: remove the allowlist or use runtime voidbox")
 		}
 	}()
@@ -186,8 +186,8 @@ func (d *decoder) checkProgram(n *yamlNode, path, prog string, sb Sandbox) {
 	}
 	switch {
 	case sb.Allows(prog):
-	case wire.CheckCommandAllowed(sb.AllowedCommands, prog) != nil:
-		listed := strings.Join(sb.AllowedCommands, ", ")
+	case wire.CheckCommandAllowed(sb.Policy.AllowedCommands, prog) != nil:
+		listed := strings.Join(sb.Policy.AllowedCommands, ", ")
 		if listed == "" {
 			listed = "empty: no command may run"
 		}

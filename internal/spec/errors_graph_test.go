@@ -119,18 +119,18 @@ pipeline:
       llm: {model: m}
     - name: e
       exec: [echo]
-      sandbox: {memory_mb: 64, disk_mb: 40}
+      sandbox: {memory_mb: 128, disk_mb: 80}
     - name: f
       exec: [echo]
       sandbox: {image: x}
 `, []string{
 			`t.yaml:11:14: pipeline.boxes[0].exec[0]: command "cat" is not in sandbox.allowed_commands (echo)`,
-			`t.yaml:12:28: pipeline.boxes[0].sandbox.memory_mb: 63 is out of range [64, 1048576]`,
+			`t.yaml:12:28: pipeline.boxes[0].sandbox.memory_mb: 63 MiB is outside 128..1048576 MiB`,
 			`t.yaml:12:32: pipeline.boxes[0].sandbox.kernel: can only be set in the top-level sandbox`,
 			`t.yaml:12:59: pipeline.boxes[0].sandbox.network: networking is not available yet`,
 			`t.yaml:12:65: pipeline.boxes[0].sandbox.snapshot: snapshots are not available yet`,
 			`t.yaml:15:31: pipeline.boxes[1].llm.credential_proxy: not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy`,
-			`t.yaml:24:41: pipeline.boxes[4].sandbox.disk_mb: disk_mb 40 is more than half of memory_mb 64: the guest's memory holds the disk too`,
+			`t.yaml:24:42: pipeline.boxes[4].sandbox.disk_mb: 80 MiB is more than half of the 128 MiB of memory, which holds the disk too`,
 			`t.yaml:27:17: pipeline.boxes[5].sandbox.image: OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)`,
 		}},
 		{"box lowers memory under the disk", `kind: pipeline
@@ -141,7 +141,7 @@ pipeline:
     - {name: a, exec: [echo], sandbox: {memory_mb: 512}}
     - {name: b, exec: [echo], sandbox: {memory_mb: 512, disk_mb: 200}}
 `, []string{
-			`t.yaml:6:52: pipeline.boxes[0].sandbox.memory_mb: disk_mb 300 is more than half of memory_mb 512: the guest's memory holds the disk too`,
+			`t.yaml:6:52: pipeline.boxes[0].sandbox.memory_mb: 300 MiB is more than half of the 512 MiB of memory, which holds the disk too`,
 		}},
 	}
 	for _, tt := range tests {

@@ -80,10 +80,10 @@ func TestErrorsSandbox(t *testing.T) {
 		{"mock", "  mode: mock\n", []string{`t.yaml:4:9: sandbox.mode: mock mode is not supported: voidbox always boots a VM`}},
 		{"mode", "  mode: remote\n", []string{`t.yaml:4:9: sandbox.mode: unknown mode "remote" (valid: auto, local)`}},
 		{"memory type", "  memory_mb: lots\n", []string{`t.yaml:4:14: sandbox.memory_mb: want an integer, got a string`}},
-		{"memory low", "  memory_mb: 32\n", []string{`t.yaml:4:14: sandbox.memory_mb: 32 is out of range [64, 1048576]`}},
+		{"memory low", "  memory_mb: 32\n", []string{`t.yaml:4:14: sandbox.memory_mb: 32 MiB is outside 128..1048576 MiB`}},
 		{"memory float", "  memory_mb: 512.5\n", []string{`t.yaml:4:14: sandbox.memory_mb: want an integer, got a number`}},
-		{"vcpus", "  vcpus: 17\n", []string{`t.yaml:4:10: sandbox.vcpus: 17 is out of range [1, 16]`}},
-		{"vcpus zero", "  vcpus: 0\n", []string{`t.yaml:4:10: sandbox.vcpus: 0 is out of range [1, 16]`}},
+		{"vcpus", "  vcpus: 65\n", []string{`t.yaml:4:10: sandbox.vcpus: 65 is outside 1..64`}},
+		{"vcpus zero", "  vcpus: 0\n", []string{`t.yaml:4:10: sandbox.vcpus: 0 is outside 1..64`}},
 		{"huge int", "  vcpus: 99999999999999999999999\n", []string{`t.yaml:4:10: sandbox.vcpus: want an integer, got a number`}},
 		{"network", "  network: true\n", []string{`t.yaml:4:12: sandbox.network: networking is not available yet`}},
 		{"network type", "  network: yes\n", []string{`t.yaml:4:12: sandbox.network: want true or false, got a string`}},
@@ -118,9 +118,9 @@ func TestErrorsSandbox(t *testing.T) {
 			`t.yaml:4:3: sandbox.guest_image: OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)`,
 		}},
 		{"disk type", "  disk_mb: 1G\n", []string{`t.yaml:4:12: sandbox.disk_mb: want an integer, got a string`}},
-		{"disk low", "  disk_mb: 8\n", []string{`t.yaml:4:12: sandbox.disk_mb: 8 is out of range [16, 524288]`}},
+		{"disk low", "  disk_mb: 8\n", []string{`t.yaml:4:12: sandbox.disk_mb: 8 MiB is below the 16 MiB minimum`}},
 		{"disk over memory", "  memory_mb: 256\n  disk_mb: 200\n", []string{
-			`t.yaml:5:12: sandbox.disk_mb: disk_mb 200 is more than half of memory_mb 256: the guest's memory holds the disk too`,
+			`t.yaml:5:12: sandbox.disk_mb: 200 MiB is more than half of the 256 MiB of memory, which holds the disk too`,
 		}},
 	}
 	for _, tt := range tests {

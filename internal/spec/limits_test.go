@@ -152,7 +152,7 @@ pipeline:
 		list = append(list, se)
 	}
 	want := []Error{
-		{"all.yaml", 4, 22, "sandbox.memory_mb", "1 is out of range [64, 1048576]"},
+		{"all.yaml", 4, 22, "sandbox.memory_mb", "1 MiB is outside 128..1048576 MiB"},
 		{"all.yaml", 4, 34, "sandbox.network", "networking is not available yet"},
 		{"all.yaml", 5, 17, "llm.provider", `unknown provider "gpt" (valid: claude, anthropic, openai, ollama, custom)`},
 		{"all.yaml", 8, 38, "pipeline.boxes[0].timeout", `invalid duration "soon": want a number with a unit, like "30s" or "5m"`},

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/policy"
 )
 
 func mustParseFile(t *testing.T, path string) *Spec {
@@ -34,7 +36,7 @@ func TestSeedAgent(t *testing.T) {
 	if b.Runtime != RuntimeClaudeCode {
 		t.Errorf("runtime = %q, want claude-code from the agent: skill", b.Runtime)
 	}
-	if b.Sandbox.MemoryMiB != 1024 || b.Sandbox.VCPUs != 1 || b.Sandbox.Mode != SandboxAuto || b.Sandbox.MemoryBytes() != 1<<30 {
+	if b.Sandbox.Policy.MemoryMiB != 1024 || b.Sandbox.Policy.VCPUs != 1 || b.Sandbox.Mode != SandboxAuto {
 		t.Errorf("sandbox = %+v", b.Sandbox)
 	}
 	if b.LLM.Provider != ProviderOllama || b.LLM.Model != "qwen3-coder" {
@@ -90,12 +92,12 @@ func TestSeedPipeline(t *testing.T) {
 		t.Errorf("style llm = %+v", l)
 	}
 	// sandbox: overrides merge over the top-level block, env included.
-	if sb := style.Sandbox; sb.MemoryMiB != 1024 || sb.VCPUs != 2 || sb.Mode != SandboxLocal ||
+	if sb := style.Sandbox; sb.Policy.MemoryMiB != 1024 || sb.Policy.VCPUs != 2 || sb.Mode != SandboxLocal ||
 		!sb.Env["GITHUB_TOKEN"].FromHost || sb.Env["LOG_LEVEL"].Value != "info" {
 		t.Errorf("style sandbox = %+v", sb)
 	}
-	if fetch.Sandbox.MemoryMiB != 2048 {
-		t.Errorf("fetch memory = %d", fetch.Sandbox.MemoryMiB)
+	if fetch.Sandbox.Policy.MemoryMiB != 2048 {
+		t.Errorf("fetch memory = %d", fetch.Sandbox.Policy.MemoryMiB)
 	}
 	if got := s.Sandbox.Env.Names(); !slices.Equal(got, []string{"GITHUB_TOKEN", "LOG_LEVEL"}) {
 		t.Errorf("env names = %v", got)
@@ -125,12 +127,12 @@ func TestCommandsPipeline(t *testing.T) {
 	if !merge.IsCommand() || merge.Exec[1] != "{ s += $1 } END { print s }" || merge.OutputFile != "/workspace/sum.txt" {
 		t.Errorf("merge = %+v", merge)
 	}
-	if sb := merge.Sandbox; !slices.Equal(sb.AllowedCommands, []string{"awk"}) || sb.MemoryMiB != 128 ||
-		sb.Env["LC_ALL"].Value != "C" || sb.Timeout != 30*time.Second {
+	if sb := merge.Sandbox; !slices.Equal(sb.Policy.AllowedCommands, []string{"awk"}) || sb.Policy.MemoryMiB != 128 ||
+		sb.Env["LC_ALL"].Value != "C" || sb.Policy.Timeout != 30*time.Second {
 		t.Errorf("merge sandbox = %+v", sb)
 	}
-	if !slices.Equal(s.Sandbox.AllowedCommands, []string{"sh", "awk", "sort"}) {
-		t.Errorf("top-level allowlist changed by an override: %v", s.Sandbox.AllowedCommands)
+	if !slices.Equal(s.Sandbox.Policy.AllowedCommands, []string{"sh", "awk", "sort"}) {
+		t.Errorf("top-level allowlist changed by an override: %v", s.Sandbox.Policy.AllowedCommands)
 	}
 }
 
@@ -150,7 +152,7 @@ func TestWorkflow(t *testing.T) {
 	if c.StdinFrom != a || len(c.DependsOn) != 0 || !slices.Equal(c.Needs(), []*Step{a}) || c.Timeout != 10*time.Second {
 		t.Errorf("c = %+v", c)
 	}
-	if c.Sandbox.MemoryMiB != 128 || c.Sandbox.Env["CI"].Value != "false" || !c.Sandbox.Env["HOME_DIR"].FromHost {
+	if c.Sandbox.Policy.MemoryMiB != 128 || c.Sandbox.Env["CI"].Value != "false" || !c.Sandbox.Env["HOME_DIR"].FromHost {
 		t.Errorf("c sandbox = %+v", c.Sandbox)
 	}
 	if a.Sandbox.Env["CI"].Value != "true" || a.RetryBackoff != DefaultRetryBackoff {
@@ -168,11 +170,11 @@ func TestSandboxKind(t *testing.T) {
 	s := mustParseFile(t, "testdata/valid/sandbox.yaml")
 	sb := s.Sandbox
 	kernel, _ := filepath.Abs("testdata/kernel/vmlinux")
-	if sb.Kernel != kernel || !filepath.IsAbs(sb.Initramfs) || sb.VCPUs != 4 || sb.DiskMiB != 200 || sb.Mode != SandboxLocal {
+	if sb.Kernel != kernel || !filepath.IsAbs(sb.Initramfs) || sb.Policy.VCPUs != 4 || sb.Policy.DiskMiB != 200 || sb.Mode != SandboxLocal {
 		t.Errorf("sandbox = %+v", sb)
 	}
-	if sb.AllowedCommands == nil || len(sb.AllowedCommands) != 0 || sb.Allows("sh") {
-		t.Errorf("an empty allowlist must allow nothing: %#v", sb.AllowedCommands)
+	if sb.Policy.AllowedCommands == nil || len(sb.Policy.AllowedCommands) != 0 || sb.Allows("sh") {
+		t.Errorf("an empty allowlist must allow nothing: %#v", sb.Policy.AllowedCommands)
 	}
 	if s.LLM.Provider != ProviderClaude || s.LLM.APIKeyEnv != "MY_ANTHROPIC_KEY" {
 		t.Errorf("llm = %+v (anthropic is an alias of claude)", s.LLM)
@@ -205,9 +207,9 @@ func TestDefaults(t *testing.T) {
 	if s.APIVersion != APIVersion {
 		t.Errorf("api_version default = %q", s.APIVersion)
 	}
-	want := Sandbox{Mode: SandboxAuto, MemoryMiB: DefaultMemoryMiB, VCPUs: DefaultVCPUs}
-	if sb := s.Agent.Sandbox; sb.Mode != want.Mode || sb.MemoryMiB != want.MemoryMiB || sb.VCPUs != want.VCPUs ||
-		sb.Network || sb.Env != nil || sb.AllowedCommands != nil || sb.Timeout != 0 || !sb.Allows("/any/thing") {
+	want := Sandbox{Mode: SandboxAuto, Policy: policy.Sandbox{MemoryMiB: policy.DefaultMemoryMiB, VCPUs: policy.DefaultVCPUs}}
+	if sb := s.Agent.Sandbox; sb.Mode != want.Mode || sb.Policy.MemoryMiB != want.Policy.MemoryMiB || sb.Policy.VCPUs != want.Policy.VCPUs ||
+		sb.Env != nil || sb.Policy.AllowedCommands != nil || sb.Policy.Timeout != 0 || !sb.Allows("/any/thing") {
 		t.Errorf("default sandbox = %+v", sb)
 	}
 	if l := s.Agent.LLM; l != (LLM{Provider: DefaultProvider}) {
@@ -219,7 +221,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestAllows(t *testing.T) {
-	sb := Sandbox{AllowedCommands: []string{"sh", "awk"}}
+	sb := Sandbox{Policy: policy.Sandbox{AllowedCommands: []string{"sh", "awk"}}}
 	for cmd, want := range map[string]bool{
 		"sh": true, "/bin/sh": true, "/usr/bin/awk": true, "awk": true, "/usr/local/sbin/awk": true, "bash": false,
 		"/tmp/sh": false, "/workspace/awk": false, "./sh": false, "/bin/bash": false,

@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"math"
+
 	"errors"
 	"io/fs"
 	"os"
@@ -9,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/policy"
 
 	"github.com/voidbox/voidbox/internal/wire"
 )
@@ -27,18 +31,8 @@ const (
 	SandboxLocal SandboxMode = "local"
 )
 
-// Sandbox limits and defaults.
-const (
-	DefaultMemoryMiB = 512
-	MinMemoryMiB     = 64
-	MaxMemoryMiB     = 1 << 20 // 1 TiB: keeps MemoryBytes far from overflow
-	DefaultVCPUs     = 1
-	MaxVCPUs         = 16
-	// MinDiskMiB is the smallest disk_mb; the largest is half of memory_mb.
-	MinDiskMiB = 16
-	// MaxTimeout bounds every timeout in a spec.
-	MaxTimeout = 7 * 24 * time.Hour
-)
+// MaxTimeout bounds every timeout in a spec.
+const MaxTimeout = policy.MaxTimeout
 
 // Sandbox is the micro-VM policy a box or step runs under. The top-level
 // Spec.Sandbox holds what the spec's sandbox block says with defaults applied;
@@ -49,46 +43,32 @@ type Sandbox struct {
 	// parse time, or "" for the built-in guest image.
 	Kernel    string
 	Initramfs string
-	// MemoryMiB is the guest memory in MiB (1 MiB = 1<<20 bytes); see
-	// MemoryBytes.
-	MemoryMiB int
-	VCPUs     int
-	// Network is whether the guest has a network device. Always false today:
-	// the parser rejects true until networking exists.
-	Network bool
-	Env     Env
-	// DiskMiB is the one budget of every RAM-backed filesystem the sandbox
-	// user can write (/workspace, /tmp, /home/sandbox, /dev/shm); 0 means
-	// the runtime's default (half the memory free after boot).
-	DiskMiB int
-	// AllowedCommands is the command allowlist: program names, checked by
-	// the guest (wire.AllowedProgram). nil means no allowlist; an empty,
-	// non-nil list allows no command at all. See Allows.
-	AllowedCommands []string
-	// Timeout is the default timeout of one command run in the sandbox; zero
-	// means the runtime's default.
-	Timeout time.Duration
+	// Env is the declared environment; values marked FromHost are read on
+	// the host when the spec runs, into Policy.Env.
+	Env Env
+	// Policy is the box's sandbox policy (memory_mb, vcpus, disk_mb,
+	// timeout, allowed_commands), validated by internal/policy. Its Env is
+	// empty until the spec runs.
+	Policy policy.Sandbox
 	// Pos is where the sandbox block (or the box's override) is; zero when
 	// the spec has none.
 	Pos Pos
 }
 
 func defaultSandbox() Sandbox {
-	return Sandbox{Mode: SandboxAuto, MemoryMiB: DefaultMemoryMiB, VCPUs: DefaultVCPUs}
+	return Sandbox{Mode: SandboxAuto, Policy: policy.Sandbox{MemoryMiB: policy.DefaultMemoryMiB, VCPUs: policy.DefaultVCPUs}}
 }
-
-// MemoryBytes returns the guest memory in bytes.
-func (s Sandbox) MemoryBytes() int64 { return int64(s.MemoryMiB) << 20 }
 
 // Allows reports whether the allowlist lets cmd run, as far as the spec can
 // tell: the last element of cmd is listed ("sh" allows "sh" and "/bin/sh")
 // and, for a path, it is in one of the directories the guest trusts. The
 // guest checks again, on the program it really finds.
 func (s Sandbox) Allows(cmd string) bool {
-	if s.AllowedCommands == nil {
+	allowed := s.Policy.AllowedCommands
+	if allowed == nil {
 		return true
 	}
-	if wire.CheckCommandAllowed(s.AllowedCommands, cmd) != nil {
+	if wire.CheckCommandAllowed(allowed, cmd) != nil {
 		return false
 	}
 	return !strings.Contains(cmd, "/") || slices.Contains(wire.CommandDirs(), path.Dir(cmd))
@@ -97,7 +77,7 @@ func (s Sandbox) Allows(cmd string) bool {
 // clone returns a copy that shares no maps or slices with s.
 func (s Sandbox) clone() Sandbox {
 	s.Env = s.Env.merged(nil)
-	s.AllowedCommands = slices.Clone(s.AllowedCommands)
+	s.Policy = s.Policy.Clone()
 	return s
 }
 
@@ -122,7 +102,7 @@ func (d *decoder) sandbox(n *yamlNode, path string) Sandbox {
 	s.Kernel = d.hostFile(f, "kernel")
 	s.Initramfs = d.hostFile(f, "initramfs")
 	if v, ok := f.duration("timeout", time.Nanosecond, MaxTimeout); ok {
-		s.Timeout = v
+		s.Policy.Timeout = v
 	}
 	d.sandboxLimits(f, &s)
 	return s
@@ -140,14 +120,12 @@ func (d *decoder) sandboxOverride(n *yamlNode, path string, base Sandbox) Sandbo
 	return s
 }
 
-// sandboxLimits decodes the fields a box may override.
+// sandboxLimits decodes the fields a box may override; internal/policy
+// checks each value.
 func (d *decoder) sandboxLimits(f *fields, s *Sandbox) {
-	if v, ok := f.integer("memory_mb", MinMemoryMiB, MaxMemoryMiB); ok {
-		s.MemoryMiB = v
-	}
-	if v, ok := f.integer("vcpus", 1, MaxVCPUs); ok {
-		s.VCPUs = v
-	}
+	p := &s.Policy
+	d.checked(f, "memory_mb", &p.MemoryMiB, policy.CheckMemoryMiB)
+	d.checked(f, "vcpus", &p.VCPUs, policy.CheckVCPUs)
 	if v, ok := f.boolean("network"); ok && v {
 		d.at(f.m["network"].val, join(f.path, "network"), "networking is not available yet")
 	}
@@ -158,24 +136,39 @@ func (d *decoder) sandboxLimits(f *fields, s *Sandbox) {
 	}
 	if n, path, ok := f.get("allowed_commands"); ok {
 		if cmds, ok := d.commandList(n, path); ok {
-			s.AllowedCommands = cmds
+			p.AllowedCommands = cmds
 		}
 	}
-	if v, ok := f.integer("disk_mb", MinDiskMiB, MaxMemoryMiB/2); ok {
-		s.DiskMiB = v
+	diskOK := !f.has("disk_mb")
+	if v, ok := f.integer("disk_mb", math.MinInt32, math.MaxInt32); ok {
+		p.DiskMiB, diskOK = v, true
 	}
 	// Checked on the merged result: a box may lower memory_mb under a
-	// disk_mb it inherits.
-	if s.DiskMiB > s.MemoryMiB/2 {
-		key := "disk_mb"
-		if !f.has(key) {
-			key = "memory_mb"
-		}
-		if f.has(key) {
-			d.at(f.m[key].val, join(f.path, key), "disk_mb %d is more than half of memory_mb %d: the guest's memory holds the disk too",
-				s.DiskMiB, s.MemoryMiB)
+	// disk_mb it inherits. Reported at disk_mb if this block sets it, else
+	// at memory_mb; a block that sets neither was checked where they were.
+	if diskOK && (f.has("disk_mb") || (p.DiskMiB != 0 && f.has("memory_mb"))) {
+		if err := policy.CheckDiskMiB(p.DiskMiB, p.MemoryMiB); err != nil {
+			for _, key := range []string{"disk_mb", "memory_mb"} {
+				if f.has(key) {
+					d.at(f.m[key].val, join(f.path, key), "%v", err)
+					break
+				}
+			}
 		}
 	}
+}
+
+// checked decodes the integer key into *dst when check accepts it.
+func (d *decoder) checked(f *fields, key string, dst *int, check func(int) error) {
+	v, ok := f.integer(key, math.MinInt32, math.MaxInt32)
+	if !ok {
+		return
+	}
+	if err := check(v); err != nil {
+		d.at(f.m[key].val, join(f.path, key), "%v", err)
+		return
+	}
+	*dst = v
 }
 
 // commandList decodes an allowlist: distinct program names (the guest's

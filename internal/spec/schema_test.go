@@ -184,7 +184,7 @@ func TestSchemaRejects(t *testing.T) {
 		agent,
 		"kind: sandbox\nname: a\nsandbox: {mode: mock}\n",
 		"kind: sandbox\nname: a\nsandbox: {memory_mb: 32}\n",
-		"kind: sandbox\nname: a\nsandbox: {vcpus: 17}\n",
+		"kind: sandbox\nname: a\nsandbox: {vcpus: 65}\n",
 		"kind: sandbox\nname: a\nsandbox: {network: true}\n",
 		"kind: sandbox\nname: a\nsandbox: {mounts: []}\n",
 		"kind: sandbox\nname: a\nsandbox: {timeout: 30}\n",

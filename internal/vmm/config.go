@@ -6,6 +6,8 @@ package vmm
 import (
 	"errors"
 	"fmt"
+	"github.com/voidbox/voidbox/internal/policy"
+	"github.com/voidbox/voidbox/internal/wire"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,12 +18,13 @@ type Config struct {
 	QEMU      string // path to qemu-system-x86_64
 	Kernel    string // ELF vmlinux (PVH) or bzImage
 	Initramfs string
-	MemoryMiB int
-	CPUs      int
-	Accel     Accel
-	TSCkHz    int      // for TCG; 0 omits tsc_early_khz
-	Cmdline   []string // extra kernel command-line words
-	Secret    []byte   // per-VM secret, passed as a root-only fw_cfg file
+	// Policy gives the VM's memory and vCPUs (validated by its producer,
+	// and again here).
+	Policy  policy.Sandbox
+	Accel   Accel
+	TSCkHz  int      // for TCG; 0 omits tsc_early_khz
+	Cmdline []string // extra kernel command-line words
+	Secret  []byte   // per-VM secret, passed as a root-only fw_cfg file
 	// RunDir is the parent of the per-VM runtime directory; "" picks
 	// $XDG_RUNTIME_DIR/voidbox or $TMPDIR/voidbox-<uid>.
 	RunDir string
@@ -54,11 +57,8 @@ func (c *Config) validate() error {
 	if c.Kernel == "" {
 		errs = append(errs, errors.New("no kernel"))
 	}
-	if c.MemoryMiB < 64 {
-		errs = append(errs, fmt.Errorf("memory %d MiB is below the 64 MiB minimum", c.MemoryMiB))
-	}
-	if c.CPUs < 1 || c.CPUs > 64 {
-		errs = append(errs, fmt.Errorf("cpus %d out of range 1..64", c.CPUs))
+	if err := c.Policy.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Accel != KVM && c.Accel != TCG {
 		errs = append(errs, fmt.Errorf("accelerator %q", c.Accel))
@@ -78,14 +78,9 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Well-known names shared with the guest agent.
-const (
-	ControlPortName = "org.voidbox.ctl"
-	SecretFwCfgName = "opt/org.voidbox/secret"
-)
-
 // args builds the QEMU argv for a VM whose runtime files live in dir.
 func (c *Config) args(dir, console string) []string {
+	p := c.Policy.WithDefaults()
 	machine := "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,pic=off"
 	// TCG: "max" so guest software finds the instructions it expects (Claude
 	// Code's runtime needs AVX). "qemu64" makes an exec round trip ~40%
@@ -121,8 +116,8 @@ func (c *Config) args(dir, console string) []string {
 		"-M", machine,
 		"-accel", string(c.Accel),
 		"-cpu", cpu,
-		"-m", strconv.Itoa(c.MemoryMiB) + "M",
-		"-smp", strconv.Itoa(c.CPUs),
+		"-m", strconv.Itoa(p.MemoryMiB) + "M",
+		"-smp", strconv.Itoa(p.VCPUs),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-kernel", c.Kernel,
 		"-append", strings.Join(cmdline, " "),
@@ -130,10 +125,10 @@ func (c *Config) args(dir, console string) []string {
 		"-serial", "chardev:con",
 		"-chardev", "socket,id=ctl,path=" + dir + "/ctl.sock",
 		"-device", "virtio-serial-device",
-		"-device", "virtserialport,chardev=ctl,name=" + ControlPortName,
+		"-device", "virtserialport,chardev=ctl,name=" + wire.ControlPortName,
 		"-object", "rng-random,id=rng0,filename=/dev/urandom",
 		"-device", "virtio-rng-device,rng=rng0",
-		"-fw_cfg", "name=" + SecretFwCfgName + ",file=" + dir + "/secret",
+		"-fw_cfg", "name=" + wire.SecretFwCfgName + ",file=" + dir + "/secret",
 		"-qmp", "unix:" + dir + "/qmp.sock,server=on,wait=off",
 	}
 	if c.Initramfs != "" {

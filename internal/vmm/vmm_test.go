@@ -2,6 +2,7 @@ package vmm
 
 import (
 	"errors"
+	"github.com/voidbox/voidbox/internal/policy"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func TestTSCkHz(t *testing.T) {
 }
 
 func TestArgsKeepSecretsOffTheCommandLine(t *testing.T) {
-	c := Config{QEMU: "q", Kernel: "/k", Initramfs: "/i", MemoryMiB: 256, CPUs: 2, Accel: TCG, TSCkHz: 1000,
+	c := Config{QEMU: "q", Kernel: "/k", Initramfs: "/i", Policy: policy.Sandbox{MemoryMiB: 256, VCPUs: 2}, Accel: TCG, TSCkHz: 1000,
 		Secret: []byte("0123456789abcdef-secret"), Shares: []Share{{Tag: "t", HostPath: "/h", ReadOnly: true}}}
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
@@ -80,11 +81,11 @@ func TestArgsKeepSecretsOffTheCommandLine(t *testing.T) {
 }
 
 func TestValidateNamesEveryProblem(t *testing.T) {
-	err := (&Config{MemoryMiB: 1, CPUs: 0, Accel: "xen", Shares: []Share{{Tag: "a,b", HostPath: "rel"}}}).validate()
+	err := (&Config{Policy: policy.Sandbox{MemoryMiB: 1, VCPUs: -1}, Accel: "xen", Shares: []Share{{Tag: "a,b", HostPath: "rel"}}}).validate()
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("got %v", err)
 	}
-	for _, w := range []string{"QEMU", "kernel", "memory", "cpus", "accelerator", "secret", "share"} {
+	for _, w := range []string{"QEMU", "kernel", "memory_mb", "vcpus", "accelerator", "secret", "share"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("no mention of %s in %v", w, err)
 		}

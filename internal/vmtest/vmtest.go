@@ -1,36 +1,56 @@
 // Package vmtest gives VM integration tests a prepared host. Tests that need
 // a VM call Setup; when the host cannot boot VMs the test FAILS, so CI can
 // never pass without running them. A developer can opt out explicitly with
-// VOIDBOX_SKIP_VM_TESTS=1, which skips loudly — except under CI (CI set to
-// anything but "" or "false"), where the opt-out itself fails the test.
+// VOIDBOX_SKIP_VM_TESTS=1, which skips loudly — except under CI, where the
+// opt-out itself fails the test (internal/testgate).
+//
+// It depends on internal packages only (not the public API), so the
+// engine's own packages can boot VMs in their tests.
 package vmtest
 
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/claudecode"
+	"github.com/voidbox/voidbox/internal/guestimage"
+	"github.com/voidbox/voidbox/internal/policy"
+	"github.com/voidbox/voidbox/internal/sandbox"
+	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/testgate"
+	"github.com/voidbox/voidbox/internal/vmm"
 )
 
 var (
 	once   sync.Once
-	result *voidbox.SetupResult
+	result *setup.Result
+	host   sandbox.Host
 	err    error
 )
 
-// Setup prepares the host once per test binary and returns the artifacts.
-func Setup(t testing.TB) *voidbox.SetupResult {
+// Setup prepares the host once per test binary — QEMU, the guest image and
+// the image of built-in agent stages — and returns the artifacts.
+func Setup(t testing.TB) *setup.Result {
 	t.Helper()
 	testgate.Skip(t, testgate.SkipVM, "a VM")
 	once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		result, err = voidbox.Setup(ctx, voidbox.SetupOptions{Progress: os.Stderr})
+		result, err = setup.Run(ctx, setup.Options{Progress: os.Stderr, Agent: true})
+		if err != nil {
+			return
+		}
+		host = sandbox.Host{QEMU: result.QEMU, CPUModel: os.Getenv("VOIDBOX_QEMU_CPU")}
+		verdicts := ""
+		if root, rerr := guestimage.CacheRoot(""); rerr == nil {
+			verdicts = filepath.Join(root, "accel")
+		}
+		base := host.Config("kvm-smoke", policy.Sandbox{}, result.Kernel, result.Initramfs)
+		host.Accel, host.TSCkHz, err = sandbox.ChooseAccel(ctx, vmm.HostProbe{}, os.Getenv("VOIDBOX_ACCEL"), base, verdicts)
 	})
 	if err != nil {
 		t.Fatalf("this test boots a VM and the host is not ready (set VOIDBOX_SKIP_VM_TESTS=1 to opt out): %v", err)
@@ -38,20 +58,19 @@ func Setup(t testing.TB) *voidbox.SetupResult {
 	return result
 }
 
-// Config returns a sandbox config using the prepared artifacts.
-func Config(t testing.TB, name string) voidbox.Config {
-	r := Setup(t)
-	return voidbox.Config{Name: name, Image: r.Image, QEMU: r.QEMU}
+// Host is the prepared host's boot settings (QEMU, accelerator).
+func Host(t testing.TB) sandbox.Host {
+	t.Helper()
+	Setup(t)
+	return host
 }
 
-// Boot starts a sandbox that is closed when the test ends.
-func Boot(t testing.TB, cfg voidbox.Config) *voidbox.Sandbox {
+// Boot starts a sandbox named name with policy p from the prepared image,
+// closed when the test ends.
+func Boot(t testing.TB, name string, p policy.Sandbox) *sandbox.Sandbox {
 	t.Helper()
-	if cfg.Image.Kernel == "" {
-		base := Config(t, cfg.Name)
-		cfg.Image, cfg.QEMU = base.Image, base.QEMU
-	}
-	sb, err := voidbox.New(context.Background(), cfg)
+	r := Setup(t)
+	sb, err := sandbox.Boot(context.Background(), host.Config(name, p, r.Kernel, r.Initramfs))
 	if err != nil {
 		t.Fatalf("booting sandbox: %v", err)
 	}

@@ -1,4 +1,4 @@
-package voidbox
+package stage
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package voidbox
+package sandbox
 
 import (
 	"bytes"
@@ -33,6 +33,9 @@ func (s *Sandbox) WriteFileFrom(ctx context.Context, path string, r io.Reader, p
 	return s.wrap("write "+path, err)
 }
 
+// DefaultReadLimit is how many bytes ReadFile accepts.
+const DefaultReadLimit = 64 << 20
+
 // ReadFile reads a guest file of at most DefaultReadLimit bytes.
 func (s *Sandbox) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	var b bytes.Buffer
@@ -64,7 +67,14 @@ func (s *Sandbox) Mkdir(ctx context.Context, path string, perm fs.FileMode) erro
 	return s.wrap("mkdir "+path, s.client.Mkdir(ctx, wire.Mkdir{Path: path, Mode: uint32(perm.Perm()), Parents: true}))
 }
 
-// mount attaches a host share (Config.shares) at a guest path.
-func (s *Sandbox) mount(ctx context.Context, tag, path string, readOnly bool) error {
+// Mount attaches a host share (Config.Shares) at a guest path.
+func (s *Sandbox) Mount(ctx context.Context, tag, path string, readOnly bool) error {
 	return s.wrap("mount "+path, s.client.Mount(ctx, wire.Mount{Tag: tag, Path: path, ReadOnly: readOnly}))
+}
+
+// WriteRootFile writes a root-owned file (provisioning by the host: the
+// sandbox user can read it, not change it).
+func (s *Sandbox) WriteRootFile(ctx context.Context, path string, data []byte, perm fs.FileMode) error {
+	err := s.client.WriteFile(ctx, wire.WriteFile{Path: path, Mode: uint32(perm.Perm()), Parents: true, Root: true}, bytes.NewReader(data))
+	return s.wrap("write "+path, err)
 }

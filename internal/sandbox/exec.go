@@ -1,4 +1,4 @@
-package voidbox
+package sandbox
 
 import (
 	"bytes"
@@ -13,7 +13,23 @@ import (
 	"github.com/voidbox/voidbox/internal/wire"
 )
 
-// Cmd is a command to run in the sandbox as the sandbox user (uid 1000).
+// Identity says who a command runs as and under which policy.
+type Identity int
+
+const (
+	// AsUser is a user command: the sandbox user (uid 1000), subject to
+	// the command allowlist.
+	AsUser Identity = iota
+	// AsSystem is a voidbox component started by the host (an agent
+	// runtime): the sandbox user, not subject to the allowlist, which it
+	// enforces itself on the commands it runs.
+	AsSystem
+	// AsRoot is a provisioning step of the host (linking a runtime in):
+	// root in the guest. User-supplied commands never take this path.
+	AsRoot
+)
+
+// Cmd is a command to run in the sandbox.
 type Cmd struct {
 	Args []string          // program and arguments; the program is looked up in PATH
 	Env  map[string]string // merged over Config.Env
@@ -27,10 +43,8 @@ type Cmd struct {
 	Timeout time.Duration
 	// OnStart is called with the guest pid once the command is running.
 	OnStart func(pid int)
-
-	// system marks a voidbox component (the agent): not subject to the
-	// command allowlist, which it enforces itself.
-	system bool
+	// As is who runs it (default AsUser).
+	As Identity
 }
 
 // Result is how a command ended. A command that ran and failed is a Result with
@@ -74,7 +88,7 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 	if err := s.gone(); err != nil {
 		return nil, s.wrap("exec", control.ErrClosed)
 	}
-	timeout := s.cfg.Timeout
+	timeout := s.cfg.Policy.Timeout
 	if c.Timeout != 0 {
 		timeout = c.Timeout
 	}
@@ -83,10 +97,14 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 	}
 	req := wire.ExecRequest{
 		Argv:      c.Args,
-		Env:       mergeEnv(s.cfg.Env, c.Env),
+		Env:       mergeEnv(s.cfg.Policy.Env, c.Env),
 		Dir:       c.Dir,
 		TimeoutMs: timeout.Milliseconds(),
-		System:    c.system,
+		System:    c.As == AsSystem,
+		Root:      c.As == AsRoot,
+	}
+	if c.As == AsRoot && req.Dir == "" {
+		req.Dir = "/"
 	}
 	var outBuf, errBuf bytes.Buffer
 	stdout, stderr := c.Stdout, c.Stderr
@@ -97,8 +115,8 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 		stderr = &errBuf
 	}
 	// The guest caps each stream too, but the guest is not trusted to.
-	capOut := &capWriter{w: stdout, left: s.cfg.OutputLimit}
-	capErr := &capWriter{w: stderr, left: s.cfg.OutputLimit}
+	capOut := &capWriter{w: stdout, left: s.cfg.Policy.OutputLimit}
+	capErr := &capWriter{w: stderr, left: s.cfg.Policy.OutputLimit}
 	ectx := ctx
 	if timeout > 0 {
 		// Backstop in case the guest never reports its own timeout.
@@ -176,15 +194,6 @@ func (c *capWriter) dropped() int64 {
 	return c.over
 }
 
-// execRoot runs a provisioning command as root in the guest, capturing its
-// output. User-supplied commands never take this path.
-func (s *Sandbox) execRoot(ctx context.Context, args ...string) (*Result, error) {
-	var out, errb bytes.Buffer
-	x, err := s.client.Exec(ctx, wire.ExecRequest{Argv: args, Root: true, Dir: "/"},
-		control.ExecIO{Stdout: &capWriter{w: &out, left: DefaultOutputLimit}, Stderr: &capWriter{w: &errb, left: DefaultOutputLimit}})
-	if err != nil {
-		return nil, s.wrap("exec "+args[0], err)
-	}
-	return &Result{ExitCode: x.ExitCode, Signal: x.Signal, Error: x.Error, Stdout: out.Bytes(), Stderr: errb.Bytes(),
-		Duration: time.Duration(x.DurationMicros) * time.Microsecond}, nil
-}
+// NewCapWriter returns a writer that forwards the first limit bytes to w
+// and drops (and counts) the rest; it never fails the writer.
+func NewCapWriter(w io.Writer, limit int64) io.Writer { return &capWriter{w: w, left: limit} }

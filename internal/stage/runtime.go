@@ -1,16 +1,15 @@
-package voidbox
+package stage
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 
 	"github.com/voidbox/voidbox/internal/agent"
 	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/vmm"
-	"github.com/voidbox/voidbox/internal/wire"
 )
 
 // agentRuntime is what differs between the built-in agent and Claude Code.
@@ -18,11 +17,11 @@ type agentRuntime interface {
 	// shares are the host directories the VM needs (the runtime's files).
 	shares() []vmm.Share
 	// prepare readies the guest after boot (mounts, links).
-	prepare(ctx context.Context, sb *Sandbox) error
+	prepare(ctx context.Context, sb *sandbox.Sandbox) error
 	// skillsDir is where the runtime looks for SKILL.md directories.
 	skillsDir() string
 	// command returns the agent's argv, environment and stdin for cfg.
-	command(ctx context.Context, sb *Sandbox, cfg agent.Config) (argv []string, env map[string]string, stdin []byte, err error)
+	command(ctx context.Context, sb *sandbox.Sandbox, cfg agent.Config) (argv []string, env map[string]string, stdin []byte, err error)
 	// parser reads the agent's stdout (untrusted), one line at a time, and
 	// reports agent events through emit.
 	parser(emit func(any)) lineParser
@@ -41,7 +40,7 @@ func runtimeFor(name, cacheDir string) (agentRuntime, error) {
 	case RuntimeClaudeCode:
 		return newClaudeRuntime(cacheDir)
 	}
-	return nil, fmt.Errorf("%w: agent runtime %q", ErrInvalid, name)
+	return nil, fmt.Errorf("%w: agent runtime %q", sandbox.ErrInvalid, name)
 }
 
 // builtinRuntime is the Go agent (cmd/voidbox-agent), added to the initramfs
@@ -49,18 +48,18 @@ func runtimeFor(name, cacheDir string) (agentRuntime, error) {
 // are JSON lines on stdout.
 type builtinRuntime struct{}
 
-func (builtinRuntime) shares() []vmm.Share                     { return nil }
-func (builtinRuntime) prepare(context.Context, *Sandbox) error { return nil }
-func (builtinRuntime) skillsDir() string                       { return guestSkillsDir }
+func (builtinRuntime) shares() []vmm.Share                             { return nil }
+func (builtinRuntime) prepare(context.Context, *sandbox.Sandbox) error { return nil }
+func (builtinRuntime) skillsDir() string                               { return guestSkillsDir }
 
-func (builtinRuntime) command(ctx context.Context, sb *Sandbox, cfg agent.Config) ([]string, map[string]string, []byte, error) {
+func (builtinRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agent.Config) ([]string, map[string]string, []byte, error) {
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	// Root-owned and read-only for the sandbox user: the agent reads its
 	// configuration but the commands it runs cannot rewrite it.
-	if err := sb.writeRootFile(ctx, agentConfigPath, b, 0o644); err != nil {
+	if err := sb.WriteRootFile(ctx, agentConfigPath, b, 0o644); err != nil {
 		return nil, nil, nil, err
 	}
 	return []string{setup.AgentGuestPath, "--config", agentConfigPath}, map[string]string{}, nil, nil
@@ -78,8 +77,3 @@ func (p builtinParser) Line(line []byte) {
 }
 
 func (builtinParser) Close() {}
-
-// writeRootFile writes a root-owned file (provisioning).
-func (s *Sandbox) writeRootFile(ctx context.Context, path string, data []byte, perm uint32) error {
-	return s.wrap("write "+path, s.client.WriteFile(ctx, wire.WriteFile{Path: path, Mode: perm, Parents: true, Root: true}, bytes.NewReader(data)))
-}

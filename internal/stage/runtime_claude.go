@@ -1,4 +1,4 @@
-package voidbox
+package stage
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/voidbox/voidbox/internal/agent"
 	"github.com/voidbox/voidbox/internal/claudecode"
 	"github.com/voidbox/voidbox/internal/claudecode/streamjson"
+	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/vmm"
 )
 
@@ -27,7 +28,7 @@ type claudeRuntime struct {
 func newClaudeRuntime(cacheDir string) (agentRuntime, error) {
 	im, err := claudecode.FindImage(cacheDir, "")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMissingDependency, err) // says to run `voidbox image build claude`
+		return nil, fmt.Errorf("%w: %w", sandbox.ErrMissingDependency, err) // says to run `voidbox image build claude`
 	}
 	return claudeRuntime{image: im}, nil
 }
@@ -39,15 +40,15 @@ func (c claudeRuntime) shares() []vmm.Share {
 // prepare mounts the flavour and makes its glibc the guest's: the binaries
 // have /lib64/ld-linux-x86-64.so.2 compiled in, and Claude Code re-executes
 // itself, so running the loader explicitly would not do.
-func (c claudeRuntime) prepare(ctx context.Context, sb *Sandbox) error {
-	if err := sb.mount(ctx, claudeShareTag, claudecode.GuestDir, true); err != nil {
+func (c claudeRuntime) prepare(ctx context.Context, sb *sandbox.Sandbox) error {
+	if err := sb.Mount(ctx, claudeShareTag, claudecode.GuestDir, true); err != nil {
 		return err
 	}
 	script := "set -e\n"
 	for _, l := range c.image.GuestSymlinks() {
 		script += fmt.Sprintf("mkdir -p %q\nln -sf %q %q\n", path.Dir(l.Link), l.Target, l.Link)
 	}
-	res, err := sb.execRoot(ctx, "sh", "-c", script)
+	res, err := sb.Exec(ctx, sandbox.Cmd{Args: []string{"sh", "-c", script}, As: sandbox.AsRoot})
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func (claudeRuntime) skillsDir() string {
 	return path.Dir(dir)
 }
 
-func (c claudeRuntime) command(ctx context.Context, sb *Sandbox, cfg agent.Config) ([]string, map[string]string, []byte, error) {
+func (c claudeRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agent.Config) ([]string, map[string]string, []byte, error) {
 	cc := claudecode.Config{
 		Prompt:   cfg.Prompt,
 		Model:    cfg.Model,
@@ -79,7 +80,7 @@ func (c claudeRuntime) command(ctx context.Context, sb *Sandbox, cfg agent.Confi
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		if err := sb.writeRootFile(ctx, claudeMCPConfig, b, 0o644); err != nil {
+		if err := sb.WriteRootFile(ctx, claudeMCPConfig, b, 0o644); err != nil {
 			return nil, nil, nil, err
 		}
 		cc.MCPConfig = claudeMCPConfig

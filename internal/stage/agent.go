@@ -1,9 +1,8 @@
-package voidbox
+package stage
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -15,6 +14,7 @@ import (
 	"github.com/voidbox/voidbox/internal/control"
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/wire"
 )
 
@@ -63,23 +63,21 @@ const maxToolCallsReported = 500
 
 // agentRun is one attempt of an agent stage on the host side.
 type agentRun struct {
-	r      *stageRunner
-	p      stagePayload
+	st     Staged
+	agent  *Agent
 	emit   func(pipeline.Event)
-	spec   *agentSpec
 	gw     *llm.Gateway
 	stop   func() // shuts the gateway's HTTP server down
-	cfg    Config
 	detail *AgentDetail
 }
 
-func (r *stageRunner) runAgent(ctx context.Context, p stagePayload, attempt int, input []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
-	a := p.box.agent
-	prov, err := a.provider()
+func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
+	a := st.Box.Agent
+	prov, err := a.Provider()
 	if err != nil {
-		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", ErrInvalid, err))
+		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", sandbox.ErrInvalid, err))
 	}
-	ar := &agentRun{r: r, p: p, emit: emit, spec: a, detail: &AgentDetail{Runtime: a.runtime, Model: prov.Model}}
+	ar := &agentRun{st: st, agent: a, emit: emit, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
 	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest})
 	if err != nil {
 		// A missing key or a bad endpoint will not fix itself on retry.
@@ -91,35 +89,29 @@ func (r *stageRunner) runAgent(ctx context.Context, p stagePayload, attempt int,
 	ar.stop = func() { stopOnce.Do(stop) }
 	defer ar.stop()
 
-	cfg := r.configFor(p.box)
-	if a.runtime == RuntimeVoidbox && p.box.cfg.Image.Kernel == "" {
-		cfg.Image = r.agentImage
-	}
-	cfg.listeners = []wire.Listener{{Service: "llm", Addr: llmEndpoint}}
-	cfg.services = map[string]control.TunnelHandler{"llm": handler}
-	rt, err := runtimeFor(a.runtime, r.host.CacheDir)
+	rt, err := runtimeFor(a.runtime(), r.host.CacheDir)
 	if err != nil {
 		return pipeline.Output{}, pipeline.Permanent(err)
 	}
-	cfg.shares = rt.shares()
-	if a.runtime == RuntimeClaudeCode && p.box.cfg.MemoryMiB == 0 {
+	initramfs := r.host.Initramfs
+	if a.runtime() == RuntimeVoidbox {
+		initramfs = r.host.AgentInitramfs
+	}
+	cfg := r.config(st.Box, initramfs)
+	cfg.Listeners = []wire.Listener{{Service: "llm", Addr: llmEndpoint}}
+	cfg.Services = map[string]control.TunnelHandler{"llm": handler}
+	cfg.Shares = rt.shares()
+	if a.runtime() == RuntimeClaudeCode && st.Box.Policy.MemoryMiB == 0 {
 		// Its 400 MB binary is paged in over 9p and its worker peaks near
 		// 200 MB: the 512 MiB default is too tight.
-		cfg.MemoryMiB = claudeDefaultMemoryMiB
+		cfg.Policy.MemoryMiB = claudeDefaultMemoryMiB
 	}
-	ar.cfg = cfg
-
-	sb, err := New(ctx, cfg)
+	sb, d, err := r.bootVM(ctx, cfg, emit)
 	if err != nil {
-		if errors.Is(err, ErrInvalid) || errors.Is(err, ErrMissingDependency) {
-			err = pipeline.Permanent(err)
-		}
-		return pipeline.Output{}, fmt.Errorf("starting VM: %w", err)
+		return pipeline.Output{}, err
 	}
 	defer sb.Close()
-	info := sb.Info()
-	d := &StageDetail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime), Agent: ar.detail}
-	emit(pipeline.Event{Type: "vm.booted", Fields: map[string]any{"boot_ms": d.BootMS, "kernel": info.Kernel, "accel": info.Accel}})
+	d.Agent = ar.detail
 
 	out, err := ar.run(ctx, sb, rt, attempt, input, d)
 	ar.stop() // totals are final once the server is down
@@ -130,8 +122,8 @@ func (r *stageRunner) runAgent(ctx context.Context, p stagePayload, attempt int,
 	return out, err
 }
 
-func (ar *agentRun) run(ctx context.Context, sb *Sandbox, rt agentRuntime, attempt int, input []byte, d *StageDetail) (pipeline.Output, error) {
-	a, box := ar.spec, ar.p.box
+func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, attempt int, input []byte, d *Detail) (pipeline.Output, error) {
+	a, box := ar.agent, ar.st.Box
 	if err := rt.prepare(ctx, sb); err != nil {
 		return pipeline.Output{}, err
 	}
@@ -139,16 +131,16 @@ func (ar *agentRun) run(ctx context.Context, sb *Sandbox, rt agentRuntime, attem
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	for _, s := range a.skills {
-		if s.kind != "cli" {
+	for _, s := range a.Skills {
+		if s.Kind != SkillCLI {
 			continue
 		}
-		res, err := sb.Exec(ctx, Cmd{Args: []string{"sh", "-c", `command -v "$1"`, "sh", s.name}, system: true})
+		res, err := sb.Exec(ctx, sandbox.Cmd{Args: []string{"sh", "-c", `command -v "$1"`, "sh", s.Name}, As: sandbox.AsSystem})
 		if err != nil {
 			return pipeline.Output{}, err
 		}
 		if res.ExitCode != 0 {
-			return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("cli skill %q: %s is not on the guest PATH", s.name, s.name))
+			return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("cli skill %q: %s is not on the guest PATH", s.Name, s.Name))
 		}
 	}
 	if input != nil {
@@ -160,13 +152,13 @@ func (ar *agentRun) run(ctx context.Context, sb *Sandbox, rt agentRuntime, attem
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	for k, v := range stageEnv(box.name, attempt) {
+	for k, v := range stageEnv(box.Name, attempt) {
 		env[k] = v
 	}
 	var stderr bytes.Buffer
 	parser := rt.parser(ar.apply)
 	lines := &lineSplitter{max: event.MaxLine, line: parser.Line}
-	cmd := Cmd{Args: argv, Env: env, Stdout: lines, Stderr: &capWriter{w: &stderr, left: 64 << 10}, system: true}
+	cmd := sandbox.Cmd{Args: argv, Env: env, Stdout: lines, Stderr: sandbox.NewCapWriter(&stderr, 64<<10), As: sandbox.AsSystem}
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -189,21 +181,21 @@ func (ar *agentRun) run(ctx context.Context, sb *Sandbox, rt agentRuntime, attem
 		return out, fmt.Errorf("agent failed: %s", msg)
 	}
 	d.OutputFrom = "file"
-	if _, ok, err := sb.Stat(ctx, box.output()); err != nil {
+	if _, ok, err := sb.Stat(ctx, box.Output()); err != nil {
 		return out, err
 	} else if !ok {
 		out.Data, d.OutputFrom = []byte(ar.detail.FinalText), "final_text"
 		return out, nil
 	}
-	ar.detail.OutputFile = box.output()
-	out.Data, err = sb.ReadFile(ctx, box.output())
+	ar.detail.OutputFile = box.Output()
+	out.Data, err = sb.ReadFile(ctx, box.Output())
 	return out, err
 }
 
 // agentConfig is the built-in agent's configuration (claude-code maps it to flags).
 func (ar *agentRun) agentConfig(skills []agent.Skill) agent.Config {
-	a, box := ar.spec, ar.p.box
-	prov, _ := a.provider()
+	a, box := ar.agent, ar.st.Box
+	prov, _ := a.Provider()
 	kind := agent.ProviderAnthropic
 	if prov.Kind == llm.KindOpenAI || prov.Kind == llm.KindOllama {
 		kind = agent.ProviderOpenAI
@@ -212,15 +204,15 @@ func (ar *agentRun) agentConfig(skills []agent.Skill) agent.Config {
 		Provider:        kind,
 		BaseURL:         "http://" + llmEndpoint,
 		Model:           prov.Model,
-		Prompt:          box.prompt,
-		OutputFile:      box.output(),
+		Prompt:          a.Prompt,
+		OutputFile:      box.Output(),
 		Skills:          skills,
-		MaxTurns:        a.maxTurns,
-		AllowedCommands: box.cfg.AllowedCommands,
+		MaxTurns:        a.MaxTurns,
+		AllowedCommands: box.Policy.AllowedCommands,
 	}
-	for _, s := range a.skills {
-		if s.kind == "mcp" {
-			c.MCPServers = append(c.MCPServers, agent.MCPServer{Name: s.name, Command: s.mcp.Command, Args: s.mcp.Args, Env: s.mcp.Env, URL: s.mcp.URL})
+	for _, s := range a.Skills {
+		if s.Kind == SkillMCP {
+			c.MCPServers = append(c.MCPServers, agent.MCPServer{Name: s.Name, Command: s.MCP.Command, Args: s.MCP.Args, Env: s.MCP.Env, URL: s.MCP.URL})
 		}
 	}
 	return c
@@ -228,29 +220,29 @@ func (ar *agentRun) agentConfig(skills []agent.Skill) agent.Config {
 
 // installSkills writes the file and inline skills (with a file skill's
 // scripts/ and references/) under dir in the guest.
-func (ar *agentRun) installSkills(ctx context.Context, sb *Sandbox, dir string) ([]agent.Skill, error) {
+func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, dir string) ([]agent.Skill, error) {
 	var out []agent.Skill
-	for _, s := range ar.spec.skills {
-		if s.kind != "file" && s.kind != "inline" {
+	for _, s := range ar.agent.Skills {
+		if s.Kind != SkillFile && s.Kind != SkillInline {
 			continue
 		}
-		base := path.Join(dir, s.name)
-		if err := sb.WriteFile(ctx, path.Join(base, "SKILL.md"), []byte(s.content), 0o644); err != nil {
-			return nil, fmt.Errorf("installing skill %q: %w", s.name, err)
+		base := path.Join(dir, s.Name)
+		if err := sb.WriteFile(ctx, path.Join(base, "SKILL.md"), []byte(s.Content), 0o644); err != nil {
+			return nil, fmt.Errorf("installing skill %q: %w", s.Name, err)
 		}
-		if s.hostPath != "" {
-			if err := copySkillDirs(ctx, sb, filepath.Dir(s.hostPath), base); err != nil {
-				return nil, fmt.Errorf("installing skill %q: %w", s.name, err)
+		if s.HostPath != "" {
+			if err := copySkillDirs(ctx, sb, filepath.Dir(s.HostPath), base); err != nil {
+				return nil, fmt.Errorf("installing skill %q: %w", s.Name, err)
 			}
 		}
-		out = append(out, agent.Skill{Name: s.name, Description: s.description, Path: path.Join(base, "SKILL.md")})
+		out = append(out, agent.Skill{Name: s.Name, Description: s.Description, Path: path.Join(base, "SKILL.md")})
 	}
 	return out, nil
 }
 
 // copySkillDirs copies a skill's scripts/ and references/ (regular files
 // only, bounded in total) into the guest.
-func copySkillDirs(ctx context.Context, sb *Sandbox, hostDir, guestDir string) error {
+func copySkillDirs(ctx context.Context, sb *sandbox.Sandbox, hostDir, guestDir string) error {
 	var total int64
 	for _, sub := range []string{"scripts", "references"} {
 		root := filepath.Join(hostDir, sub)

@@ -1,0 +1,249 @@
+package stage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/voidbox/voidbox/internal/llm"
+	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/sandbox"
+)
+
+// Detail is what a stage's report carries about its VM and command.
+type Detail struct {
+	Kernel        string       `json:"kernel,omitempty"`
+	Accel         string       `json:"accel,omitempty"`
+	BootMS        float64      `json:"boot_ms"`
+	ExecMS        float64      `json:"exec_ms"`
+	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
+	StdoutDropped int64        `json:"stdout_dropped_bytes,omitempty"`
+	Agent         *AgentDetail `json:"agent,omitempty"` // agent stages: turns, tokens, cost
+}
+
+// Host is what every stage's VM shares, resolved once per run.
+type Host struct {
+	Sandbox sandbox.Host
+	// Kernel and Initramfs are the guest image of command stages (and of
+	// boxes that set none); AgentInitramfs that of built-in agent stages.
+	Kernel, Initramfs, AgentInitramfs string
+	CacheDir                          string // where the Claude Code flavour is
+}
+
+// Booter boots a stage's VM: sandbox.Boot on a real host, an in-process
+// guest on the other end of a pipe in tests.
+type Booter interface {
+	Boot(ctx context.Context, cfg sandbox.Config) (*sandbox.Sandbox, error)
+}
+
+// BootFunc adapts a function to Booter.
+type BootFunc func(ctx context.Context, cfg sandbox.Config) (*sandbox.Sandbox, error)
+
+// Boot calls f.
+func (f BootFunc) Boot(ctx context.Context, cfg sandbox.Config) (*sandbox.Sandbox, error) {
+	return f(ctx, cfg)
+}
+
+// Options tune Run.
+type Options struct {
+	Input  []byte
+	Events pipeline.Sink
+	// Boot boots VMs (default sandbox.Boot).
+	Boot Booter
+}
+
+// Run executes g, whose nodes are the boxes of stages (by node ID), each
+// attempt in a VM of its own on host.
+func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
+	r := &Runner{host: host, stages: stages, boot: o.Boot}
+	if r.boot == nil {
+		r.boot = BootFunc(sandbox.Boot)
+	}
+	return pipeline.Run(ctx, g, r, pipeline.Options{Input: o.Input, Sink: o.Events})
+}
+
+// Preflight catches, before any VM boots, what would fail every attempt of
+// a stage: an agent box whose provider key is missing or endpoint invalid,
+// or whose runtime's image is not built.
+func Preflight(stages map[string]Staged, order []string, cacheDir string) error {
+	var errs []error
+	for _, name := range order {
+		a := stages[name].Box.Agent
+		if a == nil {
+			continue
+		}
+		prov, err := a.Provider()
+		if err == nil {
+			var gw *llm.Gateway
+			if gw, err = llm.NewGateway(prov, llm.Options{}); err == nil {
+				gw.Close()
+			}
+		}
+		if errors.Is(err, llm.ErrMissingKey) {
+			env := prov.APIKeyEnv
+			if env == "" {
+				env = llm.DefaultKeyEnv(prov.Kind)
+			}
+			err = fmt.Errorf("%w: the %s provider needs an API key in %s on this host (it never enters the VM); "+
+				"set it, name another variable with api_key_env, or use a local provider such as ollama", sandbox.ErrInvalid, prov.Kind, env)
+		} else if err != nil {
+			err = fmt.Errorf("%w: %w", sandbox.ErrInvalid, err)
+		}
+		if err == nil && a.runtime() == RuntimeClaudeCode {
+			_, err = runtimeFor(a.runtime(), cacheDir) // says how to build a missing image
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("stage %q: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NeedsAgentImage reports whether stages include built-in agent stages
+// (which boot the image with voidbox-agent in it).
+func NeedsAgentImage(stages map[string]Staged) bool {
+	for _, st := range stages {
+		if a := st.Box.Agent; a != nil && a.runtime() == RuntimeVoidbox {
+			return true
+		}
+	}
+	return false
+}
+
+// Runner boots one VM per stage attempt; it is the pipeline.Runner of Run.
+type Runner struct {
+	host   Host
+	stages map[string]Staged
+	boot   Booter
+}
+
+// config is the boot of one attempt of b, from the host's image unless
+// the box gives its own.
+func (r *Runner) config(b *Box, initramfs string) sandbox.Config {
+	kernel := r.host.Kernel
+	if b.Kernel != "" {
+		kernel, initramfs = b.Kernel, b.Initramfs
+	}
+	return r.host.Sandbox.Config(b.Name, b.Policy, kernel, initramfs)
+}
+
+// bootVM boots cfg, marking errors no retry would fix as permanent.
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(pipeline.Event)) (*sandbox.Sandbox, *Detail, error) {
+	sb, err := r.boot.Boot(ctx, cfg)
+	if err != nil {
+		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
+			err = pipeline.Permanent(err)
+		}
+		return nil, nil, fmt.Errorf("starting VM: %w", err)
+	}
+	info := sb.Info()
+	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime)}
+	emit(pipeline.Event{Type: "vm.booted", Fields: map[string]any{
+		"boot_ms": d.BootMS, "kernel": info.Kernel, "accel": info.Accel}})
+	return sb, d, nil
+}
+
+// RunStage runs one attempt of node n.
+func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
+	st, ok := r.stages[n.ID]
+	if !ok {
+		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
+	}
+	if st.Box.Agent != nil {
+		return r.runAgent(ctx, st, attempt, input, emit)
+	}
+	sb, d, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
+	defer sb.Close()
+	return r.runCommand(ctx, sb, st, attempt, input, emit, d)
+}
+
+func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(pipeline.Event), d *Detail) (pipeline.Output, error) {
+	box := st.Box
+	cmd := sandbox.Cmd{Args: box.Exec, Env: stageEnv(box.Name, attempt)}
+	if input != nil {
+		if st.IO.Stdin {
+			cmd.Stdin = bytes.NewReader(input)
+		}
+		if st.IO.InputFile {
+			if err := sb.WriteFile(ctx, InputFile, input, 0o644); err != nil {
+				return pipeline.Output{Detail: d}, fmt.Errorf("writing %s: %w", InputFile, err)
+			}
+		}
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &emitWriter{stream: "stdout", emit: emit, keep: &stdout}
+	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit}
+	res, err := sb.Exec(ctx, cmd)
+	if err != nil {
+		return pipeline.Output{Detail: d}, err
+	}
+	d.ExecMS = ms(res.Duration)
+	d.StdoutDropped = res.StdoutDropped
+	out := pipeline.Output{ExitCode: res.ExitCode, Data: stdout.Bytes(), Detail: d}
+	switch {
+	case res.TimedOut:
+		return out, fmt.Errorf("command timed out after %v", sb.Policy().Timeout)
+	case res.OOMKilled && res.ExitCode != 0:
+		return out, fmt.Errorf("%s: %w", res.Reason(), &pipeline.ExitError{Code: res.ExitCode})
+	case res.ExitCode != 0:
+		return out, &pipeline.ExitError{Code: res.ExitCode}
+	}
+	d.OutputFrom = "stdout"
+	if st.IO.OutputFile {
+		if _, ok, err := sb.Stat(ctx, box.Output()); err != nil {
+			return out, err
+		} else if ok {
+			data, err := sb.ReadFile(ctx, box.Output())
+			if err != nil {
+				return out, fmt.Errorf("reading the stage output: %w", err)
+			}
+			out.Data, d.OutputFrom = data, "file"
+		}
+	}
+	return out, nil
+}
+
+// stageEnv tells a stage's commands where they are: VOIDBOX_STAGE and
+// VOIDBOX_ATTEMPT (1-based), e.g. to behave differently on a retry.
+func stageEnv(stage string, attempt int) map[string]string {
+	return map[string]string{"VOIDBOX_STAGE": stage, "VOIDBOX_ATTEMPT": fmt.Sprint(attempt)}
+}
+
+// emitWriter turns a command's output into exec.output events, optionally
+// keeping a copy (bounded by the sandbox's output cap upstream).
+type emitWriter struct {
+	stream string
+	emit   func(pipeline.Event)
+	keep   *bytes.Buffer
+}
+
+func (w *emitWriter) Write(p []byte) (int, error) {
+	w.emit(pipeline.ExecOutput(w.stream, p))
+	if w.keep != nil {
+		w.keep.Write(p)
+	}
+	return len(p), nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Summary is the one-line description the CLI report shows for a stage.
+func (d *Detail) Summary() string {
+	a := d.Agent
+	if a == nil {
+		return ""
+	}
+	s := fmt.Sprintf("%s: %d turns, %d tool calls, %d+%d tokens", a.Model, a.Turns, a.ToolCallCount, a.InputTokens, a.OutputTokens)
+	if a.CostUSD > 0 {
+		s += fmt.Sprintf(", $%.4f", a.CostUSD)
+	}
+	if a.Denied > 0 {
+		s += fmt.Sprintf(", %d denied", a.Denied)
+	}
+	return s
+}

@@ -1,0 +1,12 @@
+package wire
+
+// Names both ends of a VM agree on outside the protocol itself: the host
+// gives QEMU these, the guest agent looks for them.
+const (
+	// ControlPortName is the virtio-serial port of the control channel.
+	ControlPortName = "org.voidbox.ctl"
+	// SecretFwCfgName is the QEMU firmware file holding the per-VM secret;
+	// the guest reads it at /sys/firmware/qemu_fw_cfg/by_name/<name>/raw,
+	// readable by root only.
+	SecretFwCfgName = "opt/org.voidbox/secret"
+)
