@@ -90,6 +90,11 @@ func TestTunnelLimit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// The host writes OK before it calls the handler: give the last
+	// handlers a moment to start.
+	for deadline := time.Now().Add(5 * time.Second); served.Load() < ok.Load() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if ok.Load() != maxTunnels || served.Load() != maxTunnels {
 		t.Fatalf("%d tunnels accepted, %d served; want %d", ok.Load(), served.Load(), maxTunnels)
 	}
