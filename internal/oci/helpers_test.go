@@ -127,9 +127,10 @@ func twoPlatformIndex(t testing.TB, img v1.Image) v1.ImageIndex {
 
 // counter wraps a registry handler and counts blob GETs by digest.
 type counter struct {
-	next http.Handler
-	mu   sync.Mutex
-	gets map[string]int // guarded by mu
+	next  http.Handler
+	delay time.Duration // before each blob GET, so concurrent pulls overlap
+	mu    sync.Mutex
+	gets  map[string]int // guarded by mu
 }
 
 func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -137,6 +138,7 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		c.gets[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]++
 		c.mu.Unlock()
+		time.Sleep(c.delay)
 	}
 	c.next.ServeHTTP(w, r)
 }

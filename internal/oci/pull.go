@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -62,6 +63,7 @@ func (s *Store) pull(ctx context.Context, ref name.Reference, o PullOptions) (*I
 	if keychain == nil {
 		keychain = authn.DefaultKeychain
 	}
+	refused := new(atomic.Bool)
 	base := o.Transport
 	if base == nil {
 		base = http.DefaultTransport
@@ -69,14 +71,14 @@ func (s *Store) pull(ctx context.Context, ref name.Reference, o PullOptions) (*I
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(keychain),
-		remote.WithTransport(httpsOnly{base}),
+		remote.WithTransport(httpsOnly{next: base, refused: refused}),
 		remote.WithPlatform(Platform),
 		remote.WithUserAgent("voidbox"),
 		remote.WithRetryBackoff(remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 3}),
 	}
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
-		return nil, explain(ref, err)
+		return nil, explainRefused(ref, err, refused.Load())
 	}
 	if dg, ok := ref.(name.Digest); ok && dg.DigestStr() != desc.Digest.String() {
 		return nil, fmt.Errorf("%w: asked for %s, the registry's manifest is %s", ErrDigest, dg.DigestStr(), desc.Digest)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -241,7 +242,7 @@ func TestTamperedBlobIsRejected(t *testing.T) {
 
 func TestConcurrentPullsFetchOnce(t *testing.T) {
 	s := isolate(t)
-	c := &counter{gets: map[string]int{}}
+	c := &counter{gets: map[string]int{}, delay: 100 * time.Millisecond}
 	host := newRegistry(t, func(h http.Handler) http.Handler { c.next = h; return c })
 	img := testImage(t)
 	ref := refAt(host, "test/twice:1")
