@@ -157,6 +157,10 @@ func newRegistry(t testing.TB, wrap func(http.Handler) http.Handler) string {
 	if wrap != nil {
 		h = wrap(h)
 	}
+	return newServer(t, h)
+}
+
+func newServer(t testing.TB, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")

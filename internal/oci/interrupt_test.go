@@ -41,6 +41,12 @@ func (c *cutter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestInterruptedPullThenRetry(t *testing.T) {
+	for _, kind := range registryKinds {
+		t.Run(kind, func(t *testing.T) { testInterruptedPullThenRetry(t, kind) })
+	}
+}
+
+func testInterruptedPullThenRetry(t *testing.T, kind string) {
 	s := isolate(t)
 	big, err := random.Layer(2<<20, types.DockerLayer)
 	if err != nil {
@@ -53,7 +59,7 @@ func TestInterruptedPullThenRetry(t *testing.T) {
 	bigDigest := layerDigests(t, img)[3]
 	cnt := &counter{gets: map[string]int{}}
 	cut := &cutter{digest: bigDigest}
-	host := newRegistry(t, func(h http.Handler) http.Handler { cnt.next = h; cut.next = cnt; return cut })
+	host := startRegistry(t, kind, func(h http.Handler) http.Handler { cnt.next = h; cut.next = cnt; return cut })
 	ref := refAt(host, "test/cut:1")
 	push(t, ref, img)
 

@@ -14,8 +14,14 @@ import (
 )
 
 func TestRemoveRefusesImageInUse(t *testing.T) {
+	for _, kind := range registryKinds {
+		t.Run(kind, func(t *testing.T) { testRemoveRefusesImageInUse(t, kind) })
+	}
+}
+
+func testRemoveRefusesImageInUse(t *testing.T, kind string) {
 	s := isolate(t)
-	host := newRegistry(t, nil)
+	host := startRegistry(t, kind, nil)
 	img := testImage(t)
 	ref := refAt(host, "test/busy:1")
 	push(t, ref, img)

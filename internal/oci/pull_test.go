@@ -72,8 +72,14 @@ func describe(f rootfstest.File, contents map[string]string) string {
 }
 
 func TestPullFlattenAndBuild(t *testing.T) {
+	for _, kind := range registryKinds {
+		t.Run(kind, func(t *testing.T) { testPullFlattenAndBuild(t, kind) })
+	}
+}
+
+func testPullFlattenAndBuild(t *testing.T, kind string) {
 	s := isolate(t)
-	host := newRegistry(t, nil)
+	host := startRegistry(t, kind, nil)
 	img := testImage(t)
 	ref := refAt(host, "test/multi:1")
 	pushIndex(t, ref, twoPlatformIndex(t, img))
@@ -215,10 +221,16 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 func (b *bufferedWriter) WriteHeader(code int) { b.code = code }
 
 func TestTamperedBlobIsRejected(t *testing.T) {
+	for _, kind := range registryKinds {
+		t.Run(kind, func(t *testing.T) { testTamperedBlobIsRejected(t, kind) })
+	}
+}
+
+func testTamperedBlobIsRejected(t *testing.T, kind string) {
 	s := isolate(t)
 	img := testImage(t)
 	layer := layerDigests(t, img)[0]
-	host := newRegistry(t, func(h http.Handler) http.Handler { return tamper{next: h, digest: layer} })
+	host := startRegistry(t, kind, func(h http.Handler) http.Handler { return tamper{next: h, digest: layer} })
 	ref := refAt(host, "test/evil:1")
 	push(t, ref, img)
 	_, err := s.Pull(ctx, ref, oci.PullOptions{})
@@ -241,9 +253,15 @@ func TestTamperedBlobIsRejected(t *testing.T) {
 }
 
 func TestConcurrentPullsFetchOnce(t *testing.T) {
+	for _, kind := range registryKinds {
+		t.Run(kind, func(t *testing.T) { testConcurrentPullsFetchOnce(t, kind) })
+	}
+}
+
+func testConcurrentPullsFetchOnce(t *testing.T, kind string) {
 	s := isolate(t)
 	c := &counter{gets: map[string]int{}, delay: 100 * time.Millisecond}
-	host := newRegistry(t, func(h http.Handler) http.Handler { c.next = h; return c })
+	host := startRegistry(t, kind, func(h http.Handler) http.Handler { c.next = h; return c })
 	img := testImage(t)
 	ref := refAt(host, "test/twice:1")
 	push(t, ref, img)
