@@ -16,6 +16,14 @@ need_go() {
 ensure_host_packages() {
 	local missing=()
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+	# OCI images: root file systems are built with mkfs.erofs or mkfs.ext4
+	# under fakeroot (setfattr for xattrs), read back in tests with
+	# fsck.erofs/dump.erofs and debugfs; docker-registry is a test registry.
+	command -v mkfs.erofs >/dev/null 2>&1 || missing+=(erofs-utils)
+	[ -x /sbin/mkfs.ext4 ] || [ -x /usr/sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
+	command -v fakeroot >/dev/null 2>&1 || missing+=(fakeroot)
+	command -v setfattr >/dev/null 2>&1 || missing+=(attr)
+	command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 	command -v apt-get >/dev/null 2>&1 || { [ ${#missing[@]} -eq 0 ] && return 0; }
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
