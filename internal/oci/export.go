@@ -68,7 +68,9 @@ type cachedLayer struct {
 	l Layer
 }
 
-func (c *cachedLayer) Digest() (v1.Hash, error)            { return v1.NewHash(c.l.Digest) }
-func (c *cachedLayer) Size() (int64, error)                { return c.l.Size, nil }
-func (c *cachedLayer) MediaType() (types.MediaType, error) { return types.MediaType(c.l.MediaType), nil }
-func (c *cachedLayer) Compressed() (io.ReadCloser, error)  { return os.Open(c.s.blobPath(c.l.Digest)) }
+func (c *cachedLayer) Digest() (v1.Hash, error) { return v1.NewHash(c.l.Digest) }
+func (c *cachedLayer) Size() (int64, error)     { return c.l.Size, nil }
+func (c *cachedLayer) MediaType() (types.MediaType, error) {
+	return types.MediaType(c.l.MediaType), nil
+}
+func (c *cachedLayer) Compressed() (io.ReadCloser, error) { return os.Open(c.s.blobPath(c.l.Digest)) }
