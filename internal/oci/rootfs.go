@@ -76,8 +76,9 @@ func (s *Store) BuildRootFS(ctx context.Context, refOrDigest string, o RootFSOpt
 		return nil, fmt.Errorf("building the root file system of %s: %w", ShortDigest(d), err)
 	}
 	s.touch(d)
-	line(o.Progress, "built %s: %d files, %s of contents, image %s, in %s", out, res.Files,
-		HumanBytes(res.Bytes), HumanBytes(res.Size), time.Since(start).Round(10*time.Millisecond))
+	line(o.Progress, "built %s: %d files, %s of contents, image %s, in %s (layers %s, mkfs %s)", out, res.Files,
+		HumanBytes(res.Bytes), HumanBytes(res.Size), time.Since(start).Round(10*time.Millisecond),
+		res.Apply.Round(10*time.Millisecond), res.Mkfs.Round(10*time.Millisecond))
 	return &RootFS{Path: out, Size: res.Size}, nil
 }
 

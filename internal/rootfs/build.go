@@ -35,6 +35,8 @@ type Result struct {
 	Size     int64         `json:"size"`     // bytes of the image file (apparent)
 	Disk     int64         `json:"disk"`     // bytes the image file occupies (it may be sparse)
 	Duration time.Duration `json:"duration"` // apply + mkfs
+	Apply    time.Duration `json:"apply"`    // layers applied and the tree written out
+	Mkfs     time.Duration `json:"mkfs"`     // mkfs under fakeroot
 }
 
 // Build applies layers in order and writes a read-only file system image
@@ -72,6 +74,7 @@ func Build(ctx context.Context, out string, layers []Opener, o Options) (*Result
 	if err != nil {
 		return nil, fmt.Errorf("writing the tree: %w", err)
 	}
+	applied := time.Now()
 	img := filepath.Join(work, "image")
 	if err := mkfs(ctx, f, s, img, o.Compress); err != nil {
 		return nil, err
@@ -82,7 +85,8 @@ func Build(ctx context.Context, out string, layers []Opener, o Options) (*Result
 	if err := os.Rename(img, out); err != nil {
 		return nil, fmt.Errorf("moving the image into place: %w", err)
 	}
-	r := &Result{Path: out, Format: f, Files: s.files, Bytes: s.bytes, Duration: time.Since(start)}
+	r := &Result{Path: out, Format: f, Files: s.files, Bytes: s.bytes, Duration: time.Since(start),
+		Apply: applied.Sub(start), Mkfs: time.Since(applied)}
 	r.Size, r.Disk = fileSizes(out)
 	return r, nil
 }
