@@ -17,8 +17,12 @@ type Format string
 
 // The formats Build writes.
 const (
-	// Erofs is the default: built in one pass, compact, and read-only by
-	// design (see docs in the report: smaller and faster to build than ext4).
+	// Erofs is the default: read-only by design, no size to guess, and
+	// smaller. Measured on the 83.5 MB (gzip) toolbox image, 6,993 files,
+	// 205.6 MB of contents: erofs 206.4 MB (201.6 MB on disk), ext4 308.2 MB
+	// apparent (219.7 MB on disk, sparse); mkfs 1.5-4.6 s for either on a
+	// shared 2-core host, next to 6.5-8 s of applying the layer. lz4hc
+	// gives 122.6 MB in 5.2 s but costs guest CPU on every read under TCG.
 	Erofs Format = "erofs"
 	// Ext4 is written by mkfs.ext4 -d without a journal.
 	Ext4 Format = "ext4"
