@@ -56,7 +56,7 @@ ensure_host_packages() {
 		fi
 		apt-get update -qq
 		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-		[ -n "$guard" ] && rm -f "$guard"
+		if [ -n "$guard" ]; then rm -f "$guard"; fi
 	else
 		echo "voidbox: these Debian packages are needed: ${missing[*]}" >&2
 		echo "voidbox: install them with: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
