@@ -190,7 +190,7 @@ func (r *stageRunner) runCommand(ctx context.Context, sb *Sandbox, p stagePayloa
 	}
 	d.ExecMS = ms(res.Duration)
 	d.StdoutDropped = res.StdoutDropped
-	out := pipeline.Output{ExitCode: res.ExitCode, Data: stdout.Bytes(), Detail: d}
+	out := pipeline.Output{ExitCode: new(res.ExitCode), Data: stdout.Bytes(), Detail: d}
 	switch {
 	case res.TimedOut:
 		return out, fmt.Errorf("command timed out after %v", sb.cfg.Timeout)
