@@ -177,7 +177,7 @@ func (ar *agentRun) run(ctx context.Context, sb *Sandbox, rt agentRuntime, attem
 		return pipeline.Output{}, err
 	}
 	d.ExecMS = ms(res.Duration)
-	out := pipeline.Output{ExitCode: res.ExitCode}
+	out := pipeline.Output{ExitCode: new(res.ExitCode)}
 	if res.ExitCode != 0 {
 		msg := lastLine(stderr.String())
 		if msg == "" {
