@@ -3,9 +3,12 @@ package voidbox_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
@@ -21,6 +24,19 @@ func (r *recorder) Emit(e voidbox.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
+}
+
+// of returns the events of one type from one stage.
+func (r *recorder) of(stage, typ string) []voidbox.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []voidbox.Event
+	for _, e := range r.events {
+		if e.Stage == stage && e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func (r *recorder) count(typ string) int {
@@ -72,16 +88,19 @@ func TestAgentStageVM(t *testing.T) {
 // the agent, scripted by the fake model, dumps its environment, every
 // process's environ and searches the guest filesystem for the canary, and
 // reports back. The canary must appear nowhere the guest can see, while the
-// provider must have received it.
+// provider must have received it. The report ends with its own length, so a
+// report cut by the bash tool's output cap (which keeps the head and the
+// tail) cannot pass for a complete one.
 func TestKeyIsolationVM(t *testing.T) {
 	const canary = "sk-ant-canary-7f3c9e1d4b2a"
 	// The search pattern is assembled at run time so that no command line in
 	// the guest contains the canary itself (only its first half).
-	search := `p=sk-ant-canary-; p="${p}7f3c9e1d4b2a"; ` +
+	search := `p=sk-ant-canary-; p="${p}7f3c9e1d4b2a"; out=$({ ` +
 		`echo "== env"; env; ` +
 		`echo "== environ"; for f in /proc/[0-9]*/environ; do tr '\0' '\n' < $f 2>/dev/null; done; ` +
 		`echo "== files"; grep -rl "$p" / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; ` +
-		`echo "== procs"; grep -l "$p" /proc/[0-9]*/environ 2>/dev/null; echo "== end"`
+		`echo "== procs"; grep -l "$p" /proc/[0-9]*/environ 2>/dev/null; } 2>&1); ` +
+		`printf '%s\n' "$out"; echo "== end ${#out}"`
 	var reported string
 	srv := llmtest.NewAnthropic(t,
 		llmtest.ToolCall("bash", map[string]any{"command": search}),
@@ -98,8 +117,14 @@ func TestKeyIsolationVM(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (report %+v)", err, rep)
 	}
-	if !strings.Contains(reported, "== env") || !strings.Contains(reported, "PATH=") || !strings.Contains(reported, "== end") {
-		t.Fatalf("the guest's report is not what the script asked for: %q", reported)
+	body, length := probeReport(reported)
+	if utf8.RuneCountInString(body) != length || strings.Contains(reported, "bytes omitted") {
+		t.Fatalf("the guest's report is incomplete: %d characters of the %d it wrote:\n%s", utf8.RuneCountInString(body), length, reported)
+	}
+	for _, want := range []string{"== env\n", "PATH=", "\n== environ\n", "\n== files\n", "\n== procs"} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("the guest's report lacks %q: %q", want, reported)
+		}
 	}
 	if strings.Contains(reported, canary) || strings.Contains(string(rep.Output), canary) {
 		t.Fatalf("the canary key is visible in the guest:\n%s", reported)
@@ -117,6 +142,21 @@ func TestKeyIsolationVM(t *testing.T) {
 	if strings.Contains(string(b), canary) {
 		t.Fatal("the canary leaked into the report")
 	}
+}
+
+// probeReport splits a probe's output at its last "== end N" line into what
+// came before it and N (-1 when there is no such line).
+func probeReport(out string) (string, int) {
+	i := strings.LastIndex(out, "\n== end ")
+	if i < 0 {
+		return out, -1
+	}
+	line, _, _ := strings.Cut(out[i+len("\n== end "):], "\n")
+	n, err := strconv.Atoi(line)
+	if err != nil {
+		return out, -1
+	}
+	return out[:i], n
 }
 
 // TestAgentFailureModesVM runs four agent boxes side by side (one fan-out,
@@ -152,11 +192,64 @@ func TestAgentFailureModesVM(t *testing.T) {
 	if s := st["loops"]; s.Status != voidbox.StatusFailed || !strings.Contains(s.Error, "max_turns (2) reached") {
 		t.Errorf("loops: %s %q", s.Status, s.Error)
 	}
-	if s := st["denied"]; s.Status != voidbox.StatusSucceeded || rec.count("agent.denied") != 1 {
-		t.Errorf("denied: %s %q, %d agent.denied events", s.Status, s.Error, rec.count("agent.denied"))
+	checkDenied(t, st["denied"], rec)
+	checkOpenAI(t, st["openai"], oai.Requests())
+}
+
+// checkDenied: the denied case's wget was refused by the policy (one
+// agent.denied event naming it, the tool call flagged denied) while its echo
+// ran, and the model was told both (routeAnthropic's final text says so).
+func checkDenied(t *testing.T, s voidbox.StageReport, rec *recorder) {
+	t.Helper()
+	if s.Status != voidbox.StatusSucceeded {
+		t.Errorf("denied: %s %q", s.Status, s.Error)
+		return
 	}
-	if s := st["openai"]; s.Status != voidbox.StatusSucceeded {
-		t.Errorf("openai: %s %q", s.Status, s.Error)
+	if ev := rec.of("denied", "agent.denied"); len(ev) != 1 || ev[0].Fields["command"] != "wget http://example.com" || ev[0].Fields["reason"] == "" {
+		t.Errorf("denied: agent.denied events %+v, want one for wget with a reason", ev)
+	}
+	if ev := rec.of("denied", "agent.tool_call"); len(ev) != 1 || ev[0].Fields["denied"] != true {
+		t.Errorf("denied: agent.tool_call events %+v, want one flagged denied", ev)
+	}
+	d := s.Detail.(*voidbox.StageDetail).Agent.(*voidbox.AgentDetail)
+	if d.Denied != 1 || len(d.ToolCalls) != 1 || !d.ToolCalls[0].Denied || d.ToolCalls[0].Name != "bash" {
+		t.Errorf("denied: agent detail denied %d, tool calls %+v", d.Denied, d.ToolCalls)
+	}
+	if d.FinalText != "understood: wget is not allowed" {
+		t.Errorf("denied: the model did not see the echo output and the denial: final text %q", d.FinalText)
+	}
+}
+
+// checkOpenAI: the OpenAI-compatible case spoke Chat Completions as the
+// fake validates it, offered the bash tool, answered the tool call with a
+// tool message carrying its id, and its command's file is the stage output.
+func checkOpenAI(t *testing.T, s voidbox.StageReport, reqs []llmtest.Request) {
+	t.Helper()
+	if s.Status != voidbox.StatusSucceeded || string(s.Output) != "openai\n" {
+		t.Errorf("openai: %s %q, output %q", s.Status, s.Error, s.Output)
+	}
+	if len(reqs) != 2 {
+		t.Fatalf("openai: %d requests, want 2", len(reqs))
+	}
+	for _, r := range reqs {
+		if r.Method != "POST" || r.Path != "/v1/chat/completions" || r.Status != 200 || r.Invalid != "" ||
+			r.Auth != "sk-test" || r.Model == "" || !slices.Contains(r.ToolNames(), "bash") {
+			t.Errorf("openai: request %d: %s %s status %d invalid %q auth %q model %q tools %v",
+				r.N, r.Method, r.Path, r.Status, r.Invalid, r.Auth, r.Model, r.ToolNames())
+		}
+	}
+	if !strings.Contains(reqs[0].LastUserText(), "write it") {
+		t.Errorf("openai: first request's user message %q lacks the prompt", reqs[0].LastUserText())
+	}
+	msgs, res := reqs[1].Messages(), reqs[1].ToolResults()
+	var callID string
+	for _, m := range msgs {
+		if calls, _ := m["tool_calls"].([]any); m["role"] == "assistant" && len(calls) == 1 {
+			callID, _ = calls[0].(map[string]any)["id"].(string)
+		}
+	}
+	if len(res) != 1 || callID == "" || res[0].ID != callID {
+		t.Errorf("openai: second request answers tool call %q with tool results %+v", callID, res)
 	}
 }
 
@@ -175,7 +268,7 @@ func routeAnthropic(r *llmtest.Request) llmtest.Turn {
 	case strings.Contains(first, "case: denied") && len(r.ToolResults()) == 0:
 		return llmtest.ToolCall("bash", map[string]any{"command": "echo allowed; wget http://example.com"})
 	case strings.Contains(first, "case: denied"):
-		if !strings.Contains(r.ToolResults()[0].Content, "allowed") || !strings.Contains(r.ToolResults()[0].Content, "not allowed") {
+		if c := r.ToolResults()[0].Content; !strings.HasPrefix(c, "allowed\n") || !strings.Contains(c, "[denied by policy: wget ") {
 			return llmtest.Text("unexpected tool result: " + r.ToolResults()[0].Content)
 		}
 		return llmtest.Text("understood: wget is not allowed")

@@ -106,7 +106,8 @@ func TestPipelineCancelVM(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var mu sync.Mutex
-	started := map[string]bool{}
+	started := map[string]bool{} // guarded by mu
+	var cancelledAt time.Time    // guarded by mu
 	sink := voidbox.EventSinkFunc(func(e voidbox.Event) {
 		if e.Type != "exec.output" {
 			return
@@ -114,18 +115,19 @@ func TestPipelineCancelVM(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		started[e.Stage] = true
-		if len(started) == 2 {
+		if len(started) == 2 && cancelledAt.IsZero() {
+			cancelledAt = time.Now()
 			cancel()
 		}
 	})
 	p := voidbox.NewPipeline("cancel").Pipe(sh("root", "true")).FanOut(sh("b", "echo up; sleep 300"), sh("c", "echo up; sleep 300"))
-	var cancelledAt time.Time
-	go func() { <-ctx.Done(); cancelledAt = time.Now() }()
 	rep, err := p.Run(ctx, voidbox.RunOptions{Host: hostConfig(t), Events: sink})
 	returned := time.Now()
 	if !errors.Is(err, context.Canceled) || rep == nil || rep.Status != voidbox.StatusCancelled {
 		t.Fatalf("want a cancelled run, got %v / %+v", err, rep)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if cancelledAt.IsZero() || returned.Sub(cancelledAt) > 10*time.Second {
 		t.Fatalf("run returned %v after the cancel", returned.Sub(cancelledAt))
 	}

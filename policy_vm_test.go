@@ -38,8 +38,8 @@ func TestEmptyAllowlistVM(t *testing.T) {
 	for _, s := range rep.Stages {
 		st[s.Name] = s
 	}
-	if s := st["command"]; s.Status != voidbox.StatusFailed || s.ExitCode != 126 {
-		t.Errorf("command box: %s exit %d %q", s.Status, s.ExitCode, s.Error)
+	if s := st["command"]; s.Status != voidbox.StatusFailed || s.ExitCode == nil || *s.ExitCode != 126 {
+		t.Errorf("command box: %s exit %v %q", s.Status, s.ExitCode, s.Error)
 	}
 	if n := rec.count("agent.denied"); n != 3 {
 		t.Errorf("%d agent.denied events, want 3 (cat, id, wget)", n)

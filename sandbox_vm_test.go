@@ -214,9 +214,20 @@ func TestSandboxVM(t *testing.T) {
 		}
 	})
 	t.Run("secret is not readable by the sandbox user", func(t *testing.T) {
-		r := sh(t, "cat /sys/firmware/qemu_fw_cfg/by_name/opt/org.voidbox/secret/raw; grep -c secret /proc/cmdline")
-		if r.ExitCode == 0 || len(r.Stdout) > 2 {
-			t.Fatalf("exit %d stdout %q stderr %q", r.ExitCode, r.Stdout, r.Stderr)
+		const secretFile = "/sys/firmware/qemu_fw_cfg/by_name/opt/org.voidbox/secret/raw"
+		// The denial below means something only if the file is there: root
+		// (PID 1 reads it at boot) must find the 32-byte secret, hex-encoded.
+		root, err := voidbox.ExecRoot(sb, ctx, "cat", secretFile)
+		if err != nil || root.ExitCode != 0 || len(root.Stdout) != 64 {
+			t.Fatalf("root reading %s: %v, exit %d, %d bytes, stderr %q", secretFile, err, root.ExitCode, len(root.Stdout), root.Stderr)
+		}
+		r := run(t, voidbox.Cmd{Args: []string{"cat", secretFile}})
+		if r.ExitCode == 0 || len(r.Stdout) != 0 || !strings.Contains(string(r.Stderr), "Permission denied") {
+			t.Fatalf("uid 1000 reading the secret: exit %d stdout %q stderr %q", r.ExitCode, r.Stdout, r.Stderr)
+		}
+		r = run(t, voidbox.Cmd{Args: []string{"cat", "/proc/cmdline"}})
+		if r.ExitCode != 0 || len(r.Stdout) == 0 || bytes.Contains(r.Stdout, root.Stdout) {
+			t.Fatalf("kernel command line (exit %d) holds the secret or is unreadable: %q", r.ExitCode, r.Stdout)
 		}
 	})
 }
@@ -237,7 +248,8 @@ func TestSandboxOutputCap(t *testing.T) {
 }
 
 // TestSandboxAllowlist: only listed commands start; others fail like a shell
-// would with a policy message.
+// would with a policy message (126). A program the user wrote, named like an
+// allowed command, is not that command.
 func TestSandboxAllowlist(t *testing.T) {
 	cfg := vmConfig(t, "allow")
 	cfg.Policy.AllowedCommands = []string{"echo", "uname"}
@@ -247,13 +259,21 @@ func TestSandboxAllowlist(t *testing.T) {
 	if err != nil || string(r.Stdout) != "ok\n" {
 		t.Fatalf("allowed command: %v %q", err, r.Stdout)
 	}
-	for _, args := range [][]string{{"id"}, {"/bin/sh", "-c", "id"}, {"/tmp/echo"}} {
+	// A runnable script: if the policy went by name alone it would run and
+	// print "escaped".
+	if err := sb.WriteFile(ctx, "/tmp/echo", []byte("#!/bin/sh\necho escaped\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if fi, ok, err := sb.Stat(ctx, "/tmp/echo"); err != nil || !ok || fi.Mode.Perm() != 0o755 {
+		t.Fatalf("/tmp/echo not in place: %+v %v %v", fi, ok, err)
+	}
+	for _, args := range [][]string{{"id"}, {"/bin/sh", "-c", "id"}, {"/tmp/echo", "hi"}} {
 		r, err = sb.Exec(ctx, voidbox.Cmd{Args: args})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.ExitCode == 0 || !strings.Contains(string(r.Stderr), "not allowed by sandbox policy") && r.ExitCode != 127 {
-			t.Fatalf("%v: exit %d stderr %q", args, r.ExitCode, r.Stderr)
+		if r.ExitCode != 126 || len(r.Stdout) != 0 || !strings.Contains(string(r.Stderr), "not allowed by sandbox policy") {
+			t.Fatalf("%v: exit %d stdout %q stderr %q", args, r.ExitCode, r.Stdout, r.Stderr)
 		}
 	}
 }

@@ -24,6 +24,11 @@ TEST_PACKAGES=(
 	git:git                                       # Go modules from VCS
 	/etc/ssl/certs/ca-certificates.crt:ca-certificates # Go module downloads over TLS
 	redis-server:redis-server                     # internal/store: the Valkey store's tests start their own (never a system one)
+	docker-registry:docker-registry               # internal/oci: a real registry (distribution 2.8) the tests start on loopback
+	mkfs.erofs:erofs-utils                        # internal/rootfs: image root filesystems (and fsck.erofs/dump.erofs to read them back)
+	/usr/sbin/mkfs.ext4:e2fsprogs                 # internal/rootfs: the ext4 format (and debugfs to read it back)
+	fakeroot:fakeroot                             # internal/rootfs: image ownership without root
+	setfattr:attr                                 # internal/rootfs: image xattrs
 )
 
 # ensure_host_packages SPEC... installs the Debian packages whose check fails,
@@ -42,8 +47,16 @@ ensure_host_packages() {
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "voidbox: installing ${missing[*]}" >&2
 		export DEBIAN_FRONTEND=noninteractive
+		# Servers in these packages (redis-server, docker-registry) are for
+		# the tests, which start their own: keep apt from starting services.
+		local guard=""
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			guard=/usr/sbin/policy-rc.d
+			printf '#!/bin/sh\nexit 101\n' >"$guard" && chmod 755 "$guard"
+		fi
 		apt-get update -qq
 		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+		if [ -n "$guard" ]; then rm -f "$guard"; fi
 	else
 		echo "voidbox: these Debian packages are needed: ${missing[*]}" >&2
 		echo "voidbox: install them with: sudo apt-get install --no-install-recommends ${missing[*]}" >&2

@@ -40,5 +40,8 @@ while read -r pkg imports; do
 	esac
 done < <(go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./...)
 echo "voidbox: race detector on ${#race_pkgs[@]} packages; ${#vm_pkgs[@]} packages boot VMs" >&2
-go test -race -timeout 30m -count=1 "$@" "${race_pkgs[@]}"
-go test -p 1 -timeout 60m -count=1 "$@" "${vm_pkgs[@]}"
+# Both sets run even when the first fails, so one run reports every failure.
+status=0
+go test -race -timeout 30m -count=1 "$@" "${race_pkgs[@]}" || status=1
+go test -p 1 -timeout 60m -count=1 "$@" "${vm_pkgs[@]}" || status=1
+exit $status

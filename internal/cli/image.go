@@ -14,12 +14,16 @@ import (
 func newImageCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "image",
-		Short: "Build and list runtime image flavours",
+		Short: "Build and list runtime image flavours and OCI images",
 		Long: `Runtime flavours are directories in the voidbox cache that agent stages share read-only into
 their guest, for runtimes too big for the guest image itself. "claude" is Anthropic's claude-code
-CLI with the glibc it needs.`,
+CLI with the glibc it needs.
+
+OCI images (pull, ls, rm, inspect, prune; build toolbox) are container images kept in the
+same cache, each with a read-only root file system built from its layers.`,
 	}
 	c.AddCommand(newImageBuildCmd(e), newImageListCmd(e))
+	c.AddCommand(ociCommands(e)...)
 	return c
 }
 
@@ -27,15 +31,18 @@ func newImageBuildCmd(e *env) *cobra.Command {
 	var o claudecode.Options
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "build claude",
-		Short: "Build a runtime flavour (claude: the claude-code CLI)",
+		Use:   "build claude|toolbox",
+		Short: "Build a runtime flavour (claude: the claude-code CLI) or the Debian toolbox OCI image",
 		Long: `Download the claude-code binary from the npm registry (sha512-verified) and the glibc and bash
 it needs from Debian, and assemble them in the cache. Idempotent: when the flavour is already
 built it prints one line. The version defaults to ` + claudecode.DefaultVersion + ` or $` + claudecode.VersionEnv + `.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == "toolbox" {
+				return buildToolbox(cmd, e, o.CacheDir, asJSON)
+			}
 			if name := args[0]; name != "claude" && name != "claude-code" {
-				return usageError{fmt.Errorf("unknown flavour %q: the flavour is claude", name)}
+				return usageError{fmt.Errorf("unknown flavour %q: the flavour is claude (or the toolbox image)", name)}
 			}
 			if !asJSON {
 				o.Progress = e.stderr

@@ -10,18 +10,18 @@ import (
 	"github.com/voidbox/voidbox/internal/spec"
 )
 
-// loadSpec parses and builds a spec file. Spec problems are usage errors
-// (exit 2), printed one per line with their file:line:col.
+// loadSpec parses and builds a spec file; run, validate and inspect all read
+// their --file through it. Every problem is a usage error (exit 2): a file
+// that cannot be read (missing, a directory) is as much a bad argument as one
+// that does not parse, whose problems are printed one per line with their
+// file:line:col.
 func loadSpec(path string) (*spec.Spec, runspec.Job, error) {
 	if path == "" {
 		return nil, nil, usageError{errors.New("--file is required")}
 	}
 	s, err := spec.ParseFile(path)
 	if err != nil {
-		if errors.Is(err, spec.ErrInvalid) {
-			return nil, nil, usageError{err}
-		}
-		return nil, nil, err
+		return nil, nil, usageError{err}
 	}
 	job, err := runspec.Build(s, os.LookupEnv)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/voidbox/voidbox/internal/plural"
 )
 
 func newValidateCmd(e *env) *cobra.Command {
@@ -20,7 +21,7 @@ func newValidateCmd(e *env) *cobra.Command {
 				return err
 			}
 			plan, _ := job.Plan()
-			fmt.Fprintf(e.stdout, "%s: valid %s %q (%d stages)\n", file, s.Kind, s.Name, len(plan.Stages))
+			fmt.Fprintf(e.stdout, "%s: valid %s %q (%s)\n", file, s.Kind, s.Name, plural.Of(len(plan.Stages), "stage"))
 			return nil
 		},
 	}

@@ -1,7 +1,9 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -109,5 +111,35 @@ func TestCancelDuringBackoff(t *testing.T) {
 	}
 	if s := rep.Stage("a"); s.Status != pipeline.StatusCancelled || s.Attempts != 1 {
 		t.Errorf("stage a = %+v", s)
+	}
+}
+
+// TestCancelledWhileStartingHasNoExitCode: a stage cancelled while its
+// runner was still starting (booting its VM) ran no command, so neither its
+// report nor its events may carry an exit code (it once read 0, as if the
+// command had succeeded).
+func TestCancelledWhileStartingHasNoExitCode(t *testing.T) {
+	started := make(chan string, 1)
+	g := mustPipeline(t, pipeline.NewPipeline("boot").Pipe(node("a")))
+	r := newRunner(map[string]behaviour{"a": block(started)})
+	log := &eventLog{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-started; cancel() }()
+	rep, err := pipeline.Run(ctx, g, r, pipeline.Options{Sink: log})
+	if !errors.Is(err, context.Canceled) || rep.Stage("a").Status != pipeline.StatusCancelled {
+		t.Fatalf("want a cancelled stage, got %v / %+v", err, rep.Stage("a"))
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(`"exit_code"`)) {
+		t.Errorf("report of a stage that ran no command has an exit code: %s", b)
+	}
+	for _, e := range log.of("a") {
+		if _, ok := e.Fields["exit_code"]; ok {
+			t.Errorf("event %s carries an exit code: %v", e.Type, e.Fields)
+		}
 	}
 }

@@ -86,7 +86,7 @@ func TestFanOutReportsEveryBranch(t *testing.T) {
 	r := newRunner(map[string]behaviour{
 		"ok1": succeed("x"),
 		"bad": func(context.Context, *fakeRunner, int, []byte, func(pipeline.Event)) (pipeline.Output, error) {
-			return pipeline.Output{ExitCode: 2}, nil // non-zero exit without an error still fails
+			return pipeline.Output{ExitCode: new(2)}, nil // non-zero exit without an error still fails
 		},
 		"ok2": succeed("y"),
 	})
@@ -99,7 +99,7 @@ func TestFanOutReportsEveryBranch(t *testing.T) {
 	if got["ok1"] != "succeeded" || got["ok2"] != "succeeded" || got["bad"] != "failed" || got["join"] != "skipped" {
 		t.Errorf("statuses = %v", got)
 	}
-	if s := rep.Stage("bad"); s.ExitCode != 2 || s.Error != "exit code 2" {
+	if s := rep.Stage("bad"); s.ExitCode == nil || *s.ExitCode != 2 || s.Error != "exit code 2" {
 		t.Errorf("bad report = %+v", s)
 	}
 	if rep.Output != nil {

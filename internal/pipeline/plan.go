@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/plural"
 )
 
 // Plan is what a graph would do, for `voidbox inspect`. In JSON:
@@ -83,8 +85,8 @@ func (p *Plan) WriteText(w io.Writer) error {
 		out = strings.Join(p.Output, ", ") + " (" + p.OutputMode.String() + ")"
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "run %s: %d stages in %d levels, max parallel %s, output %s\n",
-		p.Name, len(p.Stages), p.Levels, par, out)
+	fmt.Fprintf(tw, "run %s: %s in %s, max parallel %s, output %s\n",
+		p.Name, plural.Of(len(p.Stages), "stage"), plural.Of(p.Levels, "level"), par, out)
 	fmt.Fprintln(tw, "LEVEL\tSTAGE\tINPUTS\tAFTER\tRETRIES\tBACKOFF\tTIMEOUT")
 	for _, s := range p.Stages {
 		in := orDash(s.Inputs)

@@ -79,3 +79,17 @@ func TestPlanJSONTopologicalOrder(t *testing.T) {
 		t.Errorf("deploy = %+v", s)
 	}
 }
+
+func TestPlanTextOneStage(t *testing.T) {
+	p, err := pipeline.NewPlan(mustPipeline(t, pipeline.NewPipeline("solo").Pipe(node("only"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(b.String(), "\n"); !strings.HasPrefix(first, "run solo: 1 stage in 1 level,") {
+		t.Errorf("plan header %q, want 1 stage in 1 level", first)
+	}
+}

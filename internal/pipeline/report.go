@@ -44,8 +44,9 @@ type Report struct {
 //
 //	name, status, group, attempts, started_at, finished_at (omitted if the
 //	stage never started), duration_ms (first start to end, retries and
-//	backoff included), exit_code, output_bytes, error and reason (omitted
-//	when empty), detail (the runner's Output.Detail, omitted when nil).
+//	backoff included), exit_code (omitted when the last attempt ran no
+//	command to an end), output_bytes, error and reason (omitted when
+//	empty), detail (the runner's Output.Detail, omitted when nil).
 type StageReport struct {
 	Name     string        `json:"name"`
 	Status   Status        `json:"status"`
@@ -54,9 +55,11 @@ type StageReport struct {
 	Started  time.Time     `json:"started_at,omitzero"`
 	Finished time.Time     `json:"finished_at,omitzero"`
 	Duration time.Duration `json:"-"` // duration_ms in JSON
-	// ExitCode and Detail come from the last attempt's Output.
-	ExitCode    int `json:"exit_code"`
-	OutputBytes int `json:"output_bytes"`
+	// ExitCode and Detail come from the last attempt's Output: ExitCode is
+	// nil when that attempt ran no command to an end (cancelled while its
+	// VM started, or the VM never booted).
+	ExitCode    *int `json:"exit_code,omitempty"`
+	OutputBytes int  `json:"output_bytes"`
 	// Error is the last attempt's error (failed or cancelled stages).
 	Error string `json:"error,omitempty"`
 	// Reason says why a stage was skipped or cancelled before it ran.

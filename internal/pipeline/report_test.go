@@ -14,7 +14,7 @@ func TestReportJSON(t *testing.T) {
 	g := mustPipeline(t, pipeline.NewPipeline("rep").Pipe(node("a")).Pipe(pipeline.Node{ID: "b", Timeout: time.Minute}))
 	r := newRunner(map[string]behaviour{
 		"a": func(context.Context, *fakeRunner, int, []byte, func(pipeline.Event)) (pipeline.Output, error) {
-			return pipeline.Output{Data: []byte(`{"k":1}`), Detail: map[string]int{"input_tokens": 12}}, nil
+			return pipeline.Output{Data: []byte(`{"k":1}`), ExitCode: new(0), Detail: map[string]int{"input_tokens": 12}}, nil
 		},
 		"b": failTimes(9, ""),
 	})
@@ -51,7 +51,8 @@ func TestReportJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	if back.Status != pipeline.StatusFailed || back.Stage("b").Error != rep.Stage("b").Error ||
-		back.Duration != rep.Duration.Truncate(time.Millisecond) || back.Stage("a").OutputBytes != 7 {
+		back.Duration != rep.Duration.Truncate(time.Millisecond) || back.Stage("a").OutputBytes != 7 ||
+		back.Stage("a").ExitCode == nil || *back.Stage("a").ExitCode != 0 {
 		t.Errorf("round trip: %+v", back)
 	}
 }

@@ -36,8 +36,11 @@ func (f RunnerFunc) RunStage(ctx context.Context, n *Node, attempt int, input []
 type Output struct {
 	// Data is handed to dependent stages (the runner decides whether it is
 	// output.json or stdout).
-	Data     []byte
-	ExitCode int
+	Data []byte
+	// ExitCode is the command's exit status; nil when no command ran to an
+	// end (the VM never booted, or the run was cancelled first), so that a
+	// report never shows an exit code nothing produced.
+	ExitCode *int
 	// Detail is runner-specific (agent token counts, VM timings); the
 	// engine copies it into the StageReport untouched.
 	Detail any

@@ -121,7 +121,7 @@ var errFlaky = errors.New("flaky")
 func failTimes(n int, data string) behaviour {
 	return func(_ context.Context, _ *fakeRunner, attempt int, _ []byte, _ func(pipeline.Event)) (pipeline.Output, error) {
 		if attempt <= n {
-			return pipeline.Output{ExitCode: 1}, fmt.Errorf("attempt %d: %w", attempt, errFlaky)
+			return pipeline.Output{ExitCode: new(1)}, fmt.Errorf("attempt %d: %w", attempt, errFlaky)
 		}
 		return pipeline.Output{Data: []byte(data)}, nil
 	}

@@ -30,11 +30,10 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 		rep.ExitCode, rep.Detail = out.ExitCode, out.Detail
 		if err == nil {
 			rep.Status, rep.Output, rep.OutputBytes = StatusSucceeded, out.Data, len(out.Data)
-			e.emit(Event{Type: EventStageSucceeded, Stage: n.ID, Attempt: attempt, Fields: map[string]any{
+			e.emit(Event{Type: EventStageSucceeded, Stage: n.ID, Attempt: attempt, Fields: withExitCode(map[string]any{
 				"duration_ms":  e.clock.Now().Sub(start).Milliseconds(),
-				"exit_code":    out.ExitCode,
 				"output_bytes": len(out.Data),
-			}})
+			}, out.ExitCode)})
 			break
 		}
 		if ctx.Err() != nil {
@@ -42,12 +41,11 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 		}
 		if attempt > n.Retries || IsPermanent(err) {
 			rep.Status, rep.Error = StatusFailed, err.Error()
-			e.emit(Event{Type: EventStageFailed, Stage: n.ID, Attempt: attempt, Fields: map[string]any{
+			e.emit(Event{Type: EventStageFailed, Stage: n.ID, Attempt: attempt, Fields: withExitCode(map[string]any{
 				"error":     rep.Error,
-				"exit_code": out.ExitCode,
 				"attempts":  attempt,
 				"permanent": IsPermanent(err),
-			}})
+			}, out.ExitCode)})
 			break
 		}
 		delay := backoff(n.Backoff, attempt)
@@ -78,6 +76,14 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 	return stageResult{idx: i, rep: rep, err: err}
 }
 
+// withExitCode adds exit_code to an event's fields when the attempt has one.
+func withExitCode(f map[string]any, code *int) map[string]any {
+	if code != nil {
+		f["exit_code"] = *code
+	}
+	return f
+}
+
 // attempt makes one RunStage call under the node's timeout.
 func (e *engine) attempt(ctx context.Context, n *Node, attempt int, input []byte) (Output, error) {
 	actx, cancel := ctx, context.CancelFunc(func() {})
@@ -98,8 +104,8 @@ func (e *engine) attempt(ctx context.Context, n *Node, attempt int, input []byte
 		e.emit(ev)
 	}
 	out, err := e.call(actx, n, attempt, input, emit)
-	if err == nil && out.ExitCode != 0 {
-		err = &ExitError{Code: out.ExitCode}
+	if err == nil && out.ExitCode != nil && *out.ExitCode != 0 {
+		err = &ExitError{Code: *out.ExitCode}
 	}
 	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("%w after %s", ErrTimeout, n.Timeout)

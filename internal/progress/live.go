@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/plural"
 )
 
 // ANSI sequences (ECMA-48): cursor up n lines, carriage return, erase from
@@ -78,9 +79,9 @@ func (r *Renderer) block(now time.Time) []string {
 	if !r.start.IsZero() {
 		total = now.Sub(r.start)
 	}
-	head := fmt.Sprintf("run %s: %d/%d stages done, %s", clean(r.run), finished, len(r.stages), formatDuration(total))
+	head := fmt.Sprintf("run %s: %d/%s done, %s", clean(r.run), finished, plural.Of(len(r.stages), "stage"), formatDuration(total))
 	if r.done {
-		head = fmt.Sprintf("run %s: finished, %d/%d stages done", clean(r.run), finished, len(r.stages))
+		head = fmt.Sprintf("run %s: finished, %d/%s done", clean(r.run), finished, plural.Of(len(r.stages), "stage"))
 	}
 	lines := []string{head}
 	for _, st := range r.stages {

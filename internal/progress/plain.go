@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/plural"
 )
 
 // printPlain appends the line(s) for ev. Lines depend only on the events, so
@@ -19,7 +20,7 @@ func (r *Renderer) printPlain(ev pipeline.Event) {
 	st := r.byName[ev.Stage]
 	switch ev.Type {
 	case pipeline.EventRunStarted:
-		line("run %s started (%d stages)", clean(ev.Run), len(r.stages))
+		line("run %s started (%s)", clean(ev.Run), plural.Of(len(r.stages), "stage"))
 	case pipeline.EventRunFinished:
 		line("run %s %s in %s", clean(ev.Run), clean(stringField(ev, "status")),
 			formatDuration(time.Duration(intField(ev, "duration_ms"))*time.Millisecond))

@@ -113,7 +113,7 @@ func TestPlainFromARealRun(t *testing.T) {
 		if n.ID == "build" && attempt == 1 {
 			return pipeline.Output{}, errors.New("compiler crashed")
 		}
-		return pipeline.Output{Data: []byte("ok")}, nil
+		return pipeline.Output{Data: []byte("ok"), ExitCode: new(0)}, nil
 	})
 	var b strings.Builder
 	r := progress.New(&b, progress.Options{ShowOutput: true}) // Auto on a non-terminal: plain

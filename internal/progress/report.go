@@ -19,7 +19,10 @@ func WriteReport(w io.Writer, rep *pipeline.Report) error {
 	for _, s := range rep.Stages {
 		dur, exit, out := "-", "-", "-"
 		if s.Attempts > 0 {
-			dur, exit = formatDuration(s.Duration), fmt.Sprint(s.ExitCode)
+			dur = formatDuration(s.Duration)
+		}
+		if s.ExitCode != nil {
+			exit = fmt.Sprint(*s.ExitCode)
 		}
 		if s.Status == pipeline.StatusSucceeded {
 			out = formatBytes(int64(s.OutputBytes))

@@ -205,12 +205,15 @@ func TestSyntaxDetection(t *testing.T) {
 }
 
 func TestParseFileErrors(t *testing.T) {
-	_, err := ParseFile(filepath.Join(t.TempDir(), "none.yaml"))
-	if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrInvalid) {
+	missing := filepath.Join(t.TempDir(), "none.yaml")
+	_, err := ParseFile(missing)
+	if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrInvalid) ||
+		err.Error() != "reading spec "+missing+": no such file or directory" {
 		t.Errorf("missing file: %v", err)
 	}
-	_, err = ParseFile(t.TempDir())
-	if err == nil || errors.Is(err, ErrInvalid) {
+	dir := t.TempDir()
+	_, err = ParseFile(dir)
+	if err == nil || errors.Is(err, ErrInvalid) || err.Error() != "reading spec "+dir+": is a directory" {
 		t.Errorf("directory: %v", err)
 	}
 }

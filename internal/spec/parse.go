@@ -2,8 +2,10 @@ package spec
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,18 +18,26 @@ const MaxSize = 1 << 20
 // ParseFile reads and parses the spec at path. Relative paths inside the spec
 // (skill files, kernel, initramfs) resolve against the file's directory.
 // Problems in the spec come back as *Error values (see Parse); failing to read
-// the file is an ordinary wrapped error.
+// the file (missing, a directory, no permission) is an ordinary wrapped error
+// that names path once: "reading spec x.yaml: no such file or directory".
 func ParseFile(path string) (*Spec, error) {
+	unreadable := func(err error) error {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is already in our message
+		}
+		return fmt.Errorf("reading spec %s: %w", path, err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening spec: %w", err)
+		return nil, unreadable(err)
 	}
 	defer f.Close()
 	// Read one byte past the limit so that Parse can tell "too large" apart
 	// from "exactly at the limit" without reading an unbounded stream.
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading spec %s: %w", path, err)
+		return nil, unreadable(err)
 	}
 	return Parse(path, data)
 }

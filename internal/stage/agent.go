@@ -169,7 +169,7 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 		return pipeline.Output{}, err
 	}
 	d.ExecMS = ms(res.Duration)
-	out := pipeline.Output{ExitCode: res.ExitCode}
+	out := pipeline.Output{ExitCode: new(res.ExitCode)}
 	if res.ExitCode != 0 {
 		msg := lastLine(stderr.String())
 		if msg == "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/plural"
 	"github.com/voidbox/voidbox/internal/sandbox"
 )
 
@@ -184,7 +185,7 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	}
 	d.ExecMS = ms(res.Duration)
 	d.StdoutDropped = res.StdoutDropped
-	out := pipeline.Output{ExitCode: res.ExitCode, Data: stdout.Bytes(), Detail: d}
+	out := pipeline.Output{ExitCode: new(res.ExitCode), Data: stdout.Bytes(), Detail: d}
 	switch {
 	case res.TimedOut:
 		return out, fmt.Errorf("command timed out after %v", sb.Policy().Timeout)
@@ -238,7 +239,7 @@ func (d *Detail) Summary() string {
 	if a == nil {
 		return ""
 	}
-	s := fmt.Sprintf("%s: %d turns, %d tool calls, %d+%d tokens", a.Model, a.Turns, a.ToolCallCount, a.InputTokens, a.OutputTokens)
+	s := fmt.Sprintf("%s: %s, %s, %d+%d tokens", a.Model, plural.Of(a.Turns, "turn"), plural.Of(a.ToolCallCount, "tool call"), a.InputTokens, a.OutputTokens)
 	if a.CostUSD > 0 {
 		s += fmt.Sprintf(", $%.4f", a.CostUSD)
 	}

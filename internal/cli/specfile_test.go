@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the CLI in-process; none of its callers boot a VM.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb strings.Builder
+	code = Run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestUnreadableSpecFileIsUsageError: a --file that is missing or a
+// directory is a bad argument like any other (exit 2, one clear line), for
+// every command that reads a spec.
+func TestUnreadableSpecFileIsUsageError(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nonexistent.yaml")
+	for _, c := range []struct{ file, want string }{
+		{missing, "voidbox: reading spec " + missing + ": no such file or directory\n"},
+		{dir, "voidbox: reading spec " + dir + ": is a directory\n"},
+		{"", "voidbox: --file is required\n"},
+	} {
+		for _, sub := range []string{"run", "validate", "inspect"} {
+			code, stdout, stderr := runCLI(t, sub, "--file", c.file)
+			if code != ExitUsage || stderr != c.want || stdout != "" {
+				t.Errorf("%s --file %q: exit %d, stderr %q, stdout %q; want exit 2, stderr %q", sub, c.file, code, stderr, stdout, c.want)
+			}
+		}
+	}
+}
+
+// TestValidateCountsInWords: "1 stage", not "1 stages".
+func TestValidateCountsInWords(t *testing.T) {
+	dir := t.TempDir()
+	for n, want := range map[int]string{1: "(1 stage)", 2: "(2 stages)"} {
+		boxes, stages := "", ""
+		for i := range n {
+			name := string(rune('a' + i))
+			boxes += "    - {name: " + name + ", exec: [echo, hi]}\n"
+			stages += "    - box: " + name + "\n"
+		}
+		file := filepath.Join(dir, "p.yaml")
+		spec := "api_version: v1\nkind: pipeline\nname: p\npipeline:\n  boxes:\n" + boxes + "  stages:\n" + stages
+		if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := runCLI(t, "validate", "--file", file)
+		if code != ExitOK || stdout != file+`: valid pipeline "p" `+want+"\n" {
+			t.Errorf("%d stages: exit %d, stdout %q, stderr %q; want %s", n, code, stdout, stderr, want)
+		}
+	}
+}
