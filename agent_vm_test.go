@@ -211,7 +211,7 @@ func checkDenied(t *testing.T, s voidbox.StageReport, rec *recorder) {
 	if ev := rec.of("denied", "agent.tool_call"); len(ev) != 1 || ev[0].Fields["denied"] != true {
 		t.Errorf("denied: agent.tool_call events %+v, want one flagged denied", ev)
 	}
-	d := s.Detail.(*voidbox.StageDetail).Agent.(*voidbox.AgentDetail)
+	d := s.Detail.(*voidbox.StageDetail).Agent
 	if d.Denied != 1 || len(d.ToolCalls) != 1 || !d.ToolCalls[0].Denied || d.ToolCalls[0].Name != "bash" {
 		t.Errorf("denied: agent detail denied %d, tool calls %+v", d.Denied, d.ToolCalls)
 	}
