@@ -32,7 +32,7 @@ func (r *recorder) of(stage, typ string) []voidbox.Event {
 	defer r.mu.Unlock()
 	var out []voidbox.Event
 	for _, e := range r.events {
-		if e.Stage == stage && e.Type == typ {
+		if e.Stage == stage && string(e.Type()) == typ {
 			out = append(out, e)
 		}
 	}
@@ -44,7 +44,7 @@ func (r *recorder) count(typ string) int {
 	defer r.mu.Unlock()
 	n := 0
 	for _, e := range r.events {
-		if e.Type == typ {
+		if string(e.Type()) == typ {
 			n++
 		}
 	}
@@ -205,10 +205,10 @@ func checkDenied(t *testing.T, s voidbox.StageReport, rec *recorder) {
 		t.Errorf("denied: %s %q", s.Status, s.Error)
 		return
 	}
-	if ev := rec.of("denied", "agent.denied"); len(ev) != 1 || ev[0].Fields["command"] != "wget http://example.com" || ev[0].Fields["reason"] == "" {
+	if ev := rec.of("denied", "agent.denied"); len(ev) != 1 || ev[0].Data.(voidbox.EventAgentDenied).Command != "wget http://example.com" || ev[0].Data.(voidbox.EventAgentDenied).Reason == "" {
 		t.Errorf("denied: agent.denied events %+v, want one for wget with a reason", ev)
 	}
-	if ev := rec.of("denied", "agent.tool_call"); len(ev) != 1 || ev[0].Fields["denied"] != true {
+	if ev := rec.of("denied", "agent.tool_call"); len(ev) != 1 || !ev[0].Data.(voidbox.EventAgentToolCall).Denied {
 		t.Errorf("denied: agent.tool_call events %+v, want one flagged denied", ev)
 	}
 	d := s.Detail.(*voidbox.StageDetail).Agent

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/stage"
 
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -17,11 +18,16 @@ type Report = pipeline.Report
 // StageReport is the outcome of one stage.
 type StageReport = pipeline.StageReport
 
-// Event is one entry of a run's event stream.
-type Event = pipeline.Event
+// Event is one entry of a run's event stream: when, where (run, stage,
+// attempt) and what (Data, one of the typed payloads of the event types in
+// docs/events.md). Its JSON form is the --events line format.
+type Event = event.Event
+
+// EventData is an event's typed payload (EventRunStarted, EventVMBooted, …).
+type EventData = event.Data
 
 // EventSink receives a run's events; it must be safe for concurrent use.
-type EventSink = pipeline.Sink
+type EventSink = event.Sink
 
 // Plan is the resolved shape of a run: stages, order, parallel groups, limits.
 type Plan = pipeline.Plan
@@ -225,4 +231,7 @@ func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged,
 }
 
 // EventSinkFunc adapts a function to EventSink.
-type EventSinkFunc = pipeline.SinkFunc
+type EventSinkFunc = event.SinkFunc
+
+// DecodeEvent reads one event in its JSON form (a line of --events).
+func DecodeEvent(line []byte) (Event, error) { return event.Decode(line) }

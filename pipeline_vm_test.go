@@ -109,7 +109,7 @@ func TestPipelineCancelVM(t *testing.T) {
 	started := map[string]bool{} // guarded by mu
 	var cancelledAt time.Time    // guarded by mu
 	sink := voidbox.EventSinkFunc(func(e voidbox.Event) {
-		if e.Type != "exec.output" {
+		if e.Type() != "exec.output" {
 			return
 		}
 		mu.Lock()

@@ -41,13 +41,14 @@ func TestGuestLinksNoHostCode(t *testing.T) {
 }
 
 // TestAgentLinksNoHostCode: the built-in agent runs in the guest too; it
-// links only its own packages and the wire package (for the command
-// allowlist rule it shares with the guest agent), never the host's gateway,
+// links only its own packages, the wire package (for the command allowlist
+// rule it shares with the guest init) and the event package (the events it
+// writes), never the host's gateway,
 // VMM or CLI.
 func TestAgentLinksNoHostCode(t *testing.T) {
 	for _, d := range deps(t, mod+"/cmd/voidbox-agent", "GOOS=linux", "CGO_ENABLED=0") {
 		if strings.HasPrefix(d, mod) && d != mod+"/cmd/voidbox-agent" && d != mod+"/internal/agent" &&
-			d != mod+"/internal/wire" && !strings.HasPrefix(d, mod+"/internal/agent/") {
+			d != mod+"/internal/wire" && d != mod+"/internal/event" && !strings.HasPrefix(d, mod+"/internal/agent/") {
 			t.Errorf("voidbox-agent links %s", d)
 		}
 	}
@@ -56,7 +57,7 @@ func TestAgentLinksNoHostCode(t *testing.T) {
 // TestStdlibOnlyPackages: the protocol and policy packages depend on the
 // standard library only, so both ends can link them and audits stay small.
 func TestStdlibOnlyPackages(t *testing.T) {
-	for _, p := range []string{mod + "/internal/wire"} {
+	for _, p := range []string{mod + "/internal/wire", mod + "/internal/event", mod + "/internal/policy"} {
 		for _, d := range deps(t, p) {
 			if d == p {
 				continue

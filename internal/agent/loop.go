@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/agent/chat"
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/agent/tools"
 )
 
@@ -34,7 +34,7 @@ func (l *loop) run(ctx context.Context, req chat.Request) error {
 		l.res.Turns = turn
 		l.res.InputTokens += resp.InputTokens
 		l.res.OutputTokens += resp.OutputTokens
-		l.ev.Emit(&event.Turn{Turn: turn, InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens, StopReason: resp.StopReason})
+		l.ev.Send(event.AgentTurn{Turn: turn, InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens, StopReason: resp.StopReason})
 		l.res.FinalText = resp.Text
 		if len(resp.Calls) == 0 {
 			return nil
@@ -68,8 +68,8 @@ func (l *loop) call(ctx context.Context, turn int, call chat.ToolCall) chat.Tool
 		res = tools.Errorf("unknown tool %q", call.Name)
 	}
 	l.res.ToolCalls++
-	ev := &event.ToolCall{
-		Turn: turn, Name: call.Name, DurationMs: time.Since(start).Milliseconds(),
+	ev := event.AgentToolCall{
+		Turn: turn, Name: call.Name, DurationMS: time.Since(start).Milliseconds(),
 		ExitCode: res.ExitCode, Denied: res.Denied,
 	}
 	if res.IsError {
@@ -78,6 +78,6 @@ func (l *loop) call(ctx context.Context, turn int, call chat.ToolCall) chat.Tool
 			ev.Error = "error"
 		}
 	}
-	l.ev.Emit(ev)
+	l.ev.Send(ev)
 	return chat.ToolResult{CallID: call.ID, Content: res.Content, IsError: res.IsError}
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/agent"
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
 )
 
@@ -32,18 +32,18 @@ func TestBashWritesTheOutputFile(t *testing.T) {
 		if got := readFile(t, filepath.Join(cfg.Workspace, "output.json")); got != "hi\n" {
 			t.Errorf("output.json = %q: the final answer overwrote the agent's file", got)
 		}
-		started := all[*event.Started](o)
+		started := all[event.AgentStarted](o)
 		if len(started) != 1 || started[0].Model != "test-model" || started[0].Provider != string(fk.provider) {
 			t.Fatalf("started %+v", started)
 		}
 		if strings.Join(started[0].Tools, ",") != "bash,read_file,write_file,edit_file,list_dir" {
 			t.Errorf("tools %v", started[0].Tools)
 		}
-		turns := all[*event.Turn](o)
+		turns := all[event.AgentTurn](o)
 		if len(turns) != 2 || turns[0].InputTokens != 30 || turns[1].OutputTokens != 1 {
 			t.Errorf("turns %+v", turns)
 		}
-		calls := all[*event.ToolCall](o)
+		calls := all[event.AgentToolCall](o)
 		if len(calls) != 1 || calls[0].Name != "bash" || calls[0].ExitCode == nil || *calls[0].ExitCode != 0 || calls[0].Turn != 1 {
 			t.Errorf("tool calls %+v", calls)
 		}
@@ -94,8 +94,8 @@ func TestMaxTurns(t *testing.T) {
 		}
 		mustContain(t, "stderr", o.stderr, "max_turns (2) reached")
 		mustContain(t, "finished.error", o.finished().Error, "max_turns (2) reached")
-		if len(all[*event.ToolCall](o)) != 1 || o.finished().Turns != 2 {
-			t.Errorf("tool calls %d, turns %d", len(all[*event.ToolCall](o)), o.finished().Turns)
+		if len(all[event.AgentToolCall](o)) != 1 || o.finished().Turns != 2 {
+			t.Errorf("tool calls %d, turns %d", len(all[event.AgentToolCall](o)), o.finished().Turns)
 		}
 		for _, name := range []string{"never-run", "output.json"} {
 			if _, err := os.Stat(filepath.Join(cfg.Workspace, name)); err == nil {
@@ -165,7 +165,7 @@ func TestAllowlistDeniesAndTheStageGoesOn(t *testing.T) {
 		if o.code != 0 {
 			t.Fatalf("exit %d, stderr %q", o.code, o.stderr)
 		}
-		denied := all[*event.Denied](o)
+		denied := all[event.AgentDenied](o)
 		var cmds []string
 		for _, d := range denied {
 			cmds = append(cmds, d.Command)
@@ -174,7 +174,7 @@ func TestAllowlistDeniesAndTheStageGoesOn(t *testing.T) {
 		if strings.Join(cmds, "|") != "curl x|wget y|wget z" {
 			t.Errorf("denied %v", cmds)
 		}
-		calls := all[*event.ToolCall](o)
+		calls := all[event.AgentToolCall](o)
 		if len(calls) != 1 || !calls[0].Denied || *calls[0].ExitCode != 0 {
 			t.Errorf("tool call %+v", calls[0])
 		}
@@ -204,7 +204,7 @@ func TestEmptyAllowlistDeniesEveryProgram(t *testing.T) {
 			t.Fatalf("exit %d, stderr %q", o.code, o.stderr)
 		}
 		var cmds []string
-		for _, d := range all[*event.Denied](o) {
+		for _, d := range all[event.AgentDenied](o) {
 			cmds = append(cmds, d.Command)
 		}
 		if strings.Join(cmds, "|") != "cat /etc/passwd|id|wget -q x" {
@@ -265,7 +265,7 @@ func TestFileTools(t *testing.T) {
 		if got := readFile(t, filepath.Join(cfg.Workspace, "notes/a.txt")); got != "alpha\ngamma\n" {
 			t.Errorf("a.txt = %q", got)
 		}
-		calls := all[*event.ToolCall](o)
+		calls := all[event.AgentToolCall](o)
 		if len(calls) != 6 || calls[4].Error == "" || calls[5].Error == "" || calls[0].Error != "" {
 			t.Errorf("tool call events %+v", calls)
 		}
@@ -287,7 +287,7 @@ func TestToolTimeoutDoesNotStopTheRun(t *testing.T) {
 	if o.code != 0 || time.Since(start) > 10*time.Second {
 		t.Fatalf("exit %d after %v, stderr %q", o.code, time.Since(start), o.stderr)
 	}
-	if c := all[*event.ToolCall](o); len(c) != 1 || c[0].Error != "timed out" || c[0].ExitCode != nil {
+	if c := all[event.AgentToolCall](o); len(c) != 1 || c[0].Error != "timed out" || c[0].ExitCode != nil {
 		t.Errorf("tool call %+v", c)
 	}
 }

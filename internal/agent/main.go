@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // Exit codes of Main.
@@ -56,7 +56,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ev := event.NewWriter(events)
 	cfg, err := LoadConfig(*configPath)
 	if err != nil {
-		ev.Emit(&event.Finished{Error: err.Error()})
+		ev.Send(event.AgentFinished{Error: err.Error()})
 		fmt.Fprintln(stderr, "agent:", err)
 		return ExitUsage
 	}

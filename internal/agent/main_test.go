@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/voidbox/voidbox/internal/agent"
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/agent/mcptools/mcptest"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
 )
@@ -97,18 +97,18 @@ func decodeEvents(t *testing.T, out []byte) []any {
 		if err != nil {
 			t.Fatalf("stdout line %q: %v", sc.Text(), err)
 		}
-		evs = append(evs, ev)
+		evs = append(evs, ev.Data)
 	}
 	if len(evs) == 0 {
 		t.Fatal("no events")
 	}
-	if _, ok := evs[len(evs)-1].(*event.Finished); !ok {
+	if _, ok := evs[len(evs)-1].(event.AgentFinished); !ok {
 		t.Fatalf("last event is %T, want agent.finished", evs[len(evs)-1])
 	}
 	return evs
 }
 
-func (o outcome) finished() *event.Finished { return o.events[len(o.events)-1].(*event.Finished) }
+func (o outcome) finished() event.AgentFinished { return o.events[len(o.events)-1].(event.AgentFinished) }
 
 // all returns the events of type T.
 func all[T any](o outcome) []T {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/agent"
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/agent/mcptools/mcptest"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
 )
@@ -49,7 +49,7 @@ func TestMCPToolResultIsFedBack(t *testing.T) {
 		if o.code != 0 {
 			t.Fatalf("exit %d, stderr %q", o.code, o.stderr)
 		}
-		tools := all[*event.Started](o)[0].Tools
+		tools := all[event.AgentStarted](o)[0].Tools
 		for _, name := range []string{"calc__add", "calc__crash", "web__add", "bash"} {
 			if !slices.Contains(tools, name) {
 				t.Errorf("tools %v lack %s", tools, name)
@@ -94,7 +94,7 @@ func TestMCPServerCrashMidRun(t *testing.T) {
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("run took %v", d)
 		}
-		calls := all[*event.ToolCall](o)
+		calls := all[event.AgentToolCall](o)
 		if len(calls) != 3 || calls[0].Error == "" || calls[1].Error == "" || calls[2].Error != "" {
 			t.Errorf("tool calls %+v", calls)
 		}
@@ -117,7 +117,7 @@ func TestMCPServerThatFailsToStart(t *testing.T) {
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("the model was called %d times", n)
 	}
-	if len(all[*event.Started](o)) != 0 {
+	if len(all[event.AgentStarted](o)) != 0 {
 		t.Error("agent.started emitted although a server failed")
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/agent/chat"
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/agent/mcptools"
 	"github.com/voidbox/voidbox/internal/agent/shell"
 	"github.com/voidbox/voidbox/internal/agent/tools"
@@ -47,14 +47,14 @@ func Run(ctx context.Context, cfg Config, ev *event.Writer) (res Result, err err
 		if _, statErr := os.Stat(cfg.OutputFile); statErr == nil {
 			res.OutputFile = cfg.OutputFile
 		}
-		fin := &event.Finished{
+		fin := event.AgentFinished{
 			Turns: res.Turns, ToolCalls: res.ToolCalls, InputTokens: res.InputTokens,
 			OutputTokens: res.OutputTokens, FinalText: res.FinalText, OutputFile: res.OutputFile,
 		}
 		if err != nil {
 			fin.Error = err.Error()
 		}
-		ev.Emit(fin)
+		ev.Send(fin)
 	}()
 
 	if err := cfg.Validate(); err != nil {
@@ -78,7 +78,7 @@ func Run(ctx context.Context, cfg Config, ev *event.Writer) (res Result, err err
 	env := tools.Env{
 		Workspace: cfg.Workspace, Vars: append(os.Environ(), "WORKSPACE="+cfg.Workspace),
 		Policy: policy, AllowedCommands: cfg.AllowedCommands,
-		OnDenied: func(d shell.Denial) { ev.Emit(&event.Denied{Command: d.Command, Reason: d.Reason}) },
+		OnDenied: func(d shell.Denial) { ev.Send(event.AgentDenied{Command: d.Command, Reason: d.Reason}) },
 	}
 	all := append(tools.Builtin(env), servers.Tools()...)
 	byName := make(map[string]tools.Tool, len(all))
@@ -89,7 +89,7 @@ func Run(ctx context.Context, cfg Config, ev *event.Writer) (res Result, err err
 		specs = append(specs, chat.ToolSpec{Name: t.Name, Description: t.Description, Schema: t.Schema})
 		names = append(names, t.Name)
 	}
-	ev.Emit(&event.Started{Provider: string(cfg.Provider), Model: cfg.Model, Tools: names})
+	ev.Send(event.AgentStarted{Provider: string(cfg.Provider), Model: cfg.Model, Tools: names})
 
 	l := &loop{cfg: cfg, ev: ev, model: newModel(cfg), tools: byName, res: &res}
 	req := chat.Request{

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/claudecode/streamjson"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 var update = flag.Bool("update", false, "rewrite streamjson/testdata from the real runs")
@@ -244,7 +245,7 @@ func guestRoot(t *testing.T, im *Image) string {
 type realRun struct {
 	stdout, stderr []byte
 	err            error // from the process
-	events         []any
+	events         []event.Data
 	res            *streamjson.Result
 	reqs           []seenRequest
 	moved          int      // system messages the gateway moved
@@ -296,7 +297,7 @@ func runReal(t *testing.T, im *Image, upstream string, cfg Config, prepare func(
 	t.Logf("claude-code ran %s (%v), max RSS %d MiB; stderr: %s", time.Since(start).Round(time.Millisecond), r.err, maxRSS>>10, stderr.String())
 	r.stdout, r.stderr = stdout.Bytes(), stderr.Bytes()
 	var perr error
-	r.res, perr = streamjson.ParseStream(bytes.NewReader(r.stdout), func(ev any) { r.events = append(r.events, ev) })
+	r.res, perr = streamjson.ParseStream(bytes.NewReader(r.stdout), func(ev event.Data) { r.events = append(r.events, ev) })
 	if perr != nil {
 		t.Fatal(perr)
 	}

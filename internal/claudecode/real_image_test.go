@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"github.com/voidbox/voidbox/internal/testgate"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/testgate"
 )
 
 // The real flavour is built once per test binary, from the npm registry

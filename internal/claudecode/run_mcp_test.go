@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
 	"github.com/voidbox/voidbox/internal/agent/mcptools/mcptest"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
 )
 
@@ -45,11 +45,11 @@ func TestRealRunMCPConfig(t *testing.T) {
 	if !slices.Contains(r.res.Tools, "mcp__calc__add") || slices.ContainsFunc(r.res.Tools, func(n string) bool { return strings.Contains(n, "rogue") }) {
 		t.Errorf("tools %v", r.res.Tools)
 	}
-	want := []string{event.TypeStarted, event.TypeTurn, event.TypeToolCall, event.TypeTurn, event.TypeFinished}
+	want := []string{string(event.TypeAgentStarted), string(event.TypeAgentTurn), string(event.TypeAgentToolCall), string(event.TypeAgentTurn), string(event.TypeAgentFinished)}
 	if got := types(r.events); !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
-	if tc := r.events[2].(*event.ToolCall); tc.Name != "mcp__calc__add" || tc.Error != "" || tc.ExitCode != nil {
+	if tc := r.events[2].(event.AgentToolCall); tc.Name != "mcp__calc__add" || tc.Error != "" || tc.ExitCode != nil {
 		t.Errorf("tool call %+v", tc)
 	}
 	if fin := r.res.Finished; fin.FinalText != "5" {

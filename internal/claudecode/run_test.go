@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
 )
 
@@ -64,25 +64,25 @@ func TestRealRunBashToolAndSkill(t *testing.T) {
 	checkOnlyBaseURL(t, r, 2)
 	saveTranscript(t, "bash_tool", r.stdout)
 
-	want := []string{event.TypeStarted, event.TypeTurn, event.TypeToolCall, event.TypeTurn, event.TypeFinished}
+	want := []string{string(event.TypeAgentStarted), string(event.TypeAgentTurn), string(event.TypeAgentToolCall), string(event.TypeAgentTurn), string(event.TypeAgentFinished)}
 	if got := types(r.events); !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
-	st := r.events[0].(*event.Started)
+	st := r.events[0].(event.AgentStarted)
 	if st.Model != "claude-sonnet-4-5" || !slices.Contains(st.Tools, "Bash") {
 		t.Errorf("started %+v", st)
 	}
-	if tu := r.events[1].(*event.Turn); tu.Turn != 1 || tu.InputTokens != 1000 || tu.StopReason != "tool_use" {
+	if tu := r.events[1].(event.AgentTurn); tu.Turn != 1 || tu.InputTokens != 1000 || tu.StopReason != "tool_use" {
 		t.Errorf("turn 1 %+v", tu)
 	}
-	tc := r.events[2].(*event.ToolCall)
+	tc := r.events[2].(event.AgentToolCall)
 	if tc.Turn != 1 || tc.Name != "Bash" || tc.Error != "" || tc.ExitCode == nil || *tc.ExitCode != 0 {
 		t.Errorf("tool call %+v", tc)
 	}
-	if tu := r.events[3].(*event.Turn); tu.Turn != 2 || tu.InputTokens != 1200 || tu.StopReason != "end_turn" {
+	if tu := r.events[3].(event.AgentTurn); tu.Turn != 2 || tu.InputTokens != 1200 || tu.StopReason != "end_turn" {
 		t.Errorf("turn 2 %+v", tu)
 	}
-	fin := r.events[4].(*event.Finished)
+	fin := r.events[4].(event.AgentFinished)
 	if fin.Turns != 2 || fin.ToolCalls != 1 || fin.InputTokens != 2200 || fin.OutputTokens != 27 ||
 		fin.FinalText != "done: the input says hello" || fin.Error != "" {
 		t.Errorf("finished %+v", fin)
@@ -107,15 +107,15 @@ func TestRealRunMaxTurns(t *testing.T) {
 	checkOnlyBaseURL(t, r, 1)
 	t.Logf("betas: %v", r.reqs)
 	saveTranscript(t, "max_turns", r.stdout)
-	want := []string{event.TypeStarted, event.TypeTurn, event.TypeToolCall, event.TypeFinished}
+	want := []string{string(event.TypeAgentStarted), string(event.TypeAgentTurn), string(event.TypeAgentToolCall), string(event.TypeAgentFinished)}
 	if got := types(r.events); !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
-	tc := r.events[2].(*event.ToolCall)
+	tc := r.events[2].(event.AgentToolCall)
 	if tc.ExitCode == nil || *tc.ExitCode != 3 || !strings.Contains(tc.Error, "failing") {
 		t.Errorf("tool call %+v", tc)
 	}
-	fin := r.events[3].(*event.Finished)
+	fin := r.events[3].(event.AgentFinished)
 	if fin.Turns != 1 || fin.ToolCalls != 1 || !strings.Contains(fin.Error, "max_turns") || fin.FinalText != "" {
 		t.Errorf("finished %+v", fin)
 	}
@@ -136,11 +136,11 @@ func TestRealRunAPIError(t *testing.T) {
 	}
 	checkOnlyBaseURL(t, r, 2)
 	saveTranscript(t, "api_error", r.stdout)
-	want := []string{event.TypeStarted, event.TypeFinished}
+	want := []string{string(event.TypeAgentStarted), string(event.TypeAgentFinished)}
 	if got := types(r.events); !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v (the synthetic error message is no turn)", got, want)
 	}
-	fin := r.events[1].(*event.Finished)
+	fin := r.events[1].(event.AgentFinished)
 	if fin.Turns != 0 || !strings.Contains(fin.Error, "api_error (HTTP 401)") {
 		t.Errorf("finished %+v", fin)
 	}
@@ -172,21 +172,10 @@ func TestRealRunLongPromptOnStdin(t *testing.T) {
 	}
 }
 
-func types(events []any) []string {
+func types(events []event.Data) []string {
 	var out []string
 	for _, ev := range events {
-		switch e := ev.(type) {
-		case *event.Started:
-			out = append(out, e.Type)
-		case *event.Turn:
-			out = append(out, e.Type)
-		case *event.ToolCall:
-			out = append(out, e.Type)
-		case *event.Denied:
-			out = append(out, e.Type)
-		case *event.Finished:
-			out = append(out, e.Type)
-		}
+		out = append(out, string(ev.EventType()))
 	}
 	return out
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/voidbox/voidbox"
-	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/progress"
 )
 
@@ -62,16 +62,16 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	var sinks pipeline.Sinks
+	var sinks event.Sinks
 	var eventsFile *os.File
-	var jsonl *pipeline.JSONLSink
+	var jsonl *event.Writer
 	if f.events != "" {
 		eventsFile, err = os.Create(f.events)
 		if err != nil {
 			return usageError{fmt.Errorf("--events: %w", err)}
 		}
 		defer eventsFile.Close()
-		jsonl = pipeline.NewJSONLSink(eventsFile)
+		jsonl = event.NewWriter(eventsFile)
 		sinks = append(sinks, jsonl)
 	}
 	var view *progress.Renderer

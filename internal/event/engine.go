@@ -40,9 +40,11 @@ type StageRetrying struct {
 
 // StageSucceeded ends a stage that succeeded.
 type StageSucceeded struct {
-	DurationMS  int64 `json:"duration_ms"` // this attempt
-	ExitCode    int   `json:"exit_code"`
-	OutputBytes int   `json:"output_bytes"`
+	DurationMS int64 `json:"duration_ms"` // this attempt
+	// ExitCode is the command's exit status; nil when the stage ran none
+	// to an exit.
+	ExitCode    *int `json:"exit_code,omitempty"`
+	OutputBytes int  `json:"output_bytes"`
 }
 
 // StageFailed ends a stage whose last attempt failed.

@@ -19,7 +19,7 @@ var samples = []Data{
 	RunFinished{Status: "failed", DurationMS: 12, Error: "stage a failed"},
 	StageQueued{}, StageStarted{},
 	StageRetrying{Error: "exit 1", DelayMS: 500},
-	StageSucceeded{DurationMS: 9, ExitCode: 0, OutputBytes: 3},
+	StageSucceeded{DurationMS: 9, ExitCode: intp(0), OutputBytes: 3},
 	StageFailed{Error: "boom", ExitCode: intp(0), Attempts: 2, Permanent: true},
 	StageSkipped{Reason: `stage "a" failed`, FailedStage: "a"},
 	StageCancelled{Reason: "run cancelled"},

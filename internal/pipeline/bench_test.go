@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/voidbox/voidbox/internal/event"
+
 	"github.com/voidbox/voidbox/internal/pipeline"
 )
 
@@ -18,7 +20,7 @@ func BenchmarkFanOut(b *testing.B) {
 				branches[i] = node(fmt.Sprintf("b%d", i))
 			}
 			g := mustPipeline(b, pipeline.NewPipeline("bench").Pipe(node("src")).FanOut(branches...).Pipe(node("join")))
-			noop := pipeline.RunnerFunc(func(context.Context, *pipeline.Node, int, []byte, func(pipeline.Event)) (pipeline.Output, error) {
+			noop := pipeline.RunnerFunc(func(context.Context, *pipeline.Node, int, []byte, func(event.Data)) (pipeline.Output, error) {
 				return pipeline.Output{Data: []byte(`{"ok":true}`)}, nil
 			})
 			ctx := context.Background()

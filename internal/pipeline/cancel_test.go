@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/event"
+
 	"go.uber.org/goleak"
 
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -61,8 +63,8 @@ func TestCancelMidFanOut(t *testing.T) {
 			t.Errorf("stage %s = %s, want cancelled", s, st.Status)
 		}
 		ran += r.callCount(s)
-		if got := log.of(s); got[len(got)-1].Type != pipeline.EventStageCancelled {
-			t.Errorf("last event of %s = %s, want stage.cancelled", s, got[len(got)-1].Type)
+		if got := log.of(s); got[len(got)-1].Type() != event.TypeStageCancelled {
+			t.Errorf("last event of %s = %s, want stage.cancelled", s, got[len(got)-1].Type())
 		}
 	}
 	if ran != 2 {
@@ -71,7 +73,7 @@ func TestCancelMidFanOut(t *testing.T) {
 	if res.rep.Stage("src").Status != pipeline.StatusSucceeded {
 		t.Errorf("src = %s, it finished before the cancel", res.rep.Stage("src").Status)
 	}
-	if last := log.of(""); last[len(last)-1].Type != pipeline.EventRunFinished || last[len(last)-1].Fields["status"] != "cancelled" {
+	if last := log.of(""); last[len(last)-1].Type() != event.TypeRunFinished || last[len(last)-1].Data.(event.RunFinished).Status != "cancelled" {
 		t.Errorf("last run event = %+v", last[len(last)-1])
 	}
 }
@@ -95,10 +97,10 @@ func TestCancelDuringBackoff(t *testing.T) {
 	g := mustPipeline(t, pipeline.NewPipeline("bo").Pipe(pipeline.Node{ID: "a", Retries: 3, Backoff: time.Hour}))
 	log := &eventLog{}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := newRunner(map[string]behaviour{"a": func(context.Context, *fakeRunner, int, []byte, func(pipeline.Event)) (pipeline.Output, error) {
+	r := newRunner(map[string]behaviour{"a": func(context.Context, *fakeRunner, int, []byte, func(event.Data)) (pipeline.Output, error) {
 		go func() {
 			// Cancel once the engine has announced the retry wait.
-			for !hasEvent(log, "a", pipeline.EventStageRetrying) {
+			for !hasEvent(log, "a", event.TypeStageRetrying) {
 				time.Sleep(time.Millisecond)
 			}
 			cancel()
@@ -138,8 +140,8 @@ func TestCancelledWhileStartingHasNoExitCode(t *testing.T) {
 		t.Errorf("report of a stage that ran no command has an exit code: %s", b)
 	}
 	for _, e := range log.of("a") {
-		if _, ok := e.Fields["exit_code"]; ok {
-			t.Errorf("event %s carries an exit code: %v", e.Type, e.Fields)
+		if b, _ := json.Marshal(e); bytes.Contains(b, []byte(`"exit_code"`)) {
+			t.Errorf("event carries an exit code: %s", b)
 		}
 	}
 }

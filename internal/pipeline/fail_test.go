@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/event"
+
 	"github.com/voidbox/voidbox/internal/pipeline"
 )
 
@@ -27,8 +29,8 @@ func TestFailureSkipsDependentsOnly(t *testing.T) {
 	log := &eventLog{}
 	r := newRunner(map[string]behaviour{
 		"a": failTimes(99, ""),
-		"d": func(ctx context.Context, _ *fakeRunner, _ int, _ []byte, _ func(pipeline.Event)) (pipeline.Output, error) {
-			for !hasEvent(log, "a", pipeline.EventStageFailed) {
+		"d": func(ctx context.Context, _ *fakeRunner, _ int, _ []byte, _ func(event.Data)) (pipeline.Output, error) {
+			for !hasEvent(log, "a", event.TypeStageFailed) {
 				if ctx.Err() != nil {
 					return pipeline.Output{}, ctx.Err()
 				}
@@ -65,14 +67,14 @@ func TestFailureSkipsDependentsOnly(t *testing.T) {
 	if n := r.callCount("b") + r.callCount("c"); n != 0 {
 		t.Errorf("skipped stages ran %d times", n)
 	}
-	if ev := log.of("c"); len(ev) != 1 || ev[0].Type != pipeline.EventStageSkipped || ev[0].Fields["failed_stage"] != "a" {
+	if ev := log.of("c"); len(ev) != 1 || ev[0].Type() != event.TypeStageSkipped || ev[0].Data.(event.StageSkipped).FailedStage != "a" {
 		t.Errorf("events of c = %+v", ev)
 	}
 }
 
-func hasEvent(log *eventLog, stage, typ string) bool {
+func hasEvent(log *eventLog, stage string, typ event.Type) bool {
 	for _, e := range log.of(stage) {
-		if e.Type == typ {
+		if e.Type() == typ {
 			return true
 		}
 	}
@@ -85,7 +87,7 @@ func TestFanOutReportsEveryBranch(t *testing.T) {
 		Pipe(node("join")))
 	r := newRunner(map[string]behaviour{
 		"ok1": succeed("x"),
-		"bad": func(context.Context, *fakeRunner, int, []byte, func(pipeline.Event)) (pipeline.Output, error) {
+		"bad": func(context.Context, *fakeRunner, int, []byte, func(event.Data)) (pipeline.Output, error) {
 			return pipeline.Output{ExitCode: new(2)}, nil // non-zero exit without an error still fails
 		},
 		"ok2": succeed("y"),
@@ -109,7 +111,7 @@ func TestFanOutReportsEveryBranch(t *testing.T) {
 
 func TestRunnerPanicFailsStage(t *testing.T) {
 	g := mustPipeline(t, pipeline.NewPipeline("p").Pipe(pipeline.Node{ID: "a", Retries: 3}))
-	r := newRunner(map[string]behaviour{"a": func(context.Context, *fakeRunner, int, []byte, func(pipeline.Event)) (pipeline.Output, error) {
+	r := newRunner(map[string]behaviour{"a": func(context.Context, *fakeRunner, int, []byte, func(event.Data)) (pipeline.Output, error) {
 		panic("boom")
 	}})
 	rep, err := pipeline.Run(context.Background(), g, r, pipeline.Options{})

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/event"
+
 	"github.com/voidbox/voidbox/internal/pipeline"
 )
 
@@ -29,8 +31,7 @@ func TestRetryThenSucceed(t *testing.T) {
 		t.Errorf("backoff sleeps = %v, want [10ms]", clock.sleeps)
 	}
 	retry := log.of("a")[2]
-	if retry.Type != pipeline.EventStageRetrying || retry.Attempt != 1 || retry.Fields["delay_ms"] != int64(10) ||
-		!strings.Contains(retry.Fields["error"].(string), "flaky") {
+	if r, ok := retry.Data.(event.StageRetrying); !ok || retry.Attempt != 1 || r.DelayMS != 10 || !strings.Contains(r.Error, "flaky") {
 		t.Errorf("retry event = %+v", retry)
 	}
 }
@@ -55,7 +56,7 @@ func TestBackoffDoublesAndCaps(t *testing.T) {
 func TestPermanentErrorIsNotRetried(t *testing.T) {
 	g := mustPipeline(t, pipeline.NewPipeline("r").Pipe(pipeline.Node{ID: "a", Retries: 5}))
 	errSpec := errors.New("no kernel")
-	r := newRunner(map[string]behaviour{"a": func(context.Context, *fakeRunner, int, []byte, func(pipeline.Event)) (pipeline.Output, error) {
+	r := newRunner(map[string]behaviour{"a": func(context.Context, *fakeRunner, int, []byte, func(event.Data)) (pipeline.Output, error) {
 		return pipeline.Output{}, fmt.Errorf("booting vm: %w", pipeline.Permanent(errSpec))
 	}})
 	rep, err := pipeline.Run(context.Background(), g, r, pipeline.Options{Clock: &recordingClock{}})

@@ -7,13 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/event"
+
 	"github.com/voidbox/voidbox/internal/pipeline"
 )
 
 func TestReportJSON(t *testing.T) {
 	g := mustPipeline(t, pipeline.NewPipeline("rep").Pipe(node("a")).Pipe(pipeline.Node{ID: "b", Timeout: time.Minute}))
 	r := newRunner(map[string]behaviour{
-		"a": func(context.Context, *fakeRunner, int, []byte, func(pipeline.Event)) (pipeline.Output, error) {
+		"a": func(context.Context, *fakeRunner, int, []byte, func(event.Data)) (pipeline.Output, error) {
 			return pipeline.Output{Data: []byte(`{"k":1}`), ExitCode: new(0), Detail: map[string]int{"input_tokens": 12}}, nil
 		},
 		"b": failTimes(9, ""),

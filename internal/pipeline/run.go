@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/voidbox/voidbox/internal/event"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -21,14 +22,14 @@ type Runner interface {
 	// in time, run, stage and attempt. A non-zero Output.ExitCode with a nil
 	// error still fails the attempt. Wrap errors that retrying cannot fix
 	// with Permanent.
-	RunStage(ctx context.Context, n *Node, attempt int, input []byte, emit func(Event)) (Output, error)
+	RunStage(ctx context.Context, n *Node, attempt int, input []byte, emit func(event.Data)) (Output, error)
 }
 
 // RunnerFunc adapts a function to Runner.
-type RunnerFunc func(ctx context.Context, n *Node, attempt int, input []byte, emit func(Event)) (Output, error)
+type RunnerFunc func(ctx context.Context, n *Node, attempt int, input []byte, emit func(event.Data)) (Output, error)
 
 // RunStage calls f.
-func (f RunnerFunc) RunStage(ctx context.Context, n *Node, attempt int, input []byte, emit func(Event)) (Output, error) {
+func (f RunnerFunc) RunStage(ctx context.Context, n *Node, attempt int, input []byte, emit func(event.Data)) (Output, error) {
 	return f(ctx, n, attempt, input, emit)
 }
 
@@ -51,7 +52,7 @@ type Options struct {
 	// Input is handed to the graph's Entry nodes.
 	Input []byte
 	// Sink receives the event stream; nil discards it.
-	Sink Sink
+	Sink event.Sink
 	// Clock defaults to the wall clock.
 	Clock Clock
 }
@@ -76,7 +77,7 @@ func Run(ctx context.Context, g *Graph, runner Runner, opts Options) (*Report, e
 		results: make(chan stageResult, len(g.Nodes)),
 	}
 	if e.sink == nil {
-		e.sink = discard{}
+		e.sink = event.Discard
 	}
 	if e.clock == nil {
 		e.clock = realClock{}
@@ -91,7 +92,7 @@ func Run(ctx context.Context, g *Graph, runner Runner, opts Options) (*Report, e
 type engine struct {
 	c       *compiled
 	runner  Runner
-	sink    Sink
+	sink    event.Sink
 	clock   Clock
 	input   []byte
 	sem     *semaphore.Weighted // nil: no cap on concurrent attempts
@@ -114,7 +115,7 @@ type stageResult struct {
 	err error // set when rep.Status is failed or cancelled
 }
 
-func (e *engine) emit(ev Event) {
+func (e *engine) emit(ev event.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = e.clock.Now()
 	}
@@ -134,14 +135,12 @@ func (e *engine) run(ctx context.Context) (*Report, error) {
 		e.stages[i] = StageReport{Name: n.ID, Status: StatusPending, Group: n.Group}
 		e.waiting[i] = len(e.c.deps[i])
 	}
-	e.emit(Event{Time: rep.Started, Type: EventRunStarted, Fields: map[string]any{
-		"stages": names, "max_parallel": g.MaxParallel,
-	}})
+	e.emit(event.Event{Time: rep.Started, Data: event.RunStarted{Stages: names, MaxParallel: g.MaxParallel}})
 
 	var wg sync.WaitGroup
 	inflight := 0
 	launch := func(i int) {
-		e.emit(Event{Type: EventStageQueued, Stage: g.Nodes[i].ID})
+		e.emit(event.Event{Stage: g.Nodes[i].ID, Data: event.StageQueued{}})
 		input := e.inputFor(i)
 		inflight++
 		wg.Go(func() { e.results <- e.runStage(ctx, i, input) })
@@ -174,7 +173,7 @@ func (e *engine) run(ctx context.Context) (*Report, error) {
 	for i := range e.stages {
 		if s := &e.stages[i]; s.Status == StatusPending {
 			s.Status, s.Reason = StatusCancelled, "run cancelled before the stage started"
-			e.emit(Event{Type: EventStageCancelled, Stage: s.Name, Fields: map[string]any{"reason": s.Reason}})
+			e.emit(event.Event{Stage: s.Name, Data: event.StageCancelled{Reason: s.Reason}})
 		}
 	}
 	return e.finish(ctx, rep)
@@ -205,9 +204,7 @@ func (e *engine) skipDependents(i int) {
 			continue
 		}
 		s.Status, s.Reason = StatusSkipped, fmt.Sprintf("stage %q failed", failed)
-		e.emit(Event{Type: EventStageSkipped, Stage: s.Name, Fields: map[string]any{
-			"reason": s.Reason, "failed_stage": failed,
-		}})
+		e.emit(event.Event{Stage: s.Name, Data: event.StageSkipped{Reason: s.Reason, FailedStage: failed}})
 		queue = append(queue, e.c.dependents[d]...)
 	}
 }
@@ -241,11 +238,8 @@ func (e *engine) finish(ctx context.Context, rep *Report) (*Report, error) {
 	rep.Output = e.finalOutput()
 	rep.Finished = e.clock.Now()
 	rep.Duration = rep.Finished.Sub(rep.Started)
-	fields := map[string]any{"status": string(rep.Status), "duration_ms": rep.Duration.Milliseconds()}
-	if rep.Error != "" {
-		fields["error"] = rep.Error
-	}
-	e.emit(Event{Time: rep.Finished, Type: EventRunFinished, Fields: fields})
+	e.emit(event.Event{Time: rep.Finished, Data: event.RunFinished{Status: string(rep.Status),
+		DurationMS: rep.Duration.Milliseconds(), Error: rep.Error}})
 	return rep, err
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/voidbox/voidbox/internal/event"
+
 	"github.com/voidbox/voidbox/internal/pipeline"
 )
 
@@ -122,10 +124,10 @@ func TestWorkflowStdinFromAndOutputStep(t *testing.T) {
 func TestRunnerEventsAreAttributed(t *testing.T) {
 	g := mustPipeline(t, pipeline.NewPipeline("ev").Pipe(pipeline.Node{ID: "a", Retries: 1}))
 	r := newRunner(map[string]behaviour{
-		"a": func(ctx context.Context, f *fakeRunner, attempt int, in []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
-			ev := pipeline.ExecOutput("stdout", []byte("hi\xff\n"))
-			ev.Stage, ev.Attempt = "spoofed", 99
-			emit(ev)
+		"a": func(ctx context.Context, f *fakeRunner, attempt int, in []byte, emit func(event.Data)) (pipeline.Output, error) {
+			// A runner sends data only: it cannot attribute an event to
+			// another stage or attempt.
+			emit(event.NewExecOutput("stdout", []byte("hi\xff\n")))
 			return failTimes(1, "ok")(ctx, f, attempt, in, emit)
 		},
 	})
@@ -141,10 +143,10 @@ func TestRunnerEventsAreAttributed(t *testing.T) {
 		t.Errorf("run events = %v", got)
 	}
 	out := log.of("a")[5]
-	if out.Attempt != 2 || out.Run != "ev" || out.Time.IsZero() || out.Fields["data"] != "hi\uFFFD\n" {
+	if out.Attempt != 2 || out.Run != "ev" || out.Time.IsZero() || out.Data.(event.ExecOutput).Data != "hi\uFFFD\n" {
 		t.Errorf("exec.output event = %+v", out)
 	}
-	if f := log.of("")[0].Fields["stages"]; !slices.Equal(f.([]string), []string{"a"}) {
+	if f := log.of("")[0].Data.(event.RunStarted).Stages; !slices.Equal(f, []string{"a"}) {
 		t.Errorf("run.started stages = %v", f)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/event"
+
 	"go.uber.org/goleak"
 
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -19,7 +21,7 @@ func TestMain(m *testing.M) {
 }
 
 // behaviour is what the in-process runner does for one stage's attempt.
-type behaviour func(ctx context.Context, f *fakeRunner, attempt int, input []byte, emit func(pipeline.Event)) (pipeline.Output, error)
+type behaviour func(ctx context.Context, f *fakeRunner, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error)
 
 // fakeRunner is an in-process Runner whose behaviour is set per stage. It
 // records calls, inputs, completion order and concurrency.
@@ -45,7 +47,7 @@ func newRunner(steps map[string]behaviour) *fakeRunner {
 	}
 }
 
-func (f *fakeRunner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
+func (f *fakeRunner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
 	now := f.running.Add(1)
 	for {
 		m := f.maxRunning.Load()
@@ -103,14 +105,14 @@ func (f *fakeRunner) inputOf(id string, attempt int) string {
 }
 
 func succeed(data string) behaviour {
-	return func(context.Context, *fakeRunner, int, []byte, func(pipeline.Event)) (pipeline.Output, error) {
+	return func(context.Context, *fakeRunner, int, []byte, func(event.Data)) (pipeline.Output, error) {
 		return pipeline.Output{Data: []byte(data)}, nil
 	}
 }
 
 // appendTo outputs its input followed by suffix.
 func appendTo(suffix string) behaviour {
-	return func(_ context.Context, _ *fakeRunner, _ int, input []byte, _ func(pipeline.Event)) (pipeline.Output, error) {
+	return func(_ context.Context, _ *fakeRunner, _ int, input []byte, _ func(event.Data)) (pipeline.Output, error) {
 		return pipeline.Output{Data: append(append([]byte(nil), input...), suffix...)}, nil
 	}
 }
@@ -119,7 +121,7 @@ var errFlaky = errors.New("flaky")
 
 // failTimes fails the first n attempts, then succeeds with data.
 func failTimes(n int, data string) behaviour {
-	return func(_ context.Context, _ *fakeRunner, attempt int, _ []byte, _ func(pipeline.Event)) (pipeline.Output, error) {
+	return func(_ context.Context, _ *fakeRunner, attempt int, _ []byte, _ func(event.Data)) (pipeline.Output, error) {
 		if attempt <= n {
 			return pipeline.Output{ExitCode: new(1)}, fmt.Errorf("attempt %d: %w", attempt, errFlaky)
 		}
@@ -129,7 +131,7 @@ func failTimes(n int, data string) behaviour {
 
 // block waits for ctx to end, like a VM that never finishes.
 func block(started chan<- string) behaviour {
-	return func(ctx context.Context, _ *fakeRunner, _ int, _ []byte, _ func(pipeline.Event)) (pipeline.Output, error) {
+	return func(ctx context.Context, _ *fakeRunner, _ int, _ []byte, _ func(event.Data)) (pipeline.Output, error) {
 		if started != nil {
 			started <- "started"
 		}
@@ -140,7 +142,7 @@ func block(started chan<- string) behaviour {
 
 // after waits until stage other has finished, then succeeds with data.
 func after(other, data string) behaviour {
-	return func(ctx context.Context, f *fakeRunner, _ int, _ []byte, _ func(pipeline.Event)) (pipeline.Output, error) {
+	return func(ctx context.Context, f *fakeRunner, _ int, _ []byte, _ func(event.Data)) (pipeline.Output, error) {
 		select {
 		case <-f.doneCh(other):
 			return pipeline.Output{Data: []byte(data)}, nil
@@ -154,7 +156,7 @@ func after(other, data string) behaviour {
 // deadline passes), so a test observes the highest concurrency the engine
 // allows instead of hoping for it.
 func gate(k int64) behaviour {
-	return func(ctx context.Context, f *fakeRunner, _ int, _ []byte, _ func(pipeline.Event)) (pipeline.Output, error) {
+	return func(ctx context.Context, f *fakeRunner, _ int, _ []byte, _ func(event.Data)) (pipeline.Output, error) {
 		deadline := time.Now().Add(2 * time.Second)
 		for f.maxRunning.Load() < k && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
@@ -183,20 +185,20 @@ func (c *recordingClock) Sleep(ctx context.Context, d time.Duration) error {
 // eventLog is a Sink that keeps every event.
 type eventLog struct {
 	mu     sync.Mutex
-	events []pipeline.Event // guarded by mu
+	events []event.Event // guarded by mu
 }
 
-func (l *eventLog) Emit(e pipeline.Event) {
+func (l *eventLog) Emit(e event.Event) {
 	l.mu.Lock()
 	l.events = append(l.events, e)
 	l.mu.Unlock()
 }
 
 // of returns the events of one stage, or of the run when stage is "".
-func (l *eventLog) of(stage string) []pipeline.Event {
+func (l *eventLog) of(stage string) []event.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []pipeline.Event
+	var out []event.Event
 	for _, e := range l.events {
 		if e.Stage == stage {
 			out = append(out, e)
@@ -205,10 +207,10 @@ func (l *eventLog) of(stage string) []pipeline.Event {
 	return out
 }
 
-func types(events []pipeline.Event) []string {
+func types(events []event.Event) []string {
 	out := make([]string, len(events))
 	for i, e := range events {
-		out[i] = e.Type
+		out[i] = string(e.Type())
 	}
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // runStage runs node i's attempts until one succeeds, the retries run out,
@@ -22,7 +24,7 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 			rep.Started = e.clock.Now()
 		}
 		rep.Attempts = attempt
-		e.emit(Event{Type: EventStageStarted, Stage: n.ID, Attempt: attempt})
+		e.emit(event.Event{Stage: n.ID, Attempt: attempt, Data: event.StageStarted{}})
 		start := e.clock.Now()
 		var out Output
 		out, err = e.attempt(ctx, n, attempt, input)
@@ -30,10 +32,8 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 		rep.ExitCode, rep.Detail = out.ExitCode, out.Detail
 		if err == nil {
 			rep.Status, rep.Output, rep.OutputBytes = StatusSucceeded, out.Data, len(out.Data)
-			e.emit(Event{Type: EventStageSucceeded, Stage: n.ID, Attempt: attempt, Fields: withExitCode(map[string]any{
-				"duration_ms":  e.clock.Now().Sub(start).Milliseconds(),
-				"output_bytes": len(out.Data),
-			}, out.ExitCode)})
+			e.emit(event.Event{Stage: n.ID, Attempt: attempt, Data: event.StageSucceeded{
+				DurationMS: e.clock.Now().Sub(start).Milliseconds(), ExitCode: out.ExitCode, OutputBytes: len(out.Data)}})
 			break
 		}
 		if ctx.Err() != nil {
@@ -41,18 +41,12 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 		}
 		if attempt > n.Retries || IsPermanent(err) {
 			rep.Status, rep.Error = StatusFailed, err.Error()
-			e.emit(Event{Type: EventStageFailed, Stage: n.ID, Attempt: attempt, Fields: withExitCode(map[string]any{
-				"error":     rep.Error,
-				"attempts":  attempt,
-				"permanent": IsPermanent(err),
-			}, out.ExitCode)})
+			e.emit(event.Event{Stage: n.ID, Attempt: attempt, Data: event.StageFailed{
+				Error: rep.Error, ExitCode: out.ExitCode, Attempts: attempt, Permanent: IsPermanent(err)}})
 			break
 		}
 		delay := backoff(n.Backoff, attempt)
-		e.emit(Event{Type: EventStageRetrying, Stage: n.ID, Attempt: attempt, Fields: map[string]any{
-			"error":    err.Error(),
-			"delay_ms": delay.Milliseconds(),
-		}})
+		e.emit(event.Event{Stage: n.ID, Attempt: attempt, Data: event.StageRetrying{Error: err.Error(), DelayMS: delay.Milliseconds()}})
 		if serr := e.clock.Sleep(ctx, delay); serr != nil {
 			break
 		}
@@ -64,7 +58,7 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 			rep.Error = err.Error()
 		}
 		err = fmt.Errorf("stage %q: %w", n.ID, context.Cause(ctx))
-		e.emit(Event{Type: EventStageCancelled, Stage: n.ID, Attempt: rep.Attempts, Fields: map[string]any{"reason": rep.Reason}})
+		e.emit(event.Event{Stage: n.ID, Attempt: rep.Attempts, Data: event.StageCancelled{Reason: rep.Reason}})
 	}
 	rep.Finished = e.clock.Now()
 	if !rep.Started.IsZero() {
@@ -74,14 +68,6 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 		err = nil
 	}
 	return stageResult{idx: i, rep: rep, err: err}
-}
-
-// withExitCode adds exit_code to an event's fields when the attempt has one.
-func withExitCode(f map[string]any, code *int) map[string]any {
-	if code != nil {
-		f["exit_code"] = *code
-	}
-	return f
 }
 
 // attempt makes one RunStage call under the node's timeout.
@@ -95,13 +81,12 @@ func (e *engine) attempt(ctx context.Context, n *Node, attempt int, input []byte
 	// dropped: the sink may already be closed by then.
 	var done atomic.Bool
 	defer done.Store(true)
-	emit := func(ev Event) {
+	emit := func(d event.Data) {
 		if done.Load() {
 			return
 		}
 		// Runner events are always attributed to the attempt that sent them.
-		ev.Stage, ev.Attempt = n.ID, attempt
-		e.emit(ev)
+		e.emit(event.Event{Stage: n.ID, Attempt: attempt, Data: d})
 	}
 	out, err := e.call(actx, n, attempt, input, emit)
 	if err == nil && out.ExitCode != nil && *out.ExitCode != 0 {
@@ -115,7 +100,7 @@ func (e *engine) attempt(ctx context.Context, n *Node, attempt int, input []byte
 
 // call invokes the runner, turning a panic into a permanent error so one
 // broken stage cannot take down the process and its other VMs.
-func (e *engine) call(ctx context.Context, n *Node, attempt int, input []byte, emit func(Event)) (out Output, err error) {
+func (e *engine) call(ctx context.Context, n *Node, attempt int, input []byte, emit func(event.Data)) (out Output, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = Output{}, Permanent(fmt.Errorf("runner panicked: %v", r))

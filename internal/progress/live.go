@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/plural"
 )
 
@@ -20,18 +20,17 @@ const (
 
 // collectOutput queues completed output lines of ev to be printed above the
 // block. Precondition: mu is held and apply(ev) has run.
-func (r *Renderer) collectOutput(ev pipeline.Event) {
+func (r *Renderer) collectOutput(ev event.Event) {
 	if !r.opts.ShowOutput || ev.Stage == "" {
 		return
 	}
 	st := r.byName[ev.Stage]
-	switch ev.Type {
-	case pipeline.EventExecOutput:
-		stream := stringField(ev, "stream")
-		for _, l := range st.lines.feed(stream, stringField(ev, "data")) {
-			r.above = append(r.above, outputPrefix(ev.Stage, stream)+" "+clean(l))
+	switch d := ev.Data.(type) {
+	case event.ExecOutput:
+		for _, l := range st.lines.feed(d.Stream, d.Data) {
+			r.above = append(r.above, outputPrefix(ev.Stage, d.Stream)+" "+clean(l))
 		}
-	case pipeline.EventStageSucceeded, pipeline.EventStageFailed, pipeline.EventStageCancelled:
+	case event.StageSucceeded, event.StageFailed, event.StageCancelled:
 		streams, lines := st.lines.flush()
 		for i, l := range lines {
 			r.above = append(r.above, outputPrefix(ev.Stage, streams[i])+" "+clean(l))

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/progress"
 )
 
@@ -42,18 +42,17 @@ func TestLiveRedrawsBlockInPlace(t *testing.T) {
 	var out syncBuffer
 	r := progress.New(&out, progress.Options{Mode: progress.Live, ShowOutput: true, Now: clock, Interval: time.Hour, Width: 60})
 
-	r.Emit(pipeline.Event{Time: at(0), Type: "run.started", Run: "demo", Fields: map[string]any{"stages": []any{"build", "a-very-long-stage-name"}}})
+	r.Emit(event.Event{Time: at(0), Run: "demo", Data: event.RunStarted{Stages: []string{"build", "a-very-long-stage-name"}}})
 	first := out.String()
 	if strings.Contains(first, "\x1b[") && !strings.HasPrefix(first, "\r\x1b[J") {
 		t.Errorf("first frame moves the cursor up: %q", first)
 	}
-	r.Emit(pipeline.Event{Time: at(0), Type: "stage.started", Stage: "build", Attempt: 1})
-	r.Emit(pipeline.Event{Time: at(100), Type: "exec.output", Stage: "build",
-		Fields: map[string]any{"stream": "stdout", "data": "compiling \x1b[31mred\x1b[0m\npart"}})
+	r.Emit(event.Event{Time: at(0), Stage: "build", Attempt: 1, Data: event.StageStarted{}})
+	r.Emit(event.Event{Time: at(100), Stage: "build", Data: event.ExecOutput{Stream: "stdout", Data: "compiling \x1b[31mred\x1b[0m\npart"}})
 	mu.Lock()
 	now = at(2500)
 	mu.Unlock()
-	r.Emit(pipeline.Event{Time: at(2500), Type: "stage.retrying", Stage: "build", Attempt: 1})
+	r.Emit(event.Event{Time: at(2500), Stage: "build", Attempt: 1, Data: event.StageRetrying{}})
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +98,7 @@ func trimRight(ss []string) []string {
 func TestLiveTicksAndCloseIsIdempotent(t *testing.T) {
 	var out syncBuffer
 	r := progress.New(&out, progress.Options{Mode: progress.Live, Interval: time.Millisecond, Width: 80})
-	r.Emit(pipeline.Event{Time: time.Now(), Type: "run.started", Run: "tick", Fields: map[string]any{"stages": []string{"a"}}})
+	r.Emit(event.Event{Time: time.Now(), Run: "tick", Data: event.RunStarted{Stages: []string{"a"}}})
 	deadline := time.Now().Add(5 * time.Second)
 	for strings.Count(out.String(), "\x1b[2A") < 3 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)

@@ -4,53 +4,51 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/plural"
 )
 
 // printPlain appends the line(s) for ev. Lines depend only on the events, so
 // the same stream always prints the same text. Precondition: mu is held and
 // apply(ev) has run.
-func (r *Renderer) printPlain(ev pipeline.Event) {
+func (r *Renderer) printPlain(ev event.Event) {
 	ts := ev.Time.Format("15:04:05")
 	line := func(format string, args ...any) {
 		r.write(fmt.Appendf(nil, "%s "+format+"\n", append([]any{ts}, args...)...))
 	}
 	name := clean(ev.Stage)
 	st := r.byName[ev.Stage]
-	switch ev.Type {
-	case pipeline.EventRunStarted:
+	ms := func(n int64) string { return formatDuration(time.Duration(n) * time.Millisecond) }
+	switch d := ev.Data.(type) {
+	case event.RunStarted:
 		line("run %s started (%s)", clean(ev.Run), plural.Of(len(r.stages), "stage"))
-	case pipeline.EventRunFinished:
-		line("run %s %s in %s", clean(ev.Run), clean(stringField(ev, "status")),
-			formatDuration(time.Duration(intField(ev, "duration_ms"))*time.Millisecond))
-	case pipeline.EventStageQueued:
+	case event.RunFinished:
+		line("run %s %s in %s", clean(ev.Run), clean(d.Status), ms(d.DurationMS))
+	case event.StageQueued:
 		line("stage %s queued", name)
-	case pipeline.EventStageStarted:
+	case event.StageStarted:
 		line("stage %s started (attempt %d)", name, ev.Attempt)
-	case pipeline.EventStageRetrying:
-		line("stage %s attempt %d failed: %s; retrying in %s", name, ev.Attempt,
-			clean(stringField(ev, "error")), formatDuration(time.Duration(intField(ev, "delay_ms"))*time.Millisecond))
-	case pipeline.EventStageSucceeded:
+	case event.StageRetrying:
+		line("stage %s attempt %d failed: %s; retrying in %s", name, ev.Attempt, clean(d.Error), ms(d.DelayMS))
+	case event.StageSucceeded:
 		r.printPartial(ts, st)
 		line("stage %s succeeded in %s (attempt %d, %s output)", name, formatDuration(st.elapsed(ev.Time)),
-			ev.Attempt, formatBytes(intField(ev, "output_bytes")))
-	case pipeline.EventStageFailed:
+			ev.Attempt, formatBytes(int64(d.OutputBytes)))
+	case event.StageFailed:
 		r.printPartial(ts, st)
 		line("stage %s failed in %s (attempt %d): %s", name, formatDuration(st.elapsed(ev.Time)),
-			ev.Attempt, clean(stringField(ev, "error")))
-	case pipeline.EventStageSkipped:
-		line("stage %s skipped: %s", name, clean(stringField(ev, "reason")))
-	case pipeline.EventStageCancelled:
+			ev.Attempt, clean(d.Error))
+	case event.StageSkipped:
+		line("stage %s skipped: %s", name, clean(d.Reason))
+	case event.StageCancelled:
 		r.printPartial(ts, st)
 		line("stage %s cancelled", name)
-	case pipeline.EventExecOutput:
+	case event.ExecOutput:
 		if !r.opts.ShowOutput {
 			return
 		}
-		stream := stringField(ev, "stream")
-		for _, l := range st.lines.feed(stream, stringField(ev, "data")) {
-			r.write(fmt.Appendf(nil, "%s %s %s\n", ts, outputPrefix(ev.Stage, stream), clean(l)))
+		for _, l := range st.lines.feed(d.Stream, d.Data) {
+			r.write(fmt.Appendf(nil, "%s %s %s\n", ts, outputPrefix(ev.Stage, d.Stream), clean(l)))
 		}
 	}
 }

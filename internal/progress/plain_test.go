@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/pipeline"
 	"github.com/voidbox/voidbox/internal/progress"
 )
@@ -25,26 +26,21 @@ var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 
 func TestPlainGolden(t *testing.T) {
-	events := []pipeline.Event{
-		{Time: at(0), Type: "run.started", Run: "review", Fields: map[string]any{"stages": []string{"fetch", "lint", "test"}}},
-		{Time: at(0), Type: "stage.queued", Run: "review", Stage: "fetch"},
-		{Time: at(10), Type: "stage.started", Run: "review", Stage: "fetch", Attempt: 1},
-		{Time: at(500), Type: "exec.output", Run: "review", Stage: "fetch", Attempt: 1,
-			Fields: map[string]any{"stream": "stdout", "data": "cloning\ndone \x1b[2J\x1b]0;pwned\x07"}},
-		{Time: at(700), Type: "stage.retrying", Run: "review", Stage: "fetch", Attempt: 1,
-			Fields: map[string]any{"error": "exit code 1", "delay_ms": int64(1000)}},
-		{Time: at(1700), Type: "stage.started", Run: "review", Stage: "fetch", Attempt: 2},
-		{Time: at(2300), Type: "exec.output", Run: "review", Stage: "fetch", Attempt: 2,
-			Fields: map[string]any{"stream": "stderr", "data": "warn: slow\n"}},
-		{Time: at(3210), Type: "stage.succeeded", Run: "review", Stage: "fetch", Attempt: 2,
-			Fields: map[string]any{"output_bytes": 2048}},
-		{Time: at(3210), Type: "stage.queued", Run: "review", Stage: "lint"},
-		{Time: at(3300), Type: "stage.started", Run: "review", Stage: "lint", Attempt: 1},
-		{Time: at(4000), Type: "stage.failed", Run: "review", Stage: "lint", Attempt: 1,
-			Fields: map[string]any{"error": "booting vm:\nno kernel"}},
-		{Time: at(4000), Type: "stage.skipped", Run: "review", Stage: "test", Fields: map[string]any{"reason": `stage "lint" failed`}},
-		{Time: at(4001), Type: "agent.turn", Run: "review", Stage: "lint"},
-		{Time: at(4100), Type: "run.finished", Run: "review", Fields: map[string]any{"status": "failed", "duration_ms": 4100.0}},
+	events := []event.Event{
+		{Time: at(0), Run: "review", Data: event.RunStarted{Stages: []string{"fetch", "lint", "test"}}},
+		{Time: at(0), Run: "review", Stage: "fetch", Data: event.StageQueued{}},
+		{Time: at(10), Run: "review", Stage: "fetch", Attempt: 1, Data: event.StageStarted{}},
+		{Time: at(500), Run: "review", Stage: "fetch", Attempt: 1, Data: event.ExecOutput{Stream: "stdout", Data: "cloning\ndone \x1b[2J\x1b]0;pwned\x07"}},
+		{Time: at(700), Run: "review", Stage: "fetch", Attempt: 1, Data: event.StageRetrying{Error: "exit code 1", DelayMS: 1000}},
+		{Time: at(1700), Run: "review", Stage: "fetch", Attempt: 2, Data: event.StageStarted{}},
+		{Time: at(2300), Run: "review", Stage: "fetch", Attempt: 2, Data: event.ExecOutput{Stream: "stderr", Data: "warn: slow\n"}},
+		{Time: at(3210), Run: "review", Stage: "fetch", Attempt: 2, Data: event.StageSucceeded{OutputBytes: 2048}},
+		{Time: at(3210), Run: "review", Stage: "lint", Data: event.StageQueued{}},
+		{Time: at(3300), Run: "review", Stage: "lint", Attempt: 1, Data: event.StageStarted{}},
+		{Time: at(4000), Run: "review", Stage: "lint", Attempt: 1, Data: event.StageFailed{Error: "booting vm:\nno kernel"}},
+		{Time: at(4000), Run: "review", Stage: "test", Data: event.StageSkipped{Reason: `stage "lint" failed`}},
+		{Time: at(4001), Run: "review", Stage: "lint", Data: event.AgentTurn{}},
+		{Time: at(4100), Run: "review", Data: event.RunFinished{Status: "failed", DurationMS: 4100}},
 	}
 	var b strings.Builder
 	r := progress.New(&b, progress.Options{Mode: progress.Plain, ShowOutput: true})
@@ -77,8 +73,8 @@ func TestPlainGolden(t *testing.T) {
 func TestPlainHidesOutputUnlessAsked(t *testing.T) {
 	var b strings.Builder
 	r := progress.New(&b, progress.Options{Mode: progress.Plain})
-	r.Emit(pipeline.Event{Time: t0, Type: "exec.output", Stage: "a", Fields: map[string]any{"stream": "stdout", "data": "secret\n"}})
-	r.Emit(pipeline.Event{Time: t0, Type: "stage.started", Stage: "a", Attempt: 1})
+	r.Emit(event.Event{Time: t0, Stage: "a", Data: event.ExecOutput{Stream: "stdout", Data: "secret\n"}})
+	r.Emit(event.Event{Time: t0, Stage: "a", Attempt: 1, Data: event.StageStarted{}})
 	r.Close()
 	if got := b.String(); got != "12:00:00 stage a started (attempt 1)\n" {
 		t.Errorf("output = %q", got)
@@ -108,8 +104,8 @@ func TestPlainFromARealRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner := pipeline.RunnerFunc(func(_ context.Context, n *pipeline.Node, attempt int, _ []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
-		emit(pipeline.ExecOutput("stdout", []byte(n.ID+" says hi\n")))
+	runner := pipeline.RunnerFunc(func(_ context.Context, n *pipeline.Node, attempt int, _ []byte, emit func(event.Data)) (pipeline.Output, error) {
+		emit(event.NewExecOutput("stdout", []byte(n.ID+" says hi\n")))
 		if n.ID == "build" && attempt == 1 {
 			return pipeline.Output{}, errors.New("compiler crashed")
 		}
@@ -157,7 +153,7 @@ func TestAutoIsPlainOnAFile(t *testing.T) {
 	}
 	defer f.Close()
 	r := progress.New(f, progress.Options{})
-	r.Emit(pipeline.Event{Time: t0, Type: "stage.queued", Stage: "a"})
+	r.Emit(event.Event{Time: t0, Stage: "a", Data: event.StageQueued{}})
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}

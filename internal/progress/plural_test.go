@@ -5,14 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/progress"
 )
 
 // TestOneStageReadsSingular: a one-stage run says "1 stage", in plain lines
 // and in the live header alike.
 func TestOneStageReadsSingular(t *testing.T) {
-	started := pipeline.Event{Time: at(0), Type: "run.started", Run: "solo", Fields: map[string]any{"stages": []string{"only"}}}
+	started := event.Event{Time: at(0), Run: "solo", Data: event.RunStarted{Stages: []string{"only"}}}
 	var plain strings.Builder
 	r := progress.New(&plain, progress.Options{Mode: progress.Plain})
 	r.Emit(started)
@@ -30,7 +30,7 @@ func TestOneStageReadsSingular(t *testing.T) {
 	if frame := lastFrame(live.String()); frame[0] != "run solo: 0/1 stage done, 1.5s" {
 		t.Errorf("live header %q, want %q", frame[0], "run solo: 0/1 stage done, 1.5s")
 	}
-	r.Emit(pipeline.Event{Time: at(1500), Type: "run.finished", Run: "solo", Fields: map[string]any{"status": "cancelled", "duration_ms": 1500.0}})
+	r.Emit(event.Event{Time: at(1500), Run: "solo", Data: event.RunFinished{Status: "cancelled", DurationMS: 1500}})
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // Mode selects how progress is drawn.
@@ -104,7 +104,7 @@ func New(w io.Writer, opts Options) *Renderer {
 }
 
 // Emit records ev and draws it.
-func (r *Renderer) Emit(ev pipeline.Event) {
+func (r *Renderer) Emit(ev event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.apply(ev)
@@ -176,5 +176,5 @@ func terminalWidth(w io.Writer) int {
 	return 100
 }
 
-var _ pipeline.Sink = (*Renderer)(nil)
+var _ event.Sink = (*Renderer)(nil)
 var _ fder = (*os.File)(nil)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/pipeline"
 	"github.com/voidbox/voidbox/internal/progress"
 )
@@ -49,7 +50,7 @@ func TestReportCancelledWhileBooting(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	runner := pipeline.RunnerFunc(func(ctx context.Context, _ *pipeline.Node, _ int, _ []byte, _ func(pipeline.Event)) (pipeline.Output, error) {
+	runner := pipeline.RunnerFunc(func(ctx context.Context, _ *pipeline.Node, _ int, _ []byte, _ func(event.Data)) (pipeline.Output, error) {
 		cancel() // Ctrl-C while the VM boots
 		<-ctx.Done()
 		return pipeline.Output{}, fmt.Errorf("starting VM: %w", ctx.Err())

@@ -3,6 +3,8 @@ package progress
 import (
 	"time"
 
+	"github.com/voidbox/voidbox/internal/event"
+
 	"github.com/voidbox/voidbox/internal/pipeline"
 )
 
@@ -16,15 +18,15 @@ const (
 )
 
 // apply updates the model from ev. Precondition: mu is held.
-func (r *Renderer) apply(ev pipeline.Event) {
-	switch ev.Type {
-	case pipeline.EventRunStarted:
+func (r *Renderer) apply(ev event.Event) {
+	switch d := ev.Data.(type) {
+	case event.RunStarted:
 		r.run, r.start = ev.Run, ev.Time
-		for _, name := range stringsField(ev, "stages") {
+		for _, name := range d.Stages {
 			r.stage(name)
 		}
 		return
-	case pipeline.EventRunFinished:
+	case event.RunFinished:
 		r.done = true
 		return
 	}
@@ -32,19 +34,24 @@ func (r *Renderer) apply(ev pipeline.Event) {
 		return
 	}
 	st := r.stage(ev.Stage)
-	switch ev.Type {
-	case pipeline.EventStageQueued:
+	switch ev.Data.(type) {
+	case event.StageQueued:
 		st.state = stateQueued
-	case pipeline.EventStageStarted:
+	case event.StageStarted:
 		st.state, st.attempt = stateRunning, ev.Attempt
 		if st.started.IsZero() {
 			st.started = ev.Time
 		}
-	case pipeline.EventStageRetrying:
+	case event.StageRetrying:
 		st.state = stateRetrying
-	case pipeline.EventStageSucceeded, pipeline.EventStageFailed,
-		pipeline.EventStageSkipped, pipeline.EventStageCancelled:
-		st.state, st.ended = finalState(ev.Type), ev.Time
+	case event.StageSucceeded:
+		st.state, st.ended = string(pipeline.StatusSucceeded), ev.Time
+	case event.StageFailed:
+		st.state, st.ended = string(pipeline.StatusFailed), ev.Time
+	case event.StageSkipped:
+		st.state, st.ended = string(pipeline.StatusSkipped), ev.Time
+	case event.StageCancelled:
+		st.state, st.ended = string(pipeline.StatusCancelled), ev.Time
 	}
 }
 
@@ -59,18 +66,6 @@ func (r *Renderer) stage(name string) *stageState {
 	return st
 }
 
-func finalState(eventType string) string {
-	switch eventType {
-	case pipeline.EventStageSucceeded:
-		return string(pipeline.StatusSucceeded)
-	case pipeline.EventStageFailed:
-		return string(pipeline.StatusFailed)
-	case pipeline.EventStageSkipped:
-		return string(pipeline.StatusSkipped)
-	}
-	return string(pipeline.StatusCancelled)
-}
-
 // elapsed is how long the stage has run, at now if it has not finished.
 func (st *stageState) elapsed(now time.Time) time.Duration {
 	switch {
@@ -80,40 +75,4 @@ func (st *stageState) elapsed(now time.Time) time.Duration {
 		return st.ended.Sub(st.started)
 	}
 	return now.Sub(st.started)
-}
-
-// stringsField reads a []string field, as sent in-process or decoded from
-// JSON ([]any).
-func stringsField(ev pipeline.Event, key string) []string {
-	switch v := ev.Fields[key].(type) {
-	case []string:
-		return v
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, s := range v {
-			if s, ok := s.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
-// intField reads a number field, as sent in-process or decoded from JSON.
-func intField(ev pipeline.Event, key string) int64 {
-	switch v := ev.Fields[key].(type) {
-	case int:
-		return int64(v)
-	case int64:
-		return v
-	case float64:
-		return int64(v)
-	}
-	return 0
-}
-
-func stringField(ev pipeline.Event, key string) string {
-	s, _ := ev.Fields[key].(string)
-	return s
 }

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/voidbox/voidbox/internal/pipeline"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/progress"
 )
 
@@ -44,8 +44,7 @@ func openPTY(t *testing.T, cols uint16) (ptmx, pts *os.File) {
 func TestAutoIsLiveOnATerminal(t *testing.T) {
 	ptmx, pts := openPTY(t, 30)
 	r := progress.New(pts, progress.Options{Interval: time.Hour})
-	r.Emit(pipeline.Event{Time: time.Now(), Type: "run.started", Run: "tty",
-		Fields: map[string]any{"stages": []string{"a-stage-with-a-name-longer-than-the-terminal"}}})
+	r.Emit(event.Event{Time: time.Now(), Run: "tty", Data: event.RunStarted{Stages: []string{"a-stage-with-a-name-longer-than-the-terminal"}}})
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/agent"
-	"github.com/voidbox/voidbox/internal/agent/event"
 	"github.com/voidbox/voidbox/internal/control"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
 	"github.com/voidbox/voidbox/internal/sandbox"
@@ -65,13 +65,13 @@ const maxToolCallsReported = 500
 type agentRun struct {
 	st     Staged
 	agent  *Agent
-	emit   func(pipeline.Event)
+	emit   func(event.Data)
 	gw     *llm.Gateway
 	stop   func() // shuts the gateway's HTTP server down
 	detail *AgentDetail
 }
 
-func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
+func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
 	a := st.Box.Agent
 	prov, err := a.Provider()
 	if err != nil {
@@ -274,60 +274,44 @@ func copySkillDirs(ctx context.Context, sb *sandbox.Sandbox, hostDir, guestDir s
 	return nil
 }
 
-func (ar *agentRun) apply(ev any) {
+// apply folds one agent event (from the guest: untrusted, decoded into
+// fixed types) into the stage's detail and forwards it to the run's stream.
+// Only agent events are accepted from an agent runtime.
+func (ar *agentRun) apply(ev event.Data) {
 	d := ar.detail
 	switch e := ev.(type) {
-	case *event.Started:
+	case event.AgentStarted:
 		if e.Model != "" {
 			d.Model = e.Model
 		}
-		ar.emit(pipeline.Event{Type: event.TypeStarted, Fields: map[string]any{"provider": e.Provider, "model": e.Model, "tools": e.Tools}})
-	case *event.Turn:
+	case event.AgentTurn:
 		d.Turns = max(d.Turns, e.Turn)
-		ar.emit(pipeline.Event{Type: event.TypeTurn, Fields: map[string]any{"turn": e.Turn, "input_tokens": e.InputTokens,
-			"output_tokens": e.OutputTokens, "stop_reason": e.StopReason}})
-	case *event.ToolCall:
+	case event.AgentToolCall:
 		d.ToolCallCount++
 		if len(d.ToolCalls) < maxToolCallsReported {
-			d.ToolCalls = append(d.ToolCalls, ToolCallInfo{Turn: e.Turn, Name: e.Name, DurationMS: e.DurationMs,
+			d.ToolCalls = append(d.ToolCalls, ToolCallInfo{Turn: e.Turn, Name: e.Name, DurationMS: e.DurationMS,
 				ExitCode: e.ExitCode, Error: e.Error, Denied: e.Denied})
 		}
-		f := map[string]any{"turn": e.Turn, "name": e.Name, "duration_ms": e.DurationMs}
-		if e.ExitCode != nil {
-			f["exit_code"] = *e.ExitCode
-		}
-		if e.Error != "" {
-			f["error"] = e.Error
-		}
-		if e.Denied {
-			f["denied"] = true
-		}
-		ar.emit(pipeline.Event{Type: event.TypeToolCall, Fields: f})
-	case *event.Denied:
+	case event.AgentDenied:
 		d.Denied++
-		ar.emit(pipeline.Event{Type: event.TypeDenied, Fields: map[string]any{"command": e.Command, "reason": e.Reason}})
-	case *event.Finished:
+	case event.AgentFinished:
 		d.FinalText = e.FinalText
 		d.Turns = max(d.Turns, e.Turns)
 		d.ToolCallCount = max(d.ToolCallCount, e.ToolCalls)
-		f := map[string]any{"turns": e.Turns, "tool_calls": e.ToolCalls}
-		if e.Error != "" {
-			f["error"] = e.Error
-		}
-		ar.emit(pipeline.Event{Type: event.TypeFinished, Fields: f})
+		// The run's stream carries the counts; the text is in the report.
+		ev = event.AgentFinished{Turns: e.Turns, ToolCalls: e.ToolCalls, Error: e.Error}
+	default:
+		return // not an agent event: a guest may not forge engine or gateway events
 	}
+	ar.emit(ev)
 }
 
 // onRequest reports each model request the gateway forwarded: counts and
 // timings, never prompts or keys.
 func (ar *agentRun) onRequest(e llm.RequestEvent) {
-	f := map[string]any{"method": e.Method, "path": e.Path, "status": e.Status, "model": e.Model,
-		"duration_ms": e.Duration.Milliseconds(), "streamed": e.Streamed,
-		"input_tokens": e.InputTokens, "output_tokens": e.OutputTokens, "cost_usd": e.CostUSD}
-	if e.Error != "" {
-		f["error"] = e.Error
-	}
-	ar.emit(pipeline.Event{Type: "llm.request", Fields: f})
+	ar.emit(event.LLMRequest{Method: e.Method, Path: e.Path, Status: e.Status, Model: e.Model,
+		DurationMS: e.Duration.Milliseconds(), Streamed: e.Streamed, InputTokens: e.InputTokens,
+		OutputTokens: e.OutputTokens, CostUSD: e.CostUSD, Error: e.Error})
 }
 
 // lineSplitter cuts a byte stream into lines, dropping lines longer than max.

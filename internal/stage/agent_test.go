@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/voidbox/voidbox/internal/agent"
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
 	"github.com/voidbox/voidbox/internal/pipeline"
 	"github.com/voidbox/voidbox/internal/sandbox/sandboxtest"
@@ -21,10 +21,10 @@ import (
 
 type events struct {
 	mu  sync.Mutex
-	all []pipeline.Event
+	all []event.Event
 }
 
-func (e *events) Emit(ev pipeline.Event) {
+func (e *events) Emit(ev event.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.all = append(e.all, ev)
@@ -35,7 +35,7 @@ func (e *events) types() []string {
 	defer e.mu.Unlock()
 	var out []string
 	for _, ev := range e.all {
-		out = append(out, ev.Type)
+		out = append(out, string(ev.Type()))
 	}
 	return out
 }
@@ -72,7 +72,7 @@ func TestAgentStageWithoutVM(t *testing.T) {
 			return 2
 		}
 		w := event.NewWriter(p.Stdout)
-		w.Emit(&event.Started{Provider: string(cfg.Provider), Model: cfg.Model, Tools: []string{"bash"}})
+		w.Send(event.AgentStarted{Provider: string(cfg.Provider), Model: cfg.Model, Tools: []string{"bash"}})
 		// The model endpoint is the guest loopback address in cfg.BaseURL.
 		guestAddr := strings.TrimPrefix(cfg.BaseURL, "http://")
 		body := `{"model":"` + cfg.Model + `","max_tokens":64,"messages":[{"role":"user","content":"` + cfg.Prompt + `"}]}`
@@ -91,12 +91,12 @@ func TestAgentStageWithoutVM(t *testing.T) {
 			io.WriteString(p.Stderr, "model said "+resp.Status+": "+string(answer))
 			return 1
 		}
-		w.Emit(&event.Turn{Turn: 1, InputTokens: 10, OutputTokens: 5, StopReason: "end_turn"})
+		w.Send(event.AgentTurn{Turn: 1, InputTokens: 10, OutputTokens: 5, StopReason: "end_turn"})
 		code := 0
-		w.Emit(&event.ToolCall{Turn: 1, Name: "bash", DurationMs: 3, ExitCode: &code})
-		w.Emit(&event.Denied{Command: "curl x", Reason: "not allowed"})
+		w.Send(event.AgentToolCall{Turn: 1, Name: "bash", DurationMS: 3, ExitCode: &code})
+		w.Send(event.AgentDenied{Command: "curl x", Reason: "not allowed"})
 		p.Guest.WriteFile(cfg.OutputFile, []byte(`{"answer":42}`))
-		w.Emit(&event.Finished{Turns: 1, ToolCalls: 1, FinalText: "the answer is 42"})
+		w.Send(event.AgentFinished{Turns: 1, ToolCalls: 1, FinalText: "the answer is 42"})
 		return 0
 	})
 

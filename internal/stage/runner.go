@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
 	"github.com/voidbox/voidbox/internal/plural"
@@ -50,7 +51,7 @@ func (f BootFunc) Boot(ctx context.Context, cfg sandbox.Config) (*sandbox.Sandbo
 // Options tune Run.
 type Options struct {
 	Input  []byte
-	Events pipeline.Sink
+	Events event.Sink
 	// Boot boots VMs (default sandbox.Boot).
 	Boot Booter
 }
@@ -131,7 +132,7 @@ func (r *Runner) config(b *Box, initramfs string) sandbox.Config {
 }
 
 // bootVM boots cfg, marking errors no retry would fix as permanent.
-func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(pipeline.Event)) (*sandbox.Sandbox, *Detail, error) {
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data)) (*sandbox.Sandbox, *Detail, error) {
 	sb, err := r.boot.Boot(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
@@ -141,13 +142,12 @@ func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(pipel
 	}
 	info := sb.Info()
 	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime)}
-	emit(pipeline.Event{Type: "vm.booted", Fields: map[string]any{
-		"boot_ms": d.BootMS, "kernel": info.Kernel, "accel": info.Accel}})
+	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
 	return sb, d, nil
 }
 
 // RunStage runs one attempt of node n.
-func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(pipeline.Event)) (pipeline.Output, error) {
+func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
 	st, ok := r.stages[n.ID]
 	if !ok {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
@@ -163,7 +163,7 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	return r.runCommand(ctx, sb, st, attempt, input, emit, d)
 }
 
-func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(pipeline.Event), d *Detail) (pipeline.Output, error) {
+func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail) (pipeline.Output, error) {
 	box := st.Box
 	cmd := sandbox.Cmd{Args: box.Exec, Env: stageEnv(box.Name, attempt)}
 	if input != nil {
@@ -219,12 +219,12 @@ func stageEnv(stage string, attempt int) map[string]string {
 // keeping a copy (bounded by the sandbox's output cap upstream).
 type emitWriter struct {
 	stream string
-	emit   func(pipeline.Event)
+	emit   func(event.Data)
 	keep   *bytes.Buffer
 }
 
 func (w *emitWriter) Write(p []byte) (int, error) {
-	w.emit(pipeline.ExecOutput(w.stream, p))
+	w.emit(event.NewExecOutput(w.stream, p))
 	if w.keep != nil {
 		w.keep.Write(p)
 	}

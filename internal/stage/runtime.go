@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/voidbox/voidbox/internal/agent"
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/vmm"
@@ -24,7 +24,7 @@ type agentRuntime interface {
 	command(ctx context.Context, sb *sandbox.Sandbox, cfg agent.Config) (argv []string, env map[string]string, stdin []byte, err error)
 	// parser reads the agent's stdout (untrusted), one line at a time, and
 	// reports agent events through emit.
-	parser(emit func(any)) lineParser
+	parser(emit func(event.Data)) lineParser
 }
 
 // lineParser consumes an event stream line by line.
@@ -65,14 +65,14 @@ func (builtinRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agen
 	return []string{setup.AgentGuestPath, "--config", agentConfigPath}, map[string]string{}, nil, nil
 }
 
-func (builtinRuntime) parser(emit func(any)) lineParser { return builtinParser{emit} }
+func (builtinRuntime) parser(emit func(event.Data)) lineParser { return builtinParser{emit} }
 
 // builtinParser decodes the built-in agent's JSON-lines events.
-type builtinParser struct{ emit func(any) }
+type builtinParser struct{ emit func(event.Data) }
 
 func (p builtinParser) Line(line []byte) {
 	if ev, err := event.Decode(line); err == nil {
-		p.emit(ev) // what does not parse is skipped: the stream is untrusted
+		p.emit(ev.Data) // what does not parse is skipped: the stream is untrusted
 	}
 }
 

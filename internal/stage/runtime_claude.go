@@ -9,6 +9,7 @@ import (
 	"github.com/voidbox/voidbox/internal/agent"
 	"github.com/voidbox/voidbox/internal/claudecode"
 	"github.com/voidbox/voidbox/internal/claudecode/streamjson"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/vmm"
 )
@@ -112,7 +113,7 @@ func claudeMCPServers(servers []agent.MCPServer) map[string]any {
 	return map[string]any{"mcpServers": m}
 }
 
-func (claudeRuntime) parser(emit func(any)) lineParser {
+func (claudeRuntime) parser(emit func(event.Data)) lineParser {
 	return claudeParser{streamjson.NewParser(emit)}
 }
 

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 func names(in []string) []string {

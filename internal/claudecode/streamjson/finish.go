@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 func (p *Parser) result(line []byte) error {
@@ -23,8 +23,8 @@ func (p *Parser) result(line []byte) error {
 	r.GotResult = true
 	r.NumTurns = int(min(max(l.NumTurns, 0), math.MaxInt32))
 	r.CostUSD = clampCost(l.TotalCostUSD)
-	r.DurationMs = clampTokens(l.DurationMs)
-	r.APIDurationMs = clampTokens(l.DurationAPIMs)
+	r.DurationMS = clampTokens(l.DurationMs)
+	r.APIDurationMS = clampTokens(l.DurationAPIMs)
 	r.CacheReadTokens = clampTokens(l.Usage.CacheReadInputTokens)
 	r.CacheWriteTokens = clampTokens(l.Usage.CacheCreationInputTokens)
 	r.Subtype = event.Truncate(l.Subtype, event.MaxField)
@@ -43,9 +43,9 @@ func (p *Parser) result(line []byte) error {
 			break
 		}
 		r.Denials++
-		p.emitEvent(&event.Denied{Command: denialCommand(d), Reason: "refused by claude-code's permission check"})
+		p.emitEvent(event.AgentDenied{Command: denialCommand(d), Reason: "refused by claude-code's permission check"})
 	}
-	fin := &event.Finished{
+	fin := event.AgentFinished{
 		Turns:        p.turns,
 		ToolCalls:    p.tools,
 		InputTokens:  clampTokens(l.Usage.InputTokens),

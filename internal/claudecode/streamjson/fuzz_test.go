@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // FuzzParseStream feeds arbitrary bytes to the parser. The seed corpus is
@@ -34,8 +34,8 @@ func FuzzParseStream(f *testing.F) {
 	f.Add([]byte(sampleInit + "\n" + assistant("m", "", toolUse("a", "Bash")) + "\n" + assistant("m", "", toolUse("b", "Bash")) + "\n" +
 		toolResult("", "a", true, "Exit code 12") + "\n" + sampleResult))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var events []any
-		res, err := ParseStream(bytes.NewReader(data), func(ev any) { events = append(events, ev) })
+		var events []event.Data
+		res, err := ParseStream(bytes.NewReader(data), func(ev event.Data) { events = append(events, ev) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,42 +43,42 @@ func FuzzParseStream(f *testing.F) {
 	})
 }
 
-func checkContract(t *testing.T, events []any, res *Result) {
+func checkContract(t *testing.T, events []event.Data, res *Result) {
 	t.Helper()
 	if len(events) == 0 {
 		t.Fatal("no events")
 	}
-	fin, ok := events[len(events)-1].(*event.Finished)
+	fin, ok := events[len(events)-1].(event.AgentFinished)
 	if !ok {
-		t.Fatalf("last event is %T, want *event.Finished", events[len(events)-1])
+		t.Fatalf("last event is %T, want event.AgentFinished", events[len(events)-1])
 	}
 	turns, tools, started := 0, 0, 0
 	for i, ev := range events {
 		switch e := ev.(type) {
-		case *event.Started:
+		case event.AgentStarted:
 			started++
 			if i != 0 || started > 1 {
 				t.Errorf("started at %d", i)
 			}
-		case *event.Turn:
+		case event.AgentTurn:
 			turns++
 			if e.Turn != turns || e.InputTokens < 0 || e.OutputTokens < 0 {
 				t.Errorf("turn %+v after %d turns", e, turns-1)
 			}
-		case *event.ToolCall:
+		case event.AgentToolCall:
 			tools++
-			if e.Turn < 1 || e.Turn > turns || e.DurationMs < 0 {
+			if e.Turn < 1 || e.Turn > turns || e.DurationMS < 0 {
 				t.Errorf("tool call %+v with %d turns", e, turns)
 			}
-		case *event.Denied:
-		case *event.Finished:
+		case event.AgentDenied:
+		case event.AgentFinished:
 			if i != len(events)-1 {
 				t.Errorf("finished at %d of %d", i, len(events))
 			}
 		default:
 			t.Errorf("event of type %T", ev)
 		}
-		b, err := json.Marshal(ev)
+		b, err := json.Marshal(event.Event{Data: ev})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func checkContract(t *testing.T, events []any, res *Result) {
 		len(fin.FinalText) > event.MaxFinalText || len(fin.Error) > event.MaxField {
 		t.Errorf("finished %+v after %d turns, %d tool calls", fin, turns, tools)
 	}
-	if res.Finished != *fin {
+	if res.Finished != fin {
 		t.Errorf("Result.Finished differs from the event")
 	}
 }

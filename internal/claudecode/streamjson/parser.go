@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // Limits on what one stream may make the parser hold.
@@ -36,7 +36,7 @@ var ErrMalformed = errors.New("malformed stream-json line")
 // Parser turns stream-json lines into agent events. It is not safe for
 // concurrent use: one goroutine reads one stream.
 type Parser struct {
-	emit func(any)
+	emit func(event.Data)
 	now  func() time.Time
 
 	started  bool
@@ -51,11 +51,11 @@ type Parser struct {
 }
 
 // NewParser returns a parser that passes each event to emit: pointers to
-// event.Started, event.Turn, event.ToolCall, event.Denied and
-// event.Finished, with Type and Time set. Emit is called synchronously.
-func NewParser(emit func(any)) *Parser {
+// event.AgentStarted, event.AgentTurn, event.AgentToolCall, event.AgentDenied and
+// event.AgentFinished, with Type and Time set. Emit is called synchronously.
+func NewParser(emit func(event.Data)) *Parser {
 	if emit == nil {
-		emit = func(any) {}
+		emit = func(event.Data) {}
 	}
 	return &Parser{emit: emit, now: time.Now, open: map[string]pending{}}
 }
@@ -119,7 +119,7 @@ func (p *Parser) system(subtype string, line []byte) error {
 		p.res.SessionID = event.Truncate(l.SessionID, event.MaxField)
 		p.res.Tools = names(l.Tools)
 		p.res.Skills = names(l.Skills)
-		p.emitEvent(&event.Started{Provider: "anthropic", Model: p.res.Model, Tools: p.res.Tools})
+		p.emitEvent(event.AgentStarted{Provider: "anthropic", Model: p.res.Model, Tools: p.res.Tools})
 	case "api_retry":
 		p.res.APIRetries++
 	}
@@ -134,7 +134,7 @@ func (p *Parser) Close() *Result {
 	if !p.finished {
 		p.flushTurn("")
 		p.closeOpenTools("claude-code exited before the tool returned")
-		p.finish(&event.Finished{
+		p.finish(event.AgentFinished{
 			Turns:     p.turns,
 			ToolCalls: p.tools,
 			Error:     "claude-code exited without a result line",
@@ -147,29 +147,14 @@ func (p *Parser) Close() *Result {
 	return &res
 }
 
-func (p *Parser) finish(fin *event.Finished) {
+func (p *Parser) finish(fin event.AgentFinished) {
 	p.finished = true
+	p.res.Finished = event.Clamp(fin).(event.AgentFinished)
 	p.emitEvent(fin)
-	p.res.Finished = *fin
 }
 
-// emitEvent stamps the header the way event.Writer would, clamps the free
-// text, and hands the event on.
-func (p *Parser) emitEvent(ev any) {
-	now := p.now().UTC()
-	switch e := ev.(type) {
-	case *event.Started:
-		e.Type, e.Time = event.TypeStarted, now
-	case *event.Turn:
-		e.Type, e.Time = event.TypeTurn, now
-	case *event.ToolCall:
-		e.Type, e.Time = event.TypeToolCall, now
-	case *event.Denied:
-		e.Type, e.Time = event.TypeDenied, now
-	case *event.Finished:
-		e.Type, e.Time = event.TypeFinished, now
-		e.FinalText = event.Truncate(e.FinalText, event.MaxFinalText)
-		e.Error = event.Truncate(e.Error, event.MaxField)
-	}
-	p.emit(ev)
+// emitEvent clamps the free text the way event.Writer would and hands the
+// event on.
+func (p *Parser) emitEvent(d event.Data) {
+	p.emit(event.Clamp(d))
 }

@@ -7,15 +7,14 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
-func parse(t *testing.T, lines ...string) ([]any, *Result) {
+func parse(t *testing.T, lines ...string) ([]event.Data, *Result) {
 	t.Helper()
-	var events []any
-	res, err := ParseStream(strings.NewReader(strings.Join(lines, "\n")), func(ev any) { events = append(events, ev) })
+	var events []event.Data
+	res, err := ParseStream(strings.NewReader(strings.Join(lines, "\n")), func(ev event.Data) { events = append(events, ev) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,24 +54,24 @@ func TestBlocksOfOneMessageAreOneTurn(t *testing.T) {
 		assistant("msg_2", "2026-01-01T00:00:02Z", `{"type":"text","text":"fin"}`),
 		sampleResult,
 	)
-	checkTypes(t, events, event.TypeStarted, event.TypeTurn, event.TypeToolCall, event.TypeToolCall, event.TypeToolCall, event.TypeTurn, event.TypeFinished)
-	if tu := events[1].(*event.Turn); tu.Turn != 1 || tu.StopReason != "tool_use" || tu.InputTokens != 10 {
+	checkTypes(t, events, event.TypeAgentStarted, event.TypeAgentTurn, event.TypeAgentToolCall, event.TypeAgentToolCall, event.TypeAgentToolCall, event.TypeAgentTurn, event.TypeAgentFinished)
+	if tu := events[1].(event.AgentTurn); tu.Turn != 1 || tu.StopReason != "tool_use" || tu.InputTokens != 10 {
 		t.Errorf("turn 1 %+v", tu)
 	}
-	a, b, c := events[2].(*event.ToolCall), events[3].(*event.ToolCall), events[4].(*event.ToolCall)
-	if a.Name != "Bash" || a.Turn != 1 || a.DurationMs != 1000 || a.ExitCode == nil || *a.ExitCode != 2 || a.Error != "Exit code 2\nboom" {
+	a, b, c := events[2].(event.AgentToolCall), events[3].(event.AgentToolCall), events[4].(event.AgentToolCall)
+	if a.Name != "Bash" || a.Turn != 1 || a.DurationMS != 1000 || a.ExitCode == nil || *a.ExitCode != 2 || a.Error != "Exit code 2\nboom" {
 		t.Errorf("bash call %+v", a)
 	}
-	if b.Name != "Read" || b.ExitCode != nil || b.Error != "" || b.DurationMs != 1100 {
+	if b.Name != "Read" || b.ExitCode != nil || b.Error != "" || b.DurationMS != 1100 {
 		t.Errorf("read call %+v", b)
 	}
-	if c.Name != "Write" || c.Turn != 1 || c.DurationMs != 250 {
+	if c.Name != "Write" || c.Turn != 1 || c.DurationMS != 250 {
 		t.Errorf("late write call %+v", c)
 	}
-	if tu := events[5].(*event.Turn); tu.Turn != 2 {
+	if tu := events[5].(event.AgentTurn); tu.Turn != 2 {
 		t.Errorf("turn 2 %+v", tu)
 	}
-	fin := events[6].(*event.Finished)
+	fin := events[6].(event.AgentFinished)
 	if fin.Turns != 2 || fin.ToolCalls != 3 || fin.FinalText != "all done" || fin.InputTokens != 30 || fin.OutputTokens != 9 {
 		t.Errorf("finished %+v", fin)
 	}
@@ -87,11 +86,11 @@ func TestStreamWithoutResult(t *testing.T) {
 		assistant("msg_1", "", `{"type":"text","text":"working on it"}`, toolUse("tu_a", "Bash")),
 		"", // blank lines are fine
 	)
-	checkTypes(t, events, event.TypeStarted, event.TypeTurn, event.TypeToolCall, event.TypeFinished)
-	if tc := events[2].(*event.ToolCall); tc.Error == "" || tc.Name != "Bash" {
+	checkTypes(t, events, event.TypeAgentStarted, event.TypeAgentTurn, event.TypeAgentToolCall, event.TypeAgentFinished)
+	if tc := events[2].(event.AgentToolCall); tc.Error == "" || tc.Name != "Bash" {
 		t.Errorf("unanswered tool call %+v", tc)
 	}
-	fin := events[3].(*event.Finished)
+	fin := events[3].(event.AgentFinished)
 	if fin.Error != "claude-code exited without a result line" || fin.FinalText != "working on it" || fin.Turns != 1 || fin.ToolCalls != 1 {
 		t.Errorf("finished %+v", fin)
 	}
@@ -109,8 +108,8 @@ func TestSubAgentLinesAreNotTurns(t *testing.T) {
 		toolResult("", "tu_task", false, "sub-agent says hi"),
 		sampleResult,
 	)
-	checkTypes(t, events, event.TypeStarted, event.TypeTurn, event.TypeToolCall, event.TypeFinished)
-	if tc := events[2].(*event.ToolCall); tc.Name != "Task" {
+	checkTypes(t, events, event.TypeAgentStarted, event.TypeAgentTurn, event.TypeAgentToolCall, event.TypeAgentFinished)
+	if tc := events[2].(event.AgentToolCall); tc.Name != "Task" {
 		t.Errorf("tool call %+v", tc)
 	}
 }
@@ -122,11 +121,11 @@ func TestDenialsAndErrors(t *testing.T) {
 			`"permission_denials":[{"tool_name":"Bash","tool_use_id":"x","tool_input":{"command":"rm -rf /"}}],"terminal_reason":"aborted"}`,
 		sampleResult, // a second result is ignored
 	)
-	checkTypes(t, events, event.TypeStarted, event.TypeDenied, event.TypeFinished)
-	if d := events[1].(*event.Denied); d.Command != `Bash {"command":"rm -rf /"}` || d.Reason == "" {
+	checkTypes(t, events, event.TypeAgentStarted, event.TypeAgentDenied, event.TypeAgentFinished)
+	if d := events[1].(event.AgentDenied); d.Command != `Bash {"command":"rm -rf /"}` || d.Reason == "" {
 		t.Errorf("denied %+v", d)
 	}
-	fin := events[2].(*event.Finished)
+	fin := events[2].(event.AgentFinished)
 	if fin.Error != `aborted: tool crashed: {"code":7}` || fin.FinalText != "" {
 		t.Errorf("finished %+v", fin)
 	}
@@ -166,12 +165,12 @@ func TestHostileValuesAreBounded(t *testing.T) {
 	lines = append(lines,
 		`{"type":"user","timestamp":"2026-01-01T00:00:00Z","message":{"content":[{"type":"tool_result","tool_use_id":"tu_0","content":"x"}]}}`,
 		`{"type":"result","is_error":false,"result":"`+huge+`","usage":{"input_tokens":-5,"output_tokens":1e300},"total_cost_usd":-1,"num_turns":99999999999}`)
-	var events []any
-	res, err := ParseStream(strings.NewReader(strings.Join(lines, "\n")), func(ev any) { events = append(events, ev) })
+	var events []event.Data
+	res, err := ParseStream(strings.NewReader(strings.Join(lines, "\n")), func(ev event.Data) { events = append(events, ev) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	fin := events[len(events)-1].(*event.Finished)
+	fin := events[len(events)-1].(event.AgentFinished)
 	if len(fin.FinalText) > event.MaxFinalText || fin.InputTokens != 0 || fin.OutputTokens != 0 {
 		t.Errorf("finished not bounded: %d bytes, %d in, %d out", len(fin.FinalText), fin.InputTokens, fin.OutputTokens)
 	}
@@ -190,15 +189,15 @@ func TestOversizeLinesAreSkipped(t *testing.T) {
 	buf.WriteString(sampleInit + "\n")
 	buf.WriteString(`{"type":"assistant","message":{"content":[{"type":"text","text":"` + strings.Repeat("a", MaxLine) + `"}]}}` + "\n")
 	buf.WriteString(sampleResult) // no final newline
-	var events []any
-	res, err := ParseStream(&buf, func(ev any) { events = append(events, ev) })
+	var events []event.Data
+	res, err := ParseStream(&buf, func(ev event.Data) { events = append(events, ev) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Oversize != 1 || !res.GotResult {
 		t.Errorf("oversize %d, got result %v", res.Oversize, res.GotResult)
 	}
-	checkTypes(t, events, event.TypeStarted, event.TypeFinished)
+	checkTypes(t, events, event.TypeAgentStarted, event.TypeAgentFinished)
 }
 
 func TestEachLine(t *testing.T) {
@@ -221,23 +220,17 @@ type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("pipe broke") }
 
-func TestEventsAreStamped(t *testing.T) {
-	fixed := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	var events []any
-	p := NewParser(func(ev any) { events = append(events, ev) })
-	p.now = func() time.Time { return fixed }
+func TestEventsAreAgentEvents(t *testing.T) {
+	var events []event.Data
+	p := NewParser(func(ev event.Data) { events = append(events, ev) })
 	_ = p.Line([]byte(sampleInit))
 	p.Close()
+	if len(events) == 0 {
+		t.Fatal("no events")
+	}
 	for _, ev := range events {
-		var h event.Header
-		switch e := ev.(type) {
-		case *event.Started:
-			h = e.Header
-		case *event.Finished:
-			h = e.Header
-		}
-		if !h.Time.Equal(fixed) || h.Type == "" {
-			t.Errorf("header %+v", h)
+		if !strings.HasPrefix(string(ev.EventType()), "agent.") {
+			t.Errorf("event %T is not an agent event", ev)
 		}
 	}
 }

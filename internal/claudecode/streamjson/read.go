@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"io"
+
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // ParseStream reads stream-json lines from r until EOF, passing events to
@@ -11,7 +13,7 @@ import (
 // are counted in the Result and skipped; the only error is one from
 // reading r, and even then the events so far, a closing agent.finished
 // included, have been emitted and the Result is returned.
-func ParseStream(r io.Reader, emit func(any)) (*Result, error) {
+func ParseStream(r io.Reader, emit func(event.Data)) (*Result, error) {
 	p := NewParser(emit)
 	err := eachLine(r, MaxLine, func(line []byte) { _ = p.Line(line) }, func() { p.res.Oversize++ })
 	return p.Close(), err

@@ -1,6 +1,6 @@
 package streamjson
 
-import "github.com/voidbox/voidbox/internal/agent/event"
+import "github.com/voidbox/voidbox/internal/event"
 
 // Result is what claude-code reported about a run, including what the
 // agent event model has no field for. Every value comes from the guest: it
@@ -8,7 +8,7 @@ import "github.com/voidbox/voidbox/internal/agent/event"
 // one to trust for tokens and cost.
 type Result struct {
 	// Finished is a copy of the agent.finished event that ended the stream.
-	Finished event.Finished
+	Finished event.AgentFinished
 
 	// From the init line.
 	Model     string   // the model claude-code was asked to use
@@ -20,8 +20,8 @@ type Result struct {
 	// From the result line (zero when the stream had none).
 	NumTurns         int     // claude-code's own turn count (Finished.Turns counts the responses seen)
 	CostUSD          float64 // claude-code's own estimate, at list prices
-	DurationMs       int64
-	APIDurationMs    int64
+	DurationMS       int64
+	APIDurationMS    int64
 	CacheReadTokens  int64
 	CacheWriteTokens int64
 	Subtype          string // "success", "error_max_turns", "error_during_execution", …

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // pending is a tool call whose result has not arrived.
@@ -57,9 +57,9 @@ func (p *Parser) user(line []byte) error {
 // emitTool emits the agent.tool_call event of a finished call.
 func (p *Parser) emitTool(call pending, at time.Time, b block) {
 	p.tools++
-	ev := &event.ToolCall{Turn: call.turn, Name: call.name}
+	ev := event.AgentToolCall{Turn: call.turn, Name: call.name}
 	if !call.at.IsZero() && !at.IsZero() && at.After(call.at) {
-		ev.DurationMs = min(at.Sub(call.at).Milliseconds(), int64(24*time.Hour/time.Millisecond))
+		ev.DurationMS = min(at.Sub(call.at).Milliseconds(), int64(24*time.Hour/time.Millisecond))
 	}
 	text := plainText(b.Content)
 	if b.IsError {
@@ -113,7 +113,7 @@ func (p *Parser) closeOpenTools(why string) {
 		call := p.open[id]
 		delete(p.open, id)
 		p.tools++
-		p.emitEvent(&event.ToolCall{Turn: call.turn, Name: call.name, Error: why})
+		p.emitEvent(event.AgentToolCall{Turn: call.turn, Name: call.name, Error: why})
 	}
 }
 

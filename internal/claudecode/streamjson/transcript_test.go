@@ -7,22 +7,22 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // The transcripts in testdata are real claude-code 2.1.332 stdout, captured
 // by internal/claudecode's real-run tests (go test -update there) against
 // the llmtest fake with fixed token usage.
 
-func parseFile(t *testing.T, name string) ([]any, *Result) {
+func parseFile(t *testing.T, name string) ([]event.Data, *Result) {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var events []any
-	res, err := ParseStream(f, func(ev any) { events = append(events, ev) })
+	var events []event.Data
+	res, err := ParseStream(f, func(ev event.Data) { events = append(events, ev) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,30 +34,30 @@ func parseFile(t *testing.T, name string) ([]any, *Result) {
 
 func TestTranscriptBashTool(t *testing.T) {
 	events, res := parseFile(t, "bash_tool.jsonl")
-	checkTypes(t, events, event.TypeStarted, event.TypeTurn, event.TypeToolCall, event.TypeTurn, event.TypeFinished)
-	st := events[0].(*event.Started)
-	if st.Provider != "anthropic" || st.Model != "claude-sonnet-4-5" || !slices.Contains(st.Tools, "Bash") || st.Time.IsZero() {
+	checkTypes(t, events, event.TypeAgentStarted, event.TypeAgentTurn, event.TypeAgentToolCall, event.TypeAgentTurn, event.TypeAgentFinished)
+	st := events[0].(event.AgentStarted)
+	if st.Provider != "anthropic" || st.Model != "claude-sonnet-4-5" || !slices.Contains(st.Tools, "Bash") {
 		t.Errorf("started %+v", st)
 	}
-	t1, tc, t2 := events[1].(*event.Turn), events[2].(*event.ToolCall), events[3].(*event.Turn)
+	t1, tc, t2 := events[1].(event.AgentTurn), events[2].(event.AgentToolCall), events[3].(event.AgentTurn)
 	// claude-code prints each block before the API's final usage arrives:
 	// input tokens are exact per turn, output tokens are what it knew then.
 	if t1.Turn != 1 || t1.InputTokens != 1000 || t1.StopReason != "tool_use" {
 		t.Errorf("turn 1 %+v", t1)
 	}
-	if tc.Turn != 1 || tc.Name != "Bash" || tc.Error != "" || tc.ExitCode == nil || *tc.ExitCode != 0 || tc.DurationMs <= 0 {
+	if tc.Turn != 1 || tc.Name != "Bash" || tc.Error != "" || tc.ExitCode == nil || *tc.ExitCode != 0 || tc.DurationMS <= 0 {
 		t.Errorf("tool call %+v", tc)
 	}
 	if t2.Turn != 2 || t2.InputTokens != 1200 || t2.StopReason != "end_turn" {
 		t.Errorf("turn 2 %+v", t2)
 	}
-	fin := events[4].(*event.Finished)
-	want := event.Finished{Header: fin.Header, Turns: 2, ToolCalls: 1, InputTokens: 2200, OutputTokens: 27, FinalText: "done: the input says hello"}
-	if *fin != want {
-		t.Errorf("finished %+v, want %+v", *fin, want)
+	fin := events[4].(event.AgentFinished)
+	want := event.AgentFinished{Turns: 2, ToolCalls: 1, InputTokens: 2200, OutputTokens: 27, FinalText: "done: the input says hello"}
+	if fin != want {
+		t.Errorf("finished %+v, want %+v", fin, want)
 	}
 	if !res.GotResult || res.Subtype != "success" || res.TerminalReason != "completed" || res.NumTurns != 2 ||
-		res.CostUSD <= 0 || res.Version != "2.1.332" || res.SessionID == "" || res.Finished != *fin ||
+		res.CostUSD <= 0 || res.Version != "2.1.332" || res.SessionID == "" || res.Finished != fin ||
 		!slices.Contains(res.Skills, "csv-stats") || res.Model != "claude-sonnet-4-5" {
 		t.Errorf("result %+v", res)
 	}
@@ -65,12 +65,12 @@ func TestTranscriptBashTool(t *testing.T) {
 
 func TestTranscriptMaxTurns(t *testing.T) {
 	events, res := parseFile(t, "max_turns.jsonl")
-	checkTypes(t, events, event.TypeStarted, event.TypeTurn, event.TypeToolCall, event.TypeFinished)
-	tc := events[2].(*event.ToolCall)
+	checkTypes(t, events, event.TypeAgentStarted, event.TypeAgentTurn, event.TypeAgentToolCall, event.TypeAgentFinished)
+	tc := events[2].(event.AgentToolCall)
 	if tc.ExitCode == nil || *tc.ExitCode != 3 || !strings.HasPrefix(tc.Error, "Exit code 3") {
 		t.Errorf("tool call %+v", tc)
 	}
-	fin := events[3].(*event.Finished)
+	fin := events[3].(event.AgentFinished)
 	if fin.Turns != 1 || fin.ToolCalls != 1 || fin.InputTokens != 500 || fin.FinalText != "" ||
 		fin.Error != "max_turns: Reached maximum number of turns (1)" {
 		t.Errorf("finished %+v", fin)
@@ -84,8 +84,8 @@ func TestTranscriptAPIError(t *testing.T) {
 	events, res := parseFile(t, "api_error.jsonl")
 	// The synthetic assistant message claude-code prints for the failure
 	// is not a model turn.
-	checkTypes(t, events, event.TypeStarted, event.TypeFinished)
-	fin := events[1].(*event.Finished)
+	checkTypes(t, events, event.TypeAgentStarted, event.TypeAgentFinished)
+	fin := events[1].(event.AgentFinished)
 	if fin.Turns != 0 || fin.ToolCalls != 0 || fin.Error != "api_error (HTTP 401): Invalid API key · Fix external API key" {
 		t.Errorf("finished %+v", fin)
 	}
@@ -94,37 +94,22 @@ func TestTranscriptAPIError(t *testing.T) {
 	}
 }
 
-func checkTypes(t *testing.T, events []any, want ...string) {
+func checkTypes(t *testing.T, events []event.Data, want ...event.Type) {
 	t.Helper()
-	var got []string
+	var got []event.Type
 	for _, ev := range events {
-		got = append(got, typeOf(ev))
+		got = append(got, ev.EventType())
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 }
 
-func typeOf(ev any) string {
-	switch e := ev.(type) {
-	case *event.Started:
-		return e.Type
-	case *event.Turn:
-		return e.Type
-	case *event.ToolCall:
-		return e.Type
-	case *event.Denied:
-		return e.Type
-	case *event.Finished:
-		return e.Type
-	}
-	return "?"
-}
 
 func TestTranscriptMCPTool(t *testing.T) {
 	events, res := parseFile(t, "mcp_tool.jsonl")
-	checkTypes(t, events, event.TypeStarted, event.TypeTurn, event.TypeToolCall, event.TypeTurn, event.TypeFinished)
-	if tc := events[2].(*event.ToolCall); tc.Name != "mcp__calc__add" || tc.Error != "" || tc.ExitCode != nil {
+	checkTypes(t, events, event.TypeAgentStarted, event.TypeAgentTurn, event.TypeAgentToolCall, event.TypeAgentTurn, event.TypeAgentFinished)
+	if tc := events[2].(event.AgentToolCall); tc.Name != "mcp__calc__add" || tc.Error != "" || tc.ExitCode != nil {
 		t.Errorf("tool call %+v", tc)
 	}
 	if !slices.Contains(res.Tools, "mcp__calc__add") || res.Finished.FinalText != "5" {

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/voidbox/voidbox/internal/agent/event"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // turn is one assistant message (one API response) of the main loop.
@@ -109,5 +109,5 @@ func (p *Parser) flushTurn(stop string) {
 	if t.text.Len() > 0 {
 		p.lastText = t.text.String()
 	}
-	p.emitEvent(&event.Turn{Turn: t.n, InputTokens: t.input, OutputTokens: t.output, StopReason: t.stop})
+	p.emitEvent(event.AgentTurn{Turn: t.n, InputTokens: t.input, OutputTokens: t.output, StopReason: t.stop})
 }
