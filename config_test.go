@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/voidbox/voidbox/internal/agent"
+	"github.com/voidbox/voidbox/internal/agentconfig"
 )
 
 func TestConfigValidateNamesEveryProblem(t *testing.T) {
@@ -92,7 +92,7 @@ func TestAllowlistNilAndEmptyReachTheGuest(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := c.box.b.Policy
-			for what, v := range map[string]any{"policy": p.Wire(), "agent config": agent.Config{AllowedCommands: p.AllowedCommands}} {
+			for what, v := range map[string]any{"policy": p.Wire(), "agent config": agentconfig.Config{AllowedCommands: p.AllowedCommands}} {
 				b, err := json.Marshal(v)
 				if err != nil {
 					t.Fatal(err)

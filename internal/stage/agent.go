@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/voidbox/voidbox/internal/agent"
+	"github.com/voidbox/voidbox/internal/agentconfig"
 	"github.com/voidbox/voidbox/internal/control"
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm"
@@ -193,14 +193,14 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 }
 
 // agentConfig is the built-in agent's configuration (claude-code maps it to flags).
-func (ar *agentRun) agentConfig(skills []agent.Skill) agent.Config {
+func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 	a, box := ar.agent, ar.st.Box
 	prov, _ := a.Provider()
-	kind := agent.ProviderAnthropic
+	kind := agentconfig.ProviderAnthropic
 	if prov.Kind == llm.KindOpenAI || prov.Kind == llm.KindOllama {
-		kind = agent.ProviderOpenAI
+		kind = agentconfig.ProviderOpenAI
 	}
-	c := agent.Config{
+	c := agentconfig.Config{
 		Provider:        kind,
 		BaseURL:         "http://" + llmEndpoint,
 		Model:           prov.Model,
@@ -212,7 +212,7 @@ func (ar *agentRun) agentConfig(skills []agent.Skill) agent.Config {
 	}
 	for _, s := range a.Skills {
 		if s.Kind == SkillMCP {
-			c.MCPServers = append(c.MCPServers, agent.MCPServer{Name: s.Name, Command: s.MCP.Command, Args: s.MCP.Args, Env: s.MCP.Env, URL: s.MCP.URL})
+			c.MCPServers = append(c.MCPServers, agentconfig.MCPServer{Name: s.Name, Command: s.MCP.Command, Args: s.MCP.Args, Env: s.MCP.Env, URL: s.MCP.URL})
 		}
 	}
 	return c
@@ -220,8 +220,8 @@ func (ar *agentRun) agentConfig(skills []agent.Skill) agent.Config {
 
 // installSkills writes the file and inline skills (with a file skill's
 // scripts/ and references/) under dir in the guest.
-func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, dir string) ([]agent.Skill, error) {
-	var out []agent.Skill
+func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, dir string) ([]agentconfig.Skill, error) {
+	var out []agentconfig.Skill
 	for _, s := range ar.agent.Skills {
 		if s.Kind != SkillFile && s.Kind != SkillInline {
 			continue
@@ -235,7 +235,7 @@ func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, dir 
 				return nil, fmt.Errorf("installing skill %q: %w", s.Name, err)
 			}
 		}
-		out = append(out, agent.Skill{Name: s.Name, Description: s.Description, Path: path.Join(base, "SKILL.md")})
+		out = append(out, agentconfig.Skill{Name: s.Name, Description: s.Description, Path: path.Join(base, "SKILL.md")})
 	}
 	return out, nil
 }

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/voidbox/voidbox/internal/agent"
+	"github.com/voidbox/voidbox/internal/agentconfig"
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -66,7 +66,7 @@ func TestAgentStageWithoutVM(t *testing.T) {
 	g.Handle(setup.AgentGuestPath, func(ctx context.Context, p *sandboxtest.Process) int {
 		sawEnv = p.Env
 		cfgFile := p.Guest.File(agentConfigPath)
-		var cfg agent.Config
+		var cfg agentconfig.Config
 		if cfgFile == nil || !cfgFile.Root || json.Unmarshal(cfgFile.Data, &cfg) != nil {
 			io.WriteString(p.Stderr, "no root-owned agent config\n")
 			return 2

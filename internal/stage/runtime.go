@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/voidbox/voidbox/internal/agent"
+	"github.com/voidbox/voidbox/internal/agentconfig"
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/setup"
@@ -21,7 +21,7 @@ type agentRuntime interface {
 	// skillsDir is where the runtime looks for SKILL.md directories.
 	skillsDir() string
 	// command returns the agent's argv, environment and stdin for cfg.
-	command(ctx context.Context, sb *sandbox.Sandbox, cfg agent.Config) (argv []string, env map[string]string, stdin []byte, err error)
+	command(ctx context.Context, sb *sandbox.Sandbox, cfg agentconfig.Config) (argv []string, env map[string]string, stdin []byte, err error)
 	// parser reads the agent's stdout (untrusted), one line at a time, and
 	// reports agent events through emit.
 	parser(emit func(event.Data)) lineParser
@@ -52,7 +52,7 @@ func (builtinRuntime) shares() []vmm.Share                             { return 
 func (builtinRuntime) prepare(context.Context, *sandbox.Sandbox) error { return nil }
 func (builtinRuntime) skillsDir() string                               { return guestSkillsDir }
 
-func (builtinRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agent.Config) ([]string, map[string]string, []byte, error) {
+func (builtinRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agentconfig.Config) ([]string, map[string]string, []byte, error) {
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, nil, nil, err

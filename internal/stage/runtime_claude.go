@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"path"
 
-	"github.com/voidbox/voidbox/internal/agent"
+	"github.com/voidbox/voidbox/internal/agentconfig"
 	"github.com/voidbox/voidbox/internal/claudecode"
 	"github.com/voidbox/voidbox/internal/claudecode/streamjson"
 	"github.com/voidbox/voidbox/internal/event"
@@ -64,7 +64,7 @@ func (claudeRuntime) skillsDir() string {
 	return path.Dir(dir)
 }
 
-func (c claudeRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agent.Config) ([]string, map[string]string, []byte, error) {
+func (c claudeRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agentconfig.Config) ([]string, map[string]string, []byte, error) {
 	cc := claudecode.Config{
 		Prompt:   cfg.Prompt,
 		Model:    cfg.Model,
@@ -94,7 +94,7 @@ func (c claudeRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg age
 }
 
 // claudeMCPServers is Claude Code's --mcp-config format.
-func claudeMCPServers(servers []agent.MCPServer) map[string]any {
+func claudeMCPServers(servers []agentconfig.MCPServer) map[string]any {
 	m := map[string]any{}
 	for _, s := range servers {
 		if s.URL != "" {
