@@ -26,9 +26,9 @@ const mod = "github.com/voidbox/voidbox"
 // (not even the built-in agent, which is a separate binary), and no HTTP.
 func TestGuestLinksNoHostCode(t *testing.T) {
 	allowed := map[string]bool{
-		mod + "/cmd/voidbox-guest": true,
-		mod + "/internal/guest":    true,
-		mod + "/internal/wire":     true,
+		mod + "/cmd/voidbox-guest":  true,
+		mod + "/internal/guestinit": true,
+		mod + "/internal/wire":      true,
 	}
 	for _, d := range deps(t, mod+"/cmd/voidbox-guest", "GOOS=linux", "CGO_ENABLED=0") {
 		if strings.HasPrefix(d, mod) && !allowed[d] {
@@ -42,7 +42,7 @@ func TestGuestLinksNoHostCode(t *testing.T) {
 
 // TestAgentLinksNoHostCode: the built-in agent runs in the guest too; it
 // links only its own packages and the wire package (for the command
-// allowlist rule it shares with the guest agent), never the host's gateway,
+// allowlist rule it shares with the guest init), never the host's gateway,
 // VMM or CLI.
 func TestAgentLinksNoHostCode(t *testing.T) {
 	for _, d := range deps(t, mod+"/cmd/voidbox-agent", "GOOS=linux", "CGO_ENABLED=0") {
