@@ -189,11 +189,11 @@ func (f *fakeSource) totalDownloads() int {
 	return n
 }
 
-// testArchive is a Debian-like archive with one kernel and busybox, plus a stand-in agent.
+// testArchive is a Debian-like archive with one kernel and busybox, plus a stand-in guest init.
 type testArchive struct {
-	src   *fakeSource
-	agent string
-	cache string
+	src       *fakeSource
+	guestInit string
+	cache     string
 }
 
 func newTestArchive(t *testing.T) *testArchive {
@@ -203,15 +203,15 @@ func newTestArchive(t *testing.T) *testArchive {
 	src.add("linux-image-"+testRelease, "6.1.1-1", kernelDeb(t, "linux-image-"+testRelease, "6.1.1-1", 0x1000000))
 	src.add("busybox-static", "1:1.35.0-4", busyboxDeb(t, "1:1.35.0-4"))
 	dir := t.TempDir()
-	agent := filepath.Join(dir, "voidbox-guest")
-	if err := os.WriteFile(agent, []byte("\x7fELF stand-in agent"), 0o755); err != nil {
+	guestInit := filepath.Join(dir, "voidbox-guest")
+	if err := os.WriteFile(guestInit, []byte("\x7fELF stand-in agent"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &testArchive{src: src, agent: agent, cache: filepath.Join(dir, "cache")}
+	return &testArchive{src: src, guestInit: guestInit, cache: filepath.Join(dir, "cache")}
 }
 
 func (a *testArchive) options() Options {
-	return Options{CacheDir: a.cache, GuestAgent: a.agent, Packages: a.src}
+	return Options{CacheDir: a.cache, GuestInit: a.guestInit, Packages: a.src}
 }
 
 // initramfsEntries reads back an Artifacts' initramfs.

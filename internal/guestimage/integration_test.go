@@ -17,7 +17,7 @@ import (
 var shared struct {
 	once       sync.Once
 	cacheDir   string
-	agent      string
+	guestInit  string
 	first      [2]*Artifacts
 	cold, warm time.Duration
 	warmArt    *Artifacts
@@ -51,8 +51,8 @@ func realArtifacts(t *testing.T) *Artifacts {
 			return
 		}
 		shared.cacheDir = filepath.Join(dir, "cache")
-		shared.agent = filepath.Join(dir, "agent")
-		if shared.err = os.WriteFile(shared.agent, []byte("#!/bin/sh\necho agent stand-in\n"), 0o755); shared.err != nil {
+		shared.guestInit = filepath.Join(dir, "agent")
+		if shared.err = os.WriteFile(shared.guestInit, []byte("#!/bin/sh\necho agent stand-in\n"), 0o755); shared.err != nil {
 			return
 		}
 		// Two set-ups race on a cold cache: the lock must make one build and the other reuse.
@@ -61,7 +61,7 @@ func realArtifacts(t *testing.T) *Artifacts {
 		errs := make([]error, 2)
 		for i := range 2 {
 			wg.Go(func() {
-				shared.first[i], errs[i] = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Modules: realModules()})
+				shared.first[i], errs[i] = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestInit: shared.guestInit, Modules: realModules()})
 			})
 		}
 		wg.Wait()
@@ -70,7 +70,7 @@ func realArtifacts(t *testing.T) *Artifacts {
 			return
 		}
 		start = time.Now()
-		shared.warmArt, shared.err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Packages: noNetwork{}, Modules: realModules()})
+		shared.warmArt, shared.err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestInit: shared.guestInit, Packages: noNetwork{}, Modules: realModules()})
 		shared.warm = time.Since(start)
 	})
 	if shared.err != nil {

@@ -9,13 +9,13 @@ import (
 	"strings"
 )
 
-// Options says what to build and where. Only GuestAgent is required.
+// Options says what to build and where. Only GuestInit is required.
 type Options struct {
 	// CacheDir is the cache root. Empty means $VOIDBOX_CACHE_DIR, else $XDG_CACHE_HOME/voidbox,
 	// else ~/.cache/voidbox.
 	CacheDir string
-	// GuestAgent is the path of the static voidbox-guest binary; it becomes /init.
-	GuestAgent string
+	// GuestInit is the path of the static voidbox-guest binary; it becomes /init.
+	GuestInit string
 	// Progress receives one line per download or build step. Nil means silent.
 	Progress io.Writer
 	// Refresh re-resolves package versions through apt instead of reusing the versions recorded in
@@ -34,7 +34,7 @@ type Options struct {
 
 // ModuleSet names the kernel modules the image carries. Dependencies are added automatically.
 type ModuleSet struct {
-	// Boot modules are loaded by the guest agent at every boot.
+	// Boot modules are loaded by the guest init at every boot.
 	Boot []string
 	// OnDemand modules are in the image and loaded by the guest when a feature needs them.
 	OnDemand []string
