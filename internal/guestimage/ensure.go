@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/voidbox/voidbox/internal/filelock"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/deb"
+	"github.com/voidbox/voidbox/internal/filelock"
 )
 
 // formatVersion is part of every initramfs digest. Bump it when the image layout changes in a way
@@ -27,7 +29,7 @@ const (
 // cacheRun is the state of one Ensure call. It exists only while the cache lock is held.
 type cacheRun struct {
 	root, tmp  string
-	src        PackageSource
+	src        deb.Source
 	progress   io.Writer
 	refresh    bool
 	state      resolvedState
@@ -108,7 +110,7 @@ func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
 		refresh: o.Refresh, state: loadState(root), sizes: map[pkgRef]int64{},
 	}
 	if c.src == nil {
-		c.src = &AptSource{Progress: o.Progress}
+		c.src = &deb.Apt{Progress: o.Progress}
 	}
 	c.clearTmp()
 	a, err := c.ensure(ctx, o, initBin, initDigest)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cavaliergopher/cpio"
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
 func TestEnsureBuildsImage(t *testing.T) {
@@ -265,7 +266,7 @@ func TestEnsureKernelPackageOverride(t *testing.T) {
 	}
 	o := arch.options()
 	o.KernelPackage = "linux-image-9.9.9-amd64"
-	if _, err := Ensure(context.Background(), o); !errors.Is(err, ErrPackageNotFound) {
+	if _, err := Ensure(context.Background(), o); !errors.Is(err, deb.ErrNotFound) {
 		t.Errorf("unknown pinned kernel: %v", err)
 	}
 }

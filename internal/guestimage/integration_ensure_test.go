@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cavaliergopher/cpio"
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
 func TestIntegrationEnsureDebian(t *testing.T) {
@@ -120,7 +121,7 @@ func TestIntegrationKernelPin(t *testing.T) {
 	}
 	t.Setenv(KernelEnv, "linux-image-0.0.0-99-voidbox-absent")
 	_, err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestInit: shared.guestInit, Modules: realModules()})
-	if !errors.Is(err, ErrPackageNotFound) || !strings.Contains(err.Error(), "linux-image-0.0.0-99-voidbox-absent") {
+	if !errors.Is(err, deb.ErrNotFound) || !strings.Contains(err.Error(), "linux-image-0.0.0-99-voidbox-absent") {
 		t.Errorf("unknown pinned kernel: %v", err)
 	}
 	if _, err := Inspect(shared.cacheDir); err == nil {

@@ -3,12 +3,14 @@ package guestimage
 import (
 	"context"
 	"errors"
-	"github.com/voidbox/voidbox/internal/testgate"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/deb"
+	"github.com/voidbox/voidbox/internal/testgate"
 )
 
 // The real run downloads Debian's kernel and busybox once per test binary and is shared by every test
@@ -24,11 +26,11 @@ var shared struct {
 	err        error
 }
 
-// noNetwork is a PackageSource that fails every call: a warm Ensure must not reach it.
+// noNetwork is a deb.Source that fails every call: a warm Ensure must not reach it.
 type noNetwork struct{}
 
-func (noNetwork) Show(_ context.Context, name string) (PackageInfo, error) {
-	return PackageInfo{}, errors.New("warm Ensure asked apt about " + name)
+func (noNetwork) Show(_ context.Context, name string) (deb.Package, error) {
+	return deb.Package{}, errors.New("warm Ensure asked apt about " + name)
 }
 func (noNetwork) Download(_ context.Context, name, _, _ string) (string, error) {
 	return "", errors.New("warm Ensure downloaded " + name)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
 // Options says what to build and where. Only GuestInit is required.
@@ -26,7 +28,7 @@ type Options struct {
 	// Layers are extra archives appended after the base initramfs, in order (a Node.js runtime, say).
 	Layers []Layer
 	// Packages finds and downloads Debian packages. Nil means apt on this host.
-	Packages PackageSource
+	Packages deb.Source
 	// KernelPackage pins the concrete kernel package (e.g. "linux-image-6.1.0-57-amd64"). Empty means
 	// $VOIDBOX_KERNEL_PACKAGE, else whatever the linux-image-amd64 metapackage depends on.
 	KernelPackage string
