@@ -55,7 +55,7 @@ func Setup(ctx context.Context, o SetupOptions) (*SetupResult, error) {
 func setupResult(r *setup.Result) *SetupResult {
 	res := &SetupResult{
 		QEMU:          r.QEMU,
-		GuestAgent:    r.GuestAgent,
+		GuestAgent:    r.GuestInit,
 		Image:         Image{Kernel: r.Kernel, Initramfs: r.Initramfs},
 		KernelRelease: r.KernelRelease,
 		KernelPackage: r.KernelPackage,

@@ -26,9 +26,9 @@ const mod = "github.com/voidbox/voidbox"
 // (not even the built-in agent, which is a separate binary), and no HTTP.
 func TestGuestLinksNoHostCode(t *testing.T) {
 	allowed := map[string]bool{
-		mod + "/cmd/voidbox-guest": true,
-		mod + "/internal/guest":    true,
-		mod + "/internal/wire":     true,
+		mod + "/cmd/voidbox-guest":  true,
+		mod + "/internal/guestinit": true,
+		mod + "/internal/wire":      true,
 	}
 	for _, d := range deps(t, mod+"/cmd/voidbox-guest", "GOOS=linux", "CGO_ENABLED=0") {
 		if strings.HasPrefix(d, mod) && !allowed[d] {

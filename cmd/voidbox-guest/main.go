@@ -1,7 +1,7 @@
-// Command voidbox-guest is the guest agent: PID 1 of every voidbox micro-VM.
+// Command voidbox-guest is the guest init: PID 1 of every voidbox micro-VM.
 // It is built static (CGO_ENABLED=0) and links no host-side package.
 package main
 
-import "github.com/voidbox/voidbox/internal/guest"
+import "github.com/voidbox/voidbox/internal/guestinit"
 
-func main() { guest.Main() }
+func main() { guestinit.Main() }

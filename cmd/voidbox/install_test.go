@@ -55,7 +55,7 @@ func outside(t *testing.T, env []string, name string, args ...string) (string, e
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "VOIDBOX_GUEST_AGENT=") || strings.HasPrefix(kv, "VOIDBOX_AGENT_BINARY=") {
+		if strings.HasPrefix(kv, "VOIDBOX_GUEST_INIT=") || strings.HasPrefix(kv, "VOIDBOX_GUEST_AGENT=") || strings.HasPrefix(kv, "VOIDBOX_AGENT_BINARY=") {
 			continue
 		}
 		env = append(env, kv)

@@ -17,7 +17,7 @@ import (
 	"github.com/voidbox/voidbox/internal/vmtest"
 )
 
-// bin is the voidbox binary under test, built once with its guest agent
+// bin is the voidbox binary under test, built once with its guest init
 // next to it (where an installed voidbox finds it).
 var bin string
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/voidbox/voidbox/internal/deb"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -32,7 +33,7 @@ type debFiles struct {
 // resolveDebian asks the package source for the version of every package
 // the flavour takes files from. apt-cache takes a second per query, so the
 // queries run side by side.
-func resolveDebian(ctx context.Context, src PackageSource) ([]Package, error) {
+func resolveDebian(ctx context.Context, src deb.Source) ([]Package, error) {
 	pkgs := make([]Package, len(debianPackages))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, name := range debianPackages {
@@ -47,7 +48,7 @@ func resolveDebian(ctx context.Context, src PackageSource) ([]Package, error) {
 
 // fetchDebian downloads pkgs into scratch, side by side, and unpacks their
 // shared libraries and bash.
-func fetchDebian(ctx context.Context, src PackageSource, pkgs []Package, scratch string, w io.Writer) (*debFiles, error) {
+func fetchDebian(ctx context.Context, src deb.Source, pkgs []Package, scratch string, w io.Writer) (*debFiles, error) {
 	d := &debFiles{dir: filepath.Join(scratch, "files"), files: map[string]string{}, links: map[string]string{}}
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return nil, err
@@ -69,11 +70,11 @@ func fetchDebian(ctx context.Context, src PackageSource, pkgs []Package, scratch
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, deb := range debs { // in package order, so "keep the first" is deterministic
-		if err := walkDeb(deb, d.take); err != nil {
+	for _, p := range debs { // in package order, so "keep the first" is deterministic
+		if err := deb.Walk(ctx, p, d.take); err != nil {
 			return nil, err
 		}
-		if err := os.RemoveAll(filepath.Dir(deb)); err != nil {
+		if err := os.RemoveAll(filepath.Dir(p)); err != nil {
 			return nil, err
 		}
 	}

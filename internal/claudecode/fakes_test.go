@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voidbox/voidbox/internal/guestimage"
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
 // fakeRegistry serves one version of NPMPackage whose "claude" is a copy
@@ -132,14 +132,14 @@ func (f *fakeDebian) downloads() map[string]int {
 	return out
 }
 
-func (f *fakeDebian) Show(_ context.Context, name string) (guestimage.PackageInfo, error) {
+func (f *fakeDebian) Show(_ context.Context, name string) (deb.Package, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, ok := f.versions[name]
 	if !ok {
-		return guestimage.PackageInfo{}, fmt.Errorf("%w: %s", guestimage.ErrPackageNotFound, name)
+		return deb.Package{}, fmt.Errorf("%w: %s", deb.ErrNotFound, name)
 	}
-	return guestimage.PackageInfo{Name: name, Version: v}, nil
+	return deb.Package{Name: name, Version: v}, nil
 }
 
 func (f *fakeDebian) Download(_ context.Context, name, version, dir string) (string, error) {

@@ -1,13 +1,13 @@
 package claudecode
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"regexp"
 
+	"github.com/voidbox/voidbox/internal/deb"
 	"github.com/voidbox/voidbox/internal/guestimage"
 )
 
@@ -29,13 +29,6 @@ const (
 // for bash, and bash with its terminfo library for the Bash tool.
 var debianPackages = []string{"libc6", "libtinfo6", "bash"}
 
-// PackageSource finds and downloads Debian packages; guestimage.AptSource
-// is the real one.
-type PackageSource interface {
-	Show(ctx context.Context, name string) (guestimage.PackageInfo, error)
-	Download(ctx context.Context, name, version, dir string) (string, error)
-}
-
 // Options configure BuildImage. The zero value builds DefaultVersion (or
 // $VOIDBOX_CLAUDE_CODE_VERSION) into the default cache.
 type Options struct {
@@ -56,7 +49,7 @@ type Options struct {
 	// (which honours HTTPS_PROXY).
 	HTTPClient *http.Client
 	// Debian provides the Debian packages; nil means the host's apt.
-	Debian PackageSource
+	Debian deb.Source
 }
 
 // versionRE accepts npm semver versions, which also become path elements.
@@ -92,7 +85,7 @@ func (o *Options) fill() error {
 		o.HTTPClient = http.DefaultClient
 	}
 	if o.Debian == nil {
-		o.Debian = &guestimage.AptSource{Progress: o.Progress}
+		o.Debian = &deb.Apt{Progress: o.Progress}
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ func newDoctorCmd(e *env) *cobra.Command {
 		Use:   "doctor",
 		Short: "Check this host: QEMU, guest image, cache, accelerator",
 		Long: `Report what voidbox needs and whether it is in place, without changing anything:
-QEMU, the guest agent, the cache, the guest kernel and image, and which accelerator
+QEMU, the guest init, the cache, the guest kernel and image, and which accelerator
 (kvm or tcg) would be used and why. With --boot, also boot a VM and run a command.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -85,9 +85,9 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 		out = append(out, check{Name: "cache", OK: true, Detail: root})
 	}
 	if a, err := setup.Locate(setup.GuestInit, cacheDir); err != nil {
-		out = append(out, check{Name: "guest-agent", Detail: err.Error()})
+		out = append(out, check{Name: "guest-init", Detail: err.Error()})
 	} else {
-		out = append(out, check{Name: "guest-agent", OK: true, Detail: a})
+		out = append(out, check{Name: "guest-init", OK: true, Detail: a})
 	}
 	if st, err := guestimage.Inspect(cacheDir); err != nil {
 		out = append(out, check{Name: "guest-image", Detail: err.Error(), Fix: "voidbox setup"})

@@ -1,4 +1,4 @@
-// Package control is the host side of the control channel to a guest agent:
+// Package control is the host side of the control channel to a guest init:
 // the authenticated handshake, the stream multiplexer and one method per request.
 package control
 
@@ -19,11 +19,11 @@ import (
 // ErrClosed reports use of a client whose channel is gone.
 var ErrClosed = errors.New("control channel closed")
 
-// ErrRefused marks a handshake the guest agent refused; the error says why
+// ErrRefused marks a handshake the guest init refused; the error says why
 // (the guest powers off right after, so its reason is all there is).
-var ErrRefused = errors.New("guest agent refused the handshake")
+var ErrRefused = errors.New("the guest init refused the handshake")
 
-// Client talks to one guest agent. It is safe for concurrent use: each request
+// Client talks to one guest init. It is safe for concurrent use: each request
 // runs on its own multiplexed stream.
 type Client struct {
 	sess    *yamux.Session
@@ -37,7 +37,7 @@ type Client struct {
 // TunnelHandler serves a guest-initiated stream; it owns conn and must close it.
 type TunnelHandler func(conn net.Conn)
 
-// Options are what the host asks of the guest agent in the handshake.
+// Options are what the host asks of the guest init in the handshake.
 type Options struct {
 	Policy wire.Policy
 	// Listeners are guest loopback endpoints tunnelled to host services;
@@ -46,7 +46,7 @@ type Options struct {
 	Services  map[string]TunnelHandler
 }
 
-// Handshake authenticates to the guest agent on conn and starts the stream
+// Handshake authenticates to the guest init on conn and starts the stream
 // multiplexer. On error conn is closed. ctx bounds the handshake only.
 func Handshake(ctx context.Context, conn net.Conn, secret []byte, o Options) (*Client, error) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
@@ -66,7 +66,7 @@ func Handshake(ctx context.Context, conn net.Conn, secret []byte, o Options) (*C
 	if err != nil {
 		conn.Close()
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("waiting for the guest agent: %w", context.Cause(ctx))
+			return nil, fmt.Errorf("waiting for the guest init: %w", context.Cause(ctx))
 		}
 		return nil, fmt.Errorf("reading welcome: %w", err)
 	}
@@ -88,7 +88,7 @@ func Handshake(ctx context.Context, conn net.Conn, secret []byte, o Options) (*C
 	}
 	if w.Version != wire.Version {
 		conn.Close()
-		return nil, fmt.Errorf("guest agent speaks protocol %d, host speaks %d", w.Version, wire.Version)
+		return nil, fmt.Errorf("the guest init speaks protocol %d, host speaks %d", w.Version, wire.Version)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	sess, err := yamux.Client(conn, muxConfig())

@@ -12,7 +12,7 @@ import (
 	"github.com/voidbox/voidbox/internal/wire"
 )
 
-// fakeGuest answers the handshake like the guest agent and returns its side
+// fakeGuest answers the handshake like the guest init and returns its side
 // of the multiplexer.
 func fakeGuest(t *testing.T, conn net.Conn, secret string) <-chan *yamux.Session {
 	out := make(chan *yamux.Session, 1)
@@ -44,7 +44,7 @@ func TestHandshakeRejectsWrongSecret(t *testing.T) {
 	host, guest := net.Pipe()
 	fakeGuest(t, guest, "00")
 	_, err := Handshake(context.Background(), host, []byte{1}, Options{})
-	if err == nil || err.Error() != "guest agent refused the handshake: bad secret" {
+	if err == nil || err.Error() != "the guest init refused the handshake: bad secret" {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
 type busyboxFiles struct {
@@ -45,7 +47,7 @@ func (c *cacheRun) ensureBusybox(ctx context.Context, pkg pkgRef) (busyboxFiles,
 		return busyboxFiles{}, err
 	}
 	defer os.RemoveAll(stage)
-	deb, err := c.download(ctx, pkg, stage)
+	debPath, err := c.download(ctx, pkg, stage)
 	if err != nil {
 		return busyboxFiles{}, err
 	}
@@ -55,7 +57,7 @@ func (c *cacheRun) ensureBusybox(ctx context.Context, pkg pkgRef) (busyboxFiles,
 	}
 	bin := filepath.Join(out, "busybox")
 	found := false
-	err = walkDeb(ctx, deb, func(name string, h *tar.Header, r io.Reader) error {
+	err = deb.Walk(ctx, debPath, func(name string, h *tar.Header, r io.Reader) error {
 		if name != "bin/busybox" || h.Typeflag != tar.TypeReg {
 			return nil
 		}
@@ -107,4 +109,9 @@ func listApplets(ctx context.Context, bin string) ([]string, error) {
 		return nil, fmt.Errorf("busybox --list-full listed no applets")
 	}
 	return applets, nil
+}
+
+// isLocalSlash reports whether a slash-separated name stays inside its root (no "..", not absolute).
+func isLocalSlash(name string) bool {
+	return name != ".." && !strings.HasPrefix(name, "../") && !strings.HasPrefix(name, "/")
 }

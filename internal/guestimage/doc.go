@@ -1,6 +1,6 @@
 // Package guestimage produces the files a voidbox micro-VM boots from: a Debian kernel turned into an
 // ELF vmlinux for PVH boot, the kernel modules the guest needs, busybox, and a gzip'd newc initramfs
-// with the guest agent as /init. Everything lands in a content-addressed cache so that a second
+// with the guest init (voidbox-guest) as /init. Everything lands in a content-addressed cache so that a second
 // Ensure with unchanged inputs downloads and builds nothing.
 //
 // Cache layout (root from [CacheRoot]):

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/voidbox/voidbox/internal/filelock"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/deb"
+	"github.com/voidbox/voidbox/internal/filelock"
 )
 
 // formatVersion is part of every initramfs digest. Bump it when the image layout changes in a way
@@ -27,7 +29,7 @@ const (
 // cacheRun is the state of one Ensure call. It exists only while the cache lock is held.
 type cacheRun struct {
 	root, tmp  string
-	src        PackageSource
+	src        deb.Source
 	progress   io.Writer
 	refresh    bool
 	state      resolvedState
@@ -47,23 +49,23 @@ var ErrNotPrepared = errors.New("guest image not prepared")
 // anything (files are written atomically, so a half-built file is never
 // seen). Otherwise the error wraps ErrNotPrepared.
 func Lookup(ctx context.Context, o Options) (*Artifacts, error) {
-	if o.GuestAgent == "" {
-		return nil, errors.New("guest image: no guest agent binary given")
+	if o.GuestInit == "" {
+		return nil, errors.New("guest image: no guest init binary given")
 	}
-	agent, err := absPath(o.GuestAgent)
+	initBin, err := absPath(o.GuestInit)
 	if err != nil {
 		return nil, err
 	}
-	agentDigest, err := FileDigest(agent)
+	initDigest, err := FileDigest(initBin)
 	if err != nil {
-		return nil, fmt.Errorf("guest image: reading guest agent: %w", err)
+		return nil, fmt.Errorf("guest image: reading guest init: %w", err)
 	}
 	root, err := CacheRoot(o.CacheDir)
 	if err != nil {
 		return nil, err
 	}
 	c := &cacheRun{root: root, tmp: filepath.Join(root, "tmp"), state: loadState(root), sizes: map[pkgRef]int64{}, lookupOnly: true}
-	a, err := c.ensure(ctx, o, agent, agentDigest)
+	a, err := c.ensure(ctx, o, initBin, initDigest)
 	if err != nil {
 		return nil, fmt.Errorf("guest image: %w", err)
 	}
@@ -77,16 +79,16 @@ func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("guest image: %w", err)
 	}
-	if o.GuestAgent == "" {
-		return nil, errors.New("guest image: no guest agent binary given")
+	if o.GuestInit == "" {
+		return nil, errors.New("guest image: no guest init binary given")
 	}
-	agent, err := absPath(o.GuestAgent)
+	initBin, err := absPath(o.GuestInit)
 	if err != nil {
 		return nil, err
 	}
-	agentDigest, err := FileDigest(agent)
+	initDigest, err := FileDigest(initBin)
 	if err != nil {
-		return nil, fmt.Errorf("guest image: reading guest agent: %w", err)
+		return nil, fmt.Errorf("guest image: reading guest init: %w", err)
 	}
 	root, err := CacheRoot(o.CacheDir)
 	if err != nil {
@@ -108,10 +110,10 @@ func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
 		refresh: o.Refresh, state: loadState(root), sizes: map[pkgRef]int64{},
 	}
 	if c.src == nil {
-		c.src = &AptSource{Progress: o.Progress}
+		c.src = &deb.Apt{Progress: o.Progress}
 	}
 	c.clearTmp()
-	a, err := c.ensure(ctx, o, agent, agentDigest)
+	a, err := c.ensure(ctx, o, initBin, initDigest)
 	if err != nil {
 		return nil, fmt.Errorf("guest image: %w", err)
 	}
@@ -128,7 +130,7 @@ func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
 	return a, lock.Close()
 }
 
-func (c *cacheRun) ensure(ctx context.Context, o Options, agent, agentDigest string) (*Artifacts, error) {
+func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest string) (*Artifacts, error) {
 	set := o.Modules
 	if set.isZero() {
 		set = DefaultModules()
@@ -161,10 +163,12 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, agent, agentDigest str
 		return nil, err
 	}
 
+	// "agent" is the guest init's digest; the key keeps its old name so
+	// that existing caches stay valid.
 	baseKey := digestOf(map[string]any{
-		"format": formatVersion, "kernel": kpkg, "busybox": bpkg, "agent": agentDigest, "modules": set,
+		"format": formatVersion, "kernel": kpkg, "busybox": bpkg, "agent": initDigest, "modules": set,
 	})
-	base, err := c.ensureArchive(ctx, "base", baseKey, func() (*Tree, error) { return baseTree(agent, k, order, bb) })
+	base, err := c.ensureArchive(ctx, "base", baseKey, func() (*Tree, error) { return baseTree(initBin, k, order, bb) })
 	if err != nil {
 		return nil, fmt.Errorf("building initramfs: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cavaliergopher/cpio"
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
 func TestEnsureBuildsImage(t *testing.T) {
@@ -44,9 +45,9 @@ func TestEnsureBuildsImage(t *testing.T) {
 	}
 
 	e := initramfsEntries(t, a)
-	agent, _ := os.ReadFile(arch.agent)
+	guestInit, _ := os.ReadFile(arch.guestInit)
 	checks := map[string]cpioEntry{
-		"init":          {mode: cpio.TypeReg | 0o755, data: string(agent)},
+		"init":          {mode: cpio.TypeReg | 0o755, data: string(guestInit)},
 		"bin/sh":        {mode: cpio.TypeSymlink | 0o777, link: "/bin/busybox"},
 		"usr/bin/id":    {mode: cpio.TypeSymlink | 0o777, link: "/bin/busybox"},
 		"sbin/poweroff": {mode: cpio.TypeSymlink | 0o777, link: "/bin/busybox"},
@@ -149,8 +150,8 @@ func TestEnsureReusesUnchangedInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A new agent changes the image but not the kernel or busybox.
-	if err := os.WriteFile(arch.agent, []byte("\x7fELF agent v2"), 0o755); err != nil {
+	// A new guest init changes the image but not the kernel or busybox.
+	if err := os.WriteFile(arch.guestInit, []byte("\x7fELF agent v2"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	second, err := Ensure(context.Background(), arch.options())
@@ -158,10 +159,10 @@ func TestEnsureReusesUnchangedInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if second.Digest == first.Digest || second.Initramfs == first.Initramfs || second.Cached {
-		t.Errorf("new agent: digest %s → %s, cached=%v", first.Digest, second.Digest, second.Cached)
+		t.Errorf("new guest init: digest %s → %s, cached=%v", first.Digest, second.Digest, second.Cached)
 	}
 	if arch.src.totalDownloads() != 2 {
-		t.Errorf("new agent caused downloads: %d in total", arch.src.totalDownloads())
+		t.Errorf("new guest init caused downloads: %d in total", arch.src.totalDownloads())
 	}
 
 	// A wider module set needs the package again, and keeps what was extracted before.
@@ -265,7 +266,7 @@ func TestEnsureKernelPackageOverride(t *testing.T) {
 	}
 	o := arch.options()
 	o.KernelPackage = "linux-image-9.9.9-amd64"
-	if _, err := Ensure(context.Background(), o); !errors.Is(err, ErrPackageNotFound) {
+	if _, err := Ensure(context.Background(), o); !errors.Is(err, deb.ErrNotFound) {
 		t.Errorf("unknown pinned kernel: %v", err)
 	}
 }
@@ -286,16 +287,16 @@ func TestEnsureRejectsKernelWithoutPVH(t *testing.T) {
 	}
 }
 
-func TestEnsureNeedsAgent(t *testing.T) {
+func TestEnsureNeedsGuestInit(t *testing.T) {
 	arch := newTestArchive(t)
 	o := arch.options()
-	o.GuestAgent = ""
+	o.GuestInit = ""
 	if _, err := Ensure(context.Background(), o); err == nil {
-		t.Error("no agent: no error")
+		t.Error("no guest init: no error")
 	}
-	o.GuestAgent = filepath.Join(t.TempDir(), "absent")
+	o.GuestInit = filepath.Join(t.TempDir(), "absent")
 	if _, err := Ensure(context.Background(), o); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("missing agent: %v", err)
+		t.Errorf("missing guest init: %v", err)
 	}
 }
 

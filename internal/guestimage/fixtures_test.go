@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
 // testFile is one file of a test package.
@@ -109,27 +111,27 @@ func busyboxDeb(t *testing.T, version string) string {
 	return buildDeb(t, "busybox-static", version, "xz", map[string]testFile{"bin/busybox": {[]byte(script), 0o755}})
 }
 
-// fakeSource is a PackageSource over .deb files built by the test. It answers like apt: the kernel
+// fakeSource is a deb.Source over .deb files built by the test. It answers like apt: the kernel
 // metapackage depends on a versioned package, Show returns candidates, Download copies the .deb.
 type fakeSource struct {
 	mu        sync.Mutex
-	pkgs      map[string]PackageInfo // guarded by mu
+	pkgs      map[string]deb.Package // guarded by mu
 	debs      map[string]string      // name=version → .deb path; guarded by mu
 	shows     map[string]int         // guarded by mu
 	downloads map[string]int         // guarded by mu
 }
 
 func newFakeSource() *fakeSource {
-	return &fakeSource{pkgs: map[string]PackageInfo{}, debs: map[string]string{}, shows: map[string]int{}, downloads: map[string]int{}}
+	return &fakeSource{pkgs: map[string]deb.Package{}, debs: map[string]string{}, shows: map[string]int{}, downloads: map[string]int{}}
 }
 
-// add makes name=version the candidate of name, served from deb.
-func (f *fakeSource) add(name, version, deb string, depends ...string) {
+// add makes name=version the candidate of name, served from debPath.
+func (f *fakeSource) add(name, version, debPath string, depends ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.pkgs[name] = PackageInfo{Name: name, Version: version, Depends: depends, Size: 1234}
-	if deb != "" {
-		f.debs[name+"="+version] = deb
+	f.pkgs[name] = deb.Package{Name: name, Version: version, Depends: depends, Size: 1234}
+	if debPath != "" {
+		f.debs[name+"="+version] = debPath
 	}
 }
 
@@ -139,13 +141,13 @@ func (f *fakeSource) forget(name, version string) {
 	delete(f.debs, name+"="+version)
 }
 
-func (f *fakeSource) Show(_ context.Context, name string) (PackageInfo, error) {
+func (f *fakeSource) Show(_ context.Context, name string) (deb.Package, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.shows[name]++
 	p, ok := f.pkgs[name]
 	if !ok {
-		return PackageInfo{}, fmt.Errorf("%w: %s", ErrPackageNotFound, name)
+		return deb.Package{}, fmt.Errorf("%w: %s", deb.ErrNotFound, name)
 	}
 	return p, nil
 }
@@ -156,7 +158,7 @@ func (f *fakeSource) Download(_ context.Context, name, version, dir string) (str
 	src, ok := f.debs[name+"="+version]
 	f.mu.Unlock()
 	if !ok {
-		return "", fmt.Errorf("%w: %s=%s", ErrPackageNotFound, name, version)
+		return "", fmt.Errorf("%w: %s=%s", deb.ErrNotFound, name, version)
 	}
 	in, err := os.Open(src)
 	if err != nil {
@@ -189,11 +191,11 @@ func (f *fakeSource) totalDownloads() int {
 	return n
 }
 
-// testArchive is a Debian-like archive with one kernel and busybox, plus a stand-in agent.
+// testArchive is a Debian-like archive with one kernel and busybox, plus a stand-in guest init.
 type testArchive struct {
-	src   *fakeSource
-	agent string
-	cache string
+	src       *fakeSource
+	guestInit string
+	cache     string
 }
 
 func newTestArchive(t *testing.T) *testArchive {
@@ -203,15 +205,15 @@ func newTestArchive(t *testing.T) *testArchive {
 	src.add("linux-image-"+testRelease, "6.1.1-1", kernelDeb(t, "linux-image-"+testRelease, "6.1.1-1", 0x1000000))
 	src.add("busybox-static", "1:1.35.0-4", busyboxDeb(t, "1:1.35.0-4"))
 	dir := t.TempDir()
-	agent := filepath.Join(dir, "voidbox-guest")
-	if err := os.WriteFile(agent, []byte("\x7fELF stand-in agent"), 0o755); err != nil {
+	guestInit := filepath.Join(dir, "voidbox-guest")
+	if err := os.WriteFile(guestInit, []byte("\x7fELF stand-in agent"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &testArchive{src: src, agent: agent, cache: filepath.Join(dir, "cache")}
+	return &testArchive{src: src, guestInit: guestInit, cache: filepath.Join(dir, "cache")}
 }
 
 func (a *testArchive) options() Options {
-	return Options{CacheDir: a.cache, GuestAgent: a.agent, Packages: a.src}
+	return Options{CacheDir: a.cache, GuestInit: a.guestInit, Packages: a.src}
 }
 
 // initramfsEntries reads back an Artifacts' initramfs.

@@ -7,7 +7,7 @@ import (
 	"path"
 )
 
-// manifest is /etc/voidbox/modules.json: the guest agent loads the boot modules in this order and
+// manifest is /etc/voidbox/modules.json: the guest init loads the boot modules in this order and
 // the others, with their deps, when a feature needs them.
 type manifest struct {
 	Kernel  string           `json:"kernel"`
@@ -17,11 +17,11 @@ type manifest struct {
 // sandboxUID is the unprivileged user commands run as in the guest.
 const sandboxUID = 1000
 
-// baseTree is the content of the base initramfs: agent as /init, busybox, modules and their
-// manifest, users, and the mount points the agent expects.
-func baseTree(agent string, k kernelFiles, order []ManifestModule, bb busyboxFiles) (*Tree, error) {
+// baseTree is the content of the base initramfs: the guest init (initBin) as /init, busybox, modules and their
+// manifest, users, and the mount points the guest init expects.
+func baseTree(initBin string, k kernelFiles, order []ManifestModule, bb busyboxFiles) (*Tree, error) {
 	t := NewTree()
-	t.CopyFile("init", 0o755, agent)
+	t.CopyFile("init", 0o755, initBin)
 
 	t.CopyFile("bin/busybox", 0o755, bb.binary)
 	for _, a := range bb.applets {

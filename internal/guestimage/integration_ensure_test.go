@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cavaliergopher/cpio"
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
 func TestIntegrationEnsureDebian(t *testing.T) {
@@ -44,7 +45,7 @@ func TestIntegrationEnsureDebian(t *testing.T) {
 }
 
 // TestIntegrationImageContents reads back the real image: Debian's modules in dependency order under
-// /lib/modules/<release>, busybox applets, and the agent as /init.
+// /lib/modules/<release>, busybox applets, and the guest init as /init.
 func TestIntegrationImageContents(t *testing.T) {
 	a := realArtifacts(t)
 	e := initramfsEntries(t, a)
@@ -103,7 +104,7 @@ func TestIntegrationKernelPin(t *testing.T) {
 	a := realArtifacts(t)
 	name, _, _ := strings.Cut(a.KernelPackage, "=")
 	t.Setenv(KernelEnv, name)
-	pinned, err := Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Modules: realModules()})
+	pinned, err := Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestInit: shared.guestInit, Modules: realModules()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +120,8 @@ func TestIntegrationKernelPin(t *testing.T) {
 		t.Errorf("inspect with the pin: %+v (%s)", st, st.Summary())
 	}
 	t.Setenv(KernelEnv, "linux-image-0.0.0-99-voidbox-absent")
-	_, err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Modules: realModules()})
-	if !errors.Is(err, ErrPackageNotFound) || !strings.Contains(err.Error(), "linux-image-0.0.0-99-voidbox-absent") {
+	_, err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestInit: shared.guestInit, Modules: realModules()})
+	if !errors.Is(err, deb.ErrNotFound) || !strings.Contains(err.Error(), "linux-image-0.0.0-99-voidbox-absent") {
 		t.Errorf("unknown pinned kernel: %v", err)
 	}
 	if _, err := Inspect(shared.cacheDir); err == nil {

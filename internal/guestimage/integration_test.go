@@ -3,12 +3,14 @@ package guestimage
 import (
 	"context"
 	"errors"
-	"github.com/voidbox/voidbox/internal/testgate"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/deb"
+	"github.com/voidbox/voidbox/internal/testgate"
 )
 
 // The real run downloads Debian's kernel and busybox once per test binary and is shared by every test
@@ -17,18 +19,18 @@ import (
 var shared struct {
 	once       sync.Once
 	cacheDir   string
-	agent      string
+	guestInit  string
 	first      [2]*Artifacts
 	cold, warm time.Duration
 	warmArt    *Artifacts
 	err        error
 }
 
-// noNetwork is a PackageSource that fails every call: a warm Ensure must not reach it.
+// noNetwork is a deb.Source that fails every call: a warm Ensure must not reach it.
 type noNetwork struct{}
 
-func (noNetwork) Show(_ context.Context, name string) (PackageInfo, error) {
-	return PackageInfo{}, errors.New("warm Ensure asked apt about " + name)
+func (noNetwork) Show(_ context.Context, name string) (deb.Package, error) {
+	return deb.Package{}, errors.New("warm Ensure asked apt about " + name)
 }
 func (noNetwork) Download(_ context.Context, name, _, _ string) (string, error) {
 	return "", errors.New("warm Ensure downloaded " + name)
@@ -51,8 +53,8 @@ func realArtifacts(t *testing.T) *Artifacts {
 			return
 		}
 		shared.cacheDir = filepath.Join(dir, "cache")
-		shared.agent = filepath.Join(dir, "agent")
-		if shared.err = os.WriteFile(shared.agent, []byte("#!/bin/sh\necho agent stand-in\n"), 0o755); shared.err != nil {
+		shared.guestInit = filepath.Join(dir, "agent")
+		if shared.err = os.WriteFile(shared.guestInit, []byte("#!/bin/sh\necho agent stand-in\n"), 0o755); shared.err != nil {
 			return
 		}
 		// Two set-ups race on a cold cache: the lock must make one build and the other reuse.
@@ -61,7 +63,7 @@ func realArtifacts(t *testing.T) *Artifacts {
 		errs := make([]error, 2)
 		for i := range 2 {
 			wg.Go(func() {
-				shared.first[i], errs[i] = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Modules: realModules()})
+				shared.first[i], errs[i] = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestInit: shared.guestInit, Modules: realModules()})
 			})
 		}
 		wg.Wait()
@@ -70,7 +72,7 @@ func realArtifacts(t *testing.T) *Artifacts {
 			return
 		}
 		start = time.Now()
-		shared.warmArt, shared.err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestAgent: shared.agent, Packages: noNetwork{}, Modules: realModules()})
+		shared.warmArt, shared.err = Ensure(context.Background(), Options{CacheDir: shared.cacheDir, GuestInit: shared.guestInit, Packages: noNetwork{}, Modules: realModules()})
 		shared.warm = time.Since(start)
 	})
 	if shared.err != nil {

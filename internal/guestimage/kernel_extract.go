@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/voidbox/voidbox/internal/deb"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -27,7 +28,7 @@ type koFile struct {
 //
 // xz decompression is the bottleneck (single-threaded, ~6 s for Debian's 400 MB tree), so parsing and
 // writing modules, and building vmlinux, run in their own goroutines alongside it.
-func extractKernel(ctx context.Context, deb, all, out string) (kernelMeta, error) {
+func extractKernel(ctx context.Context, debPath, all, out string) (kernelMeta, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return kernelMeta{}, err
 	}
@@ -41,7 +42,7 @@ func extractKernel(ctx context.Context, deb, all, out string) (kernelMeta, error
 	kos := make(chan koFile, 16)
 	g.Go(func() error {
 		defer close(kos)
-		return walkDeb(gctx, deb, func(name string, h *tar.Header, r io.Reader) error {
+		return deb.Walk(gctx, debPath, func(name string, h *tar.Header, r io.Reader) error {
 			if h.Typeflag != tar.TypeReg {
 				return nil
 			}

@@ -7,15 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
-// Options says what to build and where. Only GuestAgent is required.
+// Options says what to build and where. Only GuestInit is required.
 type Options struct {
 	// CacheDir is the cache root. Empty means $VOIDBOX_CACHE_DIR, else $XDG_CACHE_HOME/voidbox,
 	// else ~/.cache/voidbox.
 	CacheDir string
-	// GuestAgent is the path of the static voidbox-guest binary; it becomes /init.
-	GuestAgent string
+	// GuestInit is the path of the static voidbox-guest binary; it becomes /init.
+	GuestInit string
 	// Progress receives one line per download or build step. Nil means silent.
 	Progress io.Writer
 	// Refresh re-resolves package versions through apt instead of reusing the versions recorded in
@@ -26,7 +28,7 @@ type Options struct {
 	// Layers are extra archives appended after the base initramfs, in order (a Node.js runtime, say).
 	Layers []Layer
 	// Packages finds and downloads Debian packages. Nil means apt on this host.
-	Packages PackageSource
+	Packages deb.Source
 	// KernelPackage pins the concrete kernel package (e.g. "linux-image-6.1.0-57-amd64"). Empty means
 	// $VOIDBOX_KERNEL_PACKAGE, else whatever the linux-image-amd64 metapackage depends on.
 	KernelPackage string
@@ -34,7 +36,7 @@ type Options struct {
 
 // ModuleSet names the kernel modules the image carries. Dependencies are added automatically.
 type ModuleSet struct {
-	// Boot modules are loaded by the guest agent at every boot.
+	// Boot modules are loaded by the guest init at every boot.
 	Boot []string
 	// OnDemand modules are in the image and loaded by the guest when a feature needs them.
 	OnDemand []string

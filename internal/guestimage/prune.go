@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// keepArchives is how many initramfs and layer archives stay in the cache. Every agent rebuild makes
+// keepArchives is how many initramfs and layer archives stay in the cache. Every guest init rebuild makes
 // a new image, so without a bound a development loop would fill the disk; a few old ones stay for
 // VMs that are about to start from them.
 const keepArchives = 8

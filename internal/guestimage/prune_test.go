@@ -42,7 +42,7 @@ func TestEnsurePrunesOldImages(t *testing.T) {
 	arch := newTestArchive(t)
 	var last *Artifacts
 	for i := range keepArchives + 3 {
-		if err := os.WriteFile(arch.agent, []byte(fmt.Sprintf("\x7fELF agent build %d", i)), 0o755); err != nil {
+		if err := os.WriteFile(arch.guestInit, []byte(fmt.Sprintf("\x7fELF agent build %d", i)), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		a, err := Ensure(context.Background(), arch.options())
@@ -53,7 +53,7 @@ func TestEnsurePrunesOldImages(t *testing.T) {
 	}
 	left, _ := filepath.Glob(filepath.Join(arch.cache, "initramfs", "*.cpio.gz"))
 	if len(left) != keepArchives {
-		t.Errorf("%d images left after %d agent builds, want %d", len(left), keepArchives+3, keepArchives)
+		t.Errorf("%d images left after %d guest init builds, want %d", len(left), keepArchives+3, keepArchives)
 	}
 	if _, err := os.Stat(last.Initramfs); err != nil {
 		t.Errorf("the image just returned was pruned: %v", err)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
 // resolvedState is resolved.json: for each requested package name, the concrete package and version
@@ -83,11 +85,11 @@ func (c *cacheRun) download(ctx context.Context, pkg pkgRef, dir string) (string
 	progress(c.progress, "downloading %s%s", pkg, size)
 	c.built = true
 	start := time.Now()
-	deb, err := c.src.Download(ctx, pkg.Name, pkg.Version, dir)
+	debPath, err := c.src.Download(ctx, pkg.Name, pkg.Version, dir)
 	if err == nil {
 		progress(c.progress, "downloaded %s in %.1fs", pkg.Name, time.Since(start).Seconds())
 	}
-	return deb, err
+	return debPath, err
 }
 
 // withPackage resolves request and runs step on it. When step cannot download a version recorded by
@@ -100,7 +102,7 @@ func (c *cacheRun) withPackage(ctx context.Context, request string, kernel bool,
 		return ref, err
 	}
 	err = step(ref)
-	if !errors.Is(err, ErrPackageNotFound) || !recorded {
+	if !errors.Is(err, deb.ErrNotFound) || !recorded {
 		return ref, err
 	}
 	progress(c.progress, "%s is no longer in the archive; resolving %s again", ref, request)

@@ -95,7 +95,7 @@ func (t *Tree) add(name string, e treeEntry) {
 // WriteTo writes the tree as one gzip'd newc cpio archive. cavaliergopher/cpio writes newc with no
 // dependencies; its writer leaves symlink targets to the caller (written as the entry's data) and
 // cannot write device numbers, which the guest does not need: the kernel's built-in initramfs already
-// has /dev/console and the agent mounts devtmpfs.
+// has /dev/console and the guest init mounts devtmpfs.
 func (t *Tree) WriteTo(ctx context.Context, w io.Writer) error {
 	if len(t.errs) > 0 {
 		return errors.Join(t.errs...)

@@ -11,7 +11,7 @@ var (
 	ErrInvalid = errors.New("invalid")
 	// ErrMissingDependency: something the host needs (QEMU, a kernel) is absent.
 	ErrMissingDependency = errors.New("missing dependency")
-	// ErrBoot: the VM did not come up (kernel panic, agent crash, boot timeout).
+	// ErrBoot: the VM did not come up (kernel panic, guest init crash, boot timeout).
 	ErrBoot = errors.New("vm did not boot")
 	// ErrVMGone: the VM died while in use.
 	ErrVMGone = errors.New("vm is gone")

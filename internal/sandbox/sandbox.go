@@ -28,7 +28,7 @@ type Config struct {
 	Accel                   vmm.AccelChoice
 	TSCkHz                  int // for TCG; 0 omits tsc_early_khz
 	CPUModel                string
-	// BootTimeout bounds the boot until the guest agent answers (0: 60s).
+	// BootTimeout bounds the boot until the guest init answers (0: 60s).
 	BootTimeout time.Duration
 	// ConsoleLog keeps the serial console in this file (default: a file in
 	// the VM's runtime directory, removed on Close).
@@ -78,13 +78,13 @@ type Sandbox struct {
 
 // Info describes a booted sandbox.
 type Info struct {
-	Kernel       string        // guest kernel release
-	AgentVersion string        // guest agent build
-	Accel        string        // kvm or tcg
-	AccelReason  string        // why that accelerator
-	BootTime     time.Duration // from QEMU start to the agent's welcome
-	QEMUPID      int
-	RuntimeDir   string
+	Kernel      string        // guest kernel release
+	InitVersion string        // guest init (voidbox-guest) build
+	Accel       string        // kvm or tcg
+	AccelReason string        // why that accelerator
+	BootTime    time.Duration // from QEMU start to the guest init's welcome
+	QEMUPID     int
+	RuntimeDir  string
 }
 
 // Boot starts QEMU for cfg and completes the handshake. The VM lives until
@@ -123,19 +123,19 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 	return Attach(ctx, cfg, m, secret, start)
 }
 
-// Attach completes the handshake with the guest agent behind m and returns
+// Attach completes the handshake with the guest init behind m and returns
 // the sandbox; m is closed on failure. Boot uses it for QEMU; tests use it
 // for an in-process guest.
 func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time) (*Sandbox, error) {
 	cfg = cfg.withDefaults()
 	bootCtx, cancel := context.WithTimeoutCause(ctx, cfg.BootTimeout,
-		fmt.Errorf("guest agent did not answer within %v", cfg.BootTimeout))
+		fmt.Errorf("the guest init did not answer within %v", cfg.BootTimeout))
 	defer cancel()
 	client, err := control.Handshake(bootCtx, m.Conn(), secret, control.Options{
 		Policy: cfg.Policy.Wire(), Listeners: cfg.Listeners, Services: cfg.Services})
 	if err != nil {
 		reason := err.Error()
-		// If QEMU is exiting (panic, agent crash), wait briefly so the
+		// If QEMU is exiting (panic, init crash), wait briefly so the
 		// console tail and exit status are complete.
 		select {
 		case <-m.Done():
@@ -160,13 +160,13 @@ func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 		m:      m,
 		client: client,
 		info: Info{
-			Kernel:       w.Kernel,
-			AgentVersion: w.AgentVersion,
-			Accel:        string(cfg.Accel.Accel),
-			AccelReason:  cfg.Accel.Reason,
-			BootTime:     time.Since(start),
-			QEMUPID:      m.PID(),
-			RuntimeDir:   m.Dir(),
+			Kernel:      w.Kernel,
+			InitVersion: w.InitVersion,
+			Accel:       string(cfg.Accel.Accel),
+			AccelReason: cfg.Accel.Reason,
+			BootTime:    time.Since(start),
+			QEMUPID:     m.PID(),
+			RuntimeDir:  m.Dir(),
 		},
 		watchDone: make(chan struct{}),
 	}
@@ -281,7 +281,7 @@ func (s *Sandbox) Close() error {
 	return s.closeErr
 }
 
-// Ping round-trips an empty request to the guest agent.
+// Ping round-trips an empty request to the guest init.
 func (s *Sandbox) Ping(ctx context.Context) error {
 	_, err := s.client.Ping(ctx)
 	return s.wrap("ping", err)

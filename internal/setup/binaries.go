@@ -19,13 +19,18 @@ type Binary struct {
 	Name   string // file name, next to the voidbox executable when installed
 	PkgDir string // main package in the voidbox module
 	Env    string // variable that names the file instead
+	// OldEnv is an earlier name of Env. It is refused with an error naming
+	// Env rather than obeyed or ignored: a library has no good place to
+	// print a deprecation notice, and ignoring it would silently run a
+	// different binary from the one the user named.
+	OldEnv string
 }
 
 var (
 	// GuestInit is PID 1 of every VM.
-	GuestInit = Binary{"voidbox-guest", "cmd/voidbox-guest", "VOIDBOX_GUEST_AGENT"}
+	GuestInit = Binary{Name: "voidbox-guest", PkgDir: "cmd/voidbox-guest", Env: "VOIDBOX_GUEST_INIT", OldEnv: "VOIDBOX_GUEST_AGENT"}
 	// AgentBinary is the built-in LLM agent, in agent stages' image only.
-	AgentBinary = Binary{"voidbox-agent", "cmd/voidbox-agent", "VOIDBOX_AGENT_BINARY"}
+	AgentBinary = Binary{Name: "voidbox-agent", PkgDir: "cmd/voidbox-agent", Env: "VOIDBOX_AGENT_BINARY"}
 )
 
 // binarySearch is where Find looks; tests describe hosts and builds with it.
@@ -52,7 +57,7 @@ func realSearch(cacheDir string, progress io.Writer, build bool) binarySearch {
 }
 
 // Find returns the path of b, a static x86-64 executable: the file $b.Env
-// names; else b.Name next to the running executable (an installed voidbox:
+// names (a set $b.OldEnv without it is an error); else b.Name next to the running executable (an installed voidbox:
 // `CGO_ENABLED=0 go install ./cmd/...` or a release archive); else a build
 // of b from the voidbox source this code was compiled from (the module
 // cache copy behind `go install …@VERSION` or a library user's go.mod, or
@@ -71,6 +76,9 @@ func Locate(b Binary, cacheDir string) (string, error) {
 func find(ctx context.Context, b Binary, s binarySearch) (string, error) {
 	if p := s.getenv(b.Env); p != "" {
 		return checkedBinary(p, "$"+b.Env)
+	}
+	if b.OldEnv != "" && s.getenv(b.OldEnv) != "" {
+		return "", fmt.Errorf("%s: $%s was renamed %s; set that instead", b.Name, b.OldEnv, b.Env)
 	}
 	if s.exe != "" {
 		p := filepath.Join(filepath.Dir(s.exe), b.Name)

@@ -20,7 +20,7 @@ func TestFindFromEnv(t *testing.T) {
 	dir := t.TempDir()
 	static := buildProgram(t, dir, helloMain, true)
 	s := binarySearch{getenv: func(k string) string {
-		if k == "VOIDBOX_GUEST_AGENT" {
+		if k == "VOIDBOX_GUEST_INIT" {
 			return static
 		}
 		return ""
@@ -33,9 +33,26 @@ func TestFindFromEnv(t *testing.T) {
 		"script":  writeScript(t, dir),
 	} {
 		s.getenv = func(string) string { return bad }
-		if _, err := find(context.Background(), GuestInit, s); err == nil || !strings.Contains(err.Error(), "VOIDBOX_GUEST_AGENT") {
+		if _, err := find(context.Background(), GuestInit, s); err == nil || !strings.Contains(err.Error(), "VOIDBOX_GUEST_INIT") {
 			t.Errorf("%s binary: %v", name, err)
 		}
+	}
+}
+
+// TestFindRefusesOldEnv: the variable's old name is neither obeyed nor
+// ignored; the error says the new one. With the new name set too, the new
+// one wins.
+func TestFindRefusesOldEnv(t *testing.T) {
+	static := buildProgram(t, t.TempDir(), helloMain, true)
+	env := map[string]string{"VOIDBOX_GUEST_AGENT": static}
+	s := binarySearch{getenv: func(k string) string { return env[k] }, source: noSource}
+	_, err := find(context.Background(), GuestInit, s)
+	if err == nil || !strings.Contains(err.Error(), "$VOIDBOX_GUEST_AGENT was renamed VOIDBOX_GUEST_INIT") {
+		t.Errorf("old name alone: %v", err)
+	}
+	env["VOIDBOX_GUEST_INIT"] = static
+	if p, err := find(context.Background(), GuestInit, s); err != nil || p != static {
+		t.Errorf("both names: %s, %v", p, err)
 	}
 }
 
@@ -158,7 +175,7 @@ func TestFindWithoutGoSaysWhat(t *testing.T) {
 		source: func() (moduleSource, error) { return moduleSource{Dir: standInTree(t)}, nil },
 		goTool: func() (string, error) { return "", errors.New("the go command is not on PATH") }}
 	_, err := find(context.Background(), GuestInit, s)
-	if !errors.Is(err, ErrMissingDependency) || !strings.Contains(err.Error(), "Go toolchain") || !strings.Contains(err.Error(), "VOIDBOX_GUEST_AGENT") {
+	if !errors.Is(err, ErrMissingDependency) || !strings.Contains(err.Error(), "Go toolchain") || !strings.Contains(err.Error(), "VOIDBOX_GUEST_INIT") {
 		t.Errorf("no go: %v", err)
 	}
 }
@@ -166,7 +183,7 @@ func TestFindWithoutGoSaysWhat(t *testing.T) {
 func TestFindNothingAnywhere(t *testing.T) {
 	s := binarySearch{getenv: noEnv, exe: filepath.Join(t.TempDir(), "voidbox"), cacheDir: t.TempDir(), source: noSource, build: true}
 	_, err := find(context.Background(), GuestInit, s)
-	if !errors.Is(err, ErrMissingDependency) || !strings.Contains(err.Error(), "VOIDBOX_GUEST_AGENT") || !strings.Contains(err.Error(), "go install") {
+	if !errors.Is(err, ErrMissingDependency) || !strings.Contains(err.Error(), "VOIDBOX_GUEST_INIT") || !strings.Contains(err.Error(), "go install") {
 		t.Errorf("no binary anywhere: %v", err)
 	}
 }

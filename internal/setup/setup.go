@@ -17,20 +17,20 @@ type Options struct {
 	Progress io.Writer
 	// Refresh re-resolves the Debian package versions recorded in the cache.
 	Refresh bool
-	// GuestAgent is the static guest agent binary; "" means Find(GuestInit).
-	GuestAgent string
+	// GuestInit is the static guest init (PID 1) binary; "" means Find(GuestInit).
+	GuestInit string
 	// Image carries further image options (Modules, Layers, Packages, KernelPackage). Its CacheDir,
-	// GuestAgent, Progress and Refresh are replaced by the fields above.
+	// GuestInit, Progress and Refresh are replaced by the fields above.
 	Image guestimage.Options
 	// Agent also prepares the image of agent stages: the base image plus the
-	// built-in agent binary (found or built like the guest agent).
+	// built-in agent binary (found or built like the guest init).
 	Agent bool
 }
 
 // Result is what a prepared host has.
 type Result struct {
-	QEMU       string // path of qemu-system-x86_64
-	GuestAgent string // path of the static guest agent that is /init in the image
+	QEMU      string // path of qemu-system-x86_64
+	GuestInit string // path of the static guest init that is /init in the image
 	*guestimage.Artifacts
 	// AgentInitramfs is the initramfs of agent stages (base + voidbox-agent
 	// at AgentGuestPath); set when Options.Agent.
@@ -42,29 +42,29 @@ func (r *Result) Summary() string {
 	return fmt.Sprintf("%s; qemu %s", r.Artifacts.Summary(), r.QEMU)
 }
 
-// Run makes the host ready: QEMU present (installed when possible), guest agent found or built,
+// Run makes the host ready: QEMU present (installed when possible), guest init found or built,
 // guest image in the cache.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	qemu, err := EnsureQEMU(ctx, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
-	var agent string
-	if o.GuestAgent != "" {
-		agent, err = checkedBinary(o.GuestAgent, "Options.GuestAgent")
+	var initBin string
+	if o.GuestInit != "" {
+		initBin, err = checkedBinary(o.GuestInit, "Options.GuestInit")
 	} else {
-		agent, err = Find(ctx, GuestInit, o.CacheDir, o.Progress)
+		initBin, err = Find(ctx, GuestInit, o.CacheDir, o.Progress)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
 	img := o.Image
-	img.CacheDir, img.GuestAgent, img.Progress, img.Refresh = o.CacheDir, agent, o.Progress, o.Refresh
+	img.CacheDir, img.GuestInit, img.Progress, img.Refresh = o.CacheDir, initBin, o.Progress, o.Refresh
 	a, err := guestimage.Ensure(ctx, img)
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
-	r := &Result{QEMU: qemu, GuestAgent: agent, Artifacts: a}
+	r := &Result{QEMU: qemu, GuestInit: initBin, Artifacts: a}
 	if o.Agent {
 		bin, err := Find(ctx, AgentBinary, o.CacheDir, o.Progress)
 		if err != nil {
@@ -89,19 +89,19 @@ func Lookup(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	agent := o.GuestAgent
-	if agent == "" {
-		if agent, err = Locate(GuestInit, o.CacheDir); err != nil {
+	initBin := o.GuestInit
+	if initBin == "" {
+		if initBin, err = Locate(GuestInit, o.CacheDir); err != nil {
 			return nil, err
 		}
 	}
 	img := o.Image
-	img.CacheDir, img.GuestAgent = o.CacheDir, agent
+	img.CacheDir, img.GuestInit = o.CacheDir, initBin
 	a, err := guestimage.Lookup(ctx, img)
 	if err != nil {
 		return nil, notPrepared(err)
 	}
-	r := &Result{QEMU: qemu, GuestAgent: agent, Artifacts: a}
+	r := &Result{QEMU: qemu, GuestInit: initBin, Artifacts: a}
 	if o.Agent {
 		bin, err := Locate(AgentBinary, o.CacheDir)
 		if err != nil {

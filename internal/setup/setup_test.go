@@ -14,7 +14,7 @@ import (
 func TestRunStopsAtMissingQEMU(t *testing.T) {
 	t.Setenv("VOIDBOX_QEMU", filepath.Join(t.TempDir(), "absent"))
 	cache := filepath.Join(t.TempDir(), "cache")
-	_, err := Run(context.Background(), Options{CacheDir: cache, GuestAgent: "/nonexistent"})
+	_, err := Run(context.Background(), Options{CacheDir: cache, GuestInit: "/nonexistent"})
 	if !errors.Is(err, ErrMissingDependency) {
 		t.Errorf("Run without QEMU: %v", err)
 	}
@@ -25,7 +25,7 @@ func TestRunStopsAtMissingQEMU(t *testing.T) {
 
 func TestRunRejectsNonStaticAgent(t *testing.T) {
 	t.Setenv("VOIDBOX_QEMU", "")
-	_, err := Run(context.Background(), Options{CacheDir: t.TempDir(), GuestAgent: writeScript(t, t.TempDir())})
+	_, err := Run(context.Background(), Options{CacheDir: t.TempDir(), GuestInit: writeScript(t, t.TempDir())})
 	if err == nil || !strings.Contains(err.Error(), "not an ELF") {
 		t.Errorf("script as agent: %v", err)
 	}
@@ -43,12 +43,12 @@ func TestIntegrationRun(t *testing.T) {
 	if cache == "" {
 		cache = filepath.Join(t.TempDir(), "cache")
 	}
-	o := Options{CacheDir: cache, GuestAgent: agent, Progress: &log}
+	o := Options{CacheDir: cache, GuestInit: agent, Progress: &log}
 	r, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatalf("Run (set VOIDBOX_SKIP_NETWORK_TESTS=1 to opt out): %v\n%s", err, log.String())
 	}
-	if r.QEMU == "" || r.GuestAgent != agent || r.KernelRelease == "" {
+	if r.QEMU == "" || r.GuestInit != agent || r.KernelRelease == "" {
 		t.Errorf("result %+v", r)
 	}
 	for _, p := range []string{r.Kernel, r.Initramfs, r.BzImage} {

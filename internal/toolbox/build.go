@@ -1,6 +1,6 @@
 // Package toolbox builds a Debian-based OCI image on this host, without any
 // registry: apt resolves and downloads a package set and its dependencies,
-// their data archives become one layer (read with guestimage.WalkDeb, the
+// their data archives become one layer (read with deb.Walk, the
 // reader the guest image uses), ending with what the maintainer scripts
 // would have made (they are not run), and the image is
 // stored in the OCI cache as voidbox.local/toolbox:latest.

@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-
-	"github.com/voidbox/voidbox/internal/guestimage"
+	"github.com/voidbox/voidbox/internal/deb"
 )
 
 // epoch is every file's time in the configure layer, so equal inputs give
@@ -37,8 +36,8 @@ func writeLayer(ctx context.Context, out string, debs []string) (err error) {
 	zw := gzip.NewWriter(f) // no name or time in the header: reproducible
 	tw := tar.NewWriter(zw)
 	u := &unpacked{seen: map[string]byte{}}
-	for _, deb := range debs {
-		if err := guestimage.WalkDeb(ctx, deb, func(name string, h *tar.Header, r io.Reader) error {
+	for _, debPath := range debs {
+		if err := deb.Walk(ctx, debPath, func(name string, h *tar.Header, r io.Reader) error {
 			return u.add(tw, name, h, r)
 		}); err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 	"unicode"
 )
 
-// The command allowlist rule. The guest agent applies it to every exec
+// The command allowlist rule. The guest init applies it to every exec
 // request and the built-in agent's shell to every command a tool runs, so
 // both allow and refuse the same programs.
 //

@@ -1,7 +1,7 @@
 package wire
 
 // Names both ends of a VM agree on outside the protocol itself: the host
-// gives QEMU these, the guest agent looks for them.
+// gives QEMU these, the guest init looks for them.
 const (
 	// ControlPortName is the virtio-serial port of the control channel.
 	ControlPortName = "org.voidbox.ctl"

@@ -1,6 +1,6 @@
 // Package wire is the host↔guest protocol: a length-prefixed frame codec and the
 // messages carried in frames. It depends on the standard library only, because
-// both the host and the guest agent link it and the guest must stay small.
+// both the host and the guest init link it and the guest must stay small.
 //
 // A frame is a 4-byte big-endian payload length, a 1-byte message type and the
 // payload. The payload of a control message is JSON; the payload of a data

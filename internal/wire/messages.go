@@ -1,6 +1,6 @@
 package wire
 
-// Hello opens the handshake. The secret proves to the guest agent that the peer
+// Hello opens the handshake. The secret proves to the guest init that the peer
 // is the voidbox process that started this VM; the guest reads its copy from a
 // root-only firmware file, never from the world-readable kernel command line.
 type Hello struct {
@@ -8,7 +8,7 @@ type Hello struct {
 	Secret       string `json:"secret"`         // hex, 32 random bytes
 	TimeUnixNano int64  `json:"time_unix_nano"` // host clock; the guest sets its clock from it
 	Policy       Policy `json:"policy"`
-	// Listeners are guest TCP endpoints the agent opens; each accepted
+	// Listeners are guest TCP endpoints the init opens; each accepted
 	// connection becomes a guest-initiated stream to the named host service
 	// (the LLM gateway), so the guest needs no network device for them.
 	Listeners []Listener `json:"listeners,omitempty"`
@@ -20,7 +20,7 @@ type Listener struct {
 	Addr    string `json:"addr"` // host:port inside the guest, loopback only
 }
 
-// Policy is the sandbox policy the guest agent enforces for every exec.
+// Policy is the sandbox policy the guest init enforces for every exec.
 type Policy struct {
 	// AllowedCommands is the command allowlist (see CheckProgramAllowed):
 	// null means none, [] allows no command. Never omitempty: that would
@@ -45,10 +45,10 @@ type Limits struct {
 
 // Welcome accepts the handshake.
 type Welcome struct {
-	Version      int    `json:"version"`
-	Kernel       string `json:"kernel"`        // uname -r of the guest
-	AgentVersion string `json:"agent_version"` // build identifier of voidbox-guest
-	BootMillis   int64  `json:"boot_millis"`   // guest uptime when the handshake completed
+	Version     int    `json:"version"`
+	Kernel      string `json:"kernel"`       // uname -r of the guest
+	InitVersion string `json:"init_version"` // build identifier of voidbox-guest (PID 1)
+	BootMillis  int64  `json:"boot_millis"`  // guest uptime when the handshake completed
 }
 
 // Reject refuses the handshake.

@@ -47,7 +47,7 @@ type File struct {
 	Root bool // written root-owned
 }
 
-// Guest is an in-process guest agent. Register programs with Handle before
+// Guest is an in-process guest init. Register programs with Handle before
 // booting.
 type Guest struct {
 	mu       sync.Mutex
@@ -167,7 +167,7 @@ func (g *Guest) serve(conn net.Conn, secret string) {
 	g.mu.Lock()
 	g.hello = h
 	g.mu.Unlock()
-	if err := wire.WriteJSON(conn, wire.TWelcome, wire.Welcome{Version: wire.Version, Kernel: "sandboxtest", AgentVersion: "sandboxtest"}); err != nil {
+	if err := wire.WriteJSON(conn, wire.TWelcome, wire.Welcome{Version: wire.Version, Kernel: "sandboxtest", InitVersion: "sandboxtest"}); err != nil {
 		return
 	}
 	cfg := yamux.DefaultConfig()
@@ -211,7 +211,7 @@ func (g *Guest) serve(conn net.Conn, secret string) {
 }
 
 // listen opens a loopback listener whose connections become tunnel
-// streams to the host, as the guest agent's listeners do.
+// streams to the host, as the guest init's listeners do.
 func (g *Guest) listen(sess *yamux.Session, l wire.Listener) (net.Listener, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,4 +1,4 @@
-package guestimage
+package deb
 
 import (
 	"bufio"
@@ -15,10 +15,10 @@ import (
 	"sync"
 )
 
-// AptSource is the host's apt. Show uses apt-cache, Download uses apt-get download, which works
+// Apt is the host's apt. Show uses apt-cache, Download uses apt-get download, which works
 // without root. When apt does not know a package and the process is root, it runs apt-get update once
 // and tries again; otherwise the error says what to run. It is safe for concurrent use.
-type AptSource struct {
+type Apt struct {
 	// Progress receives a line when apt-get update runs. Nil means silent.
 	Progress io.Writer
 
@@ -26,21 +26,23 @@ type AptSource struct {
 	updated bool // apt-get update already ran through this source; guarded by mu
 }
 
+var _ Source = (*Apt)(nil)
+
 // Show runs apt-cache show for the candidate version of name.
-func (a *AptSource) Show(ctx context.Context, name string) (PackageInfo, error) {
+func (a *Apt) Show(ctx context.Context, name string) (Package, error) {
 	out, err := a.aptRetry(ctx, "apt-cache", "show", "--no-all-versions", name)
 	if err != nil {
-		return PackageInfo{}, fmt.Errorf("apt-cache show %s: %w", name, err)
+		return Package{}, fmt.Errorf("apt-cache show %s: %w", name, err)
 	}
 	info, err := parseAptShow(out)
 	if err != nil {
-		return PackageInfo{}, fmt.Errorf("apt-cache show %s: %w", name, err)
+		return Package{}, fmt.Errorf("apt-cache show %s: %w", name, err)
 	}
 	return info, nil
 }
 
 // Download runs apt-get download name=version in dir.
-func (a *AptSource) Download(ctx context.Context, name, version, dir string) (string, error) {
+func (a *Apt) Download(ctx context.Context, name, version, dir string) (string, error) {
 	args := []string{"download"}
 	if os.Geteuid() == 0 {
 		// apt drops to the _apt user to download; it cannot write into a root-owned 0700 cache and
@@ -62,17 +64,19 @@ func (a *AptSource) Download(ctx context.Context, name, version, dir string) (st
 
 // aptRetry runs an apt-cache query, running apt-get update once first if apt does not know the
 // package and we are root.
-func (a *AptSource) aptRetry(ctx context.Context, prog string, args ...string) ([]byte, error) {
+func (a *Apt) aptRetry(ctx context.Context, prog string, args ...string) ([]byte, error) {
 	out, err := a.runApt(exec.CommandContext(ctx, prog, args...))
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err == nil || !errors.Is(err, ErrPackageNotFound) || a.updated || os.Geteuid() != 0 {
-		if errors.Is(err, ErrPackageNotFound) && os.Geteuid() != 0 {
+	if err == nil || !errors.Is(err, ErrNotFound) || a.updated || os.Geteuid() != 0 {
+		if errors.Is(err, ErrNotFound) && os.Geteuid() != 0 {
 			err = fmt.Errorf("%w; run `sudo apt-get update` and try again", err)
 		}
 		return out, err
 	}
-	progress(a.Progress, "apt does not know the package yet: running apt-get update")
+	if a.Progress != nil {
+		fmt.Fprintln(a.Progress, "apt does not know the package yet: running apt-get update")
+	}
 	a.updated = true
 	upd := exec.CommandContext(ctx, "apt-get", "update")
 	upd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
@@ -86,10 +90,10 @@ func (a *AptSource) aptRetry(ctx context.Context, prog string, args ...string) (
 	return out, err
 }
 
-// runApt runs cmd and turns apt's "unknown package" messages into ErrPackageNotFound.
-func (a *AptSource) runApt(cmd *exec.Cmd) ([]byte, error) {
+// runApt runs cmd and turns apt's "unknown package" messages into ErrNotFound.
+func (a *Apt) runApt(cmd *exec.Cmd) ([]byte, error) {
 	if _, err := exec.LookPath(cmd.Args[0]); err != nil {
-		return nil, fmt.Errorf("%s not found: voidbox fetches its guest kernel and busybox from Debian's archive "+
+		return nil, fmt.Errorf("%s not found: voidbox takes guest files (the kernel, busybox, glibc) from Debian's archive "+
 			"and needs apt (a Debian or Ubuntu host)", cmd.Args[0])
 	}
 	var stdout, stderr bytes.Buffer
@@ -98,7 +102,7 @@ func (a *AptSource) runApt(cmd *exec.Cmd) ([]byte, error) {
 	err := cmd.Run()
 	msg := strings.TrimSpace(stderr.String())
 	if unknownPackage(msg) || (err == nil && stdout.Len() == 0 && cmd.Args[0] == "apt-cache") {
-		return nil, fmt.Errorf("%w: apt has no record of it (%s)", ErrPackageNotFound, firstLine(msg))
+		return nil, fmt.Errorf("%w: apt has no record of it (%s)", ErrNotFound, firstLine(msg))
 	}
 	if err != nil {
 		if msg == "" {
@@ -120,8 +124,8 @@ func unknownPackage(msg string) bool {
 }
 
 // parseAptShow reads the first deb822 record that apt-cache show printed.
-func parseAptShow(out []byte) (PackageInfo, error) {
-	var info PackageInfo
+func parseAptShow(out []byte) (Package, error) {
+	var info Package
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {

@@ -1,4 +1,4 @@
-package guest
+package guestinit
 
 import (
 	"crypto/subtle"
@@ -14,8 +14,8 @@ import (
 	"github.com/voidbox/voidbox/internal/wire"
 )
 
-// agent serves one control channel.
-type agent struct {
+// server is the control server: it serves one control channel.
+type server struct {
 	secret    []byte
 	spawner   *spawner
 	bootStart time.Time
@@ -30,8 +30,8 @@ type agent struct {
 
 // serve runs the handshake on ch and then serves multiplexed streams until the
 // channel fails or the host asks for shutdown.
-func (a *agent) serve(ch io.ReadWriteCloser) error {
-	hello, err := a.handshake(ch)
+func (srv *server) serve(ch io.ReadWriteCloser) error {
+	hello, err := srv.handshake(ch)
 	if err != nil {
 		return err
 	}
@@ -40,11 +40,11 @@ func (a *agent) serve(ch io.ReadWriteCloser) error {
 	if err != nil {
 		return err
 	}
-	a.mu.Lock()
-	a.policy = hello.Policy
-	a.sess = sess
-	a.mu.Unlock()
-	serveListeners(sess, a.listeners)
+	srv.mu.Lock()
+	srv.policy = hello.Policy
+	srv.sess = sess
+	srv.mu.Unlock()
+	serveListeners(sess, srv.listeners)
 	go func() {
 		// Entropy device: useful, not needed to boot; off the critical path.
 		if err := ensureModules(ModulesFile, "virtio_rng"); err != nil {
@@ -54,15 +54,15 @@ func (a *agent) serve(ch io.ReadWriteCloser) error {
 	for {
 		st, err := sess.AcceptStream()
 		if err != nil {
-			a.mu.Lock()
-			orderly := a.shuttingDown
-			a.mu.Unlock()
+			srv.mu.Lock()
+			orderly := srv.shuttingDown
+			srv.mu.Unlock()
 			if orderly {
 				return nil
 			}
 			return err
 		}
-		go a.handle(st)
+		go srv.handle(st)
 	}
 }
 
@@ -78,7 +78,7 @@ func MuxConfig() *yamux.Config {
 	return c
 }
 
-func (a *agent) handshake(ch io.ReadWriter) (*wire.Hello, error) {
+func (srv *server) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 	r := wire.NewReader(ch, 64<<10)
 	f, err := r.ReadFrame()
 	if err != nil {
@@ -99,7 +99,7 @@ func (a *agent) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 		return reject(fmt.Sprintf("protocol version %d not supported (guest speaks %d)", h.Version, wire.Version))
 	}
 	got, err := hex.DecodeString(h.Secret)
-	if err != nil || subtle.ConstantTimeCompare(got, a.secret) != 1 {
+	if err != nil || subtle.ConstantTimeCompare(got, srv.secret) != 1 {
 		return reject("bad secret")
 	}
 	// The policy is known from here on: mount the sandbox user's
@@ -107,14 +107,14 @@ func (a *agent) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 	if _, err := mountUserFS(h.Policy.DiskBytes); err != nil {
 		return reject(err.Error())
 	}
-	if a.listeners, err = openListeners(h.Listeners); err != nil {
+	if srv.listeners, err = openListeners(h.Listeners); err != nil {
 		return reject(err.Error())
 	}
 	w := wire.Welcome{
-		Version:      wire.Version,
-		Kernel:       kernelRelease(),
-		AgentVersion: AgentVersion,
-		BootMillis:   uptimeMillis(),
+		Version:     wire.Version,
+		Kernel:      kernelRelease(),
+		InitVersion: Version,
+		BootMillis:  uptimeMillis(),
 	}
 	if err := wire.WriteJSON(ch, wire.TWelcome, w); err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func (a *agent) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 }
 
 // handle serves one host-initiated stream: the first frame says what it is.
-func (a *agent) handle(st net.Conn) {
+func (srv *server) handle(st net.Conn) {
 	defer st.Close()
 	r := wire.NewReader(st, 0)
 	f, err := r.ReadFrame()
@@ -132,7 +132,7 @@ func (a *agent) handle(st net.Conn) {
 	}
 	switch f.Type {
 	case wire.TExec:
-		a.handleExec(st, r, f)
+		srv.handleExec(st, r, f)
 	case wire.TWriteFile:
 		handleWriteFile(st, r, f)
 	case wire.TReadFile:
@@ -148,10 +148,10 @@ func (a *agent) handle(st net.Conn) {
 	case wire.TShutdown:
 		_ = wire.WriteFrame(st, wire.TOK, nil)
 		_ = st.Close()
-		a.mu.Lock()
-		sess := a.sess
-		a.shuttingDown = true
-		a.mu.Unlock()
+		srv.mu.Lock()
+		sess := srv.sess
+		srv.shuttingDown = true
+		srv.mu.Unlock()
 		// Give the OK frame a moment to leave before the VM powers off.
 		time.Sleep(20 * time.Millisecond)
 		_ = sess.Close()
@@ -164,8 +164,8 @@ func sendError(w io.Writer, code, msg string) {
 	_ = wire.WriteJSON(w, wire.TError, wire.Error{Code: code, Message: msg})
 }
 
-func (a *agent) currentPolicy() wire.Policy {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.policy
+func (srv *server) currentPolicy() wire.Policy {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.policy
 }

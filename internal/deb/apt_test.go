@@ -1,4 +1,4 @@
-package guestimage
+package deb
 
 import (
 	"errors"
@@ -26,23 +26,20 @@ Version: 6.1.176-1
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := PackageInfo{Name: "linux-image-amd64", Version: "6.1.192-3", Depends: []string{"linux-image-6.1.0-57-amd64", "foo", "dpkg"}, Size: 1484}
+	want := Package{Name: "linux-image-amd64", Version: "6.1.192-3", Depends: []string{"linux-image-6.1.0-57-amd64", "foo", "dpkg"}, Size: 1484}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 	if _, err := parseAptShow([]byte("N: nothing here\n")); err == nil {
 		t.Error("record without Package: no error")
 	}
-	if !concreteKernel.MatchString(got.Depends[0]) || concreteKernel.MatchString(got.Name) {
-		t.Error("concreteKernel pattern does not tell the versioned package from the metapackage")
-	}
 }
 
 // TestAptUnknownPackage runs the host's real apt-cache (local lists, no network).
 func TestAptUnknownPackage(t *testing.T) {
-	a := &AptSource{}
+	a := &Apt{}
 	_, err := a.runApt(exec.Command("apt-cache", "show", "--no-all-versions", "voidbox-no-such-package"))
-	if !errors.Is(err, ErrPackageNotFound) {
-		t.Errorf("unknown package: %v, want ErrPackageNotFound", err)
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown package: %v, want ErrNotFound", err)
 	}
 }

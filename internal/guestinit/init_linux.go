@@ -1,4 +1,4 @@
-package guest
+package guestinit
 
 import (
 	"errors"
@@ -46,8 +46,8 @@ func runInit() {
 	if err != nil {
 		fatal("reading session secret: %v", err)
 	}
-	a := &agent{secret: secret, spawner: &spawner{reaper: reaper, cgroups: newCgroups()}, bootStart: start}
-	if err := a.serve(ctl); err != nil {
+	srv := &server{secret: secret, spawner: &spawner{reaper: reaper, cgroups: newCgroups()}, bootStart: start}
+	if err := srv.serve(ctl); err != nil {
 		// Level 2 reaches the console under "quiet", so the host shows
 		// why in the console tail.
 		logf(2, "control channel failed: %v; powering off", err)
@@ -120,7 +120,7 @@ func fatal(format string, args ...any) {
 }
 
 // logf writes to the kernel log at the given syslog level (0–7). Errors (≤3)
-// reach the serial console even with "quiet"; the agent never writes to the
+// reach the serial console even with "quiet"; the init never writes to the
 // console tty directly, whose backpressure could stall PID 1.
 func logf(level int, format string, args ...any) {
 	msg := fmt.Sprintf("<%d>voidbox-guest: %s\n", level, fmt.Sprintf(format, args...))

@@ -1,8 +1,11 @@
-// Package guest is the guest agent: PID 1 inside a voidbox micro-VM. It sets up
-// the minimal system (mounts, kernel modules, clock), authenticates the host on
-// the virtio-serial control port and then serves exec and file requests.
+// Package guestinit is the guest init: PID 1 inside a voidbox micro-VM
+// (cmd/voidbox-guest). It sets up the minimal system (mounts, kernel modules,
+// loopback, reaper), authenticates the host on the virtio-serial control port
+// and then serves exec, file, mount and tunnel requests as the control server.
+// It is not the LLM agent (internal/agent), which runs as an ordinary
+// command in agent stages' VMs.
 
-package guest
+package guestinit
 
 import (
 	"fmt"
@@ -11,8 +14,9 @@ import (
 	"github.com/voidbox/voidbox/internal/wire"
 )
 
-// AgentVersion identifies this build of the guest agent; set with -ldflags -X.
-var AgentVersion = "dev"
+// Version identifies this build of the guest init, sent to the host in the
+// handshake's Welcome; set with -ldflags -X.
+var Version = "dev"
 
 // Well-known guest paths.
 const (

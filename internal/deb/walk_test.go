@@ -1,4 +1,4 @@
-package guestimage
+package deb
 
 import (
 	"archive/tar"
@@ -7,12 +7,50 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestWalkDebCompressions(t *testing.T) {
+// testFile is one file of a test package.
+type testFile struct {
+	data []byte
+	mode os.FileMode
+}
+
+// buildDeb makes a real .deb with dpkg-deb, compressing the data member with comp (xz, gzip, zstd, none).
+func buildDeb(t *testing.T, name, version, comp string, files map[string]testFile) string {
+	t.Helper()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(filepath.Join(root, "DEBIAN"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o755); err != nil { // "./" in the data archive, whatever the umask
+		t.Fatal(err)
+	}
+	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: amd64\nMaintainer: voidbox tests <tests@example.invalid>\nDescription: test package\n", name, version)
+	if err := os.WriteFile(filepath.Join(root, "DEBIAN", "control"), []byte(control), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for p, f := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, f.data, f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, name+".deb")
+	if b, err := exec.Command("dpkg-deb", "--root-owner-group", "-Z"+comp, "--build", root, out).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb: %v: %s", err, b)
+	}
+	return out
+}
+
+func TestWalkCompressions(t *testing.T) {
 	files := map[string]testFile{
 		"boot/vmlinuz-x":      {bytes.Repeat([]byte("kernel"), 1000), 0o644},
 		"lib/modules/x/a.ko":  {[]byte("odd"), 0o644},
@@ -21,7 +59,7 @@ func TestWalkDebCompressions(t *testing.T) {
 	for _, comp := range []string{"xz", "gzip", "none"} {
 		deb := buildDeb(t, "walk-test", "1.0", comp, files)
 		got := map[string][]byte{}
-		err := walkDeb(context.Background(), deb, func(name string, h *tar.Header, r io.Reader) error {
+		err := Walk(context.Background(), deb, func(name string, h *tar.Header, r io.Reader) error {
 			if h.Typeflag == tar.TypeReg {
 				b, err := io.ReadAll(r)
 				got[name] = b
@@ -40,7 +78,7 @@ func TestWalkDebCompressions(t *testing.T) {
 		}
 	}
 	deb := buildDeb(t, "walk-test", "1.0", "zstd", files)
-	err := walkDeb(context.Background(), deb, func(string, *tar.Header, io.Reader) error { return nil })
+	err := Walk(context.Background(), deb, func(string, *tar.Header, io.Reader) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "unsupported compression") {
 		t.Errorf("zstd data member: %v", err)
 	}
@@ -106,10 +144,10 @@ func TestArReader(t *testing.T) {
 	}
 }
 
-func TestWalkDebNotADeb(t *testing.T) {
+func TestWalkNotADeb(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "x.deb")
 	os.WriteFile(p, []byte("!<arch>\n"), 0o644)
-	if err := walkDeb(context.Background(), p, nil); err == nil || !strings.Contains(err.Error(), "no data.tar") {
+	if err := Walk(context.Background(), p, nil); err == nil || !strings.Contains(err.Error(), "no data.tar") {
 		t.Errorf("empty ar: %v", err)
 	}
 }

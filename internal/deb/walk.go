@@ -1,4 +1,4 @@
-package guestimage
+package deb
 
 import (
 	"archive/tar"
@@ -14,9 +14,10 @@ import (
 	"github.com/therootcompany/xz"
 )
 
-// walkDeb streams the data archive of the .deb at debPath and calls fn for every entry, with the
-// entry's cleaned relative name ("boot/vmlinuz-…") and a reader of its contents.
-func walkDeb(ctx context.Context, debPath string, fn func(name string, h *tar.Header, r io.Reader) error) error {
+// Walk streams the data archive of the .deb at debPath and calls fn for every entry, with the
+// entry's cleaned relative name ("usr/bin/curl"; "." and names climbing out of the root are
+// skipped) and a reader of its contents, valid until fn returns. It checks ctx between entries.
+func Walk(ctx context.Context, debPath string, fn func(name string, h *tar.Header, r io.Reader) error) error {
 	f, err := os.Open(debPath)
 	if err != nil {
 		return err

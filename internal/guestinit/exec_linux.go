@@ -1,4 +1,4 @@
-package guest
+package guestinit
 
 import (
 	"errors"
@@ -30,13 +30,13 @@ const defaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbi
 // for background children that inherited its stdout/stderr.
 const pipeGrace = 200 * time.Millisecond
 
-func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
+func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 	var req wire.ExecRequest
 	if err := f.Decode(&req); err != nil || len(req.Argv) == 0 || req.Argv[0] == "" {
 		sendError(st, wire.CodeInvalid, "exec: empty or malformed command")
 		return
 	}
-	pol := a.currentPolicy()
+	pol := srv.currentPolicy()
 	lim := mergeLimits(pol.Limits, defaultLimits)
 	env := buildEnv(req.Env, req.Root)
 	start := time.Now()
@@ -56,7 +56,7 @@ func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 		return
 	}
 	spec := spawnSpec{Path: path, Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root}
-	p, err := a.spawner.start(spec, req.Stdin)
+	p, err := srv.spawner.start(spec, req.Stdin)
 	if err != nil {
 		code := 126
 		var se *startError
@@ -110,7 +110,7 @@ func (a *agent) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 	}
 	p.closeStdin()
 	oom := p.cgroup.oomKilled()
-	a.spawner.cgroups.put(p.cgroup)
+	srv.spawner.cgroups.put(p.cgroup)
 	exit := wire.ExecExit{
 		ExitCode:        ws.code,
 		Signal:          ws.signal,

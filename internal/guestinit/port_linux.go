@@ -1,4 +1,4 @@
-package guest
+package guestinit
 
 import (
 	"encoding/hex"
@@ -13,7 +13,7 @@ import (
 // openControlPort finds the virtio-serial port by its name in sysfs (there is
 // no udev to create /dev/virtio-ports links) and opens its device node.
 // virtio-serial ports can be opened once, so no other process in the guest can
-// open the control port while the agent holds it.
+// open the control port while the init holds it.
 func openControlPort(name string) (*portConn, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -60,7 +60,7 @@ type portConn struct {
 	spoke bool // the host has sent data; guarded by being used by one reader
 }
 
-// hostWait bounds how long the agent waits for the host to connect.
+// hostWait bounds how long the init waits for the host to connect.
 const hostWait = 60 * time.Second
 
 func (p *portConn) Read(b []byte) (int, error) {

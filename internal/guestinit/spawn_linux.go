@@ -1,4 +1,4 @@
-package guest
+package guestinit
 
 import (
 	"fmt"
@@ -27,8 +27,8 @@ type exitStatus struct {
 	maxRSS       int64
 }
 
-// reaper reaps orphans. As PID 1 the agent inherits every process whose
-// parent died; they must be reaped or they stay zombies. Commands the agent
+// reaper reaps orphans. As PID 1 the init inherits every process whose
+// parent died; they must be reaped or they stay zombies. Commands the init
 // started are not the reaper's: each has an owner goroutine blocked in
 // wait4 on its pid (faster than routing SIGCHLD through the runtime).
 type reaper struct {
