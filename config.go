@@ -66,7 +66,7 @@ type HostOptions struct {
 	// Image overrides the guest kernel and initramfs of every sandbox that
 	// does not set its own.
 	Image Image
-	// BootTimeout bounds each boot until the guest agent answers (default 60s).
+	// BootTimeout bounds each boot until the guest init answers (default 60s).
 	BootTimeout time.Duration
 	// Progress receives set-up progress (downloads); nil is silent.
 	Progress io.Writer

@@ -1,6 +1,6 @@
 // Package voidbox runs commands and agents in micro-VMs.
 //
-// A Sandbox is one QEMU microvm with a guest agent as PID 1. Commands run in it
+// A Sandbox is one QEMU microvm with voidbox's guest init as PID 1. Commands run in it
 // as an unprivileged user (uid 1000) under rlimits, with their output streamed
 // back as it is produced:
 //

@@ -60,7 +60,7 @@ func (s *Sandbox) Close() error { return s.s.Close() }
 // Policy is the sandbox's policy, with defaults applied.
 func (s *Sandbox) Policy() Policy { return s.s.Policy() }
 
-// Ping round-trips an empty request to the guest agent.
+// Ping round-trips an empty request to the guest init.
 func (s *Sandbox) Ping(ctx context.Context) error { return s.s.Ping(ctx) }
 
 // Cmd is a command to run in the sandbox as the sandbox user (uid 1000),

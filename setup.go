@@ -28,7 +28,7 @@ type SetupOptions struct {
 // SetupResult describes a host that can boot sandboxes.
 type SetupResult struct {
 	QEMU          string // qemu-system-x86_64
-	GuestAgent    string // the static guest init (PID 1) in the image
+	GuestInit     string // the static guest init (PID 1) in the image
 	Image         Image  // kernel (PVH vmlinux) and initramfs
 	AgentImage    Image  // the same kernel, initramfs with the built-in agent (when SetupOptions.Agent)
 	KernelRelease string // guest `uname -r`
@@ -55,7 +55,7 @@ func Setup(ctx context.Context, o SetupOptions) (*SetupResult, error) {
 func setupResult(r *setup.Result) *SetupResult {
 	res := &SetupResult{
 		QEMU:          r.QEMU,
-		GuestAgent:    r.GuestInit,
+		GuestInit:     r.GuestInit,
 		Image:         Image{Kernel: r.Kernel, Initramfs: r.Initramfs},
 		KernelRelease: r.KernelRelease,
 		KernelPackage: r.KernelPackage,

@@ -2,7 +2,7 @@
 // as an ordinary process (uid 1000, in /workspace), started by the host
 // through the guest's exec service as
 //
-//	/init agent --config /run/voidbox/agent/config.json [--events-fd N]
+//	/usr/lib/voidbox/voidbox-agent --config /run/voidbox/agent/config.json [--events-fd N]
 //
 // and reaches its model only through the in-guest endpoint that tunnels to
 // the host's LLM gateway; the real API key never enters the guest.

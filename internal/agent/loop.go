@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/agent/chat"
-	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/agent/tools"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // loop is one conversation: model turns and the tool calls they ask for.

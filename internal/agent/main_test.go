@@ -13,8 +13,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/voidbox/voidbox/internal/agent"
-	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/agent/mcptools/mcptest"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
 )
 
@@ -108,7 +108,9 @@ func decodeEvents(t *testing.T, out []byte) []any {
 	return evs
 }
 
-func (o outcome) finished() event.AgentFinished { return o.events[len(o.events)-1].(event.AgentFinished) }
+func (o outcome) finished() event.AgentFinished {
+	return o.events[len(o.events)-1].(event.AgentFinished)
+}
 
 // all returns the events of type T.
 func all[T any](o outcome) []T {

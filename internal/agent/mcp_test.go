@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/agent"
-	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/agent/mcptools/mcptest"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
 )
 

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/agent/chat"
-	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/agent/mcptools"
 	"github.com/voidbox/voidbox/internal/agent/shell"
 	"github.com/voidbox/voidbox/internal/agent/tools"
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // ErrMaxTurns reports a run that used max_turns responses without a final answer.

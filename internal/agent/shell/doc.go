@@ -16,7 +16,7 @@
 //     run at all. Listing one of them allows whatever it starts.
 //   - `find` is the exception we inspect: with an allowlist, the program
 //     named after -exec, -execdir, -ok or -okdir must be allowed too.
-//   - The rule is the guest agent's (wire.AllowedProgram): names only, found
+//   - The rule is the guest init's (wire.AllowedProgram): names only, found
 //     in wire.CommandDirs, which are assumed writable by root only (true in
 //     the voidbox guest image). A command's directory is resolved through
 //     symlinks and the resolved path is what runs; the file itself is not

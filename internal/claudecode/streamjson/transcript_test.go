@@ -105,7 +105,6 @@ func checkTypes(t *testing.T, events []event.Data, want ...event.Type) {
 	}
 }
 
-
 func TestTranscriptMCPTool(t *testing.T) {
 	events, res := parseFile(t, "mcp_tool.jsonl")
 	checkTypes(t, events, event.TypeAgentStarted, event.TypeAgentTurn, event.TypeAgentToolCall, event.TypeAgentTurn, event.TypeAgentFinished)
