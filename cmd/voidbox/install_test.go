@@ -229,7 +229,10 @@ func main() {
 
 func run() error {
 	ctx := context.Background()
-	sb, err := voidbox.New(ctx, voidbox.Config{MemoryMiB: 512, Timeout: 30 * time.Second, Progress: os.Stderr})
+	if _, err := voidbox.Setup(ctx, voidbox.SetupOptions{Progress: os.Stderr}); err != nil {
+		return err
+	}
+	sb, err := voidbox.New(ctx, voidbox.Config{Policy: voidbox.Policy{MemoryMiB: 512, Timeout: 30 * time.Second}})
 	if err != nil {
 		return err
 	}
