@@ -25,9 +25,6 @@ type Node struct {
 	Backoff time.Duration
 	// Timeout bounds each attempt; zero means no limit.
 	Timeout time.Duration
-	// Payload is opaque to the engine: the box or step definition the Runner
-	// needs to perform the stage.
-	Payload any
 	// Group is for display only: the parallel group (pipelines) or
 	// topological level (workflows) the node belongs to.
 	Group int
