@@ -124,7 +124,7 @@ func TestArchitectureTable(t *testing.T) {
 // (not even the built-in agent, which is a separate binary), and no HTTP.
 func TestGuestLinksNoHostCode(t *testing.T) {
 	allowed := map[string]bool{
-		mod + "/cmd/voidbox-guest":   true,
+		mod + "/cmd/voidbox-guest":  true,
 		mod + "/internal/guestinit": true,
 		mod + "/internal/wire":      true,
 	}
