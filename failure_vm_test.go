@@ -24,28 +24,6 @@ func vmConfig(t *testing.T, name string) Config {
 	return Config{Name: name, Image: Image{Kernel: r.Kernel, Initramfs: r.Initramfs}, Host: HostOptions{QEMU: r.QEMU}}
 }
 
-// vmHost is the host options of a run that boots from vmtest's image.
-func vmHost(t *testing.T) HostOptions {
-	t.Helper()
-	r := vmtest.Setup(t)
-	return HostOptions{QEMU: r.QEMU, Image: Image{Kernel: r.Kernel, Initramfs: r.Initramfs}}
-}
-
-// boot starts a sandbox that is closed when the test ends.
-func boot(t *testing.T, cfg Config) *Sandbox {
-	t.Helper()
-	if cfg.Image.Kernel == "" {
-		base := vmConfig(t, cfg.Name)
-		cfg.Image, cfg.Host.QEMU = base.Image, base.Host.QEMU
-	}
-	sb, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("booting sandbox: %v", err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	return sb
-}
-
 // assertGone checks that QEMU (by pid) has exited and the runtime dir is gone.
 func assertGone(t *testing.T, pid int, dir string) {
 	t.Helper()
