@@ -131,7 +131,7 @@ agent:
     - "mcp:/ x"
 `
 	wantErrors(t, "s.yaml", src,
-		`s.yaml:6:7: agent.skills[0]: skill file missing/SKILL.md: no such file or directory`,
+		`s.yaml:6:7: agent.skills[0]: skill file missing/SKILL.md: not found (looked in `+filepath.Join(dir, "missing", "SKILL.md")+`)`,
 		`s.yaml:7:7: agent.skills[1]: skill file plain.md: no YAML front matter: the file must start with a "---" line`,
 		`s.yaml:8:7: agent.skills[2]: skill file nodesc/SKILL.md: front matter: missing "description"`,
 		`s.yaml:9:7: agent.skills[3]: skill file badname.md: front matter: invalid skill name "../escape": want letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)`,
@@ -160,4 +160,30 @@ agent:
 		`s.yaml:34:7: agent.skills[28]: invalid cli skill "bin/rg": want a command name`,
 		`s.yaml:35:7: agent.skills[29]: invalid command "/": want a name or an absolute path, without spaces`,
 	)
+}
+
+// TestSkillFileFromWorkingDirectory: a relative file: skill is looked up in
+// the spec's folder, then in the working directory (the seed's examples
+// name files from their repository root); when neither has it, the error
+// names both paths.
+func TestSkillFileFromWorkingDirectory(t *testing.T) {
+	repo := t.TempDir()
+	os.MkdirAll(filepath.Join(repo, "examples", "hn", "skills"), 0o755)
+	os.WriteFile(filepath.Join(repo, "examples", "hn", "skills", "api.md"), []byte("---\nname: hn-api\ndescription: HN API via curl\n---\nuse curl"), 0o644)
+	specFile := filepath.Join(repo, "examples", "hn", "agent.yaml")
+	os.WriteFile(specFile, []byte("api_version: v1\nkind: agent\nname: hn\nagent:\n  prompt: p\n  skills:\n    - file:examples/hn/skills/api.md\n"), 0o644)
+	t.Chdir(repo)
+	s, err := ParseFile(specFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sk := s.Agent.Skills; len(sk) != 1 || sk[0].Name != "hn-api" || sk[0].Path != filepath.Join(repo, "examples", "hn", "skills", "api.md") {
+		t.Errorf("skills %+v", sk)
+	}
+	t.Chdir(t.TempDir())
+	_, err = ParseFile(specFile)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(repo, "examples", "hn", "examples", "hn", "skills", "api.md")) ||
+		!strings.Contains(err.Error(), "looked in") || strings.Count(err.Error(), "api.md") < 3 {
+		t.Errorf("missing skill: %v", err)
+	}
 }
