@@ -129,7 +129,6 @@ pipeline:
 			`t.yaml:12:32: pipeline.boxes[0].sandbox.kernel: can only be set in the top-level sandbox`,
 			`t.yaml:12:59: pipeline.boxes[0].sandbox.network: networking is not available yet`,
 			`t.yaml:12:65: pipeline.boxes[0].sandbox.snapshot: snapshots are not available yet`,
-			`t.yaml:15:31: pipeline.boxes[1].llm.credential_proxy: not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy`,
 			`t.yaml:24:42: pipeline.boxes[4].sandbox.disk_mb: 80 MiB is more than half of the 128 MiB of memory, which holds the disk too`,
 			`t.yaml:27:17: pipeline.boxes[5].sandbox.image: OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)`,
 		}},

@@ -77,7 +77,6 @@ func TestErrorsSandbox(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{"mock", "  mode: mock\n", []string{`t.yaml:4:9: sandbox.mode: mock mode is not supported: voidbox always boots a VM`}},
 		{"mode", "  mode: remote\n", []string{`t.yaml:4:9: sandbox.mode: unknown mode "remote" (valid: auto, local)`}},
 		{"memory type", "  memory_mb: lots\n", []string{`t.yaml:4:14: sandbox.memory_mb: want an integer, got a string`}},
 		{"memory low", "  memory_mb: 32\n", []string{`t.yaml:4:14: sandbox.memory_mb: 32 MiB is outside 128..1048576 MiB`}},
@@ -141,7 +140,7 @@ func TestErrorsLLM(t *testing.T) {
 		{"bad url", "  base_url: ftp://host/x\n", []string{`t.yaml:4:13: llm.base_url: invalid URL "ftp://host/x": want http:// or https:// and a host`}},
 		{"url credentials", "  base_url: https://me:secret@host/\n", []string{`t.yaml:4:13: llm.base_url: URL "https://me:xxxxx@host/" carries credentials: keep secrets out of specs`}},
 		{"key env", "  api_key_env: my-key\n", []string{`t.yaml:4:16: llm.api_key_env: invalid environment variable name "my-key"`}},
-		{"credential proxy", "  credential_proxy: true\n", []string{`t.yaml:4:3: llm.credential_proxy: not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy`}},
+		{"credential proxy off", "  credential_proxy: false\n", []string{`t.yaml:4:21: llm.credential_proxy: false would put the provider key inside the guest; voidbox never does (its gateway adds the key on the host)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantErrors(t, "t.yaml", head+tt.src, tt.want...) })

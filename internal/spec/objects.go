@@ -12,7 +12,6 @@ const (
 	topLevelOnly    = "can only be set in the top-level sandbox"
 	notYetObserve   = "telemetry export is not available yet"
 	notYetMessaging = "agent messaging is not available yet"
-	noCredProxy     = "not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy"
 	notYetImages    = "OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)"
 )
 
@@ -41,8 +40,7 @@ var (
 	}
 	llmObject = object{
 		name:     "LLM",
-		fields:   []string{"provider", "model", "base_url", "api_key_env"},
-		rejected: map[string]string{"credential_proxy": noCredProxy},
+		fields: []string{"provider", "model", "base_url", "api_key_env", "credential_proxy"},
 	}
 	agentObject = object{
 		name: "Agent",

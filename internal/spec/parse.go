@@ -71,6 +71,7 @@ func Parse(name string, data []byte) (*Spec, error) {
 	if err := probs.err(); err != nil {
 		return nil, err
 	}
+	s.Notices = d.notices
 	return s, nil
 }
 

@@ -37,6 +37,10 @@ type Spec struct {
 	// directory its relative paths were resolved against.
 	File string
 	Dir  string
+	// Notices are fields voidbox accepts with another meaning than the seed
+	// implementation's (sandbox.mode: mock, llm.credential_proxy: true), each
+	// at its position: show them to the user.
+	Notices []*Error
 }
 
 // Boxes returns the boxes the spec runs, in declaration order: the agent of
