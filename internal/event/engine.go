@@ -55,6 +55,8 @@ type StageFailed struct {
 	ExitCode  *int `json:"exit_code,omitempty"`
 	Attempts  int  `json:"attempts"`
 	Permanent bool `json:"permanent"` // the error was marked not retryable
+	// StderrTail is the end of the attempt's stderr (a few lines).
+	StderrTail []string `json:"stderr_tail,omitempty"`
 }
 
 // StageSkipped ends a stage that never ran because a dependency failed.

@@ -20,7 +20,7 @@ var samples = []Data{
 	StageQueued{}, StageStarted{},
 	StageRetrying{Error: "exit 1", DelayMS: 500},
 	StageSucceeded{DurationMS: 9, ExitCode: intp(0), OutputBytes: 3},
-	StageFailed{Error: "boom", ExitCode: intp(0), Attempts: 2, Permanent: true},
+	StageFailed{Error: "boom", ExitCode: intp(0), Attempts: 2, Permanent: true, StderrTail: []string{"cat: x: No such file"}},
 	StageSkipped{Reason: `stage "a" failed`, FailedStage: "a"},
 	StageCancelled{Reason: "run cancelled"},
 	VMBooted{BootMS: 2512.5, Kernel: "6.1.0-57-amd64", Accel: "tcg"},

@@ -45,6 +45,9 @@ type Output struct {
 	// Detail is runner-specific (agent token counts, VM timings); the
 	// engine copies it into the StageReport untouched.
 	Detail any
+	// StderrTail is the end of a failed attempt's stderr (a few lines,
+	// control characters removed): where a program says why it failed.
+	StderrTail []string
 }
 
 // Options tune one Run. The zero value works.

@@ -29,7 +29,7 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 		var out Output
 		out, err = e.attempt(ctx, n, attempt, input)
 		e.release()
-		rep.ExitCode, rep.Detail = out.ExitCode, out.Detail
+		rep.ExitCode, rep.Detail, rep.StderrTail = out.ExitCode, out.Detail, out.StderrTail
 		if err == nil {
 			rep.Status, rep.Output, rep.OutputBytes = StatusSucceeded, out.Data, len(out.Data)
 			e.emit(event.Event{Stage: n.ID, Attempt: attempt, Data: event.StageSucceeded{
@@ -42,7 +42,7 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 		if attempt > n.Retries || IsPermanent(err) {
 			rep.Status, rep.Error = StatusFailed, err.Error()
 			e.emit(event.Event{Stage: n.ID, Attempt: attempt, Data: event.StageFailed{
-				Error: rep.Error, ExitCode: out.ExitCode, Attempts: attempt, Permanent: IsPermanent(err)}})
+				Error: rep.Error, ExitCode: out.ExitCode, Attempts: attempt, Permanent: IsPermanent(err), StderrTail: out.StderrTail}})
 			break
 		}
 		delay := backoff(n.Backoff, attempt)

@@ -38,6 +38,11 @@ func (r *Renderer) printPlain(ev event.Event) {
 		r.printPartial(ts, st)
 		line("stage %s failed in %s (attempt %d): %s", name, formatDuration(st.elapsed(ev.Time)),
 			ev.Attempt, clean(d.Error))
+		if !r.opts.ShowOutput { // else it was printed as it came
+			for _, l := range d.StderrTail {
+				line("%s %s", outputPrefix(ev.Stage, "stderr"), clean(l))
+			}
+		}
 	case event.StageSkipped:
 		line("stage %s skipped: %s", name, clean(d.Reason))
 	case event.StageCancelled:

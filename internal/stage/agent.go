@@ -155,10 +155,10 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	for k, v := range stageEnv(box.Name, attempt) {
 		env[k] = v
 	}
-	var stderr bytes.Buffer
+	stderr := &tailWriter{}
 	parser := rt.parser(ar.apply)
 	lines := &lineSplitter{max: event.MaxLine, line: parser.Line}
-	cmd := sandbox.Cmd{Args: argv, Env: env, Stdout: lines, Stderr: sandbox.NewCapWriter(&stderr, 64<<10), As: sandbox.AsSystem}
+	cmd := sandbox.Cmd{Args: argv, Env: env, Stdout: lines, Stderr: stderr, As: sandbox.AsSystem}
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -171,7 +171,8 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	d.ExecMS = ms(res.Duration)
 	out := pipeline.Output{ExitCode: new(res.ExitCode)}
 	if res.ExitCode != 0 {
-		msg := lastLine(stderr.String())
+		out.StderrTail = stderr.lines()
+		msg := stderr.last()
 		if msg == "" {
 			msg = fmt.Sprintf("exit code %d", res.ExitCode)
 		}
@@ -349,12 +350,4 @@ func (s *lineSplitter) flush() {
 		s.line(s.buf)
 	}
 	s.buf = nil
-}
-
-func lastLine(s string) string {
-	s = string(bytes.TrimSpace([]byte(s)))
-	if i := bytes.LastIndexByte([]byte(s), '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	return s
 }

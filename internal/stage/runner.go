@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/voidbox/voidbox/internal/event"
@@ -178,7 +179,8 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	}
 	var stdout bytes.Buffer
 	cmd.Stdout = &emitWriter{stream: "stdout", emit: emit, keep: &stdout}
-	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit}
+	tail := &tailWriter{}
+	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit, keep: tail}
 	res, err := sb.Exec(ctx, cmd)
 	if err != nil {
 		return pipeline.Output{Detail: d}, err
@@ -186,12 +188,18 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	d.ExecMS = ms(res.Duration)
 	d.StdoutDropped = res.StdoutDropped
 	out := pipeline.Output{ExitCode: new(res.ExitCode), Data: stdout.Bytes(), Detail: d}
+	if res.TimedOut || res.ExitCode != 0 {
+		out.StderrTail = tail.lines()
+	}
 	switch {
 	case res.TimedOut:
 		return out, fmt.Errorf("command timed out after %v", sb.Policy().Timeout)
 	case res.OOMKilled && res.ExitCode != 0:
 		return out, fmt.Errorf("%s: %w", res.Reason(), &pipeline.ExitError{Code: res.ExitCode})
 	case res.ExitCode != 0:
+		if last := tail.last(); last != "" {
+			return out, fmt.Errorf("%w: %s", &pipeline.ExitError{Code: res.ExitCode}, last)
+		}
 		return out, &pipeline.ExitError{Code: res.ExitCode}
 	}
 	d.OutputFrom = "stdout"
@@ -220,7 +228,7 @@ func stageEnv(stage string, attempt int) map[string]string {
 type emitWriter struct {
 	stream string
 	emit   func(event.Data)
-	keep   *bytes.Buffer
+	keep   io.Writer
 }
 
 func (w *emitWriter) Write(p []byte) (int, error) {
