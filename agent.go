@@ -3,6 +3,8 @@ package voidbox
 import (
 	"fmt"
 
+	"github.com/voidbox/voidbox/internal/skillfetch"
+
 	"github.com/voidbox/voidbox/internal/spec"
 	"github.com/voidbox/voidbox/internal/stage"
 )
@@ -47,6 +49,21 @@ func SkillInline(name, description, content string) Skill {
 // SkillMCP declares an MCP server whose tools the agent may call.
 func SkillMCP(name string, server MCPServer) Skill {
 	return Skill{stage.Skill{Kind: stage.SkillMCP, Name: name, MCP: &server}}
+}
+
+// SkillRemote declares a skill published in a repository,
+// "OWNER/REPO/SKILL" (skills/SKILL/SKILL.md) or "OWNER/REPO" (SKILL.md at its
+// root), optionally "@REVISION" (a tag or commit) to pin it. The host
+// fetches it when the run starts (from $VOIDBOX_SKILLS_BASE_URL, GitHub's raw
+// content by default, through the user's proxy settings), checks it like a
+// SkillFile and caches it by content hash, so a later run works offline; the
+// report and the skill.fetched event record its URL and hash.
+func SkillRemote(ref string) (Skill, error) {
+	r, err := skillfetch.ParseRef(ref)
+	if err != nil {
+		return Skill{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return Skill{stage.Skill{Kind: stage.SkillRemote, Name: r.String(), Remote: r.String()}}, nil
 }
 
 // SkillCLI declares a command-line tool that must be on the guest PATH; the

@@ -21,4 +21,5 @@ type (
 	EventAgentDenied    = event.AgentDenied
 	EventAgentFinished  = event.AgentFinished
 	EventLLMRequest     = event.LLMRequest
+	EventSkillFetched   = event.SkillFetched
 )

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/voidbox/voidbox/internal/event"
+	"github.com/voidbox/voidbox/internal/guestimage"
 	"github.com/voidbox/voidbox/internal/stage"
 
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -220,6 +221,11 @@ func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged,
 	// Preflight first: a missing key should not wait for the host.
 	if err := stage.Preflight(stages, order, o.Host.CacheDir); err != nil {
 		return nil, err
+	}
+	if root, err := guestimage.CacheRoot(o.Host.CacheDir); err == nil {
+		if err := stage.FetchRemoteSkills(ctx, stages, order, root, ""); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
 	}
 	h, err := resolveHost(ctx, o.Host, stage.NeedsAgentImage(stages))
 	if err != nil {

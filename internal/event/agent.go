@@ -10,7 +10,19 @@ const (
 	TypeAgentDenied   Type = "agent.denied"
 	TypeAgentFinished Type = "agent.finished"
 	TypeLLMRequest    Type = "llm.request"
+	TypeSkillFetched  Type = "skill.fetched"
 )
+
+// SkillFetched: a remote: skill installed in the attempt's VM, with where
+// its SKILL.md came from and its content hash.
+type SkillFetched struct {
+	Name   string `json:"name"`
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+	Cached bool   `json:"cached,omitempty"` // the network failed: the copy cached last time
+}
+
+func (SkillFetched) EventType() Type { return TypeSkillFetched }
 
 // AgentStarted: the model client and every tool are ready.
 type AgentStarted struct {

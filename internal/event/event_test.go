@@ -30,6 +30,7 @@ var samples = []Data{
 	AgentToolCall{Turn: 1, Name: "bash", DurationMS: 5, ExitCode: intp(0), Error: "e", Denied: true},
 	AgentDenied{Command: "curl x", Reason: "not allowed"},
 	AgentFinished{Turns: 2, ToolCalls: 1, InputTokens: 3, OutputTokens: 4, FinalText: "done", OutputFile: "/o", Error: "x"},
+	SkillFetched{Name: "hn-api", URL: "https://x/SKILL.md", SHA256: "ab", Cached: true},
 	LLMRequest{Method: "POST", Path: "/v1/messages", Status: 200, Model: "m", DurationMS: 3, Streamed: true, InputTokens: 1, OutputTokens: 2, CostUSD: 0.5, Error: "e"},
 }
 

@@ -107,7 +107,7 @@ var registry = registryOf(
 	decoderOf[StageSucceeded], decoderOf[StageFailed], decoderOf[StageSkipped], decoderOf[StageCancelled],
 	decoderOf[VMBooted], decoderOf[ExecOutput],
 	decoderOf[AgentStarted], decoderOf[AgentTurn], decoderOf[AgentToolCall], decoderOf[AgentDenied],
-	decoderOf[AgentFinished], decoderOf[LLMRequest],
+	decoderOf[AgentFinished], decoderOf[LLMRequest], decoderOf[SkillFetched],
 )
 
 // Types lists every event type (for docs and schema checks).

@@ -141,6 +141,13 @@ func agentBox(b *voidbox.Box, sb *spec.Box, lookup Lookup) (*voidbox.Box, error)
 			b.Skill(voidbox.SkillInline(s.Name, s.Description, s.Content))
 		case spec.SkillCLI:
 			b.Skill(voidbox.SkillCLI(s.Name))
+		case spec.SkillRemote:
+			sk, err := voidbox.SkillRemote(s.Name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.Pos, err))
+				continue
+			}
+			b.Skill(sk)
 		case spec.SkillMCP:
 			env, err := s.MCP.Env.Resolve(lookup)
 			if err != nil {

@@ -4,6 +4,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/voidbox/voidbox/internal/skillfetch"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -23,6 +25,9 @@ const (
 	SkillCLI SkillKind = "cli"
 	// SkillAgent selects the agent runtime; Box.Runtime already reflects it.
 	SkillAgent SkillKind = "agent"
+	// SkillRemote is a SKILL.md fetched on the host when the spec runs
+	// (remote:OWNER/REPO/SKILL[@REV]); Name is the reference until then.
+	SkillRemote SkillKind = "remote"
 )
 
 // Skill is one declared capability of a box.
@@ -97,7 +102,7 @@ func (d *decoder) skillString(n *yamlNode, p string) (Skill, bool) {
 		d.at(n, p, `want "type:value" (file:, mcp:, cli:, agent:), got %q`, n.Value)
 		return Skill{}, false
 	}
-	if val == "" && typ != "remote" {
+	if val == "" {
 		d.at(n, p, "%q has no value", typ+":")
 		return Skill{}, false
 	}
@@ -128,7 +133,12 @@ func (d *decoder) skillString(n *yamlNode, p string) (Skill, bool) {
 			d.at(n, p, "unknown agent %q (valid: voidbox, claude-code)", val)
 		}
 	case "remote":
-		d.at(n, p, "remote skills are not available yet")
+		ref, err := skillfetch.ParseRef(val)
+		if err != nil {
+			d.at(n, p, "%v", err)
+			return Skill{}, false
+		}
+		return Skill{Kind: SkillRemote, Name: ref.String()}, true
 	default:
 		d.at(n, p, "unknown skill type %q (valid: file, mcp, cli, agent)", typ)
 	}

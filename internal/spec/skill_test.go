@@ -107,7 +107,7 @@ agent:
     - file:badyaml.md
     - file:listdesc.md
     - file:adir
-    - remote:owner/repo/skill
+    - remote:owner/../skill
     - {image: ghcr.io/x/skills:1, mount: /skills}
     - oci:thing
     - "file:"
@@ -139,7 +139,7 @@ agent:
 		`s.yaml:11:7: agent.skills[5]: skill file badyaml.md: front matter: invalid YAML: line 3: mapping values are not allowed in this context`,
 		`s.yaml:12:7: agent.skills[6]: skill file listdesc.md: front matter: line 3: description must be a non-empty string`,
 		`s.yaml:13:7: agent.skills[7]: skill file adir: not a regular file`,
-		`s.yaml:14:7: agent.skills[8]: remote skills are not available yet`,
+		`s.yaml:14:7: agent.skills[8]: remote skill "owner/../skill": invalid name ".."`,
 		`s.yaml:15:7: agent.skills[9]: OCI skills are not available yet`,
 		`s.yaml:16:7: agent.skills[10]: unknown skill type "oci" (valid: file, mcp, cli, agent)`,
 		`s.yaml:17:7: agent.skills[11]: "file:" has no value`,
@@ -185,5 +185,16 @@ func TestSkillFileFromWorkingDirectory(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(repo, "examples", "hn", "examples", "hn", "skills", "api.md")) ||
 		!strings.Contains(err.Error(), "looked in") || strings.Count(err.Error(), "api.md") < 3 {
 		t.Errorf("missing skill: %v", err)
+	}
+}
+
+func TestRemoteSkillParses(t *testing.T) {
+	s, err := Parse("r.yaml", []byte("kind: agent\nname: a\nagent:\n  prompt: hi\n  skills: [\"remote:acme/skills/hn-api@v1.2\", \"remote:acme/solo\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := s.Agent.Skills
+	if len(sk) != 2 || sk[0].Kind != SkillRemote || sk[0].Name != "acme/skills/hn-api@v1.2" || sk[1].Name != "acme/solo" {
+		t.Errorf("skills %+v", sk)
 	}
 }

@@ -177,3 +177,13 @@ func ReadSkillFile(path string) (Skill, error) {
 	}
 	return Skill{Kind: SkillFile, Name: name, Description: desc, Path: abs, Content: string(data)}, nil
 }
+
+// SkillMarkdown checks a SKILL.md's content (size, front matter) and returns
+// its name and description: the rule file: skills follow, for skills that
+// come from elsewhere (remote:).
+func SkillMarkdown(data []byte) (name, desc string, err error) {
+	if len(data) > MaxSkillFileSize {
+		return "", "", fmt.Errorf("larger than the %d KiB limit", MaxSkillFileSize>>10)
+	}
+	return frontMatter(data)
+}

@@ -46,6 +46,9 @@ type AgentDetail struct {
 	CostUSD       float64        `json:"cost_usd"`
 	Unpriced      int64          `json:"unpriced_requests,omitempty"`
 	FinalText     string         `json:"final_text,omitempty"`
+	// RemoteSkills are the remote: skills installed, with the SKILL.md's
+	// URL and content hash.
+	RemoteSkills []SkillSource `json:"remote_skills,omitempty"`
 }
 
 // ToolCallInfo is one tool call of an agent stage.
@@ -224,8 +227,15 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, dir string) ([]agentconfig.Skill, error) {
 	var out []agentconfig.Skill
 	for _, s := range ar.agent.Skills {
-		if s.Kind != SkillFile && s.Kind != SkillInline {
+		if s.Kind != SkillFile && s.Kind != SkillInline && s.Kind != SkillRemote {
 			continue
+		}
+		if s.Kind == SkillRemote {
+			if s.Source == nil {
+				return nil, pipeline.Permanent(fmt.Errorf("remote skill %s was not fetched", s.Remote))
+			}
+			ar.emit(event.SkillFetched{Name: s.Name, URL: s.Source.URL, SHA256: s.Source.SHA256, Cached: s.Source.Cached})
+			ar.detail.RemoteSkills = append(ar.detail.RemoteSkills, *s.Source)
 		}
 		base := path.Join(dir, s.Name)
 		if err := sb.WriteFile(ctx, path.Join(base, "SKILL.md"), []byte(s.Content), 0o644); err != nil {

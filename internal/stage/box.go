@@ -67,6 +67,7 @@ const (
 	SkillInline SkillKind = "inline" // a SKILL.md given as text
 	SkillMCP    SkillKind = "mcp"    // an MCP server in the guest (stdio) or reached by URL
 	SkillCLI    SkillKind = "cli"    // a program that must be on the guest PATH
+	SkillRemote SkillKind = "remote" // a SKILL.md fetched on the host when the run starts
 )
 
 // Skill is a capability declared for an agent box and materialised in its VM.
@@ -77,6 +78,18 @@ type Skill struct {
 	Content     string // SKILL.md text (file, inline)
 	HostPath    string // SKILL.md on the host (file): its scripts/ and references/ come along
 	MCP         *MCPServer
+	// Remote is the reference of a SkillRemote (OWNER/REPO/SKILL[@REV]);
+	// Source says where its Content came from once the run fetched it.
+	Remote string
+	Source *SkillSource
+}
+
+// SkillSource is where a remote skill's SKILL.md came from.
+type SkillSource struct {
+	Name   string `json:"name"`
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+	Cached bool   `json:"cached,omitempty"` // the network failed; the copy cached last time was used
 }
 
 // MCPServer is an MCP server started inside the guest (Command, stdio) or
@@ -215,13 +228,16 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 			continue
 		}
 		key := string(s.Kind) + ":" + s.Name
-		if s.Kind == SkillInline {
-			key = "file:" + s.Name
+		if s.Kind == SkillInline || (s.Kind == SkillRemote && s.Source != nil) {
+			key = "file:" + s.Name // SKILL.md skills share one namespace in the guest
 		}
 		if seen[key] {
 			errs = append(errs, fmt.Errorf("skill %q declared twice", s.Name))
 		}
 		seen[key] = true
+		if s.Kind == SkillRemote && s.Remote == "" {
+			errs = append(errs, fmt.Errorf("remote skill %q without a reference", s.Name))
+		}
 		if s.Kind == SkillMCP && (s.MCP == nil || (s.MCP.Command == "") == (s.MCP.URL == "")) {
 			errs = append(errs, fmt.Errorf("mcp skill %q: give exactly one of a command or a URL", s.Name))
 		}
