@@ -13,6 +13,13 @@ import (
 // VMs that are about to start from them.
 const keepArchives = 8
 
+// minArchiveAge protects an archive set up recently from pruning whatever
+// the count: another voidbox process (another checkout, another version)
+// may have looked it up and be about to boot from it — starts use Lookup,
+// which takes no lock. Measured: two checkouts' test runs sharing one cache
+// pruned each other's initramfs between lookup and boot.
+const minArchiveAge = 24 * time.Hour
+
 // touch marks a reused cache file as recently used; pruning goes by modification time.
 func touch(p string) {
 	now := time.Now()
@@ -42,7 +49,7 @@ func pruneArchives(dir string, keep int, protect []string) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].used.After(files[j].used) })
 	for i, f := range files {
-		if i+len(protect) >= keep {
+		if i+len(protect) >= keep && time.Since(f.used) > minArchiveAge {
 			os.Remove(f.path)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 func TestPruneArchivesKeepsRecentAndProtected(t *testing.T) {
 	dir := t.TempDir()
 	var paths []string
-	base := time.Now().Add(-time.Hour)
+	base := time.Now().Add(-2 * minArchiveAge)
 	for i := range 12 {
 		p := filepath.Join(dir, fmt.Sprintf("%02d.cpio.gz", i))
 		if err := os.WriteFile(p, nil, 0o644); err != nil {
@@ -36,6 +36,14 @@ func TestPruneArchivesKeepsRecentAndProtected(t *testing.T) {
 	if _, err := os.Stat(other); err != nil {
 		t.Error("pruning removed a file that is not an archive")
 	}
+	// Archives used recently stay whatever their number: another process
+	// may be about to boot from one it looked up.
+	recent := filepath.Join(dir, "recent.cpio.gz")
+	os.WriteFile(recent, nil, 0o644)
+	pruneArchives(dir, 1, nil)
+	if _, err := os.Stat(recent); err != nil {
+		t.Error("pruning removed an archive used a moment ago")
+	}
 }
 
 func TestEnsurePrunesOldImages(t *testing.T) {
@@ -50,6 +58,12 @@ func TestEnsurePrunesOldImages(t *testing.T) {
 			t.Fatal(err)
 		}
 		last = a
+		// Each build happened days apart: none is protected by its age.
+		old, _ := filepath.Glob(filepath.Join(arch.cache, "*", "*.cpio.gz"))
+		for j, p := range old {
+			at := time.Now().Add(-2*minArchiveAge - time.Duration(len(old)-j)*time.Minute)
+			os.Chtimes(p, at, at)
+		}
 	}
 	left, _ := filepath.Glob(filepath.Join(arch.cache, "initramfs", "*.cpio.gz"))
 	if len(left) != keepArchives {
