@@ -133,9 +133,10 @@ func TestErrorsLLM(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{"unknown provider", "  provider: lm-studio\n", []string{`t.yaml:4:13: llm.provider: unknown provider "lm-studio" (valid: claude, anthropic, openai, ollama, custom)`}},
-		{"codex", "  provider: codex\n", []string{`t.yaml:4:13: llm.provider: provider "codex" is not supported (valid: claude, anthropic, openai, ollama, custom)`}},
-		{"claude-personal", "  provider: claude-personal\n", []string{`t.yaml:4:13: llm.provider: provider "claude-personal" is not supported (valid: claude, anthropic, openai, ollama, custom)`}},
+		{"unknown provider", "  provider: lmstudio\n", []string{`t.yaml:4:13: llm.provider: unknown provider "lmstudio" (valid: claude, anthropic, claude-personal, openai, ollama, lm-studio, custom)`}},
+		{"codex", "  provider: codex\n", []string{`t.yaml:4:13: llm.provider: provider "codex" is not supported: voidbox has no Codex runtime yet (valid: claude, anthropic, claude-personal, openai, ollama, lm-studio, custom)`}},
+		{"claude-personal key", "  provider: claude-personal\n  api_key_env: MY_KEY\n", []string{`t.yaml:4:3: llm.api_key_env: provider claude-personal uses the host's Claude login (~/.claude/.credentials.json or CLAUDE_CODE_OAUTH_TOKEN), not an API key`}},
+		{"lm-studio without model", "  provider: lm-studio\n", []string{`t.yaml:4:3: llm: provider lm-studio needs model: the name LM Studio shows for the model it has loaded`}},
 		{"custom without url", "  provider: custom\n", []string{`t.yaml:4:3: llm: provider custom (an Anthropic-compatible endpoint) needs base_url`}},
 		{"bad url", "  base_url: ftp://host/x\n", []string{`t.yaml:4:13: llm.base_url: invalid URL "ftp://host/x": want http:// or https:// and a host`}},
 		{"url credentials", "  base_url: https://me:secret@host/\n", []string{`t.yaml:4:13: llm.base_url: URL "https://me:xxxxx@host/" carries credentials: keep secrets out of specs`}},

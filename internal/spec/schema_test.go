@@ -194,7 +194,7 @@ func TestSchemaRejects(t *testing.T) {
 		"kind: sandbox\nname: a\nsandbox: {allowed_commands: [..]}\n",
 		"kind: sandbox\nname: a\nsandbox: {disk_mb: 8}\n",
 		"kind: sandbox\nname: a\nsandbox: {env: {1A: x}}\n",
-		"kind: sandbox\nname: a\nllm: {provider: lm-studio}\n",
+		"kind: sandbox\nname: a\nllm: {provider: lmstudio}\n",
 		"kind: sandbox\nname: a\nllm: {credential_proxy: false}\n",
 		"kind: sandbox\nname: a\nllm: {base_url: \"https://u:p@h/\"}\n",
 		agent + "agent: {prompt: hi, exec: [ls]}\n",
@@ -242,7 +242,7 @@ func TestSchemaEnums(t *testing.T) {
 	}
 	var srcs []string
 	for _, p := range enum("LLM", "provider") {
-		srcs = append(srcs, "kind: sandbox\nname: a\nllm: {provider: "+p+", base_url: \"http://h\"}\n")
+		srcs = append(srcs, "kind: sandbox\nname: a\nllm: {provider: "+p+", base_url: \"http://h\", model: m}\n")
 	}
 	for _, m := range enum("Sandbox", "mode") {
 		srcs = append(srcs, "kind: sandbox\nname: a\nsandbox: {mode: "+m+"}\n")

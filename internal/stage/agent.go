@@ -80,6 +80,13 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	if err != nil {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", sandbox.ErrInvalid, err))
 	}
+	if prov.Kind == llm.KindClaudePersonal {
+		src, err := r.claudeLogin()
+		if err != nil {
+			return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", sandbox.ErrInvalid, err))
+		}
+		prov.Token = src
+	}
 	ar := &agentRun{st: st, agent: a, emit: emit, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
 	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest})
 	if err != nil {
@@ -201,7 +208,7 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 	a, box := ar.agent, ar.st.Box
 	prov, _ := a.Provider()
 	kind := agentconfig.ProviderAnthropic
-	if prov.Kind == llm.KindOpenAI || prov.Kind == llm.KindOllama {
+	if prov.Kind == llm.KindOpenAI || prov.Kind == llm.KindOllama || prov.Kind == llm.KindLMStudio {
 		kind = agentconfig.ProviderOpenAI
 	}
 	c := agentconfig.Config{

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/claudeauth"
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -60,7 +62,8 @@ type Options struct {
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot}
+	r := &Runner{host: host, stages: stages, boot: o.Boot,
+		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) })}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
 	}
@@ -78,6 +81,10 @@ func Preflight(stages map[string]Staged, order []string, cacheDir string) error 
 			continue
 		}
 		prov, err := a.Provider()
+		if err == nil && prov.Kind == llm.KindClaudePersonal {
+			// Finds a missing or corrupt login before any VM boots.
+			prov.Token, err = claudeauth.Open(claudeauth.Options{})
+		}
 		if err == nil {
 			var gw *llm.Gateway
 			if gw, err = llm.NewGateway(prov, llm.Options{}); err == nil {
@@ -120,6 +127,10 @@ type Runner struct {
 	host   Host
 	stages map[string]Staged
 	boot   Booter
+	// claudeLogin is the host's Claude login, opened at the first
+	// claude-personal stage and shared by all of them, so that concurrent
+	// stages refresh an expired token once.
+	claudeLogin func() (*claudeauth.Source, error)
 }
 
 // config is the boot of one attempt of b, from the host's image unless
