@@ -22,4 +22,6 @@ type (
 	EventAgentFinished  = event.AgentFinished
 	EventLLMRequest     = event.LLMRequest
 	EventSkillFetched   = event.SkillFetched
+	EventServiceReady   = event.ServiceReady
+	EventServiceStopped = event.ServiceStopped
 )

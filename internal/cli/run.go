@@ -54,7 +54,7 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	_, job, err := loadSpec(e, f.file)
+	_, job, err := loadSpec(e, f.file, false)
 	if err != nil {
 		return err
 	}

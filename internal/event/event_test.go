@@ -32,6 +32,8 @@ var samples = []Data{
 	AgentFinished{Turns: 2, ToolCalls: 1, InputTokens: 3, OutputTokens: 4, FinalText: "done", OutputFile: "/o", Error: "x"},
 	SkillFetched{Name: "hn-api", URL: "https://x/SKILL.md", SHA256: "ab", Cached: true},
 	LLMRequest{Method: "POST", Path: "/v1/messages", Status: 200, Model: "m", DurationMS: 3, Streamed: true, InputTokens: 1, OutputTokens: 2, CostUSD: 0.5, Error: "e"},
+	ServiceReady{ReadyMS: 2600, OutputBytes: 6},
+	ServiceStopped{UptimeMS: 4100, Reason: "stopped: the run's other stages finished"},
 }
 
 func TestRoundTripEveryType(t *testing.T) {

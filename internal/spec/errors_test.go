@@ -163,10 +163,10 @@ func TestErrorsAgent(t *testing.T) {
 		{"timeout secs zero", "  prompt: hi\n  timeout_secs: 0\n", []string{`t.yaml:5:17: agent.timeout_secs: 0 is out of range [1, 604800]`}},
 		{"output file", "  prompt: hi\n  output_file: out.json\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "out.json": want an absolute, clean path such as /workspace/output.json`}},
 		{"output file dots", "  prompt: hi\n  output_file: /workspace/../etc/passwd\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "/workspace/../etc/passwd": want an absolute, clean path such as /workspace/output.json`}},
-		{"service", "  prompt: hi\n  mode: service\n", []string{`t.yaml:5:9: agent.mode: mode "service" is not supported: only task`}},
+		{"service ports", "  prompt: hi\n  mode: service\n  ports: [8080]\n", []string{`t.yaml:6:3: agent.ports: port forwards need networking, which this build does not have: a service is ready when its output_file appears in the guest`}},
 		{"interactive", "  mode: interactive\n", []string{
 			`t.yaml:4:3: agent: missing required field "prompt" (or "exec" for a command)`,
-			`t.yaml:4:9: agent.mode: mode "interactive" is not supported: only task`,
+			`t.yaml:4:9: agent.mode: mode interactive is not supported yet (valid: task, service)`,
 		}},
 		{"messaging", "  prompt: hi\n  messaging: {enabled: true}\n", []string{`t.yaml:5:3: agent.messaging: agent messaging is not available yet`}},
 		{"max turns", "  prompt: hi\n  max_turns: 0\n", []string{`t.yaml:5:14: agent.max_turns: 0 is out of range [1, 10000]`}},

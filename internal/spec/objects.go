@@ -13,6 +13,7 @@ const (
 	notYetObserve   = "telemetry export is not available yet"
 	notYetMessaging = "agent messaging is not available yet"
 	notYetImages    = "OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)"
+	notYetPorts     = "port forwards need networking, which this build does not have: a service is ready when its output_file appears in the guest"
 )
 
 var (
@@ -46,7 +47,7 @@ var (
 		name: "Agent",
 		fields: []string{"prompt", "exec", "skills", "timeout_secs", "timeout", "output_file", "mode",
 			"max_turns", "runtime", "retries", "retry_backoff"},
-		rejected: map[string]string{"messaging": notYetMessaging},
+		rejected: map[string]string{"messaging": notYetMessaging, "ports": notYetPorts},
 	}
 	pipelineObject = object{
 		name:   "Pipeline",
@@ -55,8 +56,8 @@ var (
 	boxObject = object{
 		name: "Box",
 		fields: []string{"name", "prompt", "exec", "skills", "llm", "sandbox", "timeout_secs", "timeout",
-			"output_file", "max_turns", "runtime", "retries", "retry_backoff"},
-		rejected: map[string]string{"outputs": notYetIO, "inputs": notYetIO},
+			"output_file", "max_turns", "runtime", "retries", "retry_backoff", "mode"},
+		rejected: map[string]string{"outputs": notYetIO, "inputs": notYetIO, "ports": notYetPorts},
 	}
 	// stageTypedObject is the seed's stage form: {type: box, name: X} or
 	// {type: fan_out, boxes: [X, Y]}.
@@ -70,7 +71,8 @@ var (
 	stepObject = object{
 		name: "Step",
 		fields: []string{"name", "run", "depends_on", "timeout_secs", "timeout", "retries", "retry_backoff",
-			"sandbox", "mode"},
+			"sandbox", "mode", "output_file"},
+		rejected: map[string]string{"ports": notYetPorts},
 	}
 	runObject           = object{name: "Run", fields: []string{"program", "args", "stdin_from"}}
 	skillInlineObject   = object{name: "SkillInline", fields: []string{"name", "content"}}

@@ -111,6 +111,7 @@ func (d *decoder) box(n *yamlNode, path string, base Sandbox, llm *llmDecl) *Box
 	}
 	b.LLM = d.llm(merged, own != nil && own.provider != nil)
 	d.boxFields(f, b)
+	b.Service = d.mode(f)
 	return b
 }
 

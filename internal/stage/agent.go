@@ -74,7 +74,8 @@ type agentRun struct {
 	detail *AgentDetail
 }
 
-func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
+// runAgent runs an agent stage; ready is set for a service.
+func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data), ready func(pipeline.Output)) (pipeline.Output, error) {
 	a := st.Box.Agent
 	prov, err := a.Provider()
 	if err != nil {
@@ -123,7 +124,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	defer sb.Close()
 	d.Agent = ar.detail
 
-	out, err := ar.run(ctx, sb, rt, attempt, input, d)
+	out, err := ar.run(ctx, sb, rt, attempt, input, d, ready)
 	ar.stop() // totals are final once the server is down
 	u := ar.gw.Usage()
 	ar.detail.Requests, ar.detail.InputTokens, ar.detail.OutputTokens = u.Requests, u.InputTokens, u.OutputTokens
@@ -132,7 +133,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	return out, err
 }
 
-func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, attempt int, input []byte, d *Detail) (pipeline.Output, error) {
+func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, attempt int, input []byte, d *Detail, ready func(pipeline.Output)) (pipeline.Output, error) {
 	a, box := ar.agent, ar.st.Box
 	if err := rt.prepare(ctx, sb); err != nil {
 		return pipeline.Output{}, err
@@ -172,7 +173,7 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	res, err := sb.Exec(ctx, cmd)
+	res, err := execute(ctx, sb, cmd, box.Output(), ready, d)
 	lines.flush()
 	parser.Close()
 	if err != nil {

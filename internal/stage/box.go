@@ -38,6 +38,11 @@ type Box struct {
 	Backoff           time.Duration // first retry delay, doubling (capped at 30s)
 	OutputFile        string        // "" for DefaultOutputFile
 	Agent             *Agent        // set for agent stages
+	// Service runs the stage as a service: ready (its dependants start)
+	// when its output file appears in the guest, stopped with its VM when
+	// the run's other stages are done; Timeout bounds the time to become
+	// ready (see pipeline.Node.Service).
+	Service bool
 }
 
 // Agent is what an agent stage adds: a prompt, a model, skills, a runtime.
@@ -122,7 +127,7 @@ type Staged struct {
 
 // Node is the graph node of a box: ID, retries, timeout.
 func (b *Box) Node() pipeline.Node {
-	return pipeline.Node{ID: b.Name, Retries: b.Retries, Backoff: b.Backoff, Timeout: b.Timeout}
+	return pipeline.Node{ID: b.Name, Retries: b.Retries, Backoff: b.Backoff, Timeout: b.Timeout, Service: b.Service}
 }
 
 // Output is where the stage leaves its output.

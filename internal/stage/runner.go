@@ -165,17 +165,18 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
 	}
 	if st.Box.Agent != nil {
-		return r.runAgent(ctx, st, attempt, input, emit)
+		return r.runAgent(ctx, st, attempt, input, emit, nil)
 	}
 	sb, d, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
 	defer sb.Close()
-	return r.runCommand(ctx, sb, st, attempt, input, emit, d)
+	return r.runCommand(ctx, sb, st, attempt, input, emit, d, nil)
 }
 
-func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail) (pipeline.Output, error) {
+// runCommand runs a command stage in sb; ready is set for a service.
+func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail, ready func(pipeline.Output)) (pipeline.Output, error) {
 	box := st.Box
 	cmd := sandbox.Cmd{Args: box.Exec, Env: stageEnv(box.Name, attempt)}
 	if input != nil {
@@ -192,7 +193,7 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	cmd.Stdout = &emitWriter{stream: "stdout", emit: emit, keep: &stdout}
 	tail := &tailWriter{}
 	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit, keep: tail}
-	res, err := sb.Exec(ctx, cmd)
+	res, err := execute(ctx, sb, cmd, box.Output(), ready, d)
 	if err != nil {
 		return pipeline.Output{Detail: d}, err
 	}
