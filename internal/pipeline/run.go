@@ -78,12 +78,12 @@ func Run(ctx context.Context, g *Graph, runner Runner, opts Options) (*Report, e
 		}
 	}
 	e := &engine{
-		c:       c,
-		runner:  runner,
-		svc:     svc,
-		sink:    opts.Sink,
-		clock:   opts.Clock,
-		input:   opts.Input,
+		c:      c,
+		runner: runner,
+		svc:    svc,
+		sink:   opts.Sink,
+		clock:  opts.Clock,
+		input:  opts.Input,
 		// One final result per stage, plus one ready result per service.
 		results: make(chan stageResult, 2*len(g.Nodes)),
 	}
