@@ -49,13 +49,20 @@ func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 	if dir == "" {
 		dir = WorkspaceDir
 	}
-	path, code, msg := resolveCommand(req.Argv[0], dir, envPath(env), allowed)
+	var path, msg string
+	var code int
+	// Resolved in the view (as root, as PID 1 looks): the program found is
+	// the one the chrooted command will execute.
+	_ = srv.view.as(true, func() error {
+		path, code, msg = resolveCommand(req.Argv[0], dir, envPath(env), allowed)
+		return nil
+	})
 	if code != 0 {
 		_ = wire.WriteFrame(st, wire.TStderr, []byte("voidbox: "+msg+"\n"))
 		_ = wire.WriteJSON(st, wire.TExecExit, wire.ExecExit{ExitCode: code, Error: msg, DurationMicros: time.Since(start).Microseconds()})
 		return
 	}
-	spec := spawnSpec{Path: path, Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root}
+	spec := spawnSpec{Path: path, Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root, Chroot: srv.view.root}
 	p, err := srv.spawner.start(spec, req.Stdin)
 	if err != nil {
 		code := 126

@@ -12,6 +12,8 @@ type Hello struct {
 	// connection becomes a guest-initiated stream to the named host service
 	// (the LLM gateway), so the guest needs no network device for them.
 	Listeners []Listener `json:"listeners,omitempty"`
+	// Storage is mounted before the guest answers (see Storage).
+	Storage Storage `json:"storage,omitzero"`
 }
 
 // Listener is a guest-side endpoint tunnelled to a host service.
