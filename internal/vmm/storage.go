@@ -119,4 +119,6 @@ func (c *Config) storageArgs(dir string, machine *string) []string {
 	return a
 }
 
-func virtiofsSocket(dir string, i int) string { return filepath.Join(dir, "fs"+strconv.Itoa(i)+".sock") }
+func virtiofsSocket(dir string, i int) string {
+	return filepath.Join(dir, "fs"+strconv.Itoa(i)+".sock")
+}

@@ -70,4 +70,3 @@ func TestAllowlistNamesInTrustedDirs(t *testing.T) {
 		}
 	}
 }
-
