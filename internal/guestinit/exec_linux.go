@@ -24,7 +24,7 @@ var defaultLimits = wire.Limits{
 	OutputBytes: 64 << 20,
 }
 
-const defaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+const defaultPath = wire.DefaultPath
 
 // pipeGrace is how long output is still collected after the command exited,
 // for background children that inherited its stdout/stderr.

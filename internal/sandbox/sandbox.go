@@ -101,6 +101,9 @@ type Info struct {
 	BootTime    time.Duration // from QEMU start to the guest init's welcome
 	QEMUPID     int
 	RuntimeDir  string
+	// Image is the digest of the OCI image the root file system is from,
+	// "" for voidbox's initramfs.
+	Image string
 }
 
 // Boot starts QEMU for cfg and completes the handshake. The VM lives until
@@ -204,9 +207,13 @@ func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 	if st.root != nil {
 		s.env = imageEnv(st.root.Env)
 		s.dir = imageDir(st.root)
+		s.info.Image = st.root.Digest
 	}
 	for k, v := range cfg.Policy.Env {
 		s.env[k] = v
+	}
+	if p, ok := commandPath(s.env, cfg.ImageMounts); ok {
+		s.env["PATH"] = p
 	}
 	go s.watch()
 	cfg.Logger.Info("sandbox booted", "name", cfg.Name, "kernel", w.Kernel, "accel", cfg.Accel.Accel, "boot", s.info.BootTime)

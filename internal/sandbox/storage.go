@@ -44,6 +44,9 @@ type ImageDisk struct {
 type ImageMount struct {
 	Ref  string
 	Path string // absolute guest path
+	// OnPath appends Path/bin to every command's PATH (after the image's
+	// or the policy's own, so a skill cannot shadow the system's tools).
+	OnPath bool
 }
 
 // storage is what one boot attaches, resolved.
@@ -181,4 +184,24 @@ func imageDir(d *ImageDisk) string {
 		return ""
 	}
 	return path.Clean(d.WorkingDir)
+}
+
+// commandPath is PATH for every command: the image's or the policy's (or
+// the guest's default) with the bin directories of OnPath image mounts
+// appended.
+func commandPath(env map[string]string, images []ImageMount) (string, bool) {
+	var bins []string
+	for _, im := range images {
+		if im.OnPath {
+			bins = append(bins, path.Join(im.Path, "bin"))
+		}
+	}
+	if len(bins) == 0 {
+		return "", false
+	}
+	base, ok := env["PATH"]
+	if !ok {
+		base = wire.DefaultPath
+	}
+	return strings.Join(append([]string{base}, bins...), ":"), true
 }

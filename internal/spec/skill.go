@@ -23,6 +23,10 @@ const (
 	SkillCLI SkillKind = "cli"
 	// SkillAgent selects the agent runtime; Box.Runtime already reflects it.
 	SkillAgent SkillKind = "agent"
+	// SkillOCI is an OCI image mounted read-only at Mount in the guest: its
+	// bin/ goes on the agent's PATH and its SKILL.md, if any, is read like
+	// a file skill's.
+	SkillOCI SkillKind = "oci"
 )
 
 // Skill is one declared capability of a box.
@@ -43,6 +47,9 @@ type Skill struct {
 	MCP *MCPServer
 	// Runtime is set for SkillAgent.
 	Runtime Runtime
+	// Image (a reference) and Mount (an absolute guest path) are set for
+	// SkillOCI.
+	Image, Mount string
 	// Pos is where the skill is declared in the spec.
 	Pos Pos
 
@@ -142,9 +149,8 @@ func (d *decoder) skillObject(n *yamlNode, p string) (Skill, bool) {
 		return Skill{}, false
 	}
 	switch {
-	case f.has("image"):
-		d.at(n, p, "OCI skills are not available yet")
-		return Skill{}, false
+	case f.has("oci") || f.has("image"):
+		return d.ociSkill(f)
 	case f.has("content"):
 		return d.skillInline(f)
 	case f.has("url"):
@@ -152,7 +158,7 @@ func (d *decoder) skillObject(n *yamlNode, p string) (Skill, bool) {
 	case f.has("command"):
 		return d.skillMCPStdio(f)
 	}
-	d.at(n, p, "unknown skill: want {name, content}, {command, args, env} or {name, url}")
+	d.at(n, p, "unknown skill: want {name, content}, {command, args, env}, {name, url} or {oci, mount}")
 	return Skill{}, false
 }
 

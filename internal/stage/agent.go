@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/agentconfig"
@@ -97,7 +98,10 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	if a.runtime() == RuntimeVoidbox {
 		initramfs = r.host.AgentInitramfs
 	}
-	cfg := r.config(st.Box, initramfs)
+	cfg, outs, err := r.config(st.Box, initramfs)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
 	cfg.Listeners = []wire.Listener{{Service: "llm", Addr: llmEndpoint}}
 	cfg.Services = map[string]control.TunnelHandler{"llm": handler}
 	cfg.Shares = rt.shares()
@@ -112,6 +116,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	}
 	defer sb.Close()
 	d.Agent = ar.detail
+	d.Outputs = outs
 
 	out, err := ar.run(ctx, sb, rt, attempt, input, d)
 	ar.stop() // totals are final once the server is down
@@ -127,7 +132,11 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	if err := rt.prepare(ctx, sb); err != nil {
 		return pipeline.Output{}, err
 	}
-	skills, err := ar.installSkills(ctx, sb, rt.skillsDir())
+	fromImages, err := imageSkills(ctx, sb, box.Images)
+	if err != nil {
+		return pipeline.Output{}, pipeline.Permanent(err)
+	}
+	skills, err := ar.installSkills(ctx, sb, rt, fromImages)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
@@ -219,11 +228,24 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 }
 
 // installSkills writes the file and inline skills (with a file skill's
-// scripts/ and references/) under dir in the guest.
-func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, dir string) ([]agentconfig.Skill, error) {
+// scripts/ and references/) under the runtime's skills directory in the
+// guest. Skills already in the guest (OCI skills' SKILL.md, extra) stay
+// where they are for runtimes that read skills from any path, and are
+// copied for those that look in their own directory only.
+func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, extra []Skill) ([]agentconfig.Skill, error) {
+	dir := rt.skillsDir()
 	var out []agentconfig.Skill
-	for _, s := range ar.agent.Skills {
+	seen := map[string]bool{}
+	for _, s := range append(slices.Clip(ar.agent.Skills), extra...) {
 		if s.Kind != SkillFile && s.Kind != SkillInline {
+			continue
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("%w: two skills are named %q", sandbox.ErrInvalid, s.Name)
+		}
+		seen[s.Name] = true
+		if s.GuestPath != "" && rt.skillsAnywhere() {
+			out = append(out, agentconfig.Skill{Name: s.Name, Description: s.Description, Path: s.GuestPath})
 			continue
 		}
 		base := path.Join(dir, s.Name)

@@ -10,3 +10,7 @@ const (
 	// readable by root only.
 	SecretFwCfgName = "opt/org.voidbox/secret"
 )
+
+// DefaultPath is the PATH of guest commands that set none (and the base the
+// host extends with OCI skills' bin directories).
+const DefaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
