@@ -10,7 +10,6 @@ import (
 	"github.com/voidbox/voidbox/internal/imagedisk"
 	"github.com/voidbox/voidbox/internal/oci"
 	"github.com/voidbox/voidbox/internal/policy"
-	"github.com/voidbox/voidbox/internal/rootfs"
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/stage"
 )
@@ -115,7 +114,7 @@ func PullImage(ctx context.Context, ref string, o PullOptions) (*ImageInfo, erro
 		}
 		return nil, err
 	}
-	rf, err := s.BuildRootFS(ctx, im.Digest, oci.RootFSOptions{Format: rootfs.Erofs, Progress: o.Progress})
+	rf, err := s.BuildRootFS(ctx, im.Digest, oci.RootFSOptions{Progress: o.Progress}) // erofs, what boots use
 	if err != nil {
 		return nil, err
 	}

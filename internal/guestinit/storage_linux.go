@@ -31,6 +31,15 @@ const diskWait = 10 * time.Second
 // root, read-only images and host shares when asked. Precondition: no
 // command has run yet. It returns the budget's size.
 func setupStorage(pol wire.Policy, st wire.Storage) (view, int64, error) {
+	for _, d := range pol.TrustedDirs {
+		ok := false
+		for _, im := range st.Images {
+			ok = ok || d == path.Join(im.Path, "bin")
+		}
+		if !ok {
+			return view{}, 0, fmt.Errorf("trusted directory %s is not the bin/ of a read-only image mount", d)
+		}
+	}
 	var mods []string
 	if st.Root != nil || len(st.Images) > 0 {
 		mods = append(mods, "virtio_blk", "erofs")

@@ -162,8 +162,10 @@ func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 	bootCtx, cancel := context.WithTimeoutCause(ctx, cfg.BootTimeout,
 		fmt.Errorf("the guest init did not answer within %v", cfg.BootTimeout))
 	defer cancel()
+	pol := cfg.Policy.Wire()
+	pol.TrustedDirs = trustedDirs(cfg.ImageMounts)
 	client, err := control.Handshake(bootCtx, m.Conn(), secret, control.Options{
-		Policy: cfg.Policy.Wire(), Listeners: cfg.Listeners, Services: cfg.Services, Storage: st.wire})
+		Policy: pol, Listeners: cfg.Listeners, Services: cfg.Services, Storage: st.wire})
 	if err != nil {
 		defer st.release()
 		reason := err.Error()

@@ -190,12 +190,7 @@ func imageDir(d *ImageDisk) string {
 // the guest's default) with the bin directories of OnPath image mounts
 // appended.
 func commandPath(env map[string]string, images []ImageMount) (string, bool) {
-	var bins []string
-	for _, im := range images {
-		if im.OnPath {
-			bins = append(bins, path.Join(im.Path, "bin"))
-		}
-	}
+	bins := trustedDirs(images)
 	if len(bins) == 0 {
 		return "", false
 	}
@@ -204,4 +199,16 @@ func commandPath(env map[string]string, images []ImageMount) (string, bool) {
 		base = wire.DefaultPath
 	}
 	return strings.Join(append([]string{base}, bins...), ":"), true
+}
+
+// trustedDirs are the bin/ directories of OnPath image mounts, which the
+// allowlist trusts as it does the system's: they are read-only images.
+func trustedDirs(images []ImageMount) []string {
+	var out []string
+	for _, im := range images {
+		if im.OnPath {
+			out = append(out, path.Join(im.Path, "bin"))
+		}
+	}
+	return out
 }

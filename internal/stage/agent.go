@@ -219,6 +219,9 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 		MaxTurns:        a.MaxTurns,
 		AllowedCommands: box.Policy.AllowedCommands,
 	}
+	for _, im := range box.Images {
+		c.TrustedDirs = append(c.TrustedDirs, path.Join(im.Mount, "bin"))
+	}
 	for _, s := range a.Skills {
 		if s.Kind == SkillMCP {
 			c.MCPServers = append(c.MCPServers, agentconfig.MCPServer{Name: s.Name, Command: s.MCP.Command, Args: s.MCP.Args, Env: s.MCP.Env, URL: s.MCP.URL})

@@ -93,8 +93,9 @@ func CheckCommandAllowed(allowed []string, argv0 string) error {
 // execute: path resolved through every symlink. Executing that, not path,
 // makes what runs what was checked, even if a symlink on the way changes in
 // between. A nil allowlist allows every program and returns path
-// unchanged.
-func AllowedProgram(allowed []string, path string) (string, error) {
+// unchanged. extra are trusted directories besides CommandDirs: the bin/
+// of OCI skill images, which the guest mounted read-only (Policy.TrustedDirs).
+func AllowedProgram(allowed []string, path string, extra ...string) (string, error) {
 	if allowed == nil {
 		return path, nil
 	}
@@ -109,15 +110,16 @@ func AllowedProgram(allowed []string, path string) (string, error) {
 	// which a lexical Clean would get wrong ("/usr/bin/link/../x").
 	dir, err := filepath.EvalSymlinks(path[:i] + "/")
 	trusted := false
+	dirs := append(CommandDirs(), extra...)
 	if err == nil {
-		for _, d := range CommandDirs() {
+		for _, d := range dirs {
 			if dir == d || dir == resolve(d) {
 				trusted = true
 			}
 		}
 	}
 	if !trusted {
-		return "", refuse("%s is outside the trusted directories (%s)", path, strings.Join(CommandDirs(), ", "))
+		return "", refuse("%s is outside the trusted directories (%s)", path, strings.Join(dirs, ", "))
 	}
 	target, err := filepath.EvalSymlinks(filepath.Join(dir, path[i+1:]))
 	if err != nil {
