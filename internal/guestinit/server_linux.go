@@ -19,6 +19,7 @@ type server struct {
 	secret    []byte
 	spawner   *spawner
 	bootStart time.Time
+	preload   <-chan struct{} // closed once the modules the host asked to preload are in
 
 	listeners []listener // opened during the handshake
 	// view is the file system commands and file requests see; set during
@@ -108,6 +109,7 @@ func (srv *server) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 	// The policy is known from here on: mount the sandbox user's
 	// filesystems with its disk budget, and the image root, images and
 	// host shares asked for, before anything can run.
+	<-srv.preload
 	if srv.view, _, err = setupStorage(h.Policy, h.Storage); err != nil {
 		return reject(err.Error())
 	}

@@ -136,6 +136,7 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 		ConsoleLog: cfg.ConsoleLog,
 		Shares:     append(slices.Clip(cfg.Shares), st.shares...),
 		Disks:      st.disks,
+		Cmdline:    st.preload(),
 		VirtioFSD:  cfg.VirtioFSD,
 		CPUModel:   cfg.CPUModel,
 	})

@@ -58,6 +58,25 @@ type storage struct {
 	held   []*ImageDisk
 }
 
+// preload is the kernel command-line word naming the modules the guest
+// will load for this storage, so it loads them during boot.
+func (st *storage) preload() []string {
+	var mods []string
+	if st.wire.Root != nil || len(st.wire.Images) > 0 {
+		mods = append(mods, "virtio_blk", "erofs")
+	}
+	if st.wire.Root != nil {
+		mods = append(mods, "overlay")
+	}
+	if len(st.wire.Shares) > 0 {
+		mods = append(mods, "virtiofs")
+	}
+	if len(mods) == 0 {
+		return nil
+	}
+	return []string{wire.PreloadParam + "=" + strings.Join(mods, ",")}
+}
+
 // release gives up every image hold. Idempotent.
 func (st *storage) release() {
 	for _, d := range st.held {
