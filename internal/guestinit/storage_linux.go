@@ -59,6 +59,8 @@ func setupStorage(pol wire.Policy, st wire.Storage) (view, int64, error) {
 	logf(6, "TIMING modules %v", time.Since(t0))
 	defer func() { logf(6, "TIMING storage %v", time.Since(t0)) }()
 	var v view
+	b := &batch{}
+	defer b.close()
 	var overlay func(stage string) error
 	if st.Root != nil {
 		dev, err := findDisk(st.Root.Serial)
@@ -73,27 +75,31 @@ func setupStorage(pol wire.Policy, st wire.Storage) (view, int64, error) {
 			return view{}, 0, fmt.Errorf("mounting the image root (%s): %w", dev, err)
 		}
 		v = view{root: imageRoot}
-		overlay = func(stage string) error { return mountOverlay(v, stage) }
+		overlay = func(stage string) error { return mountOverlay(b, stage) }
 	}
-	size, err := mountUserFS(pol.DiskBytes, v, overlay)
+	b.v = v
+	size, err := mountUserFS(pol.DiskBytes, b, overlay)
 	if err != nil {
 		return view{}, 0, err
 	}
 	logf(6, "TIMING userfs %v", time.Since(t0))
 	if v.root != "" {
-		if err := finishImageRoot(v); err != nil {
+		if err := finishImageRoot(b); err != nil {
 			return view{}, 0, err
 		}
 	}
 	for _, im := range st.Images {
-		if err := mountImage(v, im); err != nil {
+		if err := mountImage(b, im); err != nil {
 			return view{}, 0, err
 		}
 	}
 	for _, sh := range st.Shares {
-		if err := mountShare(v, sh); err != nil {
+		if err := mountShare(b, sh); err != nil {
 			return view{}, 0, err
 		}
+	}
+	if err := b.flush(); err != nil {
+		return view{}, 0, err
 	}
 	return v, size, nil
 }
@@ -102,7 +108,7 @@ func setupStorage(pol wire.Policy, st wire.Storage) (view, int64, error) {
 // in the disk budget's tmpfs (stage) above, then the system mounts inside.
 // setuid bits and device nodes of the image do nothing (nosuid, nodev): a
 // setuid-root program of the image must not make the sandbox user root.
-func mountOverlay(v view, stage string) error {
+func mountOverlay(b *batch, stage string) error {
 	for _, d := range []string{stage + "/upper", stage + "/work", imageRoot} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
@@ -126,9 +132,7 @@ func mountOverlay(v view, stage string) error {
 		if err != nil {
 			return err
 		}
-		if err := v.attach(fd, m.src); err != nil {
-			return err
-		}
+		b.attach(fd, m.src)
 	}
 	// A /run of its own, empty and root's: the image's /run (its /run/lock
 	// may be world-writable) is covered.
@@ -136,29 +140,29 @@ func mountOverlay(v view, stage string) error {
 	if err != nil {
 		return err
 	}
-	return v.attach(fd, "/run")
+	b.attach(fd, "/run")
+	return nil
 }
 
 // finishImageRoot makes the image usable by voidbox: the agent binary
 // bound in read-only (agent stages), and a passwd entry for the sandbox
 // user if the image has none, so tools that look up their user (git,
 // python's getpass, ssh) find one.
-func finishImageRoot(v view) error {
+func finishImageRoot(b *batch) error {
 	if fi, err := os.Stat(agentDir); err == nil && fi.IsDir() {
 		fd, err := cloneTree(agentDir, false, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 		if err != nil {
 			return err
 		}
-		if err := v.attach(fd, agentDir); err != nil {
-			return err
-		}
+		b.attach(fd, agentDir)
 	}
-	return v.as(true, func() error {
+	b.do(func() error {
 		if err := ensureEntry("/etc/passwd", fmt.Sprintf("sandbox:x:%d:%d:voidbox sandbox user:%s:/bin/sh", SandboxUID, SandboxGID, SandboxHome)); err != nil {
 			return err
 		}
 		return ensureEntry("/etc/group", fmt.Sprintf("sandbox:x:%d:", SandboxGID))
 	})
+	return nil
 }
 
 // ensureEntry appends entry to the passwd-style file p (in the view) unless
@@ -193,7 +197,7 @@ func ensureEntry(p, entry string) error {
 
 // mountImage mounts a read-only erofs disk (an OCI skill) at its path in
 // the view.
-func mountImage(v view, im wire.DiskMount) error {
+func mountImage(b *batch, im wire.DiskMount) error {
 	if !path.IsAbs(im.Path) || path.Clean(im.Path) != im.Path || im.Path == "/" {
 		return fmt.Errorf("image %s: bad guest path %q", im.Serial, im.Path)
 	}
@@ -206,11 +210,12 @@ func mountImage(v view, im wire.DiskMount) error {
 	if err != nil {
 		return fmt.Errorf("image at %s (%s): %w", im.Path, dev, err)
 	}
-	return v.attach(fd, im.Path)
+	b.attach(fd, im.Path)
+	return nil
 }
 
 // mountShare mounts a host directory (virtiofs) at its path in the view.
-func mountShare(v view, sh wire.Share) error {
+func mountShare(b *batch, sh wire.Share) error {
 	if !path.IsAbs(sh.Path) || path.Clean(sh.Path) != sh.Path || sh.Path == "/" || sh.Tag == "" {
 		return fmt.Errorf("share %q: bad guest path %q", sh.Tag, sh.Path)
 	}
@@ -222,7 +227,8 @@ func mountShare(v view, sh wire.Share) error {
 	if err != nil {
 		return fmt.Errorf("host mount at %s: %w", sh.Path, err)
 	}
-	return v.attach(fd, sh.Path)
+	b.attach(fd, sh.Path)
+	return nil
 }
 
 // findDisk waits for the virtio-blk disk whose serial is serial and

@@ -75,9 +75,9 @@ func diskBudget(requested, avail int64) (int64, error) {
 // mountUserFS mounts the sandbox user's budget of size bytes (0: default)
 // and returns the size used. With an image, overlay mounts the image root
 // with its writable layer in the same tmpfs (its argument is where the
-// tmpfs is staged), before the user's directories are bound into the
-// view. Precondition: no command has run yet.
-func mountUserFS(requested int64, v view, overlay func(stage string) error) (int64, error) {
+// tmpfs is staged), before the user's directories are queued on b to be
+// bound into the view. Precondition: no command has run yet.
+func mountUserFS(requested int64, b *batch, overlay func(stage string) error) (int64, error) {
 	avail, err := memAvailable()
 	if err != nil {
 		return 0, err
@@ -99,7 +99,7 @@ func mountUserFS(requested int64, v view, overlay func(stage string) error) (int
 		}
 	}
 	for _, d := range userDirs {
-		if err := bindUserDir(d, v); err != nil {
+		if err := bindUserDir(d, b); err != nil {
 			return 0, fmt.Errorf("mounting %s: %w", d.target, err)
 		}
 	}
@@ -111,7 +111,7 @@ func mountUserFS(requested int64, v view, overlay func(stage string) error) (int
 	return size, nil
 }
 
-func bindUserDir(d userDir, v view) error {
+func bindUserDir(d userDir, b *batch) error {
 	src := userFSStage + "/" + d.sub
 	if err := os.Mkdir(src, 0o700); err != nil {
 		return err
@@ -128,7 +128,8 @@ func bindUserDir(d userDir, v view) error {
 	if err != nil {
 		return err
 	}
-	return v.attach(fd, d.target)
+	b.attach(fd, d.target)
+	return nil
 }
 
 // memAvailable reads MemAvailable from /proc/meminfo, in bytes.

@@ -67,21 +67,68 @@ func (v view) as(asRoot bool, fn func() error) error {
 	return <-errc
 }
 
-// attach moves the detached mount fd (from open_tree or fsmount) onto the
-// directory p of the view, creating it (as root) if needed. p is resolved
-// in the view, so a symlink in an image can only lead elsewhere in the
-// image. fd is closed.
-func (v view) attach(fd int, p string) error {
-	defer unix.Close(fd)
-	return v.as(true, func() error {
-		if err := mountPoint(p); err != nil {
-			return err
+// batch collects detached mounts (from open_tree or fsmount) and other
+// steps to take in a view, in order, so that an image root is assembled on
+// one chrooted thread rather than one per mount. Every mount point is
+// resolved in the view, so a symlink in an image can only lead elsewhere
+// in the image.
+type batch struct {
+	v     view
+	steps []step
+}
+
+type step struct {
+	fd   int    // a detached mount to move onto path, or -1
+	path string // in the view
+	fn   func() error
+}
+
+// attach queues moving the detached mount fd onto the directory p of the
+// view (created, as root, if needed). The batch owns fd from here on.
+func (b *batch) attach(fd int, p string) { b.steps = append(b.steps, step{fd: fd, path: p}) }
+
+// do queues fn, run in the view as root.
+func (b *batch) do(fn func() error) { b.steps = append(b.steps, step{fd: -1, fn: fn}) }
+
+// flush takes the queued steps in order and closes every fd, whatever
+// happens.
+func (b *batch) flush() error {
+	steps := b.steps
+	b.steps = nil
+	defer func() {
+		for _, s := range steps {
+			if s.fd >= 0 {
+				unix.Close(s.fd)
+			}
 		}
-		if err := unix.MoveMount(fd, "", unix.AT_FDCWD, p, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-			return fmt.Errorf("mounting on %s: %w", p, err)
+	}()
+	return b.v.as(true, func() error {
+		for _, s := range steps {
+			if s.fn != nil {
+				if err := s.fn(); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := mountPoint(s.path); err != nil {
+				return err
+			}
+			if err := unix.MoveMount(s.fd, "", unix.AT_FDCWD, s.path, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+				return fmt.Errorf("mounting on %s: %w", s.path, err)
+			}
 		}
 		return nil
 	})
+}
+
+// close drops what was queued, for error paths.
+func (b *batch) close() {
+	for _, s := range b.steps {
+		if s.fd >= 0 {
+			unix.Close(s.fd)
+		}
+	}
+	b.steps = nil
 }
 
 // mountPoint makes p a directory to mount on: created with its parents
