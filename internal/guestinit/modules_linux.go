@@ -88,6 +88,9 @@ func loadConcurrently(m moduleManifest, cmdline string, pick func(name string, b
 					<-dch
 				}
 			}
+			if loaded(mod.Name) {
+				return
+			}
 			if err := loadModule(mod.Path, moduleParams(cmdline, mod.Name)); err != nil {
 				errs[i] = fmt.Errorf("loading module %s: %w", mod.Name, err)
 			}
@@ -116,6 +119,15 @@ func loadModules(manifest string, bootOnly bool) error {
 	// Modules load concurrently, each once its dependencies are in: a probe
 	// that waits on its device (virtio_console) does not hold up the others.
 	return loadConcurrently(m, string(cmdline), func(_ string, boot bool) bool { return !bootOnly || boot })
+}
+
+// loaded reports whether module name is live already (a preload, or an
+// earlier feature, loaded it). finit_module would say so too, but only
+// after reading and verifying the whole module, which costs tens of
+// milliseconds under TCG.
+func loaded(name string) bool {
+	b, err := os.ReadFile("/sys/module/" + strings.ReplaceAll(name, "-", "_") + "/initstate")
+	return err == nil && strings.TrimSpace(string(b)) == "live"
 }
 
 func loadModule(path, params string) error {

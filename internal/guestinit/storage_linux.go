@@ -50,14 +50,11 @@ func setupStorage(pol wire.Policy, st wire.Storage) (view, int64, error) {
 	if len(st.Shares) > 0 {
 		mods = append(mods, "virtiofs")
 	}
-	t0 := time.Now()
 	if len(mods) > 0 {
 		if err := ensureModules(ModulesFile, mods...); err != nil {
 			return view{}, 0, err
 		}
 	}
-	logf(6, "TIMING modules %v", time.Since(t0))
-	defer func() { logf(6, "TIMING storage %v", time.Since(t0)) }()
 	var v view
 	b := &batch{}
 	defer b.close()
@@ -67,7 +64,6 @@ func setupStorage(pol wire.Policy, st wire.Storage) (view, int64, error) {
 		if err != nil {
 			return view{}, 0, fmt.Errorf("the image root: %w", err)
 		}
-		logf(6, "TIMING disk %v", time.Since(t0))
 		if err := os.MkdirAll(imageLower, 0o700); err != nil {
 			return view{}, 0, err
 		}
@@ -82,7 +78,6 @@ func setupStorage(pol wire.Policy, st wire.Storage) (view, int64, error) {
 	if err != nil {
 		return view{}, 0, err
 	}
-	logf(6, "TIMING userfs %v", time.Since(t0))
 	if v.root != "" {
 		if err := finishImageRoot(b); err != nil {
 			return view{}, 0, err
