@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/oci"
@@ -66,6 +67,11 @@ func Local(ref string) bool {
 
 // Open leases ref's image and returns its erofs root file system.
 func (s *Store) Open(ctx context.Context, ref string) (*sandbox.ImageDisk, error) {
+	if !strings.HasPrefix(ref, "sha256:") {
+		if _, err := oci.ParseRef(ref); err != nil {
+			return nil, fmt.Errorf("%w: %w", sandbox.ErrInvalid, err)
+		}
+	}
 	st, err := s.open()
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", ref, err)

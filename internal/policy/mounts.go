@@ -112,15 +112,18 @@ func (s Sandbox) storageProblems(add func(field string, err error, also ...strin
 	if len(s.Mounts) > MaxMounts {
 		add("mounts", fmt.Errorf("%d mounts, at most %d", len(s.Mounts), MaxMounts))
 	}
+	valid := map[int]bool{} // mounts whose guest path is usable, for the overlap check
 	for i, m := range s.Mounts {
 		field := fmt.Sprintf("mounts[%d]", i)
 		add(field+".host", CheckHostMountPath(m.Host))
 		if err := CheckGuestMountPath(m.Guest); err != nil {
 			add(field+".guest", err)
 		} else {
+			valid[i] = true
 			for j, o := range s.Mounts[:i] {
-				if Overlaps(m.Guest, o.Guest) {
+				if valid[j] && Overlaps(m.Guest, o.Guest) {
 					add(field+".guest", fmt.Errorf("%s overlaps mounts[%d] (%s): mounts may not nest", m.Guest, j, o.Guest))
+					valid[i] = false
 					break
 				}
 			}
