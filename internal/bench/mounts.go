@@ -70,7 +70,9 @@ func mountThroughput(ctx context.Context, base sandbox.Config, p vmm.Protocol, o
 		script     func(d string) string
 	}{
 		{"large write", "MB/s", float64(large) / 1e6, nil,
-			func(d string) string { return fmt.Sprintf("dd if=/dev/zero of=%s/big bs=1M count=%d conv=fsync 2>/dev/null", d, o.LargeMiB) }},
+			func(d string) string {
+				return fmt.Sprintf("dd if=/dev/zero of=%s/big bs=1M count=%d conv=fsync 2>/dev/null", d, o.LargeMiB)
+			}},
 		{"large read", "MB/s", float64(large) / 1e6, func(string) error { return dropCaches() },
 			func(d string) string { return fmt.Sprintf("cat %s/big > /dev/null", d) }},
 		{"small write", "files/s", float64(small), nil,
