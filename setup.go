@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/voidbox/voidbox/internal/guestimage"
+	"github.com/voidbox/voidbox/internal/imagedisk"
 	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/setup"
@@ -107,6 +108,7 @@ func resolveHost(ctx context.Context, h HostOptions, agents bool) (hostEnv, erro
 	}
 	env := hostEnv{base: h.Image, cacheDir: h.CacheDir}
 	env.QEMU, env.Logger, env.BootTimeout = h.QEMU, h.Logger, h.BootTimeout
+	env.Images = imagedisk.New(h.CacheDir)
 	env.CPUModel = os.Getenv("VOIDBOX_QEMU_CPU")
 	if env.base.Kernel == "" || agents {
 		r, err := setup.Lookup(ctx, setup.Options{CacheDir: h.CacheDir, Agent: agents})

@@ -25,10 +25,16 @@ func newExecCmd(e *env) *cobra.Command {
 		Long: `Boot a micro-VM, run COMMAND in it as an unprivileged user (uid 1000), stream its
 output and exit with its exit code. The VM is stopped and removed afterwards.
 
-Standard input is forwarded when it is a pipe or a file, or with -i.`,
+Standard input is forwarded when it is a pipe or a file, or with -i.
+
+With --image the guest's root file system is an OCI image's (read-only, with a writable
+layer in the --disk budget); an image not in the cache is pulled first (the toolbox,
+voidbox.local/toolbox:latest, is built). --mount shares host directories.`,
 		Example: `  voidbox exec -- uname -r
   voidbox exec --memory 1G --timeout 30s --env GREETING=hi -- sh -c 'echo $GREETING'
-  echo data | voidbox exec -- wc -c`,
+  echo data | voidbox exec -- wc -c
+  voidbox exec --image voidbox.local/toolbox:latest -- sh -c 'curl --version && jq --version'
+  voidbox exec --mount .:/workspace/src --mount ./out:/workspace/out:rw -- ls /workspace/src`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := sf.config("exec")

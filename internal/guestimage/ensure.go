@@ -191,7 +191,7 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest st
 	}
 	return &Artifacts{
 		Kernel: k.vmlinux, BzImage: k.vmlinuz, KernelRelease: k.meta.Index.Release,
-		KernelPackage: kpkg.String(), Busybox: bpkg.String(), Initramfs: initramfs, Digest: digest,
+		KernelPackage: kpkg.String(), Busybox: bpkg.String(), BusyboxBinary: bb.binary, Initramfs: initramfs, Digest: digest,
 		CacheDir: c.root, Modules: order, Cached: !c.built,
 	}, nil
 }

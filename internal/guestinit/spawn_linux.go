@@ -20,6 +20,9 @@ type spawnSpec struct {
 	Dir    string
 	Limits wire.Limits
 	Root   bool
+	// Chroot is the view's root the command runs in ("" for the
+	// initramfs); Path and Dir are inside it.
+	Chroot string
 }
 
 type exitStatus struct {
@@ -140,7 +143,7 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 		}
 		return nil, err
 	}
-	sys := &syscall.SysProcAttr{Setpgid: true, Ptrace: true}
+	sys := &syscall.SysProcAttr{Setpgid: true, Ptrace: true, Chroot: spec.Chroot}
 	// Born in its cgroup (clone3 CLONE_INTO_CGROUP): moving it there
 	// afterwards would wait for an RCU grace period on every exec.
 	cg := s.cgroups.get()

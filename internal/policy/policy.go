@@ -1,7 +1,7 @@
 // Package policy is the one definition of a sandbox's policy: what one VM
 // may use and do (memory, vCPUs, disk budget, time, environment, allowed
-// commands, rlimits, output caps), with its bounds, defaults and
-// validation. Specs, CLI flags, the Go API and the daemon produce it; the
+// commands, rlimits, output caps, the OCI root image, host mounts), with
+// its bounds, defaults and validation. Specs, CLI flags, the Go API and the daemon produce it; the
 // VMM and the guest consume it (the guest through wire.Policy). Problems
 // name the field by its spec name (memory_mb, allowed_commands[2], …) so
 // each producer can point at its own source: a spec's file:line:col, a
@@ -73,8 +73,16 @@ type Sandbox struct {
 	// OutputLimit caps the bytes of each output stream of a command that
 	// are kept or forwarded (0: 16 MiB); the rest is dropped and counted.
 	OutputLimit int64
+	// Image is the OCI reference (tag or digest) of the guest's root file
+	// system; "" boots voidbox's own initramfs. The image must be in the
+	// image cache (voidbox image pull) when the VM boots; it is mounted
+	// read-only with a writable layer in the disk budget above it.
+	Image string
+	// Mounts are host directories shared into the guest (at most
+	// MaxMounts, none inside another).
+	Mounts []Mount
 
-	// Network, mounts, the OCI image and snapshots join here (wave 2).
+	// Network and snapshots join here (wave 2).
 }
 
 // Limits are per-command resource limits enforced in the guest with rlimits.
@@ -111,6 +119,7 @@ func (s Sandbox) Clone() Sandbox {
 	if s.AllowedCommands != nil {
 		s.AllowedCommands = slices.Clone(s.AllowedCommands)
 	}
+	s.Mounts = cloneMounts(s.Mounts)
 	return s
 }
 
@@ -276,6 +285,7 @@ func (s Sandbox) Validate() error {
 	if s.OutputLimit != 0 {
 		add("output_limit", CheckOutputLimit(s.OutputLimit))
 	}
+	s.storageProblems(add)
 	if len(ps) == 0 {
 		return nil
 	}

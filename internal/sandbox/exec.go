@@ -97,11 +97,14 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 	}
 	req := wire.ExecRequest{
 		Argv:      c.Args,
-		Env:       mergeEnv(s.cfg.Policy.Env, c.Env),
+		Env:       mergeEnv(s.env, c.Env),
 		Dir:       c.Dir,
 		TimeoutMs: timeout.Milliseconds(),
 		System:    c.As == AsSystem,
 		Root:      c.As == AsRoot,
+	}
+	if req.Dir == "" {
+		req.Dir = s.dir // the image's WorkingDir, or "" for the guest's default
 	}
 	if c.As == AsRoot && req.Dir == "" {
 		req.Dir = "/"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,8 +34,18 @@ type Config struct {
 	// ConsoleLog keeps the serial console in this file (default: a file in
 	// the VM's runtime directory, removed on Close).
 	ConsoleLog string
-	// Shares are host directories exported with virtio-9p.
+	// Shares are host directories exported with virtio-9p (a runtime's
+	// files). The policy's Mounts are added to them (virtiofs).
 	Shares []vmm.Share
+	// Images opens OCI images: the policy's Image and ImageMounts. Needed
+	// only when either is set.
+	Images ImageStore
+	// ImageMounts are OCI images mounted read-only at guest paths (OCI
+	// skills).
+	ImageMounts []ImageMount
+	// VirtioFSD is the virtiofsd binary of host mounts (""
+	// vmm.DefaultVirtioFSD).
+	VirtioFSD string
 	// Listeners are guest loopback endpoints tunnelled to Services.
 	Listeners []wire.Listener
 	Services  map[string]control.TunnelHandler
@@ -63,10 +74,15 @@ var _ Machine = (*vmm.Machine)(nil)
 
 // Sandbox is one running micro-VM. Its methods are safe for concurrent use.
 type Sandbox struct {
-	cfg    Config
-	m      Machine
-	client *control.Client
-	info   Info
+	cfg     Config
+	m       Machine
+	client  *control.Client
+	info    Info
+	storage *storage // what Boot attached; its holds are released once the VM is gone
+	// env and dir are what every command starts with unless it says
+	// otherwise: the image's Env under the policy's, the image's WorkingDir.
+	env map[string]string
+	dir string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -85,6 +101,9 @@ type Info struct {
 	BootTime    time.Duration // from QEMU start to the guest init's welcome
 	QEMUPID     int
 	RuntimeDir  string
+	// Image is the digest of the OCI image the root file system is from,
+	// "" for voidbox's initramfs.
+	Image string
 }
 
 // Boot starts QEMU for cfg and completes the handshake. The VM lives until
@@ -100,6 +119,10 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
+	st, err := prepareStorage(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	m, err := vmm.Start(ctx, vmm.Config{
 		QEMU:       cfg.QEMU,
@@ -111,29 +134,41 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 		Secret:     secret,
 		Name:       cfg.Name,
 		ConsoleLog: cfg.ConsoleLog,
-		Shares:     cfg.Shares,
+		Shares:     append(slices.Clip(cfg.Shares), st.shares...),
+		Disks:      st.disks,
+		Cmdline:    st.preload(),
+		VirtioFSD:  cfg.VirtioFSD,
 		CPUModel:   cfg.CPUModel,
 	})
 	if err != nil {
+		st.release()
 		if ctx.Err() != nil {
 			return nil, err
 		}
 		return nil, &BootError{Reason: "starting qemu: " + err.Error()}
 	}
-	return Attach(ctx, cfg, m, secret, start)
+	return attach(ctx, cfg, m, secret, start, st)
 }
 
 // Attach completes the handshake with the guest init behind m and returns
 // the sandbox; m is closed on failure. Boot uses it for QEMU; tests use it
-// for an in-process guest.
+// for an in-process guest. The policy's Image and Mounts and cfg's
+// ImageMounts are Boot's: Attach asks the guest for none of them.
 func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time) (*Sandbox, error) {
+	return attach(ctx, cfg, m, secret, start, &storage{})
+}
+
+func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time, st *storage) (*Sandbox, error) {
 	cfg = cfg.withDefaults()
 	bootCtx, cancel := context.WithTimeoutCause(ctx, cfg.BootTimeout,
 		fmt.Errorf("the guest init did not answer within %v", cfg.BootTimeout))
 	defer cancel()
+	pol := cfg.Policy.Wire()
+	pol.TrustedDirs = trustedDirs(cfg.ImageMounts)
 	client, err := control.Handshake(bootCtx, m.Conn(), secret, control.Options{
-		Policy: cfg.Policy.Wire(), Listeners: cfg.Listeners, Services: cfg.Services})
+		Policy: pol, Listeners: cfg.Listeners, Services: cfg.Services, Storage: st.wire})
 	if err != nil {
+		defer st.release()
 		reason := err.Error()
 		// If QEMU is exiting (panic, init crash), wait briefly so the
 		// console tail and exit status are complete.
@@ -169,6 +204,19 @@ func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 			RuntimeDir:  m.Dir(),
 		},
 		watchDone: make(chan struct{}),
+		storage:   st,
+		env:       imageEnv(nil),
+	}
+	if st.root != nil {
+		s.env = imageEnv(st.root.Env)
+		s.dir = imageDir(st.root)
+		s.info.Image = st.root.Digest
+	}
+	for k, v := range cfg.Policy.Env {
+		s.env[k] = v
+	}
+	if p, ok := commandPath(s.env, cfg.ImageMounts); ok {
+		s.env["PATH"] = p
 	}
 	go s.watch()
 	cfg.Logger.Info("sandbox booted", "name", cfg.Name, "kernel", w.Kernel, "accel", cfg.Accel.Accel, "boot", s.info.BootTime)
@@ -205,6 +253,8 @@ func (s *Sandbox) watch() {
 	s.setGone(&BootError{Reason: reason, ConsoleTail: s.m.ConsoleTail(20)})
 	s.client.Close()
 	s.m.Close()
+	// QEMU has exited: nothing reads the image files any more.
+	s.storage.release()
 }
 
 func (s *Sandbox) setGone(err error) {
@@ -295,11 +345,17 @@ type Host struct {
 	CPUModel    string        // QEMU -cpu override ($VOIDBOX_QEMU_CPU)
 	BootTimeout time.Duration // 0: DefaultBootTimeout
 	Logger      *slog.Logger
+	// Images is the OCI image cache boots open images from (nil: boots
+	// that ask for an image fail, saying so).
+	Images ImageStore
+	// VirtioFSD is the virtiofsd of host mounts ("": vmm.DefaultVirtioFSD).
+	VirtioFSD string
 }
 
 // Config is the boot of one VM named name with policy p from the given
 // kernel and initramfs on this host.
 func (h Host) Config(name string, p policy.Sandbox, kernel, initramfs string) Config {
 	return Config{Name: name, Policy: p, QEMU: h.QEMU, Kernel: kernel, Initramfs: initramfs,
-		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout, Logger: h.Logger}
+		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout, Logger: h.Logger,
+		Images: h.Images, VirtioFSD: h.VirtioFSD}
 }

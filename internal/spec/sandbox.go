@@ -143,6 +143,8 @@ func (d *decoder) sandboxLimits(f *fields, s *Sandbox) {
 			p.AllowedCommands = cmds
 		}
 	}
+	d.image(f, s)
+	d.mounts(f, s)
 	diskOK := !f.has("disk_mb")
 	if v, ok := f.integer("disk_mb", math.MinInt32, math.MaxInt32); ok {
 		p.DiskMiB, diskOK = v, true

@@ -105,6 +105,11 @@ func unwrapPath(err error) error {
 	return err
 }
 
+// ParseSkillFrontMatter returns the name and description of a SKILL.md's
+// front matter, checked as for a file skill (an OCI skill's SKILL.md,
+// read from its image, is held to the same rules).
+func ParseSkillFrontMatter(data []byte) (name, desc string, err error) { return frontMatter(data) }
+
 // frontMatter extracts name and description from the YAML block between
 // the leading "---" line and the next "---" (or "...") line.
 func frontMatter(data []byte) (name, desc string, err error) {

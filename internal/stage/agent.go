@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/agentconfig"
@@ -100,7 +101,10 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	if a.runtime() == RuntimeVoidbox {
 		initramfs = r.host.AgentInitramfs
 	}
-	cfg := r.config(st.Box, initramfs)
+	cfg, outs, err := r.config(st.Box, initramfs)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
 	cfg.Listeners = []wire.Listener{{Service: "llm", Addr: llmEndpoint}}
 	cfg.Services = map[string]control.TunnelHandler{"llm": handler}
 	cfg.Shares = rt.shares()
@@ -115,6 +119,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	}
 	defer sb.Close()
 	d.Agent = ar.detail
+	d.Outputs = outs
 
 	out, err := ar.run(ctx, sb, rt, attempt, input, d)
 	ar.stop() // totals are final once the server is down
@@ -130,7 +135,11 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	if err := rt.prepare(ctx, sb); err != nil {
 		return pipeline.Output{}, err
 	}
-	skills, err := ar.installSkills(ctx, sb, rt.skillsDir())
+	fromImages, err := imageSkills(ctx, sb, box.Images)
+	if err != nil {
+		return pipeline.Output{}, pipeline.Permanent(err)
+	}
+	skills, err := ar.installSkills(ctx, sb, rt, fromImages)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
@@ -214,6 +223,9 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 		MaxTurns:        a.MaxTurns,
 		AllowedCommands: box.Policy.AllowedCommands,
 	}
+	for _, im := range box.Images {
+		c.TrustedDirs = append(c.TrustedDirs, path.Join(im.Mount, "bin"))
+	}
 	for _, s := range a.Skills {
 		if s.Kind == SkillMCP {
 			c.MCPServers = append(c.MCPServers, agentconfig.MCPServer{Name: s.Name, Command: s.MCP.Command, Args: s.MCP.Args, Env: s.MCP.Env, URL: s.MCP.URL})
@@ -223,19 +235,32 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 }
 
 // installSkills writes the file and inline skills (with a file skill's
-// scripts/ and references/) under dir in the guest.
-func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, dir string) ([]agentconfig.Skill, error) {
+// scripts/ and references/) under the runtime's skills directory in the
+// guest. Skills already in the guest (OCI skills' SKILL.md, extra) stay
+// where they are for runtimes that read skills from any path, and are
+// copied for those that look in their own directory only.
+func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, extra []Skill) ([]agentconfig.Skill, error) {
+	dir := rt.skillsDir()
 	var out []agentconfig.Skill
-	for _, s := range ar.agent.Skills {
+	seen := map[string]bool{}
+	for _, s := range append(slices.Clip(ar.agent.Skills), extra...) {
 		if s.Kind != SkillFile && s.Kind != SkillInline && s.Kind != SkillRemote {
 			continue
 		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("%w: two skills are named %q", sandbox.ErrInvalid, s.Name)
+		}
+		seen[s.Name] = true
 		if s.Kind == SkillRemote {
 			if s.Source == nil {
 				return nil, pipeline.Permanent(fmt.Errorf("remote skill %s was not fetched", s.Remote))
 			}
 			ar.emit(event.SkillFetched{Name: s.Name, URL: s.Source.URL, SHA256: s.Source.SHA256, Cached: s.Source.Cached})
 			ar.detail.RemoteSkills = append(ar.detail.RemoteSkills, *s.Source)
+		}
+		if s.GuestPath != "" && rt.skillsAnywhere() {
+			out = append(out, agentconfig.Skill{Name: s.Name, Description: s.Description, Path: s.GuestPath})
+			continue
 		}
 		base := path.Join(dir, s.Name)
 		if err := sb.WriteFile(ctx, path.Join(base, "SKILL.md"), []byte(s.Content), 0o644); err != nil {

@@ -24,6 +24,10 @@ type Detail struct {
 	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
 	StdoutDropped int64        `json:"stdout_dropped_bytes,omitempty"`
 	Agent         *AgentDetail `json:"agent,omitempty"` // agent stages: turns, tokens, cost
+	// Outputs are the host directories of the box's outputs, by name.
+	Outputs map[string]string `json:"outputs,omitempty"`
+	// Image is the digest of the OCI image the VM booted from.
+	Image string `json:"image,omitempty"`
 }
 
 // Host is what every stage's VM shares, resolved once per run.
@@ -55,6 +59,10 @@ type Options struct {
 	Events event.Sink
 	// Boot boots VMs (default sandbox.Boot).
 	Boot Booter
+	// OutputsDir holds the host directories of box outputs (default: a new
+	// temporary directory, kept after the run; each stage's report names
+	// its outputs' directories).
+	OutputsDir string
 }
 
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
@@ -63,6 +71,10 @@ func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host 
 	r := &Runner{host: host, stages: stages, boot: o.Boot}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
+	}
+	var err error
+	if r.outputs, err = newOutputDirs(stages, o.OutputsDir); err != nil {
+		return nil, err
 	}
 	return pipeline.Run(ctx, g, r, pipeline.Options{Input: o.Input, Sink: o.Events})
 }
@@ -117,19 +129,28 @@ func NeedsAgentImage(stages map[string]Staged) bool {
 
 // Runner boots one VM per stage attempt; it is the pipeline.Runner of Run.
 type Runner struct {
-	host   Host
-	stages map[string]Staged
-	boot   Booter
+	host    Host
+	stages  map[string]Staged
+	boot    Booter
+	outputs *outputDirs
 }
 
 // config is the boot of one attempt of b, from the host's image unless
-// the box gives its own.
-func (r *Runner) config(b *Box, initramfs string) sandbox.Config {
+// the box gives its own, with its OCI skills and its outputs and inputs
+// mounted (output directories emptied: each attempt starts clean). outs
+// are the output directories by name.
+func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[string]string, err error) {
 	kernel := r.host.Kernel
 	if b.Kernel != "" {
 		kernel, initramfs = b.Kernel, b.Initramfs
 	}
-	return r.host.Sandbox.Config(b.Name, b.Policy, kernel, initramfs)
+	p, outs, err := r.outputs.mounts(b)
+	if err != nil {
+		return sandbox.Config{}, nil, pipeline.Permanent(err)
+	}
+	cfg = r.host.Sandbox.Config(b.Name, p, kernel, initramfs)
+	cfg.ImageMounts = b.imageMounts()
+	return cfg, outs, nil
 }
 
 // bootVM boots cfg, marking errors no retry would fix as permanent.
@@ -142,7 +163,7 @@ func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event
 		return nil, nil, fmt.Errorf("starting VM: %w", err)
 	}
 	info := sb.Info()
-	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime)}
+	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime), Image: info.Image}
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
 	return sb, d, nil
 }
@@ -156,11 +177,19 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	if st.Box.Agent != nil {
 		return r.runAgent(ctx, st, attempt, input, emit)
 	}
-	sb, d, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit)
+	cfg, outs, err := r.config(st.Box, r.host.Initramfs)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
+	sb, d, err := r.bootVM(ctx, cfg, emit)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
 	defer sb.Close()
+	d.Outputs = outs
+	if _, err := imageSkills(ctx, sb, st.Box.Images); err != nil {
+		return pipeline.Output{Detail: d}, pipeline.Permanent(err)
+	}
 	return r.runCommand(ctx, sb, st, attempt, input, emit, d)
 }
 

@@ -27,6 +27,8 @@ type Machine struct {
 	stderr  bytes.Buffer  // QEMU's own diagnostics (bounded by QEMU's behaviour)
 	waitErr error         // set before done is closed
 
+	daemons []*fsDaemon // virtiofsd of each virtiofs share, stopped after QEMU
+
 	closeOnce sync.Once
 	closeErr  error
 	stopCtx   func() bool
@@ -80,6 +82,21 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	}
 
 	m := &Machine{dir: dir, console: console, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			m.stopDaemons()
+		}
+	}()
+	for i, sh := range c.Shares {
+		if sh.protocol() != VirtioFS {
+			continue
+		}
+		d, err := startVirtiofsd(ctx, c.virtiofsd(), sh, virtiofsSocket(dir, i))
+		if err != nil {
+			return nil, err
+		}
+		m.daemons = append(m.daemons, d)
+	}
 	m.cmd = exec.Command(c.QEMU, c.args(dir, console)...)
 	m.cmd.Stdin = nil
 	m.cmd.Stdout = io.Discard
@@ -236,9 +253,19 @@ func (m *Machine) Close() error {
 		}
 		m.stop()
 		<-m.done
+		m.stopDaemons()
 		m.closeErr = os.RemoveAll(m.dir)
 	})
 	return m.closeErr
+}
+
+// stopDaemons stops the virtiofsd helpers, which exit by themselves once
+// QEMU has closed their sockets.
+func (m *Machine) stopDaemons() {
+	for _, d := range m.daemons {
+		d.stop()
+	}
+	m.daemons = nil
 }
 
 // Shutdown waits up to grace for QEMU to exit on its own (after the guest
