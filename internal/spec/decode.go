@@ -21,6 +21,9 @@ const maxAliasNodes = 100_000
 type decoder struct {
 	file  string
 	dir   string // absolute; relative host paths resolve against it
+	// noHost refuses what would read the parsing host: files (skills,
+	// kernel, initramfs) and environment values (see ParseOptions).
+	noHost bool
 	probs *problems
 	// aliasBudget is how many more nodes aliases may expand to.
 	aliasBudget int

@@ -10,7 +10,6 @@ const (
 	notYetSnapshot  = "snapshots are not available yet"
 	notYetIO        = "mount-based outputs and inputs are not available yet: a box's output_file is passed to the next stage"
 	topLevelOnly    = "can only be set in the top-level sandbox"
-	notYetObserve   = "telemetry export is not available yet"
 	notYetMessaging = "agent messaging is not available yet"
 	noCredProxy     = "not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy"
 	notYetImages    = "OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)"
@@ -19,8 +18,7 @@ const (
 var (
 	specObject = object{
 		name:       "Spec",
-		fields:     []string{"api_version", "kind", "name", "sandbox", "llm", "agent", "pipeline", "workflow"},
-		rejected:   map[string]string{"observe": notYetObserve},
+		fields:     []string{"api_version", "kind", "name", "sandbox", "llm", "agent", "pipeline", "workflow", "observe"},
 		extensions: true,
 	}
 	sandboxObject = object{
@@ -84,5 +82,5 @@ var (
 var allObjects = []*object{
 	&specObject, &sandboxObject, &sandboxOverrideObject, &llmObject, &agentObject, &pipelineObject,
 	&boxObject, &stageTypedObject, &stageShortObject, &workflowObject, &stepObject, &runObject,
-	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject,
+	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject, &observeObject,
 }
