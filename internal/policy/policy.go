@@ -74,7 +74,8 @@ type Sandbox struct {
 	// are kept or forwarded (0: 16 MiB); the rest is dropped and counted.
 	OutputLimit int64
 
-	// Network, mounts, the OCI image and snapshots join here (wave 2).
+	// Network, mounts, the OCI image and snapshots join here (wave 2),
+	// each with its JSON name in json.go.
 }
 
 // Limits are per-command resource limits enforced in the guest with rlimits.
