@@ -43,7 +43,7 @@ type stageSpans struct {
 func (r *Run) Emit(e event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || e.Data == nil {
+	if r.closed || r.finished || e.Data == nil {
 		return
 	}
 	if e.Time.IsZero() {
@@ -64,6 +64,7 @@ func (r *Run) Emit(e event.Event) {
 			r.root.SetStatus(codes.Error, d.Error)
 		}
 		r.root.End(at)
+		r.finished = true // the engine drops stragglers; so does the trace
 		if r.inst.on {
 			r.inst.runs.Add(context.Background(), 1, metric.WithAttributes(attribute.String("voidbox.run.status", d.Status)))
 		}

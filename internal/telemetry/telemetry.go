@@ -135,7 +135,9 @@ type Run struct {
 	root    trace.Span      // guarded by mu
 	rootCtx context.Context // guarded by mu
 	stages  map[string]*stageSpans
-	closed  bool
+	closed  bool // guarded by mu
+	// finished: run.finished was seen; later events are dropped. Guarded by mu.
+	finished bool
 }
 
 // Close ends what is still open and flushes every signal (bounded by
@@ -151,7 +153,7 @@ func (r *Run) Close() {
 	for name, s := range r.stages {
 		r.endStage(s, name, now, "run ended", false)
 	}
-	if r.root != nil {
+	if r.root != nil && !r.finished {
 		r.root.End(trace.WithTimestamp(now))
 	}
 	r.mu.Unlock()
