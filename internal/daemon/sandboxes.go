@@ -41,14 +41,9 @@ type sandboxRecord struct {
 // with 429: an interactive client is better told than kept waiting behind
 // queued runs.
 func (d *Daemon) openSandbox(ctx context.Context, req apiv1.CreateSandbox) (*liveBox, error) {
-	var p policy.Sandbox
-	if len(req.Policy) > 0 && string(req.Policy) != "null" {
-		if err := json.Unmarshal(req.Policy, &p); err != nil {
-			return nil, policyError(err)
-		}
-	}
-	if err := p.Validate(); err != nil {
-		return nil, policyError(err)
+	p, err := decodePolicy(req.Policy)
+	if err != nil {
+		return nil, err
 	}
 	if len(req.Name) > 128 {
 		return nil, apiserver.Errorf(http.StatusBadRequest, apiserver.CodeInvalid, "name", "over 128 bytes")
@@ -109,6 +104,21 @@ func (d *Daemon) openSandbox(ctx context.Context, req apiv1.CreateSandbox) (*liv
 	d.boxes[rec.ID] = lb
 	d.mu.Unlock()
 	return lb, nil
+}
+
+// decodePolicy reads and validates a sandbox policy (absent or null: the
+// defaults).
+func decodePolicy(raw json.RawMessage) (policy.Sandbox, error) {
+	var p policy.Sandbox
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return p, policyError(err)
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return p, policyError(err)
+	}
+	return p, nil
 }
 
 // policyError is a policy's problems as a 400 naming policy.FIELD.
