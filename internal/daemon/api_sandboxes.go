@@ -132,6 +132,12 @@ func (f *frameWriter) send(fr apiv1.ExecFrame) error {
 	if f.err != nil {
 		return f.err
 	}
+	// A client that stops reading is dropped (the command then sees its
+	// output blocked, then the request's end) instead of holding the sandbox.
+	if err := f.rc.SetWriteDeadline(time.Now().Add(apiserver.DefaultSSEWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		f.err = err
+		return err
+	}
 	if _, f.err = f.w.Write(append(b, '\n')); f.err == nil {
 		f.err = f.rc.Flush()
 	}

@@ -83,6 +83,11 @@ func (d *Daemon) execute(ctx context.Context, a *active) {
 	bg := context.WithoutCancel(ctx) // store writes finish even when the run was cancelled
 	if _, err := d.st.UpdateRun(bg, a.id, store.RunUpdate{Status: store.RunRunning}); err != nil {
 		d.log.Error("starting run", "run", a.id, "err", err)
+		msg := "the store refused to start the run: " + err.Error()
+		d.appendFinished(bg, a, store.RunFailed, msg, 0)
+		if _, err := d.st.UpdateRun(bg, a.id, store.RunUpdate{Status: store.RunFailed, Error: msg}); err != nil {
+			d.log.Error("failing run", "run", a.id, "err", err)
+		}
 		return
 	}
 	rec := newRecorder(d.st, a.id, d.log)
