@@ -127,8 +127,7 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &e) && e.Status == http.StatusNotFound
 }
 
-// do sends a request and decodes a JSON answer into out (nil: none). The
-// answer's body is closed unless keep is set, when it is returned open.
+// do sends a request and decodes a JSON answer into out (nil: none).
 func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, body io.Reader, out any) error {
 	resp, err := c.send(ctx, method, path, hdr, body)
 	if err != nil {
