@@ -52,6 +52,18 @@ type RunOptions struct {
 	// OutputsDir holds the host directories of box outputs (Box.Output);
 	// default a new temporary directory, kept after the run.
 	OutputsDir string
+	// VMSlots, when set, caps the run's VMs together with everything else
+	// that shares it: each VM takes a slot before it boots and gives it
+	// back once its QEMU has exited. A daemon shares one among its runs.
+	VMSlots VMSlots
+}
+
+// VMSlots hands out the right to run one VM.
+type VMSlots interface {
+	// Acquire waits for a free slot, or returns ctx's error.
+	Acquire(ctx context.Context) error
+	// Release gives back a slot Acquire handed out.
+	Release()
 }
 
 // Pipeline runs boxes one after another, each in a fresh micro-VM, the output
@@ -272,7 +284,13 @@ func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged,
 	}
 	host := stage.Host{Sandbox: h.Host, Kernel: h.base.Kernel, Initramfs: h.base.Initramfs,
 		AgentInitramfs: h.agentImage.Initramfs, CacheDir: o.Host.CacheDir}
-	return stage.Run(ctx, g, stages, host, stage.Options{Input: o.Input, Events: o.Events, OutputsDir: o.OutputsDir})
+	so := stage.Options{Input: o.Input, Events: o.Events, OutputsDir: o.OutputsDir}
+	if o.VMSlots != nil {
+		sb := &slotBooter{slots: o.VMSlots}
+		defer sb.wait()
+		so.Boot = sb
+	}
+	return stage.Run(ctx, g, stages, host, so)
 }
 
 // EventSinkFunc adapts a function to EventSink.

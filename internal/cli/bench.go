@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,7 +15,7 @@ func newBenchCmd(e *env) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure voidbox against baselines taken in the same run",
 	}
-	c.AddCommand(newBenchBootCmd(e), newBenchFanOutCmd(e), newBenchImageCmd(e))
+	c.AddCommand(newBenchBootCmd(e), newBenchFanOutCmd(e), newBenchImageCmd(e), newBenchServeCmd(e))
 	return c
 }
 
@@ -129,6 +130,52 @@ on a read-write host mount against the same operations on the guest's tmpfs, in 
 	c.Flags().IntVar(&o.MemoryMiB, "memory-mib", 512, "guest memory")
 	c.Flags().IntVar(&o.LargeMiB, "large-mib", 64, "size of the large file, MiB")
 	c.Flags().IntVar(&o.SmallFiles, "small-files", 500, "number of 4 KiB files")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return c
+}
+
+func newBenchServeCmd(e *env) *cobra.Command {
+	var o bench.ServeOptions
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "The daemon: API overhead per run vs voidbox run, event delay, a queue of runs",
+		Long: `Start a daemon in this process on a private socket, then:
+  overhead: alternate "voidbox run" of a one-stage run of true and the same run through the API
+            (submit, follow its events to the end, read the report); ratio of p50s (target ≤ 1.05);
+  events:   the delay from each output chunk's event on the host to an SSE client;
+  queue:    --queued runs of true submitted at once with --max-vms, all to their end; errors,
+            and this process's RSS, fds and goroutines before and after.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			o.Exe, o.Progress = exe, e.stderr
+			r, err := bench.Serve(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(e, r)
+			}
+			fmt.Fprintf(e.stdout, "store %s\n", r.Store)
+			fmt.Fprintf(e.stdout, "voidbox run:      %v\n", r.CLI)
+			fmt.Fprintf(e.stdout, "through the API:  %v\n", r.API)
+			fmt.Fprintf(e.stdout, "ratio API/CLI:    p50 %.3f (target ≤ 1.05)\n", r.RatioP50)
+			fmt.Fprintf(e.stdout, "event → SSE:      %v\n", r.EventDelay)
+			fmt.Fprintf(e.stdout, "%d queued runs, %d VMs: %v, %d errors, %d VMs left\n", r.Queued, r.MaxVMs,
+				r.QueueWall.Round(100*time.Millisecond), r.QueueErrors, r.VMsLeft)
+			fmt.Fprintf(e.stdout, "RSS %d → %d MiB, fds %d → %d, goroutines %d → %d\n", r.RSSBeforekB/1024, r.RSSAfterkB/1024,
+				r.FDsBefore, r.FDsAfter, r.GoBefore, r.GoAfter)
+			return nil
+		},
+	}
+	c.Flags().IntVar(&o.Iterations, "iterations", 5, "runs of each side of the overhead comparison")
+	c.Flags().IntVar(&o.Queued, "queued", 100, "runs submitted at once")
+	c.Flags().IntVar(&o.MaxVMs, "max-vms", 2, "the daemon's VM cap")
+	c.Flags().StringVar(&o.Store, "store", "", "store URL (default SQLite in a temporary directory)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
 }

@@ -85,6 +85,11 @@ func newRoot(e *env) *cobra.Command {
 		newInspectCmd(e),
 		newBenchCmd(e),
 		newVersionCmd(e),
+		newServeCmd(e),
+		newPsCmd(e),
+		newLogsCmd(e),
+		newCancelCmd(e),
+		newRmCmd(e),
 	)
 	return root
 }

@@ -82,7 +82,8 @@ type Sandbox struct {
 	// MaxMounts, none inside another).
 	Mounts []Mount
 
-	// Network and snapshots join here (wave 2).
+	// Network and snapshots join here (wave 2), each with its JSON name in
+	// json.go.
 }
 
 // Limits are per-command resource limits enforced in the guest with rlimits.

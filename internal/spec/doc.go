@@ -14,7 +14,7 @@
 //     errors. Fields named "x-..." at the top level are ignored, as a place
 //     for YAML anchors; anchors, aliases and merge keys ("<<") work anywhere.
 //   - Refused until the feature exists: sandbox.network: true, snapshot,
-//     observe, agent messaging, remote: skills, and modes other than task.
+//     agent messaging, and modes other than task.
 //     sandbox.mode: mock is refused for good (voidbox always boots a VM), and
 //     so are llm.credential_proxy (the gateway always keeps keys out of the
 //     guest) and sandbox.guest_image (voidbox boots its own kernel and guest
@@ -30,6 +30,9 @@
 //   - llm.provider is one of claude (alias anthropic), openai, ollama and
 //     custom (an Anthropic-compatible endpoint, needing base_url). Other
 //     names are errors; the seed silently turned them into claude.
+//   - observe (the seed parsed and ignored it) selects OTLP traces, metrics
+//     and logs (each true unless set false), otlp_endpoint and service_name;
+//     telemetry_buffer_size is refused (the SDK bounds its own queues).
 //
 // Additions: exec (a command box instead of an agent), sandbox.
 // allowed_commands, sandbox.timeout and sandbox.disk_mb, sandbox.image and

@@ -50,12 +50,16 @@ func TestErrorsDocument(t *testing.T) {
 			`t.yaml:2:1: nmae: unknown field "nmae" (did you mean "name"?)`,
 		}},
 		{"unknown field", "kind: sandbox\nname: a\nfoo: 1\n", []string{
-			`t.yaml:3:1: foo: unknown field "foo" (known: api_version, kind, name, sandbox, llm, agent, pipeline, workflow)`,
+			`t.yaml:3:1: foo: unknown field "foo" (known: api_version, kind, name, sandbox, llm, agent, pipeline, workflow, observe)`,
 		}},
 		{"bad name", "kind: sandbox\nname: my box\n", []string{
 			`t.yaml:2:7: name: invalid name "my box": want letters, digits, '_', '.' and '-', starting with a letter or digit (at most 128)`,
 		}},
-		{"observe", "kind: sandbox\nname: a\nobserve:\n  traces: true\n", []string{`t.yaml:3:1: observe: telemetry export is not available yet`}},
+		{"observe", "kind: sandbox\nname: a\nobserve:\n  traces: yes\n  otlp_endpoint: ftp://x\n  telemetry_buffer_size: 3\n", []string{
+			`t.yaml:4:11: observe.traces: want true or false, got a string`,
+			`t.yaml:5:18: observe.otlp_endpoint: invalid URL "ftp://x": want http:// or https:// and a host`,
+			`t.yaml:6:3: observe.telemetry_buffer_size: ` + noBufferSize,
+		}},
 		{"block for another kind", "kind: sandbox\nname: a\nagent:\n  prompt: hi\n", []string{`t.yaml:3:1: agent: not allowed in a spec of kind sandbox`}},
 		{"missing block", "kind: agent\nname: a\n", []string{`t.yaml:1:1: missing required field "agent" for kind agent`}},
 		{"wrong blocks", "kind: workflow\nname: a\npipeline:\n  boxes: [{name: a, exec: [true]}]\n", []string{

@@ -8,15 +8,13 @@ package spec
 const (
 	notYetSnapshot  = "snapshots are not available yet"
 	topLevelOnly    = "can only be set in the top-level sandbox"
-	notYetObserve   = "telemetry export is not available yet"
 	notYetMessaging = "agent messaging is not available yet"
 )
 
 var (
 	specObject = object{
 		name:       "Spec",
-		fields:     []string{"api_version", "kind", "name", "sandbox", "llm", "agent", "pipeline", "workflow"},
-		rejected:   map[string]string{"observe": notYetObserve},
+		fields:     []string{"api_version", "kind", "name", "sandbox", "llm", "agent", "pipeline", "workflow", "observe"},
 		extensions: true,
 	}
 	sandboxObject = object{
@@ -82,5 +80,5 @@ var allObjects = []*object{
 	&specObject, &sandboxObject, &sandboxOverrideObject, &llmObject, &agentObject, &pipelineObject,
 	&boxObject, &stageTypedObject, &stageShortObject, &workflowObject, &stepObject, &runObject,
 	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject, &skillOCIObject,
-	&mountObject, &outputObject, &inputObject,
+	&mountObject, &outputObject, &inputObject, &observeObject,
 }

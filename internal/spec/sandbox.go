@@ -212,6 +212,10 @@ func (d *decoder) hostFile(f *fields, key string) string {
 		d.at(n, path, "empty path")
 		return ""
 	}
+	if d.noHost {
+		d.at(n, path, "%s: %s", p, noHostFiles)
+		return ""
+	}
 	abs := p
 	if !filepath.IsAbs(p) {
 		abs = filepath.Join(d.dir, p)

@@ -19,6 +19,10 @@ const MaxSkillFileSize = 1 << 20
 // skillFile reads and checks the SKILL.md at rel (relative to the spec's
 // directory). Problems name the file as written in the spec.
 func (d *decoder) skillFile(n *yamlNode, p, rel string) (Skill, bool) {
+	if d.noHost {
+		d.at(n, p, "skill file %s: %s; inline the skill as {name, content}", rel, noHostFiles)
+		return Skill{}, false
+	}
 	abs, data, err := findSkillFile(d.dir, rel)
 	if err != nil {
 		d.at(n, p, "skill file %s: %v", rel, err)

@@ -131,6 +131,10 @@ func (d *decoder) hostDir(n *yamlNode, p, v string) (string, bool) {
 		d.at(n, p, "empty path")
 		return "", false
 	}
+	if d.noHost {
+		d.at(n, p, "%s: %s", v, noHostFiles)
+		return "", false
+	}
 	abs := v
 	if !filepath.IsAbs(v) {
 		abs = filepath.Join(d.dir, v)

@@ -67,12 +67,13 @@ const maxToolCallsReported = 500
 
 // agentRun is one attempt of an agent stage on the host side.
 type agentRun struct {
-	st     Staged
-	agent  *Agent
-	emit   func(event.Data)
-	gw     *llm.Gateway
-	stop   func() // shuts the gateway's HTTP server down
-	detail *AgentDetail
+	st       Staged
+	agent    *Agent
+	emit     func(event.Data)
+	gw       *llm.Gateway
+	provider llm.Kind
+	stop     func() // shuts the gateway's HTTP server down
+	detail   *AgentDetail
 }
 
 func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
@@ -81,7 +82,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	if err != nil {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", sandbox.ErrInvalid, err))
 	}
-	ar := &agentRun{st: st, agent: a, emit: emit, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
+	ar := &agentRun{st: st, agent: a, emit: emit, provider: prov.Kind, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
 	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest})
 	if err != nil {
 		// A missing key or a bad endpoint will not fix itself on retry.
@@ -345,7 +346,7 @@ func (ar *agentRun) apply(ev event.Data) {
 // onRequest reports each model request the gateway forwarded: counts and
 // timings, never prompts or keys.
 func (ar *agentRun) onRequest(e llm.RequestEvent) {
-	ar.emit(event.LLMRequest{Method: e.Method, Path: e.Path, Status: e.Status, Model: e.Model,
+	ar.emit(event.LLMRequest{Provider: string(ar.provider), Method: e.Method, Path: e.Path, Status: e.Status, Model: e.Model,
 		DurationMS: e.Duration.Milliseconds(), Streamed: e.Streamed, InputTokens: e.InputTokens,
 		OutputTokens: e.OutputTokens, CostUSD: e.CostUSD, Error: e.Error})
 }
