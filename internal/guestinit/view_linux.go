@@ -21,9 +21,6 @@ type view struct {
 	root string // "" for the initramfs root
 }
 
-// path is p as PID 1 names it.
-func (v view) path(p string) string { return v.root + p }
-
 // as runs fn in the view: on a dedicated OS thread chrooted into the view
 // (for an image), with the sandbox user's filesystem uid and gid unless
 // asRoot, so a host request on a path the sandbox user controls (a symlink
