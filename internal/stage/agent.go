@@ -109,11 +109,11 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		// 200 MB: the 512 MiB default is too tight.
 		cfg.Policy.MemoryMiB = claudeDefaultMemoryMiB
 	}
-	sb, d, err := r.bootVM(ctx, cfg, emit)
+	sb, d, release, err := r.bootVM(ctx, cfg, emit)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	defer sb.Close()
+	defer release()
 	d.Agent = ar.detail
 
 	out, err := ar.run(ctx, sb, rt, attempt, input, d)

@@ -132,19 +132,25 @@ func (r *Runner) config(b *Box, initramfs string) sandbox.Config {
 	return r.host.Sandbox.Config(b.Name, b.Policy, kernel, initramfs)
 }
 
-// bootVM boots cfg, marking errors no retry would fix as permanent.
-func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data)) (*sandbox.Sandbox, *Detail, error) {
+// bootVM boots cfg, marking errors no retry would fix as permanent, and
+// starts what watches the VM while it runs (vm.stats). release stops the
+// watchers and closes the VM.
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data)) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
 	sb, err := r.boot.Boot(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
 			err = pipeline.Permanent(err)
 		}
-		return nil, nil, fmt.Errorf("starting VM: %w", err)
+		return nil, nil, nil, fmt.Errorf("starting VM: %w", err)
 	}
 	info := sb.Info()
 	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime)}
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
-	return sb, d, nil
+	stopStats := watchStats(sb, emit)
+	return sb, d, func() {
+		stopStats()
+		sb.Close()
+	}, nil
 }
 
 // RunStage runs one attempt of node n.
@@ -156,11 +162,11 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	if st.Box.Agent != nil {
 		return r.runAgent(ctx, st, attempt, input, emit)
 	}
-	sb, d, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit)
+	sb, d, release, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	defer sb.Close()
+	defer release()
 	return r.runCommand(ctx, sb, st, attempt, input, emit, d)
 }
 
