@@ -81,6 +81,7 @@ func newRoot(e *env) *cobra.Command {
 		newImageCmd(e),
 		newDoctorCmd(e),
 		newRunCmd(e),
+		newTUICmd(e),
 		newValidateCmd(e),
 		newInspectCmd(e),
 		newBenchCmd(e),

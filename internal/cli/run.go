@@ -16,7 +16,7 @@ import (
 
 type runFlags struct {
 	file, input, output, events, progress, accel string
-	showOutput                                   bool
+	showOutput, tui                              bool
 }
 
 func newRunCmd(e *env) *cobra.Command {
@@ -43,6 +43,7 @@ it was interrupted.`,
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto, live, plain or none")
 	fl.BoolVar(&f.showOutput, "show-output", false, "show each stage's output lines as they come")
 	fl.StringVar(&f.accel, "accel", "", "accelerator: kvm, tcg or auto")
+	fl.BoolVar(&f.tui, "tui", false, "show the run in the live panel view (voidbox tui); plain progress without a terminal")
 	return c
 }
 
@@ -74,15 +75,29 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 		jsonl = event.NewWriter(eventsFile)
 		sinks = append(sinks, jsonl)
 	}
+	var tin, tout *os.File
+	if f.tui {
+		var why string
+		if tin, tout, why = terminalFor(e); why != "" {
+			fmt.Fprintf(e.stderr, "voidbox: no panel view (%s): plain progress instead\n", why)
+		}
+	}
 	var view *progress.Renderer
-	if mode >= 0 {
+	if mode >= 0 && tin == nil {
 		view = progress.New(e.stderr, progress.Options{Mode: progress.Mode(mode), ShowOutput: f.showOutput})
 		sinks = append(sinks, view)
 	}
-	// Agent stages need the image with the built-in agent too.
-	rep, runErr := onDemand(ctx, e, voidbox.SetupOptions{Agent: true}, func() (*voidbox.Report, error) {
-		return job.Run(ctx, voidbox.RunOptions{Input: input, Events: sinks, Host: voidbox.HostOptions{Accel: f.accel}})
-	})
+	opts := voidbox.RunOptions{Input: input, Events: sinks, Host: voidbox.HostOptions{Accel: f.accel}}
+	var rep *voidbox.Report
+	var runErr error
+	if tin != nil {
+		rep, runErr = runInTUI(ctx, e, tin, tout, job, opts)
+	} else {
+		// Agent stages need the image with the built-in agent too.
+		rep, runErr = onDemand(ctx, e, voidbox.SetupOptions{Agent: true}, func() (*voidbox.Report, error) {
+			return job.Run(ctx, opts)
+		})
+	}
 	if view != nil {
 		view.Close()
 	}
