@@ -367,7 +367,7 @@ func TestAgentActivityAndCost(t *testing.T) {
 	})
 	scr := screen(t, m)
 	for _, want := range []string{
-		"tokens 2600 in / 120 out · $0.0096",                // header totals
+		"tokens 2600 in / 120 out · $0.0096",                          // header totals
 		"agent claude-sonnet-4-5 · 1 turns · 2 tool calls · 1 denied", // stage summary
 		"turn 1: 1200 in / 80 out tokens (tool_use)",
 		"turn 1: bash exit 2 (130ms)",

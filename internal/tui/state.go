@@ -64,10 +64,10 @@ type agentView struct {
 
 // usage is tokens and cost from llm.request events.
 type usage struct {
-	requests          int
-	input, output     int64
-	costUSD           float64
-	failed            int
+	requests      int
+	input, output int64
+	costUSD       float64
+	failed        int
 }
 
 func (u *usage) add(r event.LLMRequest) {
