@@ -77,6 +77,7 @@ func newRoot(e *env) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newExecCmd(e),
+		newShellCmd(e),
 		newSetupCmd(e),
 		newImageCmd(e),
 		newDoctorCmd(e),

@@ -17,7 +17,7 @@ import (
 
 func newExecCmd(e *env) *cobra.Command {
 	var sf sandboxFlags
-	var asJSON, interactive bool
+	var asJSON, interactive, tty bool
 	var dir string
 	c := &cobra.Command{
 		Use:   "exec [flags] -- COMMAND [ARG...]",
@@ -25,15 +25,23 @@ func newExecCmd(e *env) *cobra.Command {
 		Long: `Boot a micro-VM, run COMMAND in it as an unprivileged user (uid 1000), stream its
 output and exit with its exit code. The VM is stopped and removed afterwards.
 
-Standard input is forwarded when it is a pipe or a file, or with -i.`,
+Standard input is forwarded when it is a pipe or a file, or with -i. With -t (-it)
+the command runs on a terminal in the guest connected to yours, as voidbox shell does.`,
 		Example: `  voidbox exec -- uname -r
   voidbox exec --memory 1G --timeout 30s --env GREETING=hi -- sh -c 'echo $GREETING'
-  echo data | voidbox exec -- wc -c`,
+  echo data | voidbox exec -- wc -c
+  voidbox exec -it -- top`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := sf.config("exec")
 			if err != nil {
 				return err
+			}
+			if tty {
+				if asJSON {
+					return usageError{errors.New("--tty and --json: a terminal's output is not captured")}
+				}
+				return runTerminal(cmd.Context(), e, cfg, args, dir)
 			}
 			return runExec(cmd.Context(), e, cfg, args, dir, asJSON, interactive)
 		},
@@ -41,6 +49,7 @@ Standard input is forwarded when it is a pipe or a file, or with -i.`,
 	sf.register(c.Flags())
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result (exit code, output, timings) as JSON instead of streaming")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "forward standard input even when it is a terminal")
+	c.Flags().BoolVarP(&tty, "tty", "t", false, "run the command on a guest terminal connected to yours (raw mode; with -i: -it)")
 	c.Flags().StringVarP(&dir, "workdir", "w", "", "working directory in the guest (default /workspace)")
 	return c
 }
