@@ -73,6 +73,11 @@ type Sandbox struct {
 	// OutputLimit caps the bytes of each output stream of a command that
 	// are kept or forwarded (0: 16 MiB); the rest is dropped and counted.
 	OutputLimit int64
+	// AttachShell lets a person open a shell in the running VM with
+	// `voidbox attach RUN/STAGE --shell` (as the sandbox user, under the
+	// allowlist and rlimits like any command). Off by default, for agent
+	// boxes too: the VM then serves only a read-only follow of the stage.
+	AttachShell bool
 
 	// Network, mounts, the OCI image and snapshots join here (wave 2).
 }
@@ -276,10 +281,23 @@ func (s Sandbox) Validate() error {
 	if s.OutputLimit != 0 {
 		add("output_limit", CheckOutputLimit(s.OutputLimit))
 	}
+	add("attach_shell", CheckAttachShell(s.AttachShell, s.AllowedCommands), "allowed_commands")
 	if len(ps) == 0 {
 		return nil
 	}
 	return ps
+}
+
+// AttachShellCommand is the shell `voidbox attach --shell` starts.
+const AttachShellCommand = "sh"
+
+// CheckAttachShell refuses an attach shell the allowlist would refuse
+// anyway: the shell is an ordinary command of the sandbox user.
+func CheckAttachShell(on bool, allowed []string) error {
+	if on && allowed != nil && !slices.Contains(allowed, AttachShellCommand) {
+		return fmt.Errorf("the attach shell is %s, which allowed_commands does not allow: add it or leave attach_shell off", AttachShellCommand)
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]string) []string {

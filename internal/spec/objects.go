@@ -25,13 +25,13 @@ var (
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb"},
+			"allowed_commands", "timeout", "disk_mb", "attach_shell"},
 		rejected: map[string]string{"mounts": notYetMounts, "snapshot": notYetSnapshot,
 			"image": notYetImages, "guest_image": notYetImages},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
-		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb"},
+		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "attach_shell"},
 		rejected: map[string]string{
 			"mounts": notYetMounts, "snapshot": notYetSnapshot,
 			"mode": topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
