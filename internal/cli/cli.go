@@ -78,6 +78,7 @@ func newRoot(e *env) *cobra.Command {
 	root.AddCommand(
 		newExecCmd(e),
 		newShellCmd(e),
+		newAttachCmd(e),
 		newSetupCmd(e),
 		newImageCmd(e),
 		newDoctorCmd(e),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -61,8 +62,7 @@ func terminalIO(e *env) (in, out *os.File, err error) {
 // runTerminal boots a sandbox and runs args on a guest terminal connected
 // to the user's, in raw mode, until it exits; its status becomes ours.
 func runTerminal(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir string) error {
-	in, out, err := terminalIO(e)
-	if err != nil {
+	if _, _, err := terminalIO(e); err != nil {
 		return err
 	}
 	sb, err := onDemand(ctx, e, voidbox.SetupOptions{CacheDir: cfg.Host.CacheDir}, func() (*voidbox.Sandbox, error) {
@@ -72,7 +72,30 @@ func runTerminal(ctx context.Context, e *env, cfg voidbox.Config, args []string,
 		return err
 	}
 	defer sb.Close()
+	env := map[string]string{}
+	if _, ok := cfg.Policy.Env["PS1"]; !ok && len(args) == 1 && args[0] == "sh" {
+		env["PS1"] = `sandbox:\w\$ `
+	}
+	err = terminalSession(ctx, e, func(ctx context.Context, keys io.Reader, out io.Writer, tty *voidbox.TTY) (*voidbox.Result, error) {
+		return sb.Exec(ctx, voidbox.Cmd{Args: args, Dir: dir, Env: env, Stdin: keys, Stdout: out, TTY: tty})
+	})
+	var xe *exitError
+	if errors.As(err, &xe) && xe.code == ExitTimedOut {
+		xe.err = fmt.Errorf("timed out after %v and was killed", cfg.Policy.Timeout)
+	}
+	return err
+}
 
+// terminalSession connects the user's terminal, in raw mode, to a guest
+// terminal that run drives (a fresh sandbox's, or an attached stage's):
+// its size now and on every SIGWINCH, every key, and its output through
+// ttyfilter; the terminal is restored whatever happens. The command's
+// exit status becomes voidbox's.
+func terminalSession(ctx context.Context, e *env, run func(ctx context.Context, keys io.Reader, out io.Writer, tty *voidbox.TTY) (*voidbox.Result, error)) error {
+	in, out, err := terminalIO(e)
+	if err != nil {
+		return err
+	}
 	cols, rows, err := term.GetSize(int(out.Fd()))
 	if err != nil {
 		cols, rows = 80, 24
@@ -90,20 +113,15 @@ func runTerminal(ctx context.Context, e *env, cfg voidbox.Config, args []string,
 		out.Write(filter.Restore())
 		term.Restore(int(in.Fd()), old)
 	}()
-	env := map[string]string{}
-	if _, ok := cfg.Policy.Env["PS1"]; !ok && len(args) == 1 && args[0] == "sh" {
-		env["PS1"] = `sandbox:\w\$ `
-	}
-	res, err := sb.Exec(ctx, voidbox.Cmd{Args: args, Dir: dir, Env: env, Stdin: in, Stdout: filter,
-		TTY: &voidbox.TTY{Rows: clampSize(rows), Cols: clampSize(cols), Term: os.Getenv("TERM"), Resize: resize}})
+	res, err := run(ctx, in, filter, &voidbox.TTY{Rows: clampSize(rows), Cols: clampSize(cols), Term: os.Getenv("TERM"), Resize: resize})
 	if err != nil {
 		if ctx.Err() != nil {
-			return &exitError{ExitInterrupted, fmt.Errorf("interrupted: shell killed, VM stopped")}
+			return &exitError{ExitInterrupted, fmt.Errorf("interrupted: shell killed")}
 		}
 		return err
 	}
 	if res.TimedOut {
-		return &exitError{ExitTimedOut, fmt.Errorf("timed out after %v and was killed", cfg.Policy.Timeout)}
+		return &exitError{ExitTimedOut, errors.New("timed out and was killed")}
 	}
 	if res.ExitCode != 0 {
 		return &exitError{code: res.ExitCode}

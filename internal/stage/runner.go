@@ -60,7 +60,7 @@ type Options struct {
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot}
+	r := &Runner{host: host, stages: stages, boot: o.Boot, run: g.Name}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
 	}
@@ -117,6 +117,7 @@ func NeedsAgentImage(stages map[string]Staged) bool {
 
 // Runner boots one VM per stage attempt; it is the pipeline.Runner of Run.
 type Runner struct {
+	run    string // the graph's name: attach finds a stage by run and stage
 	host   Host
 	stages map[string]Staged
 	boot   Booter
@@ -135,7 +136,7 @@ func (r *Runner) config(b *Box, initramfs string) sandbox.Config {
 // bootVM boots cfg, marking errors no retry would fix as permanent, and
 // starts what watches the VM while it runs (vm.stats). release stops the
 // watchers and closes the VM.
-func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data)) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
 	sb, err := r.boot.Boot(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
@@ -147,7 +148,9 @@ func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event
 	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime)}
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
 	stopStats := watchStats(sb, emit)
+	stopAttach := tap.serve(sb)
 	return sb, d, func() {
+		stopAttach()
 		stopStats()
 		sb.Close()
 	}, nil
@@ -159,10 +162,12 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	if !ok {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
 	}
+	tap := &attachTap{run: r.run, stage: n.ID, attempt: attempt}
+	emit = tap.wrap(emit)
 	if st.Box.Agent != nil {
-		return r.runAgent(ctx, st, attempt, input, emit)
+		return r.runAgent(ctx, st, attempt, input, emit, tap)
 	}
-	sb, d, release, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit)
+	sb, d, release, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
