@@ -73,7 +73,10 @@ func (tm *term) waitText(text string, d time.Duration) string {
 	return tm.waitFor(fmt.Sprintf("%q", text), d, func(s string) bool { return strings.Contains(s, text) })
 }
 
-func (tm *term) keys(keys ...string) { tm.t.Helper(); tm.tmux(append([]string{"send-keys"}, keys...)...) }
+func (tm *term) keys(keys ...string) {
+	tm.t.Helper()
+	tm.tmux(append([]string{"send-keys"}, keys...)...)
+}
 
 func (tm *term) resize(w, h int) {
 	tm.t.Helper()

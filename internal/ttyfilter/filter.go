@@ -46,15 +46,15 @@ const (
 type state int
 
 const (
-	ground state = iota
-	escape       // after ESC
-	escInter     // ESC + intermediate bytes (charset designation, ...)
-	csi          // ESC [ ... until a final byte
-	osc          // ESC ] ... until BEL or ST
-	oscEsc       // ESC inside an OSC: ST if '\'
-	drop         // a DCS/SOS/PM/APC string or an overlong OSC: until ST
-	dropEsc      // ESC inside a dropped string
-	c2           // a 0xC2 lead byte: U+0080–U+009F are C1 controls
+	ground   state = iota
+	escape         // after ESC
+	escInter       // ESC + intermediate bytes (charset designation, ...)
+	csi            // ESC [ ... until a final byte
+	osc            // ESC ] ... until BEL or ST
+	oscEsc         // ESC inside an OSC: ST if '\'
+	drop           // a DCS/SOS/PM/APC string or an overlong OSC: until ST
+	dropEsc        // ESC inside a dropped string
+	c2             // a 0xC2 lead byte: U+0080–U+009F are C1 controls
 )
 
 // Filter writes what a guest terminal sends to w, without the sequences
