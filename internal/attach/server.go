@@ -143,13 +143,18 @@ func (s *Server) serve(c net.Conn) {
 		s.follow(c, br)
 	case ModeShell:
 		if !s.info.Shell {
-			reply(c, fmt.Errorf("stage %q does not allow a shell: set sandbox.attach_shell: true for it in the spec (it is off by default)", s.info.Stage))
+			reply(c, ShellRefused(s.info.Stage))
 			return
 		}
 		s.shell(c, br, req)
 	default:
 		reply(c, fmt.Errorf("unknown mode %q (follow or shell)", req.Mode))
 	}
+}
+
+// ShellRefused is why a stage without attach_shell gets no shell.
+func ShellRefused(stage string) error {
+	return fmt.Errorf("stage %q does not allow a shell: set sandbox.attach_shell: true for it in the spec (it is off by default)", stage)
 }
 
 func reply(w io.Writer, err error) error {

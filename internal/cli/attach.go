@@ -149,6 +149,9 @@ func strip(s string) string {
 }
 
 func attachShell(ctx context.Context, e *env, t attach.Target) error {
+	if !t.Shell { // the server refuses too; say so before taking the terminal
+		return attach.ShellRefused(t.Stage)
+	}
 	return terminalSession(ctx, e, func(ctx context.Context, keys io.Reader, out io.Writer, tty *voidbox.TTY) (*voidbox.Result, error) {
 		return attach.Shell(ctx, t, keys, out, sandbox.TTY(*tty))
 	})
