@@ -109,10 +109,18 @@ pipeline:
 	if len(qemu) != 2 {
 		t.Fatalf("want 2 qemu processes, found %v", qemu)
 	}
+	// The host's measurements of the selected stage's VM show.
+	scr := tm.waitText("cpu ", time.Minute)
+	if !regexp.MustCompile(`rss \d+ MiB \(guest 256 MiB\)`).MatchString(scr) {
+		t.Errorf("no VM memory shown:\n%s", scr)
+	}
+	if p := os.Getenv("VOIDBOX_TUI_CAPTURE_RUNNING"); p != "" { // the README's picture
+		_ = os.WriteFile(p, []byte(scr+"\n"), 0o644)
+	}
 	tm.keys("c")
 	tm.waitText("Cancel run long?", 10*time.Second)
 	tm.keys("y")
-	scr := tm.waitText("· cancelled · 2/2 done", time.Minute)
+	scr = tm.waitText("· cancelled · 2/2 done", time.Minute)
 	if strings.Count(scr, "cancelled") < 3 {
 		t.Errorf("stages not shown cancelled:\n%s", scr)
 	}
