@@ -262,6 +262,18 @@ func TestRemoteRunQuitDetaches(t *testing.T) {
 	}
 }
 
+func TestAttachedQuitLeavesTheRun(t *testing.T) {
+	var cancels atomic.Int32
+	m := newTestModel(Options{Cancel: func() { cancels.Add(1) }, Attached: true}, 100, 24)
+	m.Update(EventsMsg(running()))
+	if !strings.Contains(screen(t, m), "c cancel") {
+		t.Error("an attached view with Cancel does not offer it")
+	}
+	if !press(m, "q") || cancels.Load() != 0 {
+		t.Fatalf("q on an attached view: cancels=%d", cancels.Load())
+	}
+}
+
 func TestFinishedRunQuits(t *testing.T) {
 	m := newTestModel(Options{Cancel: func() { t.Error("cancel of a finished run") }}, 100, 24)
 	m.Update(EventsMsg(recorded(t, "fanout.jsonl")))

@@ -25,11 +25,13 @@ import (
 // Options tune the view. The zero value works for a run the view does not
 // own.
 type Options struct {
-	// Cancel cancels the run. Set it for a run of this process: the view
-	// then offers to cancel (with confirmation), and quitting while the run
-	// goes on cancels it too. Nil means the run is someone else's (a
-	// daemon's): quitting only detaches.
+	// Cancel cancels the run; the view offers it (with confirmation) while
+	// the run goes on. Nil: the view cannot cancel.
 	Cancel func()
+	// Attached says the run goes on without this view (a daemon's run):
+	// quitting only detaches. Otherwise the run is this process's, and
+	// quitting while it goes on cancels it (after confirmation).
+	Attached bool
 	// Now is the clock of the timers (time.Now by default).
 	Now func() time.Time
 	// Interval between timer redraws (250ms by default).

@@ -92,7 +92,7 @@ func (m *Model) key(k string) tea.Cmd {
 		}
 		return tea.Quit
 	case "q", "esc":
-		if m.canCancel() {
+		if m.canCancel() && !m.opts.Attached {
 			m.ask = askQuit
 			return nil
 		}
