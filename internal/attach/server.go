@@ -62,7 +62,8 @@ func Listen(dir string, info Info, box Execer) (*Server, error) {
 	}
 	b, _ := json.Marshal(info)
 	tmp := filepath.Join(dir, "."+InfoName)
-	if err := os.WriteFile(tmp, b, 0o600); err == nil {
+	err = os.WriteFile(tmp, b, 0o600)
+	if err == nil {
 		err = os.Rename(tmp, filepath.Join(dir, InfoName))
 	}
 	if err != nil {

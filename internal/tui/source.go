@@ -40,12 +40,13 @@ func (f *Feed) Emit(ev event.Event) {
 }
 
 // Close ends the feed: Next returns io.EOF once the queue is empty.
-// Idempotent.
-func (f *Feed) Close() {
+// Idempotent; the error is always nil.
+func (f *Feed) Close() error {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
 	f.signal()
+	return nil
 }
 
 func (f *Feed) signal() {

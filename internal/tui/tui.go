@@ -36,6 +36,9 @@ type Options struct {
 	Now func() time.Time
 	// Interval between timer redraws (250ms by default).
 	Interval time.Duration
+	// Width and Height fix the screen size, for an out that is not a
+	// terminal (tests); 0: the terminal's, followed as it changes.
+	Width, Height int
 }
 
 func (o Options) withDefaults() Options {
@@ -50,17 +53,24 @@ func (o Options) withDefaults() Options {
 
 // Run shows the events of src on the terminal behind in and out until the
 // user quits. It returns when the view has been closed and the goroutine
-// reading src has stopped.
+// reading src has stopped; a src that is an io.Closer (Stream) is closed
+// then, to end a read in progress.
 func Run(ctx context.Context, src Source, in io.Reader, out io.Writer, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m := NewModel(o)
-	p := tea.NewProgram(m, tea.WithInput(in), tea.WithOutput(out), tea.WithContext(ctx),
-		tea.WithoutSignalHandler())
+	popts := []tea.ProgramOption{tea.WithInput(in), tea.WithOutput(out), tea.WithContext(ctx), tea.WithoutSignalHandler()}
+	if o.Width > 0 && o.Height > 0 {
+		popts = append(popts, tea.WithWindowSize(o.Width, o.Height))
+	}
+	p := tea.NewProgram(m, popts...)
 	var wg sync.WaitGroup
 	wg.Go(func() { pump(ctx, src, p.Send) })
 	_, err := p.Run()
 	cancel()
+	if c, ok := src.(io.Closer); ok {
+		c.Close() // a Stream's read in progress ends only so
+	}
 	wg.Wait()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // the caller's context ended: not a failure of the view
