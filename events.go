@@ -15,6 +15,7 @@ type (
 	EventStageCancelled = event.StageCancelled
 	EventVMBooted       = event.VMBooted
 	EventExecOutput     = event.ExecOutput
+	EventVMStats        = event.VMStats
 	EventAgentStarted   = event.AgentStarted
 	EventAgentTurn      = event.AgentTurn
 	EventAgentToolCall  = event.AgentToolCall

@@ -78,7 +78,18 @@ type Cmd struct {
 	Timeout time.Duration
 	// OnStart is called with the guest pid once the command is running.
 	OnStart func(pid int)
+	// TTY runs the command on a guest pseudo-terminal, as an interactive
+	// shell would be: Stdin is its keyboard, Stdout gets everything the
+	// terminal shows (stderr included). The allowlist, rlimits and timeout
+	// apply as to any command.
+	TTY *TTY
 }
+
+// TTY is the guest terminal of a command: its size, TERM and later sizes.
+type TTY = sandbox.TTY
+
+// WindowSize is a terminal's size in character cells.
+type WindowSize = sandbox.WindowSize
 
 // Result is how a command ended. A command that ran and failed is a Result
 // with a non-zero ExitCode, not an error; errors are reserved for the sandbox.
@@ -88,7 +99,7 @@ type Result = sandbox.Result
 // process group is terminated and ctx's error is returned.
 func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 	return s.s.Exec(ctx, sandbox.Cmd{Args: c.Args, Env: c.Env, Dir: c.Dir, Stdin: c.Stdin,
-		Stdout: c.Stdout, Stderr: c.Stderr, Timeout: c.Timeout, OnStart: c.OnStart})
+		Stdout: c.Stdout, Stderr: c.Stderr, Timeout: c.Timeout, OnStart: c.OnStart, TTY: c.TTY})
 }
 
 // FileInfo describes a guest path.

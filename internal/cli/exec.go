@@ -17,7 +17,7 @@ import (
 
 func newExecCmd(e *env) *cobra.Command {
 	var sf sandboxFlags
-	var asJSON, interactive bool
+	var asJSON, interactive, tty bool
 	var dir string
 	c := &cobra.Command{
 		Use:   "exec [flags] -- COMMAND [ARG...]",
@@ -25,7 +25,8 @@ func newExecCmd(e *env) *cobra.Command {
 		Long: `Boot a micro-VM, run COMMAND in it as an unprivileged user (uid 1000), stream its
 output and exit with its exit code. The VM is stopped and removed afterwards.
 
-Standard input is forwarded when it is a pipe or a file, or with -i.
+Standard input is forwarded when it is a pipe or a file, or with -i. With -t (-it)
+the command runs on a terminal in the guest connected to yours, as voidbox shell does.
 
 With --image the guest's root file system is an OCI image's (read-only, with a writable
 layer in the --disk budget); an image not in the cache is pulled first (the toolbox,
@@ -33,6 +34,7 @@ voidbox.local/toolbox:latest, is built). --mount shares host directories.`,
 		Example: `  voidbox exec -- uname -r
   voidbox exec --memory 1G --timeout 30s --env GREETING=hi -- sh -c 'echo $GREETING'
   echo data | voidbox exec -- wc -c
+  voidbox exec -it -- top
   voidbox exec --image voidbox.local/toolbox:latest -- sh -c 'curl --version && jq --version'
   voidbox exec --mount .:/workspace/src --mount ./out:/workspace/out:rw -- ls /workspace/src`,
 		Args: cobra.MinimumNArgs(1),
@@ -41,12 +43,19 @@ voidbox.local/toolbox:latest, is built). --mount shares host directories.`,
 			if err != nil {
 				return err
 			}
+			if tty {
+				if asJSON {
+					return usageError{errors.New("--tty and --json: a terminal's output is not captured")}
+				}
+				return runTerminal(cmd.Context(), e, cfg, args, dir)
+			}
 			return runExec(cmd.Context(), e, cfg, args, dir, asJSON, interactive)
 		},
 	}
 	sf.register(c.Flags())
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result (exit code, output, timings) as JSON instead of streaming")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "forward standard input even when it is a terminal")
+	c.Flags().BoolVarP(&tty, "tty", "t", false, "run the command on a guest terminal connected to yours (raw mode; with -i: -it)")
 	c.Flags().StringVarP(&dir, "workdir", "w", "", "working directory in the guest (default /workspace)")
 	return c
 }

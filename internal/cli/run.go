@@ -18,7 +18,7 @@ import (
 
 type runFlags struct {
 	file, input, output, events, progress, accel string
-	showOutput                                   bool
+	showOutput, tui                              bool
 	remote                                       bool
 	host, idempotencyKey                         string
 }
@@ -51,6 +51,7 @@ it was interrupted.`,
 	fl.BoolVar(&f.remote, "remote", false, "submit the run to the voidbox daemon ($VOIDBOX_HOST, else the user's socket) and follow it")
 	fl.StringVar(&f.host, "host", "", "daemon address for --remote: unix:///PATH, tcp://HOST:PORT or https://HOST:PORT")
 	fl.StringVar(&f.idempotencyKey, "idempotency-key", "", "with --remote: a retry with the same key returns the first run")
+	fl.BoolVar(&f.tui, "tui", false, "show the run in the live panel view (voidbox tui); plain progress without a terminal")
 	return c
 }
 
@@ -92,8 +93,15 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 		jsonl = event.NewWriter(eventsFile)
 		sinks = append(sinks, jsonl)
 	}
+	var tin, tout *os.File
+	if f.tui {
+		var why string
+		if tin, tout, why = terminalFor(e); why != "" {
+			fmt.Fprintf(e.stderr, "voidbox: no panel view (%s): plain progress instead\n", why)
+		}
+	}
 	var view *progress.Renderer
-	if mode >= 0 {
+	if mode >= 0 && tin == nil {
 		view = progress.New(e.stderr, progress.Options{Mode: progress.Mode(mode), ShowOutput: f.showOutput})
 		sinks = append(sinks, view)
 	}
@@ -105,10 +113,17 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 		defer tel.Close()
 		sinks = append(sinks, tel)
 	}
-	// Agent stages need the image with the built-in agent too.
-	rep, runErr := onDemand(ctx, e, voidbox.SetupOptions{Agent: true}, func() (*voidbox.Report, error) {
-		return job.Run(ctx, voidbox.RunOptions{Input: input, Events: sinks, Host: voidbox.HostOptions{Accel: f.accel}})
-	})
+	opts := voidbox.RunOptions{Input: input, Events: sinks, Host: voidbox.HostOptions{Accel: f.accel}}
+	var rep *voidbox.Report
+	var runErr error
+	if tin != nil {
+		rep, runErr = runInTUI(ctx, e, tin, tout, job, opts)
+	} else {
+		// Agent stages need the image with the built-in agent too.
+		rep, runErr = onDemand(ctx, e, voidbox.SetupOptions{Agent: true}, func() (*voidbox.Report, error) {
+			return job.Run(ctx, opts)
+		})
+	}
 	if view != nil {
 		view.Close()
 	}

@@ -6,6 +6,7 @@ import "strings"
 const (
 	TypeVMBooted   Type = "vm.booted"
 	TypeExecOutput Type = "exec.output"
+	TypeVMStats    Type = "vm.stats"
 )
 
 // VMBooted: the attempt's VM answered the handshake.
@@ -30,5 +31,24 @@ func NewExecOutput(stream string, data []byte) ExecOutput {
 	return ExecOutput{Stream: stream, Data: strings.ToValidUTF8(string(data), "\uFFFD")}
 }
 
+// VMStats samples the attempt's VM as the host sees it: the QEMU process's
+// resident memory and CPU time, read from /proc on the host (never from the
+// guest, so a guest cannot make up its own numbers). Sent about once a
+// second while the VM runs.
+type VMStats struct {
+	// MemoryMB is the guest memory the policy gave the VM.
+	MemoryMB int `json:"memory_mb"`
+	// RSSBytes is QEMU's resident set: the guest memory actually touched
+	// plus QEMU's own.
+	RSSBytes int64 `json:"rss_bytes"`
+	// CPUMS is QEMU's user+system CPU time since it started (all vCPU and
+	// emulation threads).
+	CPUMS int64 `json:"cpu_ms"`
+	// CPUPercent is CPUMS's growth over the last sample's wall time, in
+	// percent of one host core (200 = two cores busy).
+	CPUPercent float64 `json:"cpu_percent"`
+}
+
 func (VMBooted) EventType() Type   { return TypeVMBooted }
+func (VMStats) EventType() Type    { return TypeVMStats }
 func (ExecOutput) EventType() Type { return TypeExecOutput }

@@ -139,6 +139,8 @@ func (srv *server) handle(st net.Conn) {
 	switch f.Type {
 	case wire.TExec:
 		srv.handleExec(st, r, f)
+	case wire.TPty:
+		srv.handlePty(st, r, f)
 	case wire.TWriteFile:
 		handleWriteFile(st, r, f, srv.view)
 	case wire.TReadFile:

@@ -28,6 +28,7 @@ type sandboxJSON struct {
 	OutputLimit     int64       `json:"output_limit,omitempty"`
 	Image           string      `json:"image,omitempty"`
 	Mounts          []mountJSON `json:"mounts,omitempty"`
+	AttachShell     bool        `json:"attach_shell,omitempty"`
 }
 
 type limitsJSON struct {
@@ -48,7 +49,7 @@ type mountJSON struct {
 func (s Sandbox) MarshalJSON() ([]byte, error) {
 	j := sandboxJSON{MemoryMiB: s.MemoryMiB, VCPUs: s.VCPUs, DiskMiB: s.DiskMiB, Env: s.Env,
 		Limits:      limitsJSON(s.Limits),
-		OutputLimit: s.OutputLimit, Image: s.Image}
+		OutputLimit: s.OutputLimit, Image: s.Image, AttachShell: s.AttachShell}
 	for _, m := range s.Mounts {
 		j.Mounts = append(j.Mounts, mountJSON(m))
 	}
@@ -76,7 +77,7 @@ func (s *Sandbox) UnmarshalJSON(b []byte) error {
 		return Problems{{Message: "data after the policy"}}
 	}
 	out := Sandbox{MemoryMiB: j.MemoryMiB, VCPUs: j.VCPUs, DiskMiB: j.DiskMiB, Env: j.Env,
-		Limits: Limits(j.Limits), OutputLimit: j.OutputLimit, Image: j.Image}
+		Limits: Limits(j.Limits), OutputLimit: j.OutputLimit, Image: j.Image, AttachShell: j.AttachShell}
 	for _, m := range j.Mounts {
 		out.Mounts = append(out.Mounts, Mount(m))
 	}

@@ -81,6 +81,11 @@ type Sandbox struct {
 	// Mounts are host directories shared into the guest (at most
 	// MaxMounts, none inside another).
 	Mounts []Mount
+	// AttachShell lets a person open a shell in the running VM with
+	// `voidbox attach RUN/STAGE --shell` (as the sandbox user, under the
+	// allowlist and rlimits like any command). Off by default, for agent
+	// boxes too: the VM then serves only a read-only follow of the stage.
+	AttachShell bool
 
 	// Network and snapshots join here (wave 2), each with its JSON name in
 	// json.go.
@@ -287,10 +292,23 @@ func (s Sandbox) Validate() error {
 		add("output_limit", CheckOutputLimit(s.OutputLimit))
 	}
 	s.storageProblems(add)
+	add("attach_shell", CheckAttachShell(s.AttachShell, s.AllowedCommands), "allowed_commands")
 	if len(ps) == 0 {
 		return nil
 	}
 	return ps
+}
+
+// AttachShellCommand is the shell `voidbox attach --shell` starts.
+const AttachShellCommand = "sh"
+
+// CheckAttachShell refuses an attach shell the allowlist would refuse
+// anyway: the shell is an ordinary command of the sandbox user.
+func CheckAttachShell(on bool, allowed []string) error {
+	if on && allowed != nil && !slices.Contains(allowed, AttachShellCommand) {
+		return fmt.Errorf("the attach shell is %s, which allowed_commands does not allow: add it or leave attach_shell off", AttachShellCommand)
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -67,7 +67,7 @@ func TestErrorsDocument(t *testing.T) {
 			`t.yaml:3:1: pipeline: not allowed in a spec of kind workflow`,
 		}},
 		{"extension fields", "kind: sandbox\nname: a\nx-anchors: {a: 1}\nsandbox:\n  x-note: no\n", []string{
-			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb, image, mounts)`,
+			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb, image, mounts, attach_shell)`,
 		}},
 	}
 	for _, tt := range tests {
@@ -129,6 +129,10 @@ func TestErrorsSandbox(t *testing.T) {
 		{"image type", "  image: [debian]\n", []string{`t.yaml:4:10: sandbox.image: want a string, got a list`}},
 		{"guest image", "  guest_image: \"\"\n", []string{
 			`t.yaml:4:3: sandbox.guest_image: not supported: voidbox boots its own kernel and guest init (kernel and initramfs replace them); image sets the guest's root file system`,
+		}},
+		{"attach shell type", "  attach_shell: yes\n", []string{`t.yaml:4:17: sandbox.attach_shell: want true or false, got a string`}},
+		{"attach shell without sh", "  allowed_commands: [echo]\n  attach_shell: true\n", []string{
+			`t.yaml:5:17: sandbox.attach_shell: the attach shell is sh, which allowed_commands does not allow: add it or leave attach_shell off`,
 		}},
 		{"disk type", "  disk_mb: 1G\n", []string{`t.yaml:4:12: sandbox.disk_mb: want an integer, got a string`}},
 		{"disk low", "  disk_mb: 8\n", []string{`t.yaml:4:12: sandbox.disk_mb: 8 MiB is below the 16 MiB minimum`}},

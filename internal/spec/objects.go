@@ -20,12 +20,12 @@ var (
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb", "image", "mounts"},
+			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell"},
 		rejected: map[string]string{"snapshot": notYetSnapshot, "guest_image": noGuestImage},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
-		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts"},
+		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell"},
 		rejected: map[string]string{
 			"snapshot": notYetSnapshot,
 			"mode":     topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,

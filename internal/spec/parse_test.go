@@ -284,3 +284,43 @@ func TestParseNoHost(t *testing.T) {
 		t.Fatalf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
 	}
 }
+
+// attach_shell is off unless asked, per box, and a box's narrower
+// allowlist under an inherited attach_shell is an error at that box.
+func TestAttachShell(t *testing.T) {
+	src := `kind: pipeline
+name: p
+sandbox:
+  attach_shell: true
+pipeline:
+  boxes:
+    - name: a
+      exec: [echo, a]
+    - name: b
+      exec: [echo, b]
+      sandbox:
+        attach_shell: false
+`
+	s, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := s.Pipeline.Boxes[0].Sandbox.Policy.AttachShell, s.Pipeline.Boxes[1].Sandbox.Policy.AttachShell; !a || b {
+		t.Errorf("attach_shell a=%v b=%v, want true false", a, b)
+	}
+	s, err = Parse("t.yaml", []byte("kind: pipeline\nname: p\npipeline:\n  boxes:\n    - name: a\n      exec: [echo, a]\n"))
+	if err != nil || s.Pipeline.Boxes[0].Sandbox.Policy.AttachShell {
+		t.Errorf("default attach_shell: %v %v", err, s != nil && s.Pipeline.Boxes[0].Sandbox.Policy.AttachShell)
+	}
+	wantErrors(t, "t.yaml", `kind: pipeline
+name: p
+sandbox:
+  attach_shell: true
+pipeline:
+  boxes:
+    - name: a
+      exec: [echo, a]
+      sandbox:
+        allowed_commands: [echo]
+`, `t.yaml:10:27: pipeline.boxes[0].sandbox.allowed_commands: the attach shell is sh, which allowed_commands does not allow: add it or leave attach_shell off`)
+}

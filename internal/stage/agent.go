@@ -76,7 +76,7 @@ type agentRun struct {
 	detail   *AgentDetail
 }
 
-func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
+func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data), tap *attachTap) (pipeline.Output, error) {
 	a := st.Box.Agent
 	prov, err := a.Provider()
 	if err != nil {
@@ -114,11 +114,11 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		// 200 MB: the 512 MiB default is too tight.
 		cfg.Policy.MemoryMiB = claudeDefaultMemoryMiB
 	}
-	sb, d, err := r.bootVM(ctx, cfg, emit)
+	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	defer sb.Close()
+	defer release()
 	d.Agent = ar.detail
 	d.Outputs = outs
 

@@ -68,7 +68,7 @@ type Options struct {
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot}
+	r := &Runner{host: host, stages: stages, boot: o.Boot, run: g.Name}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
 	}
@@ -129,6 +129,7 @@ func NeedsAgentImage(stages map[string]Staged) bool {
 
 // Runner boots one VM per stage attempt; it is the pipeline.Runner of Run.
 type Runner struct {
+	run     string // the graph's name: attach finds a stage by run and stage
 	host    Host
 	stages  map[string]Staged
 	boot    Booter
@@ -153,19 +154,27 @@ func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[
 	return cfg, outs, nil
 }
 
-// bootVM boots cfg, marking errors no retry would fix as permanent.
-func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data)) (*sandbox.Sandbox, *Detail, error) {
+// bootVM boots cfg, marking errors no retry would fix as permanent, and
+// starts what watches the VM while it runs (vm.stats). release stops the
+// watchers and closes the VM.
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
 	sb, err := r.boot.Boot(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
 			err = pipeline.Permanent(err)
 		}
-		return nil, nil, fmt.Errorf("starting VM: %w", err)
+		return nil, nil, nil, fmt.Errorf("starting VM: %w", err)
 	}
 	info := sb.Info()
 	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime), Image: info.Image}
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
-	return sb, d, nil
+	stopStats := watchStats(sb, emit)
+	stopAttach := tap.serve(sb)
+	return sb, d, func() {
+		stopAttach()
+		stopStats()
+		sb.Close()
+	}, nil
 }
 
 // RunStage runs one attempt of node n.
@@ -174,18 +183,20 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	if !ok {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
 	}
+	tap := &attachTap{run: r.run, stage: n.ID, attempt: attempt}
+	emit = tap.wrap(emit)
 	if st.Box.Agent != nil {
-		return r.runAgent(ctx, st, attempt, input, emit)
+		return r.runAgent(ctx, st, attempt, input, emit, tap)
 	}
 	cfg, outs, err := r.config(st.Box, r.host.Initramfs)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	sb, d, err := r.bootVM(ctx, cfg, emit)
+	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	defer sb.Close()
+	defer release()
 	d.Outputs = outs
 	if _, err := imageSkills(ctx, sb, st.Box.Images); err != nil {
 		return pipeline.Output{Detail: d}, pipeline.Permanent(err)

@@ -47,7 +47,8 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	}
 	// Unix socket paths are limited to 107 bytes; a deep runtime dir
 	// (a long $XDG_RUNTIME_DIR) falls back to the short per-user /tmp one.
-	if len(parent)+len("/vm-")+16+len("-1234567890/ctl.sock") > maxSocketPath {
+	// attach.sock (internal/attach) is the longest socket name in it.
+	if len(parent)+len("/vm-")+16+len("-1234567890/attach.sock") > maxSocketPath {
 		if parent, err = runParent(filepath.Join(os.TempDir(), fmt.Sprintf("voidbox-%d", os.Getuid()))); err != nil {
 			return nil, err
 		}
@@ -302,6 +303,17 @@ func sweepStale(parent string) {
 
 // maxSocketPath is sun_path's size minus the terminating NUL (unix(7)).
 const maxSocketPath = 107
+
+// RuntimeParents are the directories whose vm-* children are this user's
+// VM runtime directories, wherever Start put them: $XDG_RUNTIME_DIR/voidbox
+// (when set) and the short per-user one in the temp dir.
+func RuntimeParents() []string {
+	var out []string
+	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
+		out = append(out, filepath.Join(x, "voidbox"))
+	}
+	return append(out, filepath.Join(os.TempDir(), fmt.Sprintf("voidbox-%d", os.Getuid())))
+}
 
 func runParent(dir string) (string, error) {
 	if dir == "" {

@@ -173,3 +173,23 @@ type Pong struct {
 type Tunnel struct {
 	Service string `json:"service"`
 }
+
+// PtyRequest starts a command on a new guest pseudo-terminal: its stdin,
+// stdout and stderr are the terminal, it leads a session of its own with
+// the terminal as its controlling tty, and the allowlist, rlimits and
+// timeout apply as to any exec. The terminal's output is not capped by
+// Limits.OutputBytes: it is interactive, and yamux's flow control already
+// holds it to the pace of the reader.
+type PtyRequest struct {
+	Exec ExecRequest `json:"exec"` // Stdin is ignored: the terminal is the input
+	Size WindowSize  `json:"size"`
+	// Term is the guest's TERM (letters, digits, "-", "_", "." and "+";
+	// anything else becomes "xterm").
+	Term string `json:"term,omitempty"`
+}
+
+// WindowSize is a terminal's size in character cells (TIOCSWINSZ).
+type WindowSize struct {
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
+}
