@@ -247,8 +247,8 @@ func usage(ents []entry) (booting int, memMiB int64) {
 	return booting, memMiB
 }
 
-// Slot is an admitted VM's hold on the budget. Its methods are idempotent
-// and safe for concurrent use.
+// Slot is an admitted VM's hold on the budget. Its methods are idempotent,
+// safe for concurrent use and do nothing on a nil Slot.
 type Slot struct {
 	mu     sync.Mutex
 	boot   held // guarded by mu
@@ -272,11 +272,19 @@ func (h *held) release() {
 	h.f = nil
 }
 
-// Waited is how long Acquire waited for the slot.
-func (s *Slot) Waited() time.Duration { return s.waited }
+// Waited is how long Acquire waited for the slot (0 for a nil Slot).
+func (s *Slot) Waited() time.Duration {
+	if s == nil {
+		return 0
+	}
+	return s.waited
+}
 
 // Booted gives the boot slot back; the memory stays reserved.
 func (s *Slot) Booted() {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.boot.release()
@@ -284,6 +292,9 @@ func (s *Slot) Booted() {
 
 // Release gives everything back.
 func (s *Slot) Release() {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.boot.release()

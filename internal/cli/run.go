@@ -17,6 +17,7 @@ import (
 type runFlags struct {
 	file, input, output, events, progress, accel string
 	showOutput                                   bool
+	host                                         hostFlags
 }
 
 func newRunCmd(e *env) *cobra.Command {
@@ -43,6 +44,7 @@ it was interrupted.`,
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto, live, plain or none")
 	fl.BoolVar(&f.showOutput, "show-output", false, "show each stage's output lines as they come")
 	fl.StringVar(&f.accel, "accel", "", "accelerator: kvm, tcg or auto")
+	f.host.register(fl)
 	return c
 }
 
@@ -53,6 +55,11 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 	mode, err := progressMode(f.progress)
 	if err != nil {
 		return err
+	}
+	host := voidbox.HostOptions{Accel: f.accel}
+	var errs []error
+	if f.host.apply(&host, &errs); len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
 	}
 	_, job, err := loadSpec(f.file)
 	if err != nil {
@@ -81,7 +88,7 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 	}
 	// Agent stages need the image with the built-in agent too.
 	rep, runErr := onDemand(ctx, e, voidbox.SetupOptions{Agent: true}, func() (*voidbox.Report, error) {
-		return job.Run(ctx, voidbox.RunOptions{Input: input, Events: sinks, Host: voidbox.HostOptions{Accel: f.accel}})
+		return job.Run(ctx, voidbox.RunOptions{Input: input, Events: sinks, Host: host})
 	})
 	if view != nil {
 		view.Close()

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/voidbox/voidbox/internal/policy"
-
+	"github.com/voidbox/voidbox/internal/admission"
 	"github.com/voidbox/voidbox/internal/control"
+	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/vmm"
 	"github.com/voidbox/voidbox/internal/wire"
 )
@@ -28,8 +28,19 @@ type Config struct {
 	Accel                   vmm.AccelChoice
 	TSCkHz                  int // for TCG; 0 omits tsc_early_khz
 	CPUModel                string
-	// BootTimeout bounds the boot until the guest init answers (0: 60s).
+	// BootTimeout bounds the boot from admission until the guest init
+	// answers (0: 60s), not counting time the guest waited for a host CPU
+	// (see bootDeadline).
 	BootTimeout time.Duration
+	// Admission is the host-wide gate the boot waits at for a boot slot and
+	// its memory (nil: a gate over admission.DefaultDir with the default
+	// budget for Accel).
+	Admission *admission.Gate
+	// OnQueued, if set, is told when the boot has to wait for a slot and,
+	// at most once a second, how the queue moves; OnAdmitted, after such a
+	// wait, how long it waited. Both run on the booting goroutine.
+	OnQueued   func(admission.Status)
+	OnAdmitted func(waited time.Duration)
 	// ConsoleLog keeps the serial console in this file (default: a file in
 	// the VM's runtime directory, removed on Close).
 	ConsoleLog string
@@ -68,6 +79,8 @@ type Sandbox struct {
 	client *control.Client
 	info   Info
 
+	slot *admission.Slot // the VM's memory on the host budget; nil for Attach
+
 	closeOnce sync.Once
 	closeErr  error
 	watchDone chan struct{} // closed when the exit watcher returns
@@ -82,7 +95,8 @@ type Info struct {
 	InitVersion string        // guest init (voidbox-guest) build
 	Accel       string        // kvm or tcg
 	AccelReason string        // why that accelerator
-	BootTime    time.Duration // from QEMU start to the guest init's welcome
+	QueueWait   time.Duration // waiting for admission (a boot slot and memory)
+	BootTime    time.Duration // from admission to the guest init's welcome
 	QEMUPID     int
 	RuntimeDir  string
 }
@@ -100,7 +114,11 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	slot, err := admit(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now() // the boot deadline runs from admission
 	m, err := vmm.Start(ctx, vmm.Config{
 		QEMU:       cfg.QEMU,
 		Kernel:     cfg.Kernel,
@@ -115,24 +133,29 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 		CPUModel:   cfg.CPUModel,
 	})
 	if err != nil {
+		slot.Release()
 		if ctx.Err() != nil {
 			return nil, err
 		}
 		return nil, &BootError{Reason: "starting qemu: " + err.Error()}
 	}
-	return Attach(ctx, cfg, m, secret, start)
+	return attach(ctx, cfg, m, secret, start, slot)
 }
 
 // Attach completes the handshake with the guest init behind m and returns
 // the sandbox; m is closed on failure. Boot uses it for QEMU; tests use it
 // for an in-process guest.
 func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time) (*Sandbox, error) {
+	return attach(ctx, cfg, m, secret, start, nil)
+}
+
+// attach is Attach holding slot (released on failure and when the VM stops).
+func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time, slot *admission.Slot) (*Sandbox, error) {
 	cfg = cfg.withDefaults()
-	bootCtx, cancel := context.WithTimeoutCause(ctx, cfg.BootTimeout,
-		fmt.Errorf("the guest init did not answer within %v", cfg.BootTimeout))
-	defer cancel()
+	bootCtx, stopWatch := watchBoot(ctx, m.PID(), cfg.BootTimeout, start)
 	client, err := control.Handshake(bootCtx, m.Conn(), secret, control.Options{
 		Policy: cfg.Policy.Wire(), Listeners: cfg.Listeners, Services: cfg.Services})
+	stopWatch()
 	if err != nil {
 		reason := err.Error()
 		// If QEMU is exiting (panic, init crash), wait briefly so the
@@ -149,21 +172,29 @@ func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 		}
 		tail := m.ConsoleTail(20)
 		m.Close()
+		if slot != nil {
+			slot.Release()
+		}
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
 		return nil, &BootError{Reason: reason, ConsoleTail: tail}
 	}
 	w := client.Welcome()
+	if slot != nil {
+		slot.Booted() // the next VM may boot; this one keeps its memory
+	}
 	s := &Sandbox{
 		cfg:    cfg,
 		m:      m,
 		client: client,
+		slot:   slot,
 		info: Info{
 			Kernel:      w.Kernel,
 			InitVersion: w.InitVersion,
 			Accel:       string(cfg.Accel.Accel),
 			AccelReason: cfg.Accel.Reason,
+			QueueWait:   slot.Waited(),
 			BootTime:    time.Since(start),
 			QEMUPID:     m.PID(),
 			RuntimeDir:  m.Dir(),
@@ -205,6 +236,14 @@ func (s *Sandbox) watch() {
 	s.setGone(&BootError{Reason: reason, ConsoleTail: s.m.ConsoleTail(20)})
 	s.client.Close()
 	s.m.Close()
+	s.releaseSlot()
+}
+
+// releaseSlot gives the VM's memory back to the host budget once QEMU is gone.
+func (s *Sandbox) releaseSlot() {
+	if s.slot != nil {
+		s.slot.Release()
+	}
 }
 
 func (s *Sandbox) setGone(err error) {
@@ -276,6 +315,7 @@ func (s *Sandbox) Close() error {
 		cancel()
 		s.client.Close()
 		s.closeErr = s.m.Close()
+		s.releaseSlot()
 		<-s.watchDone
 	})
 	return s.closeErr
@@ -294,12 +334,16 @@ type Host struct {
 	TSCkHz      int
 	CPUModel    string        // QEMU -cpu override ($VOIDBOX_QEMU_CPU)
 	BootTimeout time.Duration // 0: DefaultBootTimeout
-	Logger      *slog.Logger
+	// Admission is the gate every boot of this host waits at (nil: the
+	// default gate, see Config.Admission).
+	Admission *admission.Gate
+	Logger    *slog.Logger
 }
 
 // Config is the boot of one VM named name with policy p from the given
 // kernel and initramfs on this host.
 func (h Host) Config(name string, p policy.Sandbox, kernel, initramfs string) Config {
 	return Config{Name: name, Policy: p, QEMU: h.QEMU, Kernel: kernel, Initramfs: initramfs,
-		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout, Logger: h.Logger}
+		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout,
+		Admission: h.Admission, Logger: h.Logger}
 }

@@ -18,6 +18,7 @@ import (
 type Detail struct {
 	Kernel        string       `json:"kernel,omitempty"`
 	Accel         string       `json:"accel,omitempty"`
+	QueueMS       float64      `json:"queue_ms,omitempty"` // waiting for a host-wide VM slot
 	BootMS        float64      `json:"boot_ms"`
 	ExecMS        float64      `json:"exec_ms"`
 	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
@@ -133,7 +134,7 @@ func (r *Runner) config(b *Box, initramfs string) sandbox.Config {
 
 // bootVM boots cfg, marking errors no retry would fix as permanent.
 func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data)) (*sandbox.Sandbox, *Detail, error) {
-	sb, err := r.boot.Boot(ctx, cfg)
+	sb, err := r.boot.Boot(ctx, withQueueEvents(cfg, emit))
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
 			err = pipeline.Permanent(err)
@@ -141,7 +142,7 @@ func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event
 		return nil, nil, fmt.Errorf("starting VM: %w", err)
 	}
 	info := sb.Info()
-	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime)}
+	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, QueueMS: ms(info.QueueWait), BootMS: ms(info.BootTime)}
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
 	return sb, d, nil
 }
