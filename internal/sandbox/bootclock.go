@@ -14,8 +14,8 @@ const bootWallFactor = 5
 
 // bootDeadline is the boot timeout as the guest experiences it. The clock
 // starts at admission (time spent queued for a slot is not boot time) and
-// runs while the guest either runs or does not want to: time its QEMU
-// process spent runnable but waiting for a host CPU
+// runs while the guest either runs or does not want to: time a thread of
+// its QEMU process spent runnable but waiting for a host CPU
 // (/proc/PID/task/*/schedstat) is taken off. So a guest that is merely
 // slow on a loaded host is not killed, while a guest that is stuck is,
 // whichever way it is stuck: spinning (it runs, so the clock runs) or
@@ -49,19 +49,34 @@ func watchBoot(ctx context.Context, pid int, timeout time.Duration, start time.T
 func (d *bootDeadline) run(pid int, timeout time.Duration, start time.Time) {
 	t := time.NewTicker(min(250*time.Millisecond, timeout/4))
 	defer t.Stop()
-	// QEMU started after start, so its threads' counts are all boot time.
-	var starved time.Duration
+	// QEMU started after start, so every count of its threads is boot time.
+	prev := map[string]time.Duration{}
+	last := start
+	var boot, starved time.Duration
 	for {
 		select {
 		case <-d.stop:
 			return
 		case <-t.C:
 		}
-		wall := time.Since(start)
-		if s, ok := starvedTime(pid); ok {
-			starved = max(starved, min(s, wall))
+		now := time.Now()
+		step := now.Sub(last)
+		last = now
+		// Of this step, the part some thread of QEMU was runnable but not
+		// running is the host's doing. Threads waiting at the same time
+		// would count twice: no more than the step is taken off.
+		var waited time.Duration
+		if waits, ok := threadWaits(pid); ok {
+			for tid, w := range waits {
+				waited += max(w-prev[tid], 0)
+			}
+			prev = waits
 		}
-		if boot := wall - starved; boot >= timeout || wall >= bootWallFactor*timeout {
+		waited = min(waited, step)
+		boot += step - waited
+		starved += waited
+		wall := now.Sub(start)
+		if boot >= timeout || wall >= bootWallFactor*timeout {
 			detail := ""
 			if starved >= time.Second {
 				detail = fmt.Sprintf(" (%v wall, %v of it waiting for a host CPU)", wall.Round(100*time.Millisecond), starved.Round(100*time.Millisecond))

@@ -8,21 +8,21 @@ import (
 	"time"
 )
 
-// starvedTime is how long the busiest thread of process pid (a booting
-// guest's vCPU) has waited on a run queue, from schedstat(5)'s second
-// field. ok is false when it cannot be read (no process, no schedstats).
-func starvedTime(pid int) (time.Duration, bool) {
+// threadWaits returns, per thread of process pid, how long it has waited on
+// a run queue (schedstat(5)'s second field). ok is false when nothing can be
+// read (no such process, no schedstats).
+func threadWaits(pid int) (map[string]time.Duration, bool) {
 	if pid <= 0 {
-		return 0, false
+		return nil, false
 	}
-	tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	tasks, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, false
+		return nil, false
 	}
-	var busiest, wait int64
-	found := false
+	waits := make(map[string]time.Duration, len(tasks))
 	for _, t := range tasks {
-		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", t.Name(), "schedstat"))
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
 		if err != nil {
 			continue
 		}
@@ -30,14 +30,9 @@ func starvedTime(pid int) (time.Duration, bool) {
 		if len(f) < 2 {
 			continue
 		}
-		run, err1 := strconv.ParseInt(f[0], 10, 64)
-		w, err2 := strconv.ParseInt(f[1], 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		if !found || run > busiest {
-			busiest, wait, found = run, w, true
+		if w, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+			waits[t.Name()] = time.Duration(w)
 		}
 	}
-	return time.Duration(wait), found
+	return waits, len(waits) > 0
 }

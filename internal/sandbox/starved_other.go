@@ -4,5 +4,5 @@ package sandbox
 
 import "time"
 
-// starvedTime is unknown off Linux: boots are bounded by wall time.
-func starvedTime(int) (time.Duration, bool) { return 0, false }
+// threadWaits is unknown off Linux: boots are bounded by wall time.
+func threadWaits(int) (map[string]time.Duration, bool) { return nil, false }
