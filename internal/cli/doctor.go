@@ -102,6 +102,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host v
 	} else {
 		out = append(out, check{Name: "guest-image", OK: true, Detail: st.Summary() + " at " + st.Vmlinux})
 	}
+	out = append(out, cacheCheck(cacheDir))
 	// Optional: only agent stages with runtime claude-code need it.
 	if im, err := claudecode.FindImage(cacheDir, ""); err != nil {
 		out = append(out, check{Name: "claude-code", OK: true, Detail: "not built (optional; only for runtime: claude-code)",

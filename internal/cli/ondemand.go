@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/voidbox/voidbox"
+	"github.com/voidbox/voidbox/internal/artifact"
 )
 
 // onDemand runs try, and when it fails because the host is not prepared
@@ -21,6 +23,9 @@ func onDemand[T any](ctx context.Context, e *env, o voidbox.SetupOptions, try fu
 		return v, err
 	}
 	o.Progress = e.stderr
+	if damaged := artifact.Damaged(err); len(damaged) > 0 {
+		fmt.Fprintf(e.stderr, "voidbox: the cache is damaged (%s): repairing it\n", strings.Join(damaged, ", "))
+	}
 	if _, serr := voidbox.Setup(ctx, o); serr != nil {
 		return zero, fmt.Errorf("setting up this host: %w", serr)
 	}

@@ -24,7 +24,7 @@ func TestPruneArchivesKeepsRecentAndProtected(t *testing.T) {
 	other := filepath.Join(dir, "lock")
 	os.WriteFile(other, nil, 0o644)
 	protect := []string{paths[0]} // the oldest, but in use
-	pruneArchives(dir, 4, protect)
+	pruneArchives(&cacheIndex{Files: map[string]indexEntry{}}, dir, dir, 4, protect)
 	for i, p := range paths {
 		_, err := os.Stat(p)
 		kept := err == nil
