@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -117,6 +118,15 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 	slot, err := admit(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	// A long wait gives a concurrent set-up time to prune or replace the
+	// image: say so as a missing dependency (the CLI sets up and retries),
+	// not as a failed boot.
+	for _, f := range []string{cfg.Kernel, cfg.Initramfs} {
+		if _, err := os.Stat(f); f != "" && err != nil {
+			slot.Release()
+			return nil, fmt.Errorf("%w: guest image: %w", ErrMissingDependency, err)
+		}
 	}
 	start := time.Now() // the boot deadline runs from admission
 	m, err := vmm.Start(ctx, vmm.Config{
