@@ -13,6 +13,8 @@ type (
 	EventStageFailed    = event.StageFailed
 	EventStageSkipped   = event.StageSkipped
 	EventStageCancelled = event.StageCancelled
+	EventVMQueued       = event.VMQueued
+	EventVMAdmitted     = event.VMAdmitted
 	EventVMBooted       = event.VMBooted
 	EventExecOutput     = event.ExecOutput
 	EventVMStats        = event.VMStats

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/admission"
 	"github.com/voidbox/voidbox/internal/sandbox"
+	"github.com/voidbox/voidbox/internal/stage"
 )
 
 // Sandbox is one running micro-VM. Its methods are safe for concurrent use.
@@ -40,12 +42,19 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	}
 	c := h.config(cfg.Name, cfg.Policy, h.image(cfg.Image))
 	c.ConsoleLog = cfg.ConsoleLog
+	if cfg.Events != nil {
+		c.OnQueued = func(st admission.Status) { emitNow(cfg.Events, stage.QueuedEvent(st)) }
+		c.OnAdmitted = func(waited time.Duration) { emitNow(cfg.Events, EventVMAdmitted{WaitMS: waited.Milliseconds()}) }
+	}
 	s, err := sandbox.Boot(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	return &Sandbox{s: s}, nil
 }
+
+// emitNow sends d to sink as an event of now.
+func emitNow(sink EventSink, d EventData) { sink.Emit(Event{Time: time.Now(), Data: d}) }
 
 // Info describes the running sandbox.
 func (s *Sandbox) Info() Info { return s.s.Info() }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/voidbox/voidbox/internal/admission"
 	"github.com/voidbox/voidbox/internal/guestimage"
 	"github.com/voidbox/voidbox/internal/imagedisk"
 	"github.com/voidbox/voidbox/internal/policy"
@@ -153,6 +154,11 @@ func resolveHost(ctx context.Context, h HostOptions, agents bool) (hostEnv, erro
 	env.Accel, env.TSCkHz, err = sandbox.ChooseAccel(ctx, vmm.HostProbe{}, want, base, verdicts)
 	if err != nil {
 		return env, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	// One gate for every VM of this run (they share its wake-ups).
+	env.Admission, err = sandbox.DefaultGate(env.Accel.Accel, admission.Options{BootSlots: h.BootSlots, MemoryMiB: int64(h.MemoryBudgetMiB)})
+	if err != nil {
+		return env, err
 	}
 	return env, nil
 }

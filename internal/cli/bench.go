@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +17,7 @@ func newBenchCmd(e *env) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure voidbox against baselines taken in the same run",
 	}
-	c.AddCommand(newBenchBootCmd(e), newBenchFanOutCmd(e), newBenchImageCmd(e), newBenchServeCmd(e))
+	c.AddCommand(newBenchBootCmd(e), newBenchFanOutCmd(e), newBenchImageCmd(e), newBenchServeCmd(e), newBenchLoadCmd(e))
 	return c
 }
 
@@ -184,4 +186,60 @@ func writeJSON(e *env, v any) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func newBenchLoadCmd(e *env) *cobra.Command {
+	var o bench.LoadOptions
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "load N [-- COMMAND...]",
+		Short: "N voidbox exec processes at once: all finish, how long they queued and booted",
+		Long: `Start one "voidbox exec" alone (the baseline), then N at once as separate processes,
+each running COMMAND (default: sh -c 'echo ok') in its own VM. Print how many succeeded,
+the wall time against the ideal N × baseline ÷ boot slots (target ≤ 1.5), p50/p95 of the
+time each waited for a VM slot and of its boot, the host's lowest MemAvailable, swapping
+and OOM kills during the run, and anything left behind (QEMU, sockets, runtime dirs).`,
+		Example: `  voidbox bench load 64
+  voidbox bench load 100 --memory 512M`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 {
+				return usageError{fmt.Errorf("bench load N: %q is not a positive number", args[0])}
+			}
+			o.N, o.Command, o.Progress = n, args[1:], e.stderr
+			r, err := bench.Load(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(e, r)
+			}
+			fmt.Fprintf(e.stdout, "N=%d at %d MiB, %d boot slots, %.1f GiB memory budget\n", r.N, r.MemoryMiB, r.BootSlots, float64(r.BudgetMiB)/1024)
+			fmt.Fprintf(e.stdout, "succeeded %d/%d, failed %d\n", r.Succeeded, r.N, r.Failed)
+			for why, k := range r.Failures {
+				fmt.Fprintf(e.stdout, "  %d× %s\n", k, why)
+			}
+			fmt.Fprintf(e.stdout, "wall %v; ideal %v (%d × one exec %v ÷ %d slots); ratio %.2f (target ≤ 1.5)\n",
+				r.Wall.Round(100*time.Millisecond), r.Ideal.Round(100*time.Millisecond), r.N, r.Single.Round(10*time.Millisecond), r.BootSlots, r.Ratio)
+			fmt.Fprintf(e.stdout, "queue wait: %v\n", r.Queue)
+			fmt.Fprintf(e.stdout, "boot:       %v\n", r.Boot)
+			fmt.Fprintf(e.stdout, "host: lowest MemAvailable %.1f GiB, %d pages swapped out, %d OOM kills\n",
+				float64(r.MinAvailableMiB)/1024, r.SwappedPages, r.OOMKills)
+			if len(r.Left) > 0 {
+				fmt.Fprintf(e.stdout, "left behind: %s\n", strings.Join(r.Left, ", "))
+			} else {
+				fmt.Fprintln(e.stdout, "left behind: nothing (no QEMU, socket, runtime dir or admission file)")
+			}
+			if r.Failed > 0 || len(r.Left) > 0 || r.OOMKills > 0 {
+				return &exitError{code: ExitFailure}
+			}
+			return nil
+		},
+	}
+	c.Flags().IntVar(&o.MemoryMiB, "memory-mib", 256, "guest memory of each exec")
+	c.Flags().IntVar(&o.BootSlots, "boot-slots", 0, "passed to each exec (default: the host's)")
+	c.Flags().StringVar(&o.MemoryBudget, "memory-budget", "", "passed to each exec (default: the host's)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return c
 }

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/bytesize"
+	"github.com/voidbox/voidbox/internal/progress"
 	"golang.org/x/term"
 )
 
@@ -73,12 +75,14 @@ type execReport struct {
 	StdoutDropped int64   `json:"stdout_dropped_bytes,omitempty"`
 	StderrDropped int64   `json:"stderr_dropped_bytes,omitempty"`
 	DurationMS    float64 `json:"duration_ms"`
+	QueueMS       float64 `json:"queue_ms"` // waiting for a host-wide VM slot
 	BootMS        float64 `json:"boot_ms"`
 	Kernel        string  `json:"kernel"`
 	Accel         string  `json:"accel"`
 }
 
 func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir string, asJSON, interactive bool) error {
+	cfg.Events = queueNotice(e)
 	sb, err := onDemand(ctx, e, voidbox.SetupOptions{CacheDir: cfg.Host.CacheDir}, func() (*voidbox.Sandbox, error) {
 		return voidbox.New(ctx, cfg)
 	})
@@ -110,7 +114,7 @@ func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir
 			OOMKilled: res.OOMKilled, Reason: res.Reason(),
 			Stdout: string(res.Stdout), Stderr: string(res.Stderr),
 			StdoutDropped: res.StdoutDropped, StderrDropped: res.StderrDropped,
-			DurationMS: ms(res.Duration), BootMS: ms(info.BootTime), Kernel: info.Kernel, Accel: info.Accel,
+			DurationMS: ms(res.Duration), QueueMS: ms(info.QueueWait), BootMS: ms(info.BootTime), Kernel: info.Kernel, Accel: info.Accel,
 		}); err != nil {
 			return err
 		}
@@ -157,4 +161,15 @@ func stdinIsData(r io.Reader) bool {
 		return false
 	}
 	return true
+}
+
+// queueNotice prints one line on stderr when the VM has to wait for a
+// host-wide slot, so that a slow start is explained.
+func queueNotice(e *env) voidbox.EventSink {
+	var once sync.Once
+	return voidbox.EventSinkFunc(func(ev voidbox.Event) {
+		if q, ok := ev.Data.(voidbox.EventVMQueued); ok {
+			once.Do(func() { fmt.Fprintf(e.stderr, "voidbox: %s\n", progress.QueueText(q)) })
+		}
+	})
 }

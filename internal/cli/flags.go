@@ -28,6 +28,37 @@ type sandboxFlags struct {
 	outputLimit string
 	image       string
 	mounts      []string
+	host        hostFlags
+}
+
+// hostFlags are the host's VM budgets, shared by every command that boots.
+type hostFlags struct {
+	bootSlots    int
+	memoryBudget string
+}
+
+func (f *hostFlags) register(fs *pflag.FlagSet) {
+	fs.IntVar(&f.bootSlots, "boot-slots", 0, "VMs booting at once on this host, across every voidbox process (default $VOIDBOX_BOOT_SLOTS or the core count under TCG)")
+	fs.StringVar(&f.memoryBudget, "memory-budget", "", "memory of the VMs running at once on this host, across every voidbox process (e.g. 12G; default $VOIDBOX_MEMORY_BUDGET or 3/4 of RAM)")
+}
+
+// apply sets h's budgets from the flags, collecting problems in errs.
+func (f *hostFlags) apply(h *voidbox.HostOptions, errs *[]error) {
+	if f.bootSlots < 0 {
+		*errs = append(*errs, fmt.Errorf("--boot-slots: %d is negative", f.bootSlots))
+	}
+	h.BootSlots = f.bootSlots
+	if f.memoryBudget != "" {
+		n, err := bytesize.Parse(f.memoryBudget)
+		switch {
+		case err != nil:
+			*errs = append(*errs, fmt.Errorf("--memory-budget: %w", err))
+		case n < 1<<20:
+			*errs = append(*errs, fmt.Errorf("--memory-budget: %s is less than 1M", f.memoryBudget))
+		default:
+			h.MemoryBudgetMiB = int(n >> 20)
+		}
+	}
 }
 
 func (f *sandboxFlags) register(fs *pflag.FlagSet) {
@@ -44,6 +75,7 @@ func (f *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.outputLimit, "output-limit", "16M", "cap on each output stream; the rest is dropped with a notice")
 	fs.StringVar(&f.image, "image", "", "boot from this OCI image's file system (pulled into the image cache if missing); default voidbox's own initramfs")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "share a host directory: HOST:GUEST[:ro|rw] (repeatable; ro by default, enforced on the host)")
+	f.host.register(fs)
 }
 
 // flagOf names the flag that sets each policy field (policy.Problem.Key).
@@ -90,6 +122,7 @@ func (f *sandboxFlags) config(name string) (voidbox.Config, error) {
 	} else if lim == 0 {
 		p.OutputLimit = -1 // an explicit 0 is an error, not "the default"
 	}
+	f.host.apply(&cfg.Host, &errs)
 	if f.bootTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--boot-timeout: %v must be positive", f.bootTimeout))
 	}

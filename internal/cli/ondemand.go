@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/voidbox/voidbox"
+	"github.com/voidbox/voidbox/internal/artifact"
 	"github.com/voidbox/voidbox/internal/oci"
 	"github.com/voidbox/voidbox/internal/toolbox"
 )
@@ -32,6 +34,9 @@ func onDemand[T any](ctx context.Context, e *env, o voidbox.SetupOptions, try fu
 			}
 		} else {
 			o.Progress = e.stderr
+			if damaged := artifact.Damaged(err); len(damaged) > 0 {
+				fmt.Fprintf(e.stderr, "voidbox: the cache is damaged (%s): repairing it\n", strings.Join(damaged, ", "))
+			}
 			if _, serr := voidbox.Setup(ctx, o); serr != nil {
 				return zero, fmt.Errorf("setting up this host: %w", serr)
 			}

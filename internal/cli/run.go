@@ -21,6 +21,7 @@ type runFlags struct {
 	showOutput, tui                              bool
 	remote                                       bool
 	host, idempotencyKey                         string
+	budgets                                      hostFlags
 }
 
 func newRunCmd(e *env) *cobra.Command {
@@ -52,6 +53,7 @@ it was interrupted.`,
 	fl.StringVar(&f.host, "host", "", "daemon address for --remote: unix:///PATH, tcp://HOST:PORT or https://HOST:PORT")
 	fl.StringVar(&f.idempotencyKey, "idempotency-key", "", "with --remote: a retry with the same key returns the first run")
 	fl.BoolVar(&f.tui, "tui", false, "show the run in the live panel view (voidbox tui); plain progress without a terminal")
+	f.budgets.register(fl)
 	return c
 }
 
@@ -68,6 +70,11 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 	mode, err := progressMode(f.progress)
 	if err != nil {
 		return err
+	}
+	host := voidbox.HostOptions{Accel: f.accel}
+	var errs []error
+	if f.budgets.apply(&host, &errs); len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
 	}
 	s, job, err := loadSpec(e, f.file)
 	if err != nil {
@@ -113,7 +120,7 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 		defer tel.Close()
 		sinks = append(sinks, tel)
 	}
-	opts := voidbox.RunOptions{Input: input, Events: sinks, Host: voidbox.HostOptions{Accel: f.accel}}
+	opts := voidbox.RunOptions{Input: input, Events: sinks, Host: host}
 	var rep *voidbox.Report
 	var runErr error
 	if tin != nil {

@@ -23,6 +23,8 @@ var samples = []Data{
 	StageFailed{Error: "boom", ExitCode: intp(0), Attempts: 2, Permanent: true, StderrTail: []string{"cat: x: No such file"}},
 	StageSkipped{Reason: `stage "a" failed`, FailedStage: "a"},
 	StageCancelled{Reason: "run cancelled"},
+	VMQueued{Ahead: 12, Booting: 2, BootSlots: 2, MemoryInUseMiB: 3174, MemoryBudgetMiB: 18432, MemoryMiB: 608, Reason: "boot slot"},
+	VMAdmitted{WaitMS: 4200},
 	VMBooted{BootMS: 2512.5, Kernel: "6.1.0-57-amd64", Accel: "tcg"},
 	ExecOutput{Stream: "stderr", Data: "hi\n"},
 	VMStats{MemoryMB: 256, RSSBytes: 200 << 20, CPUMS: 1500, CPUPercent: 97.5},

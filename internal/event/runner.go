@@ -4,10 +4,30 @@ import "strings"
 
 // Events of a stage's attempt: its VM and its command.
 const (
+	TypeVMQueued   Type = "vm.queued"
+	TypeVMAdmitted Type = "vm.admitted"
 	TypeVMBooted   Type = "vm.booted"
 	TypeExecOutput Type = "exec.output"
 	TypeVMStats    Type = "vm.stats"
 )
+
+// VMQueued: the attempt's VM waits for a host-wide slot (a boot slot and
+// its memory, shared by every voidbox process of the user). Sent when the
+// wait begins and then at most once a second while the queue moves.
+type VMQueued struct {
+	Ahead           int    `json:"ahead"`             // VMs queued before this one
+	Booting         int    `json:"booting"`           // VMs booting now
+	BootSlots       int    `json:"boot_slots"`        // the host's boot budget
+	MemoryInUseMiB  int64  `json:"memory_in_use_mib"` // charged to running VMs
+	MemoryBudgetMiB int64  `json:"memory_budget_mib"` // the host's memory budget
+	MemoryMiB       int64  `json:"memory_mib"`        // this VM's charge (guest RAM + QEMU)
+	Reason          string `json:"reason"`            // queue, boot slot, memory or host memory
+}
+
+// VMAdmitted: the VM waited and now has its slot; its boot starts.
+type VMAdmitted struct {
+	WaitMS int64 `json:"wait_ms"`
+}
 
 // VMBooted: the attempt's VM answered the handshake.
 type VMBooted struct {
@@ -30,6 +50,9 @@ type ExecOutput struct {
 func NewExecOutput(stream string, data []byte) ExecOutput {
 	return ExecOutput{Stream: stream, Data: strings.ToValidUTF8(string(data), "\uFFFD")}
 }
+
+func (VMQueued) EventType() Type   { return TypeVMQueued }
+func (VMAdmitted) EventType() Type { return TypeVMAdmitted }
 
 // VMStats samples the attempt's VM as the host sees it: the QEMU process's
 // resident memory and CPU time, read from /proc on the host (never from the

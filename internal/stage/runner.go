@@ -19,6 +19,7 @@ import (
 type Detail struct {
 	Kernel        string       `json:"kernel,omitempty"`
 	Accel         string       `json:"accel,omitempty"`
+	QueueMS       float64      `json:"queue_ms,omitempty"` // waiting for a host-wide VM slot
 	BootMS        float64      `json:"boot_ms"`
 	ExecMS        float64      `json:"exec_ms"`
 	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
@@ -158,7 +159,7 @@ func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[
 // starts what watches the VM while it runs (vm.stats). release stops the
 // watchers and closes the VM.
 func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
-	sb, err := r.boot.Boot(ctx, cfg)
+	sb, err := r.boot.Boot(ctx, withQueueEvents(cfg, emit))
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
 			err = pipeline.Permanent(err)
@@ -166,7 +167,7 @@ func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event
 		return nil, nil, nil, fmt.Errorf("starting VM: %w", err)
 	}
 	info := sb.Info()
-	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime), Image: info.Image}
+	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, QueueMS: ms(info.QueueWait), BootMS: ms(info.BootTime), Image: info.Image}
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
 	stopStats := watchStats(sb, emit)
 	stopAttach := tap.serve(sb)
