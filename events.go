@@ -13,8 +13,11 @@ type (
 	EventStageFailed    = event.StageFailed
 	EventStageSkipped   = event.StageSkipped
 	EventStageCancelled = event.StageCancelled
+	EventVMQueued       = event.VMQueued
+	EventVMAdmitted     = event.VMAdmitted
 	EventVMBooted       = event.VMBooted
 	EventExecOutput     = event.ExecOutput
+	EventVMStats        = event.VMStats
 	EventAgentStarted   = event.AgentStarted
 	EventAgentTurn      = event.AgentTurn
 	EventAgentToolCall  = event.AgentToolCall

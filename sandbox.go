@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/admission"
 	"github.com/voidbox/voidbox/internal/sandbox"
+	"github.com/voidbox/voidbox/internal/stage"
 )
 
 // Sandbox is one running micro-VM. Its methods are safe for concurrent use.
@@ -40,12 +42,19 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	}
 	c := h.config(cfg.Name, cfg.Policy, h.image(cfg.Image))
 	c.ConsoleLog = cfg.ConsoleLog
+	if cfg.Events != nil {
+		c.OnQueued = func(st admission.Status) { emitNow(cfg.Events, stage.QueuedEvent(st)) }
+		c.OnAdmitted = func(waited time.Duration) { emitNow(cfg.Events, EventVMAdmitted{WaitMS: waited.Milliseconds()}) }
+	}
 	s, err := sandbox.Boot(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	return &Sandbox{s: s}, nil
 }
+
+// emitNow sends d to sink as an event of now.
+func emitNow(sink EventSink, d EventData) { sink.Emit(Event{Time: time.Now(), Data: d}) }
 
 // Info describes the running sandbox.
 func (s *Sandbox) Info() Info { return s.s.Info() }
@@ -78,7 +87,18 @@ type Cmd struct {
 	Timeout time.Duration
 	// OnStart is called with the guest pid once the command is running.
 	OnStart func(pid int)
+	// TTY runs the command on a guest pseudo-terminal, as an interactive
+	// shell would be: Stdin is its keyboard, Stdout gets everything the
+	// terminal shows (stderr included). The allowlist, rlimits and timeout
+	// apply as to any command.
+	TTY *TTY
 }
+
+// TTY is the guest terminal of a command: its size, TERM and later sizes.
+type TTY = sandbox.TTY
+
+// WindowSize is a terminal's size in character cells.
+type WindowSize = sandbox.WindowSize
 
 // Result is how a command ended. A command that ran and failed is a Result
 // with a non-zero ExitCode, not an error; errors are reserved for the sandbox.
@@ -88,7 +108,7 @@ type Result = sandbox.Result
 // process group is terminated and ctx's error is returned.
 func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 	return s.s.Exec(ctx, sandbox.Cmd{Args: c.Args, Env: c.Env, Dir: c.Dir, Stdin: c.Stdin,
-		Stdout: c.Stdout, Stderr: c.Stderr, Timeout: c.Timeout, OnStart: c.OnStart})
+		Stdout: c.Stdout, Stderr: c.Stderr, Timeout: c.Timeout, OnStart: c.OnStart, TTY: c.TTY})
 }
 
 // FileInfo describes a guest path.

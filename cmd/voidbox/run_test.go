@@ -22,6 +22,7 @@ var runnableExamples = map[string]string{
 	"pipeline.yaml":       `{"words":13,"distinct":10,"top":"the","top_count":3}`,
 	"fanout.yaml":         `{"count":8,"sum":31,"max":9,"mean":3.88}`,
 	"workflow.yaml":       "404 /missing: 2 requests\n500 /api: 1 requests",
+	"toolbox.yaml":        "404 /missing: 2\n500 /api: 1",
 	"seed/greetings.json": "hi ADA LIN (2 names)!",
 	"service.yaml":        "cheapest: pen 2",
 }
@@ -30,6 +31,7 @@ var runnableExamples = map[string]string{
 // way the README does and checks the output each one documents.
 func TestExamplesE2E(t *testing.T) {
 	vmtest.Setup(t)
+	vmtest.Toolbox(t)          // toolbox.yaml's image (voidbox run would build it on first use)
 	t.Setenv("GREETING", "hi") // seed/greetings.json copies it from the host
 	for file, want := range runnableExamples {
 		if file == "service.yaml" {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -27,6 +28,7 @@ type check struct {
 func newDoctorCmd(e *env) *cobra.Command {
 	var asJSON, boot bool
 	var cacheDir, accel string
+	var hf hostFlags
 	c := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check this host: QEMU, guest image, cache, accelerator",
@@ -35,7 +37,12 @@ QEMU, the guest init, the cache, the guest kernel and image, and which accelerat
 (kvm or tcg) would be used and why. With --boot, also boot a VM and run a command.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			checks := doctorChecks(cmd.Context(), cacheDir, accel, boot)
+			var host voidbox.HostOptions
+			var errs []error
+			if hf.apply(&host, &errs); len(errs) > 0 {
+				return usageError{errors.Join(errs...)}
+			}
+			checks := doctorChecks(cmd.Context(), cacheDir, accel, boot, host)
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
@@ -66,10 +73,11 @@ QEMU, the guest init, the cache, the guest kernel and image, and which accelerat
 	c.Flags().BoolVar(&boot, "boot", false, "also boot a VM and run a command in it")
 	c.Flags().StringVar(&cacheDir, "cache-dir", "", "artifact cache to inspect")
 	c.Flags().StringVar(&accel, "accel", "", "accelerator override to evaluate (kvm, tcg, auto)")
+	hf.register(c.Flags())
 	return c
 }
 
-func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []check {
+func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host voidbox.HostOptions) []check {
 	var out []check
 	q, err := setup.FindQEMU()
 	if err != nil {
@@ -94,6 +102,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 	} else {
 		out = append(out, check{Name: "guest-image", OK: true, Detail: st.Summary() + " at " + st.Vmlinux})
 	}
+	out = append(out, cacheCheck(cacheDir))
 	// Optional: only agent stages with runtime claude-code need it.
 	if im, err := claudecode.FindImage(cacheDir, ""); err != nil {
 		out = append(out, check{Name: "claude-code", OK: true, Detail: "not built (optional; only for runtime: claude-code)",
@@ -110,6 +119,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 			d += " (confirmed by a smoke boot on first use)"
 		}
 		out = append(out, check{Name: "accelerator", OK: true, Detail: d})
+		out = append(out, admissionCheck(ch.Accel, host))
 	}
 	if boot {
 		out = append(out, bootCheck(ctx, cacheDir, accel))

@@ -7,17 +7,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/bytesize"
+	"github.com/voidbox/voidbox/internal/progress"
 	"golang.org/x/term"
 )
 
 func newExecCmd(e *env) *cobra.Command {
 	var sf sandboxFlags
-	var asJSON, interactive bool
+	var asJSON, interactive, tty bool
 	var dir string
 	c := &cobra.Command{
 		Use:   "exec [flags] -- COMMAND [ARG...]",
@@ -25,15 +27,29 @@ func newExecCmd(e *env) *cobra.Command {
 		Long: `Boot a micro-VM, run COMMAND in it as an unprivileged user (uid 1000), stream its
 output and exit with its exit code. The VM is stopped and removed afterwards.
 
-Standard input is forwarded when it is a pipe or a file, or with -i.`,
+Standard input is forwarded when it is a pipe or a file, or with -i. With -t (-it)
+the command runs on a terminal in the guest connected to yours, as voidbox shell does.
+
+With --image the guest's root file system is an OCI image's (read-only, with a writable
+layer in the --disk budget); an image not in the cache is pulled first (the toolbox,
+voidbox.local/toolbox:latest, is built). --mount shares host directories.`,
 		Example: `  voidbox exec -- uname -r
   voidbox exec --memory 1G --timeout 30s --env GREETING=hi -- sh -c 'echo $GREETING'
-  echo data | voidbox exec -- wc -c`,
+  echo data | voidbox exec -- wc -c
+  voidbox exec -it -- top
+  voidbox exec --image voidbox.local/toolbox:latest -- sh -c 'curl --version && jq --version'
+  voidbox exec --mount .:/workspace/src --mount ./out:/workspace/out:rw -- ls /workspace/src`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := sf.config("exec")
 			if err != nil {
 				return err
+			}
+			if tty {
+				if asJSON {
+					return usageError{errors.New("--tty and --json: a terminal's output is not captured")}
+				}
+				return runTerminal(cmd.Context(), e, cfg, args, dir)
 			}
 			return runExec(cmd.Context(), e, cfg, args, dir, asJSON, interactive)
 		},
@@ -41,6 +57,7 @@ Standard input is forwarded when it is a pipe or a file, or with -i.`,
 	sf.register(c.Flags())
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result (exit code, output, timings) as JSON instead of streaming")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "forward standard input even when it is a terminal")
+	c.Flags().BoolVarP(&tty, "tty", "t", false, "run the command on a guest terminal connected to yours (raw mode; with -i: -it)")
 	c.Flags().StringVarP(&dir, "workdir", "w", "", "working directory in the guest (default /workspace)")
 	return c
 }
@@ -58,12 +75,14 @@ type execReport struct {
 	StdoutDropped int64   `json:"stdout_dropped_bytes,omitempty"`
 	StderrDropped int64   `json:"stderr_dropped_bytes,omitempty"`
 	DurationMS    float64 `json:"duration_ms"`
+	QueueMS       float64 `json:"queue_ms"` // waiting for a host-wide VM slot
 	BootMS        float64 `json:"boot_ms"`
 	Kernel        string  `json:"kernel"`
 	Accel         string  `json:"accel"`
 }
 
 func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir string, asJSON, interactive bool) error {
+	cfg.Events = queueNotice(e)
 	sb, err := onDemand(ctx, e, voidbox.SetupOptions{CacheDir: cfg.Host.CacheDir}, func() (*voidbox.Sandbox, error) {
 		return voidbox.New(ctx, cfg)
 	})
@@ -95,7 +114,7 @@ func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir
 			OOMKilled: res.OOMKilled, Reason: res.Reason(),
 			Stdout: string(res.Stdout), Stderr: string(res.Stderr),
 			StdoutDropped: res.StdoutDropped, StderrDropped: res.StderrDropped,
-			DurationMS: ms(res.Duration), BootMS: ms(info.BootTime), Kernel: info.Kernel, Accel: info.Accel,
+			DurationMS: ms(res.Duration), QueueMS: ms(info.QueueWait), BootMS: ms(info.BootTime), Kernel: info.Kernel, Accel: info.Accel,
 		}); err != nil {
 			return err
 		}
@@ -142,4 +161,15 @@ func stdinIsData(r io.Reader) bool {
 		return false
 	}
 	return true
+}
+
+// queueNotice prints one line on stderr when the VM has to wait for a
+// host-wide slot, so that a slow start is explained.
+func queueNotice(e *env) voidbox.EventSink {
+	var once sync.Once
+	return voidbox.EventSinkFunc(func(ev voidbox.Event) {
+		if q, ok := ev.Data.(voidbox.EventVMQueued); ok {
+			once.Do(func() { fmt.Fprintf(e.stderr, "voidbox: %s\n", progress.QueueText(q)) })
+		}
+	})
 }

@@ -70,6 +70,9 @@ type AgentFinished struct {
 // LLMRequest is one model request the host gateway forwarded: counts and
 // timings, never prompt text, never keys.
 type LLMRequest struct {
+	// Provider is the box's provider kind (anthropic, openai, ollama,
+	// custom): where the gateway sent the request.
+	Provider     string  `json:"provider,omitempty"`
 	Method       string  `json:"method"`
 	Path         string  `json:"path"`
 	Status       int     `json:"status"`

@@ -15,7 +15,7 @@ func intp(i int) *int { return &i }
 
 // samples has one event of every type, with every field set.
 var samples = []Data{
-	RunStarted{Stages: []string{"a", "b"}, MaxParallel: 2},
+	RunStarted{Stages: []string{"a", "b"}, MaxParallel: 2, Needs: map[string][]string{"b": {"a"}}},
 	RunFinished{Status: "failed", DurationMS: 12, Error: "stage a failed"},
 	StageQueued{}, StageStarted{},
 	StageRetrying{Error: "exit 1", DelayMS: 500},
@@ -23,8 +23,11 @@ var samples = []Data{
 	StageFailed{Error: "boom", ExitCode: intp(0), Attempts: 2, Permanent: true, StderrTail: []string{"cat: x: No such file"}},
 	StageSkipped{Reason: `stage "a" failed`, FailedStage: "a"},
 	StageCancelled{Reason: "run cancelled"},
+	VMQueued{Ahead: 12, Booting: 2, BootSlots: 2, MemoryInUseMiB: 3174, MemoryBudgetMiB: 18432, MemoryMiB: 608, Reason: "boot slot"},
+	VMAdmitted{WaitMS: 4200},
 	VMBooted{BootMS: 2512.5, Kernel: "6.1.0-57-amd64", Accel: "tcg"},
 	ExecOutput{Stream: "stderr", Data: "hi\n"},
+	VMStats{MemoryMB: 256, RSSBytes: 200 << 20, CPUMS: 1500, CPUPercent: 97.5},
 	AgentStarted{Provider: "anthropic", Model: "m", Tools: []string{"bash"}},
 	AgentTurn{Turn: 1, InputTokens: 10, OutputTokens: 2, StopReason: "tool_use"},
 	AgentToolCall{Turn: 1, Name: "bash", DurationMS: 5, ExitCode: intp(0), Error: "e", Denied: true},

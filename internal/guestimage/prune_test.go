@@ -24,7 +24,7 @@ func TestPruneArchivesKeepsRecentAndProtected(t *testing.T) {
 	other := filepath.Join(dir, "lock")
 	os.WriteFile(other, nil, 0o644)
 	protect := []string{paths[0]} // the oldest, but in use
-	pruneArchives(dir, 4, protect)
+	pruneArchives(&cacheIndex{Files: map[string]indexEntry{}}, dir, dir, 4, protect)
 	for i, p := range paths {
 		_, err := os.Stat(p)
 		kept := err == nil
@@ -40,7 +40,7 @@ func TestPruneArchivesKeepsRecentAndProtected(t *testing.T) {
 	// may be about to boot from one it looked up.
 	recent := filepath.Join(dir, "recent.cpio.gz")
 	os.WriteFile(recent, nil, 0o644)
-	pruneArchives(dir, 1, nil)
+	pruneArchives(&cacheIndex{Files: map[string]indexEntry{}}, dir, dir, 1, nil)
 	if _, err := os.Stat(recent); err != nil {
 		t.Error("pruning removed an archive used a moment ago")
 	}
@@ -59,10 +59,15 @@ func TestEnsurePrunesOldImages(t *testing.T) {
 		}
 		last = a
 		// Each build happened days apart: none is protected by its age.
-		old, _ := filepath.Glob(filepath.Join(arch.cache, "*", "*.cpio.gz"))
-		for j, p := range old {
-			at := time.Now().Add(-2*minArchiveAge - time.Duration(len(old)-j)*time.Minute)
-			os.Chtimes(p, at, at)
+		ix := loadIndex(arch.cache)
+		for rel, e := range ix.Files {
+			if e.Used != 0 {
+				e.Used -= int64(2 * minArchiveAge)
+				ix.Files[rel] = e
+			}
+		}
+		if err := ix.save(arch.cache, t.TempDir()); err != nil {
+			t.Fatal(err)
 		}
 	}
 	left, _ := filepath.Glob(filepath.Join(arch.cache, "initramfs", "*.cpio.gz"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/event"
@@ -145,12 +146,19 @@ func (e *engine) run(ctx context.Context) (*Report, error) {
 	e.stages = make([]StageReport, len(g.Nodes))
 	e.waiting = make([]int, len(g.Nodes))
 	e.errs = make([]error, len(g.Nodes))
+	var needs map[string][]string
 	for i, n := range g.Nodes {
 		names[i] = n.ID
 		e.stages[i] = StageReport{Name: n.ID, Status: StatusPending, Group: n.Group}
 		e.waiting[i] = len(e.c.deps[i])
+		if dep := append(slices.Clone(n.Inputs), n.After...); len(dep) > 0 {
+			if needs == nil {
+				needs = map[string][]string{}
+			}
+			needs[n.ID] = dep
+		}
 	}
-	e.emit(event.Event{Time: rep.Started, Data: event.RunStarted{Stages: names, MaxParallel: g.MaxParallel}})
+	e.emit(event.Event{Time: rep.Started, Data: event.RunStarted{Stages: names, MaxParallel: g.MaxParallel, Needs: needs}})
 
 	// Services run under svcCtx, which the scheduler ends once only ready
 	// services are left running (their work for the run is done).

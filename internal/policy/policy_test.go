@@ -81,3 +81,24 @@ func TestCloneSharesNothing(t *testing.T) {
 		t.Errorf("clone shares with the original: %+v", p)
 	}
 }
+
+func TestAttachShellNeedsSh(t *testing.T) {
+	for _, c := range []struct {
+		p    Sandbox
+		fail bool
+	}{
+		{Sandbox{AttachShell: true}, false},
+		{Sandbox{AttachShell: true, AllowedCommands: []string{"ls", "sh"}}, false},
+		{Sandbox{AttachShell: true, AllowedCommands: []string{}}, true},
+		{Sandbox{AttachShell: true, AllowedCommands: []string{"ls"}}, true},
+		{Sandbox{AllowedCommands: []string{"ls"}}, false},
+	} {
+		ps := AsProblems(c.p.Validate())
+		if got := len(ps) > 0; got != c.fail {
+			t.Errorf("%+v: problems %v", c.p, ps)
+		}
+		if c.fail && ps[0].Key() != "attach_shell" {
+			t.Errorf("problem at %q", ps[0].Key())
+		}
+	}
+}

@@ -99,6 +99,9 @@ func (r *Renderer) block(now time.Time) []string {
 			elapsed = formatDuration(st.elapsed(now))
 		}
 		line := fmt.Sprintf("  %-*s  %-9s  %-10s  %s", nameWidth, clean(st.name), st.state, attempt, elapsed)
+		if st.detail != "" {
+			line = fmt.Sprintf("%-*s  %s", nameWidth+36, line, st.detail)
+		}
 		lines = append(lines, strings.TrimRight(line, " "))
 	}
 	return lines

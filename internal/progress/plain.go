@@ -52,6 +52,14 @@ func (r *Renderer) printPlain(ev event.Event) {
 	case event.StageCancelled:
 		r.printPartial(ts, st)
 		line("stage %s cancelled", name)
+	case event.VMQueued:
+		if !st.queuedShown {
+			st.queuedShown = true
+			line("stage %s %s", name, QueueText(d))
+		}
+	case event.VMAdmitted:
+		st.queuedShown = false
+		line("stage %s admitted after %s", name, ms(d.WaitMS))
 	case event.ExecOutput:
 		if !r.opts.ShowOutput {
 			return

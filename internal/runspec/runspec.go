@@ -118,6 +118,17 @@ func box(sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
 		Timeout(sb.Timeout).
 		Retries(sb.Retries, sb.RetryBackoff).
 		OutputFile(sb.OutputFile)
+	for _, s := range sb.Skills {
+		if s.Kind == spec.SkillOCI {
+			b.Skill(voidbox.SkillOCI(s.Image, s.Mount))
+		}
+	}
+	for _, o := range sb.Outputs {
+		b.Output(o.Name, o.Guest)
+	}
+	for _, in := range sb.Inputs {
+		b.Input(in.From, in.Guest)
+	}
 	if sb.Service {
 		b.Service()
 	}
@@ -171,6 +182,8 @@ func agentBox(b *voidbox.Box, sb *spec.Box, lookup Lookup) (*voidbox.Box, error)
 			b.Skill(voidbox.SkillMCP(s.Name, srv))
 		case spec.SkillAgent:
 			// Box.Runtime already reflects it.
+		case spec.SkillOCI:
+			// Added with the box: any box may have OCI skills.
 		}
 	}
 	return b, errors.Join(errs...)

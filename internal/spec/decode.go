@@ -19,9 +19,12 @@ const maxAliasNodes = 100_000
 // problem: each method records what is wrong and returns what it could decode,
 // with ok=false when the value is unusable.
 type decoder struct {
-	file  string
-	dir   string // absolute; relative host paths resolve against it
-	probs *problems
+	file string
+	dir  string // absolute; relative host paths resolve against it
+	// noHost refuses what would read the parsing host: files (skills,
+	// kernel, initramfs) and environment values (see ParseOptions).
+	noHost bool
+	probs  *problems
 	// aliasBudget is how many more nodes aliases may expand to.
 	aliasBudget int
 	// aliasSpent is set once the budget ran out, so it is reported once.

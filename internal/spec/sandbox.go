@@ -143,6 +143,22 @@ func (d *decoder) sandboxLimits(f *fields, s *Sandbox) {
 			p.AllowedCommands = cmds
 		}
 	}
+	d.image(f, s)
+	d.mounts(f, s)
+	if v, ok := f.boolean("attach_shell"); ok {
+		p.AttachShell = v
+	}
+	// Checked on the merged result too: a box may narrow the allowlist
+	// under an attach_shell it inherits.
+	if f.has("attach_shell") || f.has("allowed_commands") {
+		if err := policy.CheckAttachShell(p.AttachShell, p.AllowedCommands); err != nil {
+			key := "attach_shell"
+			if !f.has(key) {
+				key = "allowed_commands"
+			}
+			d.at(f.m[key].val, join(f.path, key), "%v", err)
+		}
+	}
 	diskOK := !f.has("disk_mb")
 	if v, ok := f.integer("disk_mb", math.MinInt32, math.MaxInt32); ok {
 		p.DiskMiB, diskOK = v, true
@@ -208,6 +224,10 @@ func (d *decoder) hostFile(f *fields, key string) string {
 	n, path := f.m[key].val, join(f.path, key)
 	if p == "" {
 		d.at(n, path, "empty path")
+		return ""
+	}
+	if d.noHost {
+		d.at(n, path, "%s: %s", p, noHostFiles)
 		return ""
 	}
 	abs := p

@@ -28,6 +28,10 @@ const (
 	// SkillRemote is a SKILL.md fetched on the host when the spec runs
 	// (remote:OWNER/REPO/SKILL[@REV]); Name is the reference until then.
 	SkillRemote SkillKind = "remote"
+	// SkillOCI is an OCI image mounted read-only at Mount in the guest: its
+	// bin/ goes on the agent's PATH and its SKILL.md, if any, is read like
+	// a file skill's.
+	SkillOCI SkillKind = "oci"
 )
 
 // Skill is one declared capability of a box.
@@ -48,6 +52,9 @@ type Skill struct {
 	MCP *MCPServer
 	// Runtime is set for SkillAgent.
 	Runtime Runtime
+	// Image (a reference) and Mount (an absolute guest path) are set for
+	// SkillOCI.
+	Image, Mount string
 	// Pos is where the skill is declared in the spec.
 	Pos Pos
 
@@ -152,9 +159,8 @@ func (d *decoder) skillObject(n *yamlNode, p string) (Skill, bool) {
 		return Skill{}, false
 	}
 	switch {
-	case f.has("image"):
-		d.at(n, p, "OCI skills are not available yet")
-		return Skill{}, false
+	case f.has("oci") || f.has("image"):
+		return d.ociSkill(f)
 	case f.has("content"):
 		return d.skillInline(f)
 	case f.has("url"):
@@ -162,7 +168,7 @@ func (d *decoder) skillObject(n *yamlNode, p string) (Skill, bool) {
 	case f.has("command"):
 		return d.skillMCPStdio(f)
 	}
-	d.at(n, p, "unknown skill: want {name, content}, {command, args, env} or {name, url}")
+	d.at(n, p, "unknown skill: want {name, content}, {command, args, env}, {name, url} or {oci, mount}")
 	return Skill{}, false
 }
 

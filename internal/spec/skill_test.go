@@ -108,7 +108,7 @@ agent:
     - file:listdesc.md
     - file:adir
     - remote:owner/../skill
-    - {image: ghcr.io/x/skills:1, mount: /skills}
+    - {image: ghcr.io/x/skills:1, mount: /skills, readonly: false}
     - oci:thing
     - "file:"
     - just-a-name
@@ -140,13 +140,13 @@ agent:
 		`s.yaml:12:7: agent.skills[6]: skill file listdesc.md: front matter: line 3: description must be a non-empty string`,
 		`s.yaml:13:7: agent.skills[7]: skill file adir: not a regular file`,
 		`s.yaml:14:7: agent.skills[8]: remote skill "owner/../skill": invalid name ".."`,
-		`s.yaml:15:7: agent.skills[9]: OCI skills are not available yet`,
+		`s.yaml:15:61: agent.skills[9].readonly: OCI skills are always mounted read-only`,
 		`s.yaml:16:7: agent.skills[10]: unknown skill type "oci" (valid: file, mcp, cli, agent)`,
 		`s.yaml:17:7: agent.skills[11]: "file:" has no value`,
 		`s.yaml:18:7: agent.skills[12]: want "type:value" (file:, mcp:, cli:, agent:), got "just-a-name"`,
 		`s.yaml:19:7: agent.skills[13]: want "type:value" or a mapping, got an integer`,
 		`s.yaml:20:7: agent.skills[14]: agent "codex" is not supported (valid: voidbox, claude-code)`,
-		`s.yaml:21:7: agent.skills[15]: unknown skill: want {name, content}, {command, args, env} or {name, url}`,
+		`s.yaml:21:7: agent.skills[15]: unknown skill: want {name, content}, {command, args, env}, {name, url} or {oci, mount}`,
 		`s.yaml:22:14: agent.skills[16].name: invalid skill name "bad name": want letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)`,
 		`s.yaml:23:26: agent.skills[17].content: empty content`,
 		`s.yaml:24:22: agent.skills[18].url: invalid URL "ftp://x": want http:// or https:// and a host`,

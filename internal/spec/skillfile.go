@@ -19,6 +19,10 @@ const MaxSkillFileSize = 1 << 20
 // skillFile reads and checks the SKILL.md at rel (relative to the spec's
 // directory). Problems name the file as written in the spec.
 func (d *decoder) skillFile(n *yamlNode, p, rel string) (Skill, bool) {
+	if d.noHost {
+		d.at(n, p, "skill file %s: %s; inline the skill as {name, content}", rel, noHostFiles)
+		return Skill{}, false
+	}
 	abs, data, err := findSkillFile(d.dir, rel)
 	if err != nil {
 		d.at(n, p, "skill file %s: %v", rel, err)
@@ -104,6 +108,11 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// ParseSkillFrontMatter returns the name and description of a SKILL.md's
+// front matter, checked as for a file skill (an OCI skill's SKILL.md,
+// read from its image, is held to the same rules).
+func ParseSkillFrontMatter(data []byte) (name, desc string, err error) { return frontMatter(data) }
 
 // frontMatter extracts name and description from the YAML block between
 // the leading "---" line and the next "---" (or "...") line.

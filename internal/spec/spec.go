@@ -33,6 +33,8 @@ type Spec struct {
 	Agent    *Box
 	Pipeline *Pipeline
 	Workflow *Workflow
+	// Observe is the observe block; nil when the spec has none.
+	Observe *Observe
 	// File is the name the spec was parsed under; Dir is the absolute
 	// directory its relative paths were resolved against.
 	File string
@@ -111,6 +113,9 @@ func (d *decoder) spec(root *yamlNode) *Spec {
 	}
 	if n, path, ok := f.get("workflow"); ok {
 		s.Workflow = d.workflow(n, path, s.Sandbox)
+	}
+	if n, path, ok := f.get("observe"); ok {
+		s.Observe = d.observe(n, path)
 	}
 	d.checkBlocks(f, s.Kind)
 	return s

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/agentconfig"
@@ -66,16 +67,17 @@ const maxToolCallsReported = 500
 
 // agentRun is one attempt of an agent stage on the host side.
 type agentRun struct {
-	st     Staged
-	agent  *Agent
-	emit   func(event.Data)
-	gw     *llm.Gateway
-	stop   func() // shuts the gateway's HTTP server down
-	detail *AgentDetail
+	st       Staged
+	agent    *Agent
+	emit     func(event.Data)
+	gw       *llm.Gateway
+	provider llm.Kind
+	stop     func() // shuts the gateway's HTTP server down
+	detail   *AgentDetail
 }
 
 // runAgent runs an agent stage; ready is set for a service.
-func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data), ready func(pipeline.Output)) (pipeline.Output, error) {
+func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data), tap *attachTap, ready func(pipeline.Output)) (pipeline.Output, error) {
 	a := st.Box.Agent
 	prov, err := a.Provider()
 	if err != nil {
@@ -88,7 +90,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		}
 		prov.Token = src
 	}
-	ar := &agentRun{st: st, agent: a, emit: emit, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
+	ar := &agentRun{st: st, agent: a, emit: emit, provider: prov.Kind, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
 	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest})
 	if err != nil {
 		// A missing key or a bad endpoint will not fix itself on retry.
@@ -108,7 +110,10 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	if a.runtime() == RuntimeVoidbox {
 		initramfs = r.host.AgentInitramfs
 	}
-	cfg := r.config(st.Box, initramfs)
+	cfg, outs, err := r.config(st.Box, initramfs)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
 	cfg.Listeners = []wire.Listener{{Service: "llm", Addr: llmEndpoint}}
 	cfg.Services = map[string]control.TunnelHandler{"llm": handler}
 	cfg.Shares = rt.shares()
@@ -117,12 +122,13 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		// 200 MB: the 512 MiB default is too tight.
 		cfg.Policy.MemoryMiB = claudeDefaultMemoryMiB
 	}
-	sb, d, err := r.bootVM(ctx, cfg, emit)
+	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	defer sb.Close()
+	defer release()
 	d.Agent = ar.detail
+	d.Outputs = outs
 
 	out, err := ar.run(ctx, sb, rt, attempt, input, d, ready)
 	ar.stop() // totals are final once the server is down
@@ -138,7 +144,11 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	if err := rt.prepare(ctx, sb); err != nil {
 		return pipeline.Output{}, err
 	}
-	skills, err := ar.installSkills(ctx, sb, rt.skillsDir())
+	fromImages, err := imageSkills(ctx, sb, box.Images)
+	if err != nil {
+		return pipeline.Output{}, pipeline.Permanent(err)
+	}
+	skills, err := ar.installSkills(ctx, sb, rt, fromImages)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
@@ -222,6 +232,9 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 		MaxTurns:        a.MaxTurns,
 		AllowedCommands: box.Policy.AllowedCommands,
 	}
+	for _, im := range box.Images {
+		c.TrustedDirs = append(c.TrustedDirs, path.Join(im.Mount, "bin"))
+	}
 	for _, s := range a.Skills {
 		if s.Kind == SkillMCP {
 			c.MCPServers = append(c.MCPServers, agentconfig.MCPServer{Name: s.Name, Command: s.MCP.Command, Args: s.MCP.Args, Env: s.MCP.Env, URL: s.MCP.URL})
@@ -231,19 +244,32 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 }
 
 // installSkills writes the file and inline skills (with a file skill's
-// scripts/ and references/) under dir in the guest.
-func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, dir string) ([]agentconfig.Skill, error) {
+// scripts/ and references/) under the runtime's skills directory in the
+// guest. Skills already in the guest (OCI skills' SKILL.md, extra) stay
+// where they are for runtimes that read skills from any path, and are
+// copied for those that look in their own directory only.
+func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, extra []Skill) ([]agentconfig.Skill, error) {
+	dir := rt.skillsDir()
 	var out []agentconfig.Skill
-	for _, s := range ar.agent.Skills {
+	seen := map[string]bool{}
+	for _, s := range append(slices.Clip(ar.agent.Skills), extra...) {
 		if s.Kind != SkillFile && s.Kind != SkillInline && s.Kind != SkillRemote {
 			continue
 		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("%w: two skills are named %q", sandbox.ErrInvalid, s.Name)
+		}
+		seen[s.Name] = true
 		if s.Kind == SkillRemote {
 			if s.Source == nil {
 				return nil, pipeline.Permanent(fmt.Errorf("remote skill %s was not fetched", s.Remote))
 			}
 			ar.emit(event.SkillFetched{Name: s.Name, URL: s.Source.URL, SHA256: s.Source.SHA256, Cached: s.Source.Cached})
 			ar.detail.RemoteSkills = append(ar.detail.RemoteSkills, *s.Source)
+		}
+		if s.GuestPath != "" && rt.skillsAnywhere() {
+			out = append(out, agentconfig.Skill{Name: s.Name, Description: s.Description, Path: s.GuestPath})
+			continue
 		}
 		base := path.Join(dir, s.Name)
 		if err := sb.WriteFile(ctx, path.Join(base, "SKILL.md"), []byte(s.Content), 0o644); err != nil {
@@ -328,7 +354,7 @@ func (ar *agentRun) apply(ev event.Data) {
 // onRequest reports each model request the gateway forwarded: counts and
 // timings, never prompts or keys.
 func (ar *agentRun) onRequest(e llm.RequestEvent) {
-	ar.emit(event.LLMRequest{Method: e.Method, Path: e.Path, Status: e.Status, Model: e.Model,
+	ar.emit(event.LLMRequest{Provider: string(ar.provider), Method: e.Method, Path: e.Path, Status: e.Status, Model: e.Model,
 		DurationMS: e.Duration.Milliseconds(), Streamed: e.Streamed, InputTokens: e.InputTokens,
 		OutputTokens: e.OutputTokens, CostUSD: e.CostUSD, Error: e.Error})
 }

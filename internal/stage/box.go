@@ -38,6 +38,12 @@ type Box struct {
 	Backoff           time.Duration // first retry delay, doubling (capped at 30s)
 	OutputFile        string        // "" for DefaultOutputFile
 	Agent             *Agent        // set for agent stages
+	// Images are OCI skills, mounted read-only (command and agent stages).
+	Images []ImageSkill
+	// Outputs and Inputs are directories shared with other boxes of a
+	// pipeline (host mounts the engine adds to Policy.Mounts).
+	Outputs []Output
+	Inputs  []Input
 	// Service runs the stage as a service: ready (its dependants start)
 	// when its output file appears in the guest, stopped with its VM when
 	// the run's other stages are done; Timeout bounds the time to become
@@ -88,7 +94,10 @@ type Skill struct {
 	Description string
 	Content     string // SKILL.md text (file, inline)
 	HostPath    string // SKILL.md on the host (file): its scripts/ and references/ come along
-	MCP         *MCPServer
+	// GuestPath is a SKILL.md already in the guest (an OCI skill's, in its
+	// image): runtimes that can read it there are pointed at it.
+	GuestPath string
+	MCP       *MCPServer
 	// Remote is the reference of a SkillRemote (OWNER/REPO/SKILL[@REV]);
 	// Source says where its Content came from once the run fetched it.
 	Remote string
@@ -164,6 +173,7 @@ func (b *Box) Problems() []error {
 	if err := b.Policy.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, b.storageProblems()...)
 	if b.Agent != nil {
 		errs = append(errs, b.Agent.problems(b.Policy)...)
 	}
@@ -218,6 +228,11 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 		// Its tools run inside its own process, which the guest cannot
 		// look into: the allowlist would be silently ignored.
 		errs = append(errs, errors.New("allowed commands: runtime claude-code cannot enforce them yet (use the voidbox runtime, or no allowlist)"))
+	}
+	if rt == RuntimeClaudeCode && p.Image != "" {
+		// Its runtime links its own glibc over the guest's /lib; on an
+		// image that would replace the image's.
+		errs = append(errs, errors.New("image: runtime claude-code cannot run on an OCI image yet (use the voidbox runtime, or no image)"))
 	}
 	if a.MaxTurns < 0 {
 		errs = append(errs, fmt.Errorf("max turns %d is negative", a.MaxTurns))

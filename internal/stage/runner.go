@@ -21,11 +21,16 @@ import (
 type Detail struct {
 	Kernel        string       `json:"kernel,omitempty"`
 	Accel         string       `json:"accel,omitempty"`
+	QueueMS       float64      `json:"queue_ms,omitempty"` // waiting for a host-wide VM slot
 	BootMS        float64      `json:"boot_ms"`
 	ExecMS        float64      `json:"exec_ms"`
 	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
 	StdoutDropped int64        `json:"stdout_dropped_bytes,omitempty"`
 	Agent         *AgentDetail `json:"agent,omitempty"` // agent stages: turns, tokens, cost
+	// Outputs are the host directories of the box's outputs, by name.
+	Outputs map[string]string `json:"outputs,omitempty"`
+	// Image is the digest of the OCI image the VM booted from.
+	Image string `json:"image,omitempty"`
 }
 
 // Host is what every stage's VM shares, resolved once per run.
@@ -57,15 +62,23 @@ type Options struct {
 	Events event.Sink
 	// Boot boots VMs (default sandbox.Boot).
 	Boot Booter
+	// OutputsDir holds the host directories of box outputs (default: a new
+	// temporary directory, kept after the run; each stage's report names
+	// its outputs' directories).
+	OutputsDir string
 }
 
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot,
+	r := &Runner{host: host, stages: stages, boot: o.Boot, run: g.Name,
 		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) })}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
+	}
+	var err error
+	if r.outputs, err = newOutputDirs(stages, o.OutputsDir); err != nil {
+		return nil, err
 	}
 	return pipeline.Run(ctx, g, r, pipeline.Options{Input: o.Input, Sink: o.Events})
 }
@@ -124,9 +137,11 @@ func NeedsAgentImage(stages map[string]Staged) bool {
 
 // Runner boots one VM per stage attempt; it is the pipeline.Runner of Run.
 type Runner struct {
-	host   Host
-	stages map[string]Staged
-	boot   Booter
+	run     string // the graph's name: attach finds a stage by run and stage
+	host    Host
+	stages  map[string]Staged
+	boot    Booter
+	outputs *outputDirs
 	// claudeLogin is the host's Claude login, opened at the first
 	// claude-personal stage and shared by all of them, so that concurrent
 	// stages refresh an expired token once.
@@ -134,45 +149,76 @@ type Runner struct {
 }
 
 // config is the boot of one attempt of b, from the host's image unless
-// the box gives its own.
-func (r *Runner) config(b *Box, initramfs string) sandbox.Config {
+// the box gives its own, with its OCI skills and its outputs and inputs
+// mounted (output directories emptied: each attempt starts clean). outs
+// are the output directories by name.
+func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[string]string, err error) {
 	kernel := r.host.Kernel
 	if b.Kernel != "" {
 		kernel, initramfs = b.Kernel, b.Initramfs
 	}
-	return r.host.Sandbox.Config(b.Name, b.Policy, kernel, initramfs)
+	p, outs, err := r.outputs.mounts(b)
+	if err != nil {
+		return sandbox.Config{}, nil, pipeline.Permanent(err)
+	}
+	cfg = r.host.Sandbox.Config(b.Name, p, kernel, initramfs)
+	cfg.ImageMounts = b.imageMounts()
+	return cfg, outs, nil
 }
 
-// bootVM boots cfg, marking errors no retry would fix as permanent.
-func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data)) (*sandbox.Sandbox, *Detail, error) {
-	sb, err := r.boot.Boot(ctx, cfg)
+// bootVM boots cfg, marking errors no retry would fix as permanent, and
+// starts what watches the VM while it runs (vm.stats). release stops the
+// watchers and closes the VM.
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
+	sb, err := r.boot.Boot(ctx, withQueueEvents(cfg, emit))
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
 			err = pipeline.Permanent(err)
 		}
-		return nil, nil, fmt.Errorf("starting VM: %w", err)
+		return nil, nil, nil, fmt.Errorf("starting VM: %w", err)
 	}
 	info := sb.Info()
-	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime)}
+	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, QueueMS: ms(info.QueueWait), BootMS: ms(info.BootTime), Image: info.Image}
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
-	return sb, d, nil
+	stopStats := watchStats(sb, emit)
+	stopAttach := tap.serve(sb)
+	return sb, d, func() {
+		stopAttach()
+		stopStats()
+		sb.Close()
+	}, nil
 }
 
 // RunStage runs one attempt of node n.
 func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
+	return r.runAttempt(ctx, n, attempt, input, emit, nil)
+}
+
+// runAttempt runs one attempt of node n; ready is set for a service.
+func (r *Runner) runAttempt(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data), ready func(pipeline.Output)) (pipeline.Output, error) {
 	st, ok := r.stages[n.ID]
 	if !ok {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
 	}
+	tap := &attachTap{run: r.run, stage: n.ID, attempt: attempt}
+	emit = tap.wrap(emit)
 	if st.Box.Agent != nil {
-		return r.runAgent(ctx, st, attempt, input, emit, nil)
+		return r.runAgent(ctx, st, attempt, input, emit, tap, ready)
 	}
-	sb, d, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit)
+	cfg, outs, err := r.config(st.Box, r.host.Initramfs)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	defer sb.Close()
-	return r.runCommand(ctx, sb, st, attempt, input, emit, d, nil)
+	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
+	defer release()
+	d.Outputs = outs
+	if _, err := imageSkills(ctx, sb, st.Box.Images); err != nil {
+		return pipeline.Output{Detail: d}, pipeline.Permanent(err)
+	}
+	return r.runCommand(ctx, sb, st, attempt, input, emit, d, ready)
 }
 
 // runCommand runs a command stage in sb; ready is set for a service.

@@ -19,19 +19,7 @@ const readyPoll = 100 * time.Millisecond
 // appears in the guest, and keeps running, with its VM, until ctx ends or
 // it exits.
 func (r *Runner) RunService(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data), ready func(pipeline.Output)) (pipeline.Output, error) {
-	st, ok := r.stages[n.ID]
-	if !ok {
-		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
-	}
-	if st.Box.Agent != nil {
-		return r.runAgent(ctx, st, attempt, input, emit, ready)
-	}
-	sb, d, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit)
-	if err != nil {
-		return pipeline.Output{}, err
-	}
-	defer sb.Close()
-	return r.runCommand(ctx, sb, st, attempt, input, emit, d, ready)
+	return r.runAttempt(ctx, n, attempt, input, emit, ready)
 }
 
 // execute runs cmd; with a ready callback (a service) it also watches for
