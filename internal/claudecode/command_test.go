@@ -148,7 +148,7 @@ func TestHomeConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(b)
-	for _, want := range []string{`"hasCompletedOnboarding": true`, `"-voidbox-placeholder"`, `"/workspace": {`, `"hasTrustDialogAccepted": true`} {
+	for _, want := range []string{`"hasCompletedOnboarding": true`, `"-voidbox-placeholder"`, `"/workspace": {`, `"hasTrustDialogAccepted": true`, `"bypassPermissionsModeAccepted": true`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("home config lacks %s:\n%s", want, s)
 		}

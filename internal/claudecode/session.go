@@ -22,15 +22,18 @@ func HomeConfigPath(home string) string {
 //     cannot: the guest has no network, the gateway is its only way out);
 //   - whether to use the ANTHROPIC_API_KEY found in the environment,
 //     remembered by the key's last 20 characters;
-//   - whether the working directory is trusted (the VM is the boundary).
+//   - whether the working directory is trusted (the VM is the boundary);
+//   - whether to accept bypass-permissions mode (--dangerously-skip-permissions:
+//     the VM, not Claude Code's prompts, is what confines it).
 func HomeConfig(workdir, apiKey string) ([]byte, error) {
 	if apiKey == "" {
 		apiKey = PlaceholderAPIKey
 	}
 	suffix := apiKey[max(0, len(apiKey)-20):]
 	return json.MarshalIndent(map[string]any{
-		"hasCompletedOnboarding": true,
-		"customApiKeyResponses":  map[string]any{"approved": []string{suffix}, "rejected": []string{}},
+		"hasCompletedOnboarding":        true,
+		"bypassPermissionsModeAccepted": true,
+		"customApiKeyResponses":         map[string]any{"approved": []string{suffix}, "rejected": []string{}},
 		"projects": map[string]any{
 			workdir: map[string]any{"hasTrustDialogAccepted": true, "hasCompletedProjectOnboarding": true},
 		},
