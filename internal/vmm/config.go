@@ -42,6 +42,11 @@ type Config struct {
 	VirtioFSD string
 	// CPUModel overrides QEMU's -cpu (default max under TCG, host under KVM).
 	CPUModel string
+	// Memory, when its Path is set, backs guest RAM with a file (snapshots).
+	Memory MemoryFile
+	// Incoming, when set, starts the VM from the device state Save wrote
+	// to this file (with Memory mapped private) instead of booting it.
+	Incoming string
 }
 
 // Share is a host directory the guest can mount by Tag.
@@ -80,6 +85,7 @@ func (c *Config) validate() error {
 		}
 	}
 	errs = append(errs, c.storageProblems()...)
+	errs = append(errs, c.snapshotProblems()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -121,6 +127,7 @@ func (c *Config) args(dir, console string) []string {
 	}
 	cmdline = append(cmdline, c.Cmdline...)
 	storage := c.storageArgs(dir, &machine)
+	storage = append(storage, c.memoryArgs(&machine)...)
 	a := []string{
 		"-M", machine,
 		"-accel", string(c.Accel),

@@ -143,6 +143,12 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 		}
 		return nil, context.Cause(ctx)
 	}
+	if c.Incoming != "" {
+		if err := m.load(ctx, c.Incoming); err != nil {
+			m.conn.Close()
+			return nil, err
+		}
+	}
 	m.stopCtx = context.AfterFunc(ctx, func() { m.kill() })
 	return m, nil
 }

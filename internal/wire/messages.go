@@ -14,6 +14,9 @@ type Hello struct {
 	Listeners []Listener `json:"listeners,omitempty"`
 	// Storage is mounted before the guest answers (see Storage).
 	Storage Storage `json:"storage,omitzero"`
+	// Park asks the guest init to wait for a Resume after its Welcome
+	// instead of starting the multiplexer (see Resume).
+	Park bool `json:"park,omitempty"`
 }
 
 // Listener is a guest-side endpoint tunnelled to a host service.
