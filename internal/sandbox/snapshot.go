@@ -252,4 +252,3 @@ func allocated(path string) int64 {
 	}
 	return fi.Size()
 }
-

@@ -114,7 +114,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		// 200 MB: the 512 MiB default is too tight.
 		cfg.Policy.MemoryMiB = claudeDefaultMemoryMiB
 	}
-	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
+	sb, d, release, err := r.bootVM(ctx, cfg, attempt, emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
 	}

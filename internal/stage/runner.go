@@ -60,6 +60,10 @@ type Options struct {
 	Events event.Sink
 	// Boot boots VMs (default sandbox.Boot).
 	Boot Booter
+	// Warm, if set, starts the first attempt of every stage instead of
+	// Boot (warm starts from a template snapshot); a retry boots through
+	// Boot, a clean cold VM.
+	Warm Booter
 	// OutputsDir holds the host directories of box outputs (default: a new
 	// temporary directory, kept after the run; each stage's report names
 	// its outputs' directories).
@@ -69,7 +73,7 @@ type Options struct {
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot, run: g.Name}
+	r := &Runner{host: host, stages: stages, boot: o.Boot, warm: o.Warm, run: g.Name}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
 	}
@@ -134,6 +138,7 @@ type Runner struct {
 	host    Host
 	stages  map[string]Staged
 	boot    Booter
+	warm    Booter // first attempts, when set
 	outputs *outputDirs
 }
 
@@ -158,8 +163,12 @@ func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[
 // bootVM boots cfg, marking errors no retry would fix as permanent, and
 // starts what watches the VM while it runs (vm.stats). release stops the
 // watchers and closes the VM.
-func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
-	sb, err := r.boot.Boot(ctx, withQueueEvents(cfg, emit))
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, attempt int, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
+	boot := r.boot
+	if r.warm != nil && attempt <= 1 {
+		boot = r.warm
+	}
+	sb, err := boot.Boot(ctx, withQueueEvents(cfg, emit))
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
 			err = pipeline.Permanent(err)
@@ -193,7 +202,7 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
+	sb, d, release, err := r.bootVM(ctx, cfg, attempt, emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
