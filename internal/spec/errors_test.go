@@ -103,7 +103,7 @@ func TestErrorsSandbox(t *testing.T) {
 			`t.yaml:11:14: sandbox.mounts[6].host: doc.go: not a directory`,
 		}},
 		{"mounts type", "  mounts: {host: .}\n", []string{`t.yaml:4:11: sandbox.mounts: want a list, got a mapping`}},
-		{"snapshot", "  snapshot: abc123\n", []string{`t.yaml:4:3: sandbox.snapshot: snapshots are not available yet`}},
+		{"snapshot", "  snapshot: abc123\n", []string{`t.yaml:4:3: sandbox.snapshot: a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)`}},
 		{"kernel missing", "  kernel: no/such/vmlinux\n", []string{`t.yaml:4:11: sandbox.kernel: no/such/vmlinux: no such file or directory`}},
 		{"kernel dir", "  initramfs: testdata\n", []string{`t.yaml:4:14: sandbox.initramfs: testdata: not a regular file`}},
 		{"timeout", "  timeout: 30\n", []string{`t.yaml:4:12: sandbox.timeout: want a string, got an integer`}},
