@@ -138,10 +138,17 @@ func (b *Box) admit() Decision {
 	return Decision{Allow: true}
 }
 
+// Unlimited is a flow no box admitted and no limit counts: a host-initiated
+// port forward, which is the host's own doing.
+func Unlimited(dst netip.AddrPort) *Flow { return &Flow{Dst: dst} }
+
 // Count adds n bytes (either direction) to the box's budget. It returns
 // false once the budget is spent: the caller cuts the flow.
 func (f *Flow) Count(n int64) bool {
 	b := f.box
+	if b == nil {
+		return true
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.bytes += n
@@ -151,6 +158,9 @@ func (f *Flow) Count(n int64) bool {
 // Close gives the flow's slot back. It is idempotent.
 func (f *Flow) Close() {
 	f.once.Do(func() {
+		if f.box == nil {
+			return
+		}
 		f.box.mu.Lock()
 		f.box.open--
 		f.box.mu.Unlock()
@@ -164,6 +174,9 @@ func (f *Flow) Close() {
 // and a flow with no name at all is cut. On a flow a CIDR rule, a host port
 // or the public mode admitted, any name passes that no deny rule names.
 func (f *Flow) CheckName(kind, name string) Decision {
+	if f.box == nil {
+		return allow("%s: unlimited flow", kind)
+	}
 	p := f.box.policy
 	if name == "" {
 		if f.ByName {
