@@ -290,3 +290,17 @@ func refusedFast(t *testing.T, what string, err error, start time.Time) {
 func hangGuard() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), time.Second)
 }
+
+// table is a Resolver over a fixed map; names not in it are not found.
+type table map[string][]netip.Addr
+
+func (tb table) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := tb[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func gonetListen(g *testGuest, port uint16) (net.Listener, error) {
+	return gonet.ListenTCP(g.s, tcpip.FullAddress{NIC: 1, Addr: tcpAddr(g.g.Addr.Addr()), Port: port}, ipv4.ProtocolNumber)
+}

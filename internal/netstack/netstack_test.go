@@ -2,9 +2,9 @@ package netstack
 
 import (
 	"errors"
-	"net/http"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"

@@ -59,7 +59,7 @@ type Stack struct {
 	linkErr error
 
 	stopOnce, closeOnce sync.Once
-	done      chan struct{}
+	done                chan struct{}
 }
 
 // New starts a stack speaking QEMU's stream framing on conn (the accepted
