@@ -54,7 +54,7 @@ func TestAgentLinksNoHostCode(t *testing.T) {
 // TestStdlibOnlyPackages: the protocol and policy packages depend on the
 // standard library only, so both ends can link them and audits stay small.
 func TestStdlibOnlyPackages(t *testing.T) {
-	for _, p := range []string{mod + "/internal/wire"} {
+	for _, p := range []string{mod + "/internal/wire", mod + "/internal/netpolicy", mod + "/internal/netstack/sniff"} {
 		for _, d := range deps(t, p) {
 			if d == p {
 				continue

@@ -36,9 +36,11 @@ var (
 	aliasBase = netip.MustParseAddr("198.18.0.1")
 )
 
-// DefaultMTU is the guest MTU unless Config.MTU says otherwise.
-// See BenchmarkBulk for the throughput at 1500 and 65520.
-const DefaultMTU = 65520
+// DefaultMTU is the guest MTU unless Config.MTU says otherwise. Larger
+// MTUs (65520, as passt uses) would cut per-packet cost, but with 65520 the
+// stack-to-stack benchmark stalled (not yet understood), so the limit is
+// 1500 until that is found.
+const DefaultMTU = 1500
 
 // Config configures one box's stack.
 type Config struct {
@@ -52,7 +54,7 @@ type Config struct {
 	OnEvent func(Event)
 	// Now is the clock for rate limits and event times; nil is time.Now.
 	Now func() time.Time
-	// MTU of the guest interface, 1280–65520; 0 is DefaultMTU.
+	// MTU of the guest interface, 1280–1500; 0 is DefaultMTU.
 	MTU int
 	// DialTimeout bounds an upstream TCP connect; 0 is 10 s.
 	DialTimeout time.Duration
@@ -74,8 +76,8 @@ func (c *Config) fill() error {
 	if c.MTU == 0 {
 		c.MTU = DefaultMTU
 	}
-	if c.MTU < 1280 || c.MTU > 65520 {
-		return fmt.Errorf("mtu %d: want 1280-65520", c.MTU)
+	if c.MTU < 1280 || c.MTU > 1500 {
+		return fmt.Errorf("mtu %d: want 1280-1500", c.MTU)
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = 10 * time.Second

@@ -2,8 +2,8 @@ package netstack
 
 import (
 	"context"
-	"errors"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/netip"

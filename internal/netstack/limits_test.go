@@ -27,7 +27,9 @@ func TestLimitsTrip(t *testing.T) {
 		start := time.Now()
 		_, err = r.guest.dial(ctx, "example.test:"+p)
 		refusedFast(t, "second flow", err, start)
-		r.events.waitFor(t, "flow limit", func(e Event) bool { return e.Kind == Denied && strings.Contains(e.Reason, "flow limit reached (1 open)") })
+		r.events.waitFor(t, "flow limit", func(e Event) bool {
+			return e.Kind == Denied && strings.Contains(e.Reason, "flow limit reached (1 open)")
+		})
 	})
 	t.Run("conns_per_second", func(t *testing.T) {
 		clk := time.Unix(1e9, 0)
@@ -49,7 +51,9 @@ func TestLimitsTrip(t *testing.T) {
 		start := time.Now()
 		_, err := r.guest.dial(ctx, "example.test:"+p)
 		refusedFast(t, "third in a second", err, start)
-		r.events.waitFor(t, "rate", func(e Event) bool { return e.Kind == Denied && strings.Contains(e.Reason, "rate limit reached (2 per second)") })
+		r.events.waitFor(t, "rate", func(e Event) bool {
+			return e.Kind == Denied && strings.Contains(e.Reason, "rate limit reached (2 per second)")
+		})
 		mu.Lock()
 		clk = clk.Add(time.Second)
 		mu.Unlock()
@@ -102,7 +106,7 @@ func TestOpaqueTCPPasses(t *testing.T) {
 		}
 		defer c.Close()
 		io.WriteString(c, "SSH-2.0-test\r\n") // the server speaks first
-		io.Copy(c, c)                          // then echoes
+		io.Copy(c, c)                         // then echoes
 	}()
 	r := exampleRig(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
