@@ -1,0 +1,176 @@
+package netpolicy
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestParseRule(t *testing.T) {
+	good := map[string]Rule{
+		"api.github.com":        {Name: "api.github.com"},
+		"API.GitHub.com.":       {Name: "api.github.com"},
+		"*.example.com":         {Name: "example.com", Wildcard: true},
+		"*.test":                {Name: "test", Wildcard: true},
+		"example.com:443":       {Name: "example.com", Ports: PortRange{443, 443}},
+		"example.com:8000-8100": {Name: "example.com", Ports: PortRange{8000, 8100}},
+		"10.0.0.0/8":            {Prefix: netip.MustParsePrefix("10.0.0.0/8")},
+		"10.0.0.0/8:443":        {Prefix: netip.MustParsePrefix("10.0.0.0/8"), Ports: PortRange{443, 443}},
+		"1.2.3.4":               {Prefix: netip.MustParsePrefix("1.2.3.4/32")},
+		"1.2.3.4:53":            {Prefix: netip.MustParsePrefix("1.2.3.4/32"), Ports: PortRange{53, 53}},
+		"2001:db8::/32":         {Prefix: netip.MustParsePrefix("2001:db8::/32")},
+		"[2001:db8::/32]:443":   {Prefix: netip.MustParsePrefix("2001:db8::/32"), Ports: PortRange{443, 443}},
+		"[2001:db8::1]:1-2":     {Prefix: netip.MustParsePrefix("2001:db8::1/128"), Ports: PortRange{1, 2}},
+		"::ffff:1.2.3.4":        {Prefix: netip.MustParsePrefix("1.2.3.4/32")},
+		"_srv.example.com":      {Name: "_srv.example.com"},
+		"x.example.com:65535":   {Name: "x.example.com", Ports: PortRange{65535, 65535}},
+	}
+	for in, want := range good {
+		got, err := ParseRule(in)
+		if err != nil || got != want {
+			t.Errorf("ParseRule(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	bad := map[string]string{
+		"":                               "empty",
+		" example.com":                   "space",
+		"*":                              "wildcard needs a domain",
+		"*.":                             "wildcard needs a domain",
+		"*.*.com":                        "first label",
+		"a.*.com":                        "first label",
+		"foo*.com":                       "first label",
+		"http://x":                       "not a URL",
+		"https://example.com/":           "not a URL",
+		"example.com/path":               "not a URL",
+		"10.0.0.0/33":                    "not a valid CIDR",
+		"10.0.0.1/8":                     "did you mean 10.0.0.0/8",
+		"10.0.0.0/8/9":                   "CIDR",
+		"::ffff:10.0.0.0/104":            "IPv4 form",
+		"1.2.3.256":                      "not a valid IP address",
+		"example.com:0":                  "1-65535",
+		"example.com:65536":              "1-65535",
+		"example.com:":                   "empty port",
+		"example.com:http":               "not a number",
+		"example.com:+1":                 "not a number",
+		"example.com:9-8":                "ends before",
+		":443":                           "empty host",
+		"[::1":                           "missing ']'",
+		"[::1]x":                         "after ']'",
+		"exa mple.com":                   "invalid character",
+		"a..b":                           "empty label",
+		"-a.com":                         "'-'",
+		strings.Repeat("a", 64) + ".com": "63",
+		"fe80::1%eth0":                   "not a valid IP",
+		"user@example.com":               "not a URL",
+	}
+	for in, want := range bad {
+		_, err := ParseRule(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseRule(%q) error = %v; want it to contain %q", in, err, want)
+		}
+	}
+}
+
+func TestRuleStringRoundTrips(t *testing.T) {
+	for _, s := range []string{"api.github.com", "*.example.com", "example.com:443", "example.com:1-2",
+		"10.0.0.0/8", "1.2.3.4", "1.2.3.4:53", "2001:db8::/32", "[2001:db8::/32]:443", "[::1]:22"} {
+		r, err := ParseRule(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.String() != s {
+			t.Errorf("%q renders as %q", s, r.String())
+		}
+	}
+}
+
+func TestWildcardMatchesOneLabelOrMore(t *testing.T) {
+	r, _ := ParseRule("*.example.com")
+	for name, want := range map[string]bool{
+		"a.example.com": true, "a.b.example.com": true, "example.com": false,
+		"aexample.com": false, "example.com.evil": false, "a.example.co": false,
+	} {
+		if r.MatchName(name) != want {
+			t.Errorf("*.example.com matches %q = %v, want %v", name, !want, want)
+		}
+	}
+}
+
+func TestParseModes(t *testing.T) {
+	for raw, want := range map[any]Mode{nil: ModeNone, false: ModeNone, true: ModePublic} {
+		p, err := Parse(raw)
+		if err != nil || p.Mode != want {
+			t.Errorf("Parse(%v) = %v, %v", raw, p, err)
+		}
+	}
+	if _, err := Parse("yes"); err == nil || !strings.Contains(err.Error(), "network: want true, false or a map") {
+		t.Errorf("Parse(\"yes\") error = %v", err)
+	}
+	p, err := Parse(map[string]any{})
+	if err != nil || p.Mode != ModeAllowlist || len(p.Allow) != 0 {
+		t.Errorf("empty map: %+v, %v", p, err)
+	}
+}
+
+func TestParseAllowlist(t *testing.T) {
+	p, err := Parse(map[string]any{
+		"allow":      []any{"example.test", "*.pkg.test:443", "10.1.0.0/16"},
+		"deny":       []string{"bad.pkg.test"},
+		"host_ports": []any{11434, float64(8080), "9000"},
+		"hosts":      map[string]any{"Example.Test": "127.0.0.1", "v6.test": "::ffff:127.0.0.2"},
+		"limits":     map[string]any{"conns_per_second": 5, "max_flows": 2, "max_bytes": int64(1 << 20)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Allow) != 3 || len(p.Deny) != 1 || p.Deny[0].Name != "bad.pkg.test" {
+		t.Errorf("rules: %+v / %+v", p.Allow, p.Deny)
+	}
+	if len(p.HostPorts) != 3 || !p.AllowsHostPort(11434) || !p.AllowsHostPort(9000) || p.AllowsHostPort(22) {
+		t.Errorf("host ports: %v", p.HostPorts)
+	}
+	if p.Hosts["example.test"] != netip.MustParseAddr("127.0.0.1") || p.Hosts["v6.test"] != netip.MustParseAddr("127.0.0.2") {
+		t.Errorf("hosts: %v", p.Hosts)
+	}
+	if p.Limits != (Limits{ConnsPerSecond: 5, MaxFlows: 2, MaxBytes: 1 << 20}) {
+		t.Errorf("limits: %+v", p.Limits)
+	}
+}
+
+// Every bad entry is reported at once, each naming its path.
+func TestParseErrorsNamePaths(t *testing.T) {
+	_, err := Parse(map[string]any{
+		"allow":      []any{"ok.test", "ok2.test", "*", 7},
+		"deny":       "x",
+		"host_ports": []any{0, 70000, 1.5},
+		"hosts":      map[string]any{"a.test": "not-an-ip", "*bad": "1.2.3.4", "b.test": 5},
+		"limits":     map[string]any{"max_flows": 0, "speed": 1},
+		"alow":       []any{},
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`allow[2]: "*": a wildcard needs a domain`,
+		`allow[3]: want a string, got int`,
+		`deny: want a list, got string`,
+		`host_ports[0]: "0": port must be 1-65535`,
+		`host_ports[1]: "70000": port must be 1-65535`,
+		`host_ports[2]: "1.5": want an integer`,
+		`hosts.a.test: "not-an-ip": not an IP address`,
+		`hosts.*bad: "*bad": invalid character in name`,
+		`hosts.b.test: want an IP address, got int`,
+		`limits.max_flows: "0": must be at least 1`,
+		`limits.speed: "1": unknown field`,
+		`alow: unknown field`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		t.Errorf("error is not a *FieldError: %T", err)
+	}
+}
