@@ -60,9 +60,11 @@ func BenchmarkCRR(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
 	var wg sync.WaitGroup
+	// Deferred calls run last-in first-out: the listener must close before
+	// the wait, or the accept loop never ends (this was the "CRR hang").
 	defer wg.Wait()
+	defer ln.Close()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

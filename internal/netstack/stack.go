@@ -108,6 +108,19 @@ func (n *Stack) build() error {
 	if err := tuneTCP(s); err != nil {
 		return err
 	}
+	// No TIME-WAIT on the host side. When the upstream closes first (HTTP
+	// servers do), the host end of the guest's connection does the active
+	// close and would hold the 4-tuple for 60 s. A new SYN on a tuple in
+	// TIME-WAIT is handed only to a listening endpoint, and the forwarder is
+	// none, so gVisor drops it: a guest that picks ports at random (gVisor
+	// does; Linux cycles through its range) reused one within ~300
+	// connections and hung in SYN retries (this was BenchmarkCRR's stall).
+	// Nothing can arrive late on the virtual wire between two stacks that
+	// TIME-WAIT would guard against; a retransmitted FIN gets a RST.
+	tw := tcpip.TCPTimeWaitTimeoutOption(0)
+	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &tw); err != nil {
+		return fmt.Errorf("tcp time-wait: %s", err)
+	}
 	if err := s.CreateNIC(nicID, n.link.ep); err != nil {
 		return fmt.Errorf("creating nic: %s", err)
 	}
