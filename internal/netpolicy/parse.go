@@ -197,13 +197,13 @@ func parseLimits(path string, v any, errs *[]error) Limits {
 		switch {
 		case err != nil:
 		case k == "conns_per_second":
-			if n > 1_000_000 {
-				err = errors.New("at most 1000000")
+			if n > maxLimit {
+				err = fmt.Errorf("at most %d", maxLimit)
 			}
 			l.ConnsPerSecond = int(n)
 		case k == "max_flows":
-			if n > 1_000_000 {
-				err = errors.New("at most 1000000")
+			if n > maxLimit {
+				err = fmt.Errorf("at most %d", maxLimit)
 			}
 			l.MaxFlows = int(n)
 		case k == "max_bytes":

@@ -174,3 +174,87 @@ func TestParseErrorsNamePaths(t *testing.T) {
 		t.Errorf("error is not a *FieldError: %T", err)
 	}
 }
+
+func TestParseForward(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	good := map[string]Forward{
+		"8080:80":         {netip.AddrPortFrom(lo, 8080), 80},
+		"0:80":            {netip.AddrPortFrom(lo, 0), 80},
+		"8080:80/tcp":     {netip.AddrPortFrom(lo, 8080), 80},
+		"0.0.0.0:8080:80": {netip.MustParseAddrPort("0.0.0.0:8080"), 80},
+		"[::1]:8080:80":   {netip.MustParseAddrPort("[::1]:8080"), 80},
+		"10.1.2.3:1:2":    {netip.MustParseAddrPort("10.1.2.3:1"), 2},
+	}
+	for in, want := range good {
+		got, err := ParseForward(in)
+		if err != nil || got != want {
+			t.Errorf("ParseForward(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+		if err == nil && got.Check() != nil {
+			t.Errorf("ParseForward(%q).Check() = %v", in, got.Check())
+		}
+	}
+	bad := map[string]string{
+		"":             "HOST_PORT:GUEST_PORT",
+		"80":           "a guest port alone",
+		"8080:0":       "guest port: port must be 1-65535",
+		"8080:70000":   "guest port",
+		"x:80":         "host port: port is not a number",
+		"host:8080:80": "not an IP address",
+		"8080:80/udp":  "only tcp",
+		" 8080:80":     "HOST_PORT",
+	}
+	for in, want := range bad {
+		_, err := ParseForward(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseForward(%q) error = %v; want %q", in, err, want)
+		}
+	}
+}
+
+func TestValidateHandBuilt(t *testing.T) {
+	good := []Policy{
+		{},
+		*Public(),
+		{Mode: ModeAllowlist, Allow: []Rule{{Name: "example.com"}, {Prefix: netip.MustParsePrefix("10.0.0.0/8"), Ports: PortRange{443, 443}}},
+			Hosts: map[string]netip.Addr{"example.test": netip.MustParseAddr("127.0.0.1")}, HostPorts: []uint16{11434}},
+	}
+	for _, p := range good {
+		if err := p.Validate(); err != nil {
+			t.Errorf("%+v: %v", p, err)
+		}
+	}
+	bad := map[string]Policy{
+		"allow[0]":                {Mode: ModeAllowlist, Allow: []Rule{{Name: "Example.com"}}},
+		"deny[0]":                 {Mode: ModeAllowlist, Deny: []Rule{{Prefix: netip.MustParsePrefix("10.0.0.1/8")}}},
+		"allow[1]":                {Mode: ModeAllowlist, Allow: []Rule{{Name: "a.com"}, {}}},
+		"allow: rules need":       {Mode: ModePublic, Allow: []Rule{{Name: "a.com"}}},
+		"host_ports[0]":           {Mode: ModePublic, HostPorts: []uint16{0}},
+		"hosts.x.test":            {Mode: ModePublic, Hosts: map[string]netip.Addr{"x.test": {}}},
+		"limits.max_flows":        {Mode: ModePublic, Limits: Limits{MaxFlows: -1}},
+		"limits.conns_per_second": {Mode: ModePublic, Limits: Limits{ConnsPerSecond: 2_000_000}},
+		"limits.max_bytes":        {Mode: ModePublic, Limits: Limits{MaxBytes: -5}},
+		"host_ports: the box has": {HostPorts: []uint16{80}},
+		"allow[0]: \"*.\"":        {Mode: ModeAllowlist, Allow: []Rule{{Wildcard: true}}},
+	}
+	for want, p := range bad {
+		err := p.Validate()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate(%+v) = %v; want %q", p, err, want)
+		}
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			t.Errorf("Validate(%+v): %T is no *FieldError", p, err)
+		}
+	}
+}
+
+func TestCloneSharesNothing(t *testing.T) {
+	p := Policy{Mode: ModeAllowlist, Allow: []Rule{{Name: "a.com"}}, HostPorts: []uint16{1},
+		Hosts: map[string]netip.Addr{"a.com": netip.MustParseAddr("1.2.3.4")}}
+	c := p.Clone()
+	c.Allow[0].Name, c.HostPorts[0], c.Hosts["a.com"] = "b.com", 2, netip.Addr{}
+	if p.Allow[0].Name != "a.com" || p.HostPorts[0] != 1 || !p.Hosts["a.com"].IsValid() {
+		t.Fatalf("clone shares with the original: %+v", p)
+	}
+}

@@ -59,10 +59,18 @@ func TestWrongSNICut(t *testing.T) {
 	err = tls.Client(c, &tls.Config{ServerName: "evil.test", RootCAs: ca.pool}).HandshakeContext(ctx)
 	refusedFast(t, "tls with evil.test", err, start)
 	e := r.events.waitFor(t, "denied sni", func(e Event) bool { return e.Kind == Denied && strings.Contains(e.Reason, "TLS SNI") })
-	if e.Name != "evil.test" || !strings.Contains(e.Reason, "evil.test is not a name 127.0.0.1 was answered for") {
+	if e.Name != "evil.test" || !strings.HasPrefix(e.Reason, "cut: ") || !strings.Contains(e.Reason, "evil.test is not a name 127.0.0.1 was answered for") {
 		t.Errorf("event %+v", e)
 	}
-	r.events.waitFor(t, "closed cut", func(e Event) bool { return e.Kind == Closed && strings.HasPrefix(e.Reason, "cut:") })
+	// One flow, one verdict: cut at the name check is a denial only.
+	if st := r.host.Stats(); st.FlowsAllowed != 0 || st.FlowsDenied != 1 {
+		t.Errorf("stats %+v, want the cut flow counted once, as denied", st)
+	}
+	for _, e := range r.events.all() {
+		if e.Kind == Allowed && e.Proto == "tcp" {
+			t.Errorf("the cut flow was also reported allowed: %+v", e)
+		}
+	}
 }
 
 func TestWrongHostCut(t *testing.T) {
@@ -201,8 +209,8 @@ func TestUDP(t *testing.T) {
 	if err != nil || string(buf[:n]) != "ping" {
 		t.Fatalf("echo: %q %v", buf[:n], err)
 	}
-	e := r.events.waitFor(t, "idle udp close", func(e Event) bool { return e.Kind == Closed && e.Proto == "udp" })
-	if e.Reason != "idle" || e.BytesIn != 4 || e.BytesOut != 4 {
+	e := r.events.waitFor(t, "idle udp close", func(e Event) bool { return e.Kind == Allowed && e.Proto == "udp" })
+	if !strings.HasSuffix(e.Reason, "; idle") || e.BytesIn != 4 || e.BytesOut != 4 {
 		t.Errorf("udp close %+v", e)
 	}
 }

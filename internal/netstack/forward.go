@@ -62,20 +62,22 @@ func (n *Stack) acceptForward(ln net.Listener, guestPort uint16) {
 }
 
 func (n *Stack) forwardConn(c net.Conn, guestPort uint16) {
-	ev := Event{Proto: "forward", IP: guestAddr.Addr(), Port: guestPort, Name: c.RemoteAddr().String()}
+	ev := Event{Proto: "forward", IP: guestAddr.Addr(), Port: guestPort, Name: c.RemoteAddr().String(),
+		Reason: fmt.Sprintf("forward from %s", c.LocalAddr())}
+	start := n.cfg.Now()
 	to := tcpip.FullAddress{NIC: nicID, Addr: tcpAddr(guestAddr.Addr()), Port: guestPort}
 	g, err := gonet.DialContextTCP(n.ctx, n.s, to, ipv4.ProtocolNumber)
 	if err != nil {
+		// Nothing listens in the guest: the host's connection is closed,
+		// and the flow (the host's own, so never a denial) moved nothing.
 		c.Close()
-		ev.Kind, ev.Reason = Denied, "guest port: "+err.Error()
-		n.emit(ev)
+		ev.Kind, ev.Reason = Allowed, ev.Reason+"; guest port: "+err.Error()
+		n.report(ev)
 		return
 	}
 	n.dropCloser(c) // the pipe registers both ends itself
-	ev.Kind, ev.Reason = Allowed, fmt.Sprintf("forward from %s", c.LocalAddr())
-	n.emit(ev)
 	// No budget: forwarded flows are the host's, so they get a flow of
 	// their own that no limit counts against.
-	p := &pipe{n: n, flow: netpolicy.Unlimited(netip.AddrPortFrom(guestAddr.Addr(), guestPort)), guest: g, up: c, ev: ev}
+	p := &pipe{n: n, flow: netpolicy.Unlimited(netip.AddrPortFrom(guestAddr.Addr(), guestPort)), guest: g, up: c, ev: ev, start: start}
 	p.run()
 }

@@ -77,7 +77,7 @@ func TestLimitsTrip(t *testing.T) {
 				t.Fatalf("read all %d bytes past a 64 KiB budget", n)
 			}
 		}
-		r.events.waitFor(t, "cut", func(e Event) bool { return e.Kind == Closed && e.Reason == "cut: byte limit reached" })
+		r.events.waitFor(t, "cut", func(e Event) bool { return e.Kind == Denied && e.Reason == "cut: byte limit reached" && e.BytesIn > 0 })
 		ctx, cancel := hangGuard()
 		defer cancel()
 		start := time.Now()
@@ -165,7 +165,7 @@ func TestForwardIntoGuest(t *testing.T) {
 	if err != nil || string(b) != "ping" {
 		t.Fatalf("echo through forward: %q %v", b, err)
 	}
-	r.events.waitFor(t, "forward closed", func(e Event) bool { return e.Kind == Closed && e.Proto == "forward" && e.BytesIn == 4 })
+	r.events.waitFor(t, "forward closed", func(e Event) bool { return e.Kind == Allowed && e.Proto == "forward" && e.BytesIn == 4 })
 	if _, err := r.host.Forward("127.0.0.1:0", 0); err == nil {
 		t.Error("guest port 0 accepted")
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -31,6 +32,7 @@ type link struct {
 	ch       *channel.Endpoint
 	ep       stack.LinkEndpoint // ch wrapped in Ethernet framing
 	maxFrame int
+	giants   atomic.Int64 // frames dropped for exceeding maxFrame
 }
 
 // queueLen is the depth of the outbound queue; a full queue drops (TCP
@@ -42,9 +44,15 @@ func newLink(conn net.Conn, mtu int, mac net.HardwareAddr) *link {
 	return &link{conn: conn, ch: ch, ep: ethernet.New(ch), maxFrame: mtu + header.EthernetMinimumSize}
 }
 
-// readLoop injects frames from the conn until it fails. A frame longer than
-// the MTU allows, or shorter than an Ethernet header, ends the link: the
-// peer is not speaking the framing.
+// maxWireFrame is QEMU's NET_BUFSIZE (net/net.h): no frame QEMU passes on
+// is longer, so a longer length means the peer is not speaking the framing.
+const maxWireFrame = 4096 + 65536
+
+// readLoop injects frames from the conn until it fails. A length QEMU could
+// never send (shorter than an Ethernet header, longer than maxWireFrame)
+// ends the link: the peer is not speaking the framing. A well-framed frame
+// longer than the MTU allows (a root guest can send one, raw or VLAN
+// tagged) is dropped, as a NIC drops a giant, and counted.
 func (l *link) readLoop() error {
 	r := bufio.NewReaderSize(l.conn, 256<<10)
 	var hdr [frameHeaderLen]byte
@@ -53,8 +61,15 @@ func (l *link) readLoop() error {
 			return err
 		}
 		n := int(binary.BigEndian.Uint32(hdr[:]))
-		if n < header.EthernetMinimumSize || n > l.maxFrame {
-			return fmt.Errorf("frame of %d bytes (want %d-%d)", n, header.EthernetMinimumSize, l.maxFrame)
+		if n < header.EthernetMinimumSize || n > maxWireFrame {
+			return fmt.Errorf("frame of %d bytes (want %d-%d)", n, header.EthernetMinimumSize, maxWireFrame)
+		}
+		if n > l.maxFrame {
+			l.giants.Add(1)
+			if _, err := r.Discard(n); err != nil {
+				return err
+			}
+			continue
 		}
 		frame := make([]byte, n)
 		if _, err := io.ReadFull(r, frame); err != nil {

@@ -42,15 +42,13 @@ func TestAllowedNameHTTP(t *testing.T) {
 	if err != nil || body != "hello example.test:"+port(t, srv.Listener.Addr().String()) {
 		t.Fatalf("GET: %q, %v", body, err)
 	}
-	closed := r.events.waitFor(t, "closed tcp", func(e Event) bool { return e.Kind == Closed && e.Proto == "tcp" })
-	if closed.Name != "example.test" || closed.IP.String() != "127.0.0.1" || closed.BytesIn == 0 || closed.BytesOut == 0 {
-		t.Errorf("closed event %+v", closed)
+	closed := r.events.waitFor(t, "allowed tcp", func(e Event) bool { return e.Kind == Allowed && e.Proto == "tcp" })
+	if closed.Name != "example.test" || closed.IP.String() != "127.0.0.1" || closed.BytesIn == 0 || closed.BytesOut == 0 ||
+		!strings.Contains(closed.Reason, "pinned to example.test") || closed.Duration <= 0 {
+		t.Errorf("allowed event %+v", closed)
 	}
 	r.events.waitFor(t, "allowed dns", func(e Event) bool {
 		return e.Kind == Allowed && e.Proto == "dns" && e.Name == "example.test" && strings.Contains(e.Reason, "allow[0]")
-	})
-	r.events.waitFor(t, "allowed tcp", func(e Event) bool {
-		return e.Kind == Allowed && e.Proto == "tcp" && strings.Contains(e.Reason, "pinned to example.test")
 	})
 	st := r.host.Stats()
 	if st.FlowsAllowed != 1 || st.FlowsDenied != 0 || st.DNSAllowed < 1 || st.BytesIn != closed.BytesIn || st.BytesOut != closed.BytesOut {
@@ -66,7 +64,7 @@ func TestAllowedNameHTTPS(t *testing.T) {
 	if err != nil || body != "secure example.test" {
 		t.Fatalf("GET: %q, %v", body, err)
 	}
-	r.events.waitFor(t, "closed tcp", func(e Event) bool { return e.Kind == Closed && e.Name == "example.test" && e.BytesIn > 0 })
+	r.events.waitFor(t, "closed tcp", func(e Event) bool { return e.Kind == Allowed && e.Name == "example.test" && e.BytesIn > 0 })
 }
 
 func TestOtherNameNXDOMAIN(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/voidbox/voidbox/internal/netpolicy"
 	"github.com/voidbox/voidbox/internal/netstack/sniff"
@@ -25,11 +26,16 @@ type pipe struct {
 	ep    abortable // the guest side's endpoint, to answer a cut with a RST
 	up    net.Conn
 	ev    Event
+	start time.Time
 	sniff bool
 
 	in, out atomic.Int64 // bytes to and from the guest
 	cutOnce sync.Once
-	reason  atomic.Pointer[string]
+	// denied is why the policy cut the flow (the name it spoke, the byte
+	// budget); nil while it has not. Written once, by cut.
+	denied atomic.Pointer[string]
+	// broken is set when an I/O error, not the policy, aborted the flow.
+	broken atomic.Bool
 }
 
 const copyBuf = 64 << 10
@@ -58,12 +64,16 @@ func (p *pipe) run() {
 	p.guest.Close()
 	p.up.Close()
 	ev := p.ev
-	ev.Kind, ev.BytesIn, ev.BytesOut = Closed, p.in.Load(), p.out.Load()
-	ev.Reason = "closed"
-	if r := p.reason.Load(); r != nil {
-		ev.Reason = *r
+	ev.BytesIn, ev.BytesOut, ev.Duration = p.in.Load(), p.out.Load(), n.cfg.Now().Sub(p.start)
+	switch r := p.denied.Load(); {
+	case r != nil:
+		ev.Kind, ev.Reason = Denied, *r
+	case p.broken.Load():
+		ev.Kind, ev.Reason = Allowed, ev.Reason+"; reset"
+	default:
+		ev.Kind = Allowed
 	}
-	n.emit(ev)
+	n.report(ev)
 }
 
 // fromGuest sniffs the first bytes, then copies guest→upstream.
@@ -78,7 +88,7 @@ func (p *pipe) fromGuest() {
 				return
 			}
 			if _, err := p.up.Write(prefix); err != nil {
-				p.cut("")
+				p.cut()
 				return
 			}
 		}
@@ -123,7 +133,7 @@ func (p *pipe) sniffPrefix() ([]byte, bool) {
 			}
 			// A reset, or EOF in the middle of a ClientHello or request
 			// head: nothing undecided goes upstream.
-			p.cut("")
+			p.cut()
 			return nil, false
 		}
 	}
@@ -149,12 +159,12 @@ func (p *pipe) checkName(res sniff.Result) bool {
 	return true
 }
 
-// denyCut reports the refused name and cuts the flow.
+// denyCut cuts the flow for the policy; the flow's one event, at its
+// end, is then a denial with this reason.
 func (p *pipe) denyCut(reason string) {
-	ev := p.ev
-	ev.Reason = reason
-	p.n.deny(ev)
-	p.cut("cut: " + reason)
+	reason = "cut: " + reason
+	p.denied.CompareAndSwap(nil, &reason)
+	p.cut()
 }
 
 // copy moves bytes one way, counting them against the byte budget, and
@@ -168,7 +178,8 @@ func (p *pipe) copy(dst, src net.Conn, counter *atomic.Int64) {
 				return
 			}
 			if _, werr := dst.Write(buf[:m]); werr != nil {
-				p.cut("")
+				p.broken.Store(true)
+				p.cut()
 				return
 			}
 		}
@@ -179,7 +190,8 @@ func (p *pipe) copy(dst, src net.Conn, counter *atomic.Int64) {
 			return
 		}
 		if err != nil {
-			p.cut("")
+			p.broken.Store(true)
+			p.cut()
 			return
 		}
 	}
@@ -194,18 +206,16 @@ func (p *pipe) count(m int, counter *atomic.Int64) bool {
 		p.n.stats.bytesOut.Add(int64(m))
 	}
 	if !p.flow.Count(int64(m)) {
-		p.cut("cut: byte limit reached")
+		p.denied.CompareAndSwap(nil, new(cutByteLimit))
+		p.cut()
 		return false
 	}
 	return true
 }
 
 // cut aborts both sides: a RST to the guest, the upstream closed.
-func (p *pipe) cut(reason string) {
+func (p *pipe) cut() {
 	p.cutOnce.Do(func() {
-		if reason != "" {
-			p.reason.Store(&reason)
-		}
 		if p.ep != nil {
 			p.ep.Abort()
 		}

@@ -19,6 +19,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 
@@ -102,7 +103,7 @@ func New(conn net.Conn, cfg Config) (*Stack, error) {
 func (n *Stack) build() error {
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
-		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
 	n.s = s
 	if err := tuneTCP(s); err != nil {
@@ -140,6 +141,7 @@ func (n *Stack) build() error {
 	s.SetRouteTable([]tcpip.Route{{Destination: subnet, NIC: nicID}})
 	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(s, 0, maxConnecting, n.onTCP).HandlePacket)
 	s.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(s, n.onUDP).HandlePacket)
+	s.SetTransportProtocolHandler(icmp.ProtocolNumber4, n.onICMP)
 	return nil
 }
 
@@ -192,7 +194,11 @@ func (n *Stack) Guest() Guest {
 }
 
 // Stats returns the counters so far.
-func (n *Stack) Stats() Stats { return n.stats.snapshot() }
+func (n *Stack) Stats() Stats {
+	st := n.stats.snapshot()
+	st.Giants = n.link.giants.Load()
+	return st
+}
 
 // Done is closed when the stack has stopped, by Close or because the link
 // ended; Err then says why.

@@ -46,15 +46,16 @@ func (n *Stack) onTCP(r *tcp.ForwarderRequest) {
 	ev.Name = strings.Join(flow.Names, ",")
 	defer flow.Close()
 
+	start := n.cfg.Now()
 	dialer := net.Dialer{Timeout: n.cfg.DialTimeout}
 	up, err := dialer.DialContext(n.ctx, "tcp", flow.Dst.String())
 	if err != nil {
+		// The policy allowed it; the destination did not answer. The
+		// guest gets a RST, the audit trail an allowed flow that moved
+		// nothing.
 		r.Complete(true)
-		n.stats.flowsAllowed.Add(1)
-		ev.Kind, ev.Reason = Allowed, d.Reason+"; dial: "+err.Error()
-		n.emit(ev)
-		ev.Kind, ev.Reason = Closed, "upstream unreachable"
-		n.emit(ev)
+		ev.Kind, ev.Reason = Allowed, d.Reason+"; upstream: "+err.Error()
+		n.report(ev)
 		return
 	}
 	var wq waiter.Queue
@@ -62,22 +63,14 @@ func (n *Stack) onTCP(r *tcp.ForwarderRequest) {
 	r.Complete(false)
 	if terr != nil {
 		up.Close() // the guest gave up during the dial
+		ev.Kind, ev.Reason = Allowed, d.Reason+"; the guest gave up during the upstream connect"
+		n.report(ev)
 		return
 	}
 	ep.SocketOptions().SetKeepAlive(true)
-	n.stats.flowsAllowed.Add(1)
-	ev.Kind = Allowed
-	n.emit(ev)
 	guest := gonet.NewTCPConn(&wq, ep)
-	p := &pipe{n: n, flow: flow, guest: guest, ep: ep, up: up, ev: ev, sniff: true}
+	p := &pipe{n: n, flow: flow, guest: guest, ep: ep, up: up, ev: ev, start: start, sniff: true}
 	p.run()
-}
-
-// deny counts and reports a refused flow.
-func (n *Stack) deny(ev Event) {
-	n.stats.flowsDenied.Add(1)
-	ev.Kind = Denied
-	n.emit(ev)
 }
 
 // abortable is what pipe needs of the guest side's endpoint.

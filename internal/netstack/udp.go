@@ -47,8 +47,8 @@ func (n *Stack) onUDP(r *udp.ForwarderRequest) bool {
 	if err != nil {
 		flow.Close()
 		n.untrack(nil)
-		ev.Reason += "; dial: " + err.Error()
-		n.deny(ev)
+		ev.Kind, ev.Reason = Allowed, ev.Reason+"; upstream: "+err.Error()
+		n.report(ev)
 		return false
 	}
 	var wq waiter.Queue
@@ -59,9 +59,6 @@ func (n *Stack) onUDP(r *udp.ForwarderRequest) bool {
 		n.untrack(nil)
 		return true
 	}
-	n.stats.flowsAllowed.Add(1)
-	ev.Kind = Allowed
-	n.emit(ev)
 	guest := gonet.NewUDPConn(&wq, ep)
 	go func() { // joined n.wg in track above
 		defer n.untrack(nil)
@@ -83,6 +80,7 @@ func (n *Stack) udpFlow(guest *gonet.UDPConn, up *net.UDPConn, flow *netpolicy.F
 		guest.Close()
 		return
 	}
+	start := n.cfg.Now()
 	var last atomic.Int64 // unix nanos of the last datagram either way
 	last.Store(time.Now().UnixNano())
 	var in, out atomic.Int64
@@ -112,7 +110,7 @@ func (n *Stack) udpFlow(guest *gonet.UDPConn, up *net.UDPConn, flow *netpolicy.F
 			counter.Add(int64(m))
 			total.Add(int64(m))
 			if !flow.Count(int64(m)) {
-				stop("cut: byte limit reached")
+				stop(cutByteLimit)
 				return
 			}
 			dst.Write(buf[:m]) // a lost datagram is UDP's normal
@@ -128,7 +126,14 @@ func (n *Stack) udpFlow(guest *gonet.UDPConn, up *net.UDPConn, flow *netpolicy.F
 	wg.Wait()
 	n.dropCloser(guest)
 	n.dropCloser(up)
-	ev.Kind, ev.BytesIn, ev.BytesOut = Closed, in.Load(), out.Load()
-	ev.Reason = *reason.Load()
-	n.emit(ev)
+	ev.BytesIn, ev.BytesOut, ev.Duration = in.Load(), out.Load(), n.cfg.Now().Sub(start)
+	ev.Kind = Allowed
+	if why := *reason.Load(); why == cutByteLimit {
+		ev.Kind, ev.Reason = Denied, why
+	} else {
+		ev.Reason += "; " + why
+	}
+	n.report(ev)
 }
+
+const cutByteLimit = "cut: byte limit reached"
