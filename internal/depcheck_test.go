@@ -170,11 +170,11 @@ func TestHostLinksNoGuestCode(t *testing.T) {
 	}
 }
 
-// TestStdlibOnlyTransitively: the protocol, policy and event packages, which
+// TestStdlibOnlyTransitively: the protocol, policy (network policy too) and event packages, which
 // both the host and a guest binary link, pull in nothing outside the
 // standard library and each other, however deep.
 func TestStdlibOnlyTransitively(t *testing.T) {
-	ours := []string{mod + "/internal/wire", mod + "/internal/policy", mod + "/internal/event", mod + "/internal/agentconfig"}
+	ours := []string{mod + "/internal/wire", mod + "/internal/policy", mod + "/internal/netpolicy", mod + "/internal/event", mod + "/internal/agentconfig"}
 	for _, p := range ours {
 		for _, d := range deps(t, p) {
 			if !slices.Contains(ours, d) && strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {

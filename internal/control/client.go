@@ -44,6 +44,9 @@ type Options struct {
 	// Services must hold a handler for each listener's service.
 	Listeners []wire.Listener
 	Services  map[string]TunnelHandler
+	// Network and CACerts go to the guest in the hello (wire.Hello).
+	Network *wire.Network
+	CACerts string
 }
 
 // Handshake authenticates to the guest init on conn and starts the stream
@@ -57,6 +60,8 @@ func Handshake(ctx context.Context, conn net.Conn, secret []byte, o Options) (*C
 		TimeUnixNano: time.Now().UnixNano(),
 		Policy:       o.Policy,
 		Listeners:    o.Listeners,
+		Network:      o.Network,
+		CACerts:      o.CACerts,
 	}
 	if err := wire.WriteJSON(conn, wire.THello, hello); err != nil {
 		conn.Close()

@@ -31,6 +31,8 @@ var samples = []Data{
 	AgentDenied{Command: "curl x", Reason: "not allowed"},
 	AgentFinished{Turns: 2, ToolCalls: 1, InputTokens: 3, OutputTokens: 4, FinalText: "done", OutputFile: "/o", Error: "x"},
 	LLMRequest{Method: "POST", Path: "/v1/messages", Status: 200, Model: "m", DurationMS: 3, Streamed: true, InputTokens: 1, OutputTokens: 2, CostUSD: 0.5, Error: "e"},
+	NetAllowed{NetFlow{Box: "b", Proto: "tcp", Name: "example.test", IP: "127.0.0.1", Port: 443, Reason: "pinned", BytesIn: 5, BytesOut: 6, DurationMS: 1.5}},
+	NetDenied{NetFlow{Box: "b", Proto: "dns", Name: "other.test", Port: 53, Reason: "other.test is not in the allowlist"}},
 }
 
 func TestRoundTripEveryType(t *testing.T) {

@@ -108,6 +108,7 @@ var registry = registryOf(
 	decoderOf[VMBooted], decoderOf[ExecOutput],
 	decoderOf[AgentStarted], decoderOf[AgentTurn], decoderOf[AgentToolCall], decoderOf[AgentDenied],
 	decoderOf[AgentFinished], decoderOf[LLMRequest],
+	decoderOf[NetAllowed], decoderOf[NetDenied],
 )
 
 // Types lists every event type (for docs and schema checks).

@@ -47,12 +47,14 @@ type ModuleSet struct {
 func DefaultModules() ModuleSet {
 	return ModuleSet{
 		// Only what the handshake needs is loaded before it; virtio_rng (an
-		// entropy source, not needed to boot) is loaded right after, and 9p
-		// when a host share is mounted. Modules for later features (ext4,
-		// overlay, virtiofs, virtio_net, ...) join this list with them: every
-		// module here is unpacked by every boot (ext4 alone is 2 MB).
+		// entropy source, not needed to boot) is loaded right after, 9p
+		// when a host share is mounted, and virtio_net (with net_failover
+		// and failover, ~120 KB) with the boot modules when the VM has a
+		// network device. Modules for later features (ext4, overlay,
+		// virtiofs, ...) join this list with them: every module here is
+		// unpacked by every boot (ext4 alone is 2 MB).
 		Boot:     []string{"virtio_ring", "virtio", "virtio_mmio", "virtio_console", "qemu_fw_cfg"},
-		OnDemand: []string{"virtio_rng", "9p", "9pnet_virtio"},
+		OnDemand: []string{"virtio_rng", "9p", "9pnet_virtio", "virtio_net"},
 	}
 }
 
@@ -66,6 +68,9 @@ type Artifacts struct {
 	KernelRelease string // "6.1.0-57-amd64"
 	KernelPackage string // "linux-image-6.1.0-57-amd64=6.1.192-3"
 	Busybox       string // "busybox-static=1:1.35.0-4+deb12u1+b1"
+	// CACertificates is the package of the image's CA bundle
+	// ("ca-certificates=20230311"), at /etc/ssl/certs/ca-certificates.crt.
+	CACertificates string
 	Initramfs     string // gzip'd newc cpio: base archive followed by the layer archives
 	Digest        string // hex sha256 of every input of Initramfs
 	CacheDir      string

@@ -68,9 +68,10 @@ func ensureModules(manifest string, names ...string) error {
 }
 
 // loadModules loads the manifest's boot modules (or all, if bootOnly is false)
-// with finit_module, passing the "name.param=value" arguments found on the
-// kernel command line, as modprobe would.
-func loadModules(manifest string, bootOnly bool) error {
+// and the extra ones with their dependencies, with finit_module, passing the
+// "name.param=value" arguments found on the kernel command line, as
+// modprobe would.
+func loadModules(manifest string, bootOnly bool, extra ...string) error {
 	b, err := os.ReadFile(manifest)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // a kernel with everything built in needs no modules
@@ -86,9 +87,31 @@ func loadModules(manifest string, bootOnly bool) error {
 	// Modules load concurrently, each once its dependencies are in: a probe
 	// that waits on its device (virtio_console) does not hold up the others.
 	done := map[string]chan struct{}{}
+	deps := map[string][]string{}
 	for _, mod := range m.Modules {
+		deps[mod.Name] = mod.Deps
 		if !bootOnly || mod.Boot {
 			done[mod.Name] = make(chan struct{})
+		}
+	}
+	var add func(string) error
+	add = func(n string) error {
+		if _, ok := deps[n]; !ok {
+			return fmt.Errorf("module %s is not in the guest image", n)
+		}
+		if _, ok := done[n]; !ok {
+			done[n] = make(chan struct{})
+		}
+		for _, d := range deps[n] {
+			if err := add(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, n := range extra {
+		if err := add(n); err != nil {
+			return err
 		}
 	}
 	var wg sync.WaitGroup

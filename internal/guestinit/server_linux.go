@@ -110,6 +110,14 @@ func (srv *server) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 	if srv.listeners, err = openListeners(h.Listeners); err != nil {
 		return reject(err.Error())
 	}
+	if h.Network != nil {
+		if err := configureNetwork(h.Network); err != nil {
+			return reject(err.Error())
+		}
+	}
+	if err := addCACerts(h.CACerts); err != nil {
+		return reject("adding CA certificates: " + err.Error())
+	}
 	w := wire.Welcome{
 		Version:     wire.Version,
 		Kernel:      kernelRelease(),

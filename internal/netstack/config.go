@@ -23,6 +23,16 @@ type Guest struct {
 	MTU     int
 }
 
+// GuestConfig is the configuration a guest gets with an MTU (0: the
+// default); a Stack's Guest says the same. The VM's device is made with
+// its MAC before the stack exists.
+func GuestConfig(mtu int) Guest {
+	if mtu == 0 {
+		mtu = DefaultMTU
+	}
+	return Guest{MAC: guestMAC, Addr: guestAddr, Gateway: gatewayIP, DNS: gatewayIP, MTU: mtu}
+}
+
 // Fixed addressing, the one QEMU's user networking made familiar. The MAC
 // addresses are locally administered.
 var (

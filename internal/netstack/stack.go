@@ -189,9 +189,7 @@ func (n *Stack) linkDown(err error) {
 }
 
 // Guest returns the configuration the guest must apply.
-func (n *Stack) Guest() Guest {
-	return Guest{MAC: guestMAC, Addr: guestAddr, Gateway: gatewayIP, DNS: gatewayIP, MTU: n.cfg.MTU}
-}
+func (n *Stack) Guest() Guest { return GuestConfig(n.cfg.MTU) }
 
 // Stats returns the counters so far.
 func (n *Stack) Stats() Stats {

@@ -13,6 +13,9 @@ import (
 	"github.com/voidbox/voidbox/internal/policy"
 
 	"github.com/voidbox/voidbox/internal/control"
+	"github.com/voidbox/voidbox/internal/event"
+	"github.com/voidbox/voidbox/internal/netstack"
+	"github.com/voidbox/voidbox/internal/netstack/dns"
 	"github.com/voidbox/voidbox/internal/vmm"
 	"github.com/voidbox/voidbox/internal/wire"
 )
@@ -38,6 +41,15 @@ type Config struct {
 	// Listeners are guest loopback endpoints tunnelled to Services.
 	Listeners []wire.Listener
 	Services  map[string]control.TunnelHandler
+	// OnEvent receives the sandbox's events as they happen: the network's
+	// net.allowed and net.denied (from the stack's goroutines, so it must
+	// be safe for concurrent use and not block). nil discards them.
+	OnEvent func(event.Data)
+	// Resolver looks up the names a networked box may resolve (nil: the
+	// host's resolver); `hosts:` entries never reach it.
+	Resolver dns.Resolver
+	// MTU of the guest's network interface (0: netstack.DefaultMTU).
+	MTU int
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -67,6 +79,9 @@ type Sandbox struct {
 	m      Machine
 	client *control.Client
 	info   Info
+	// net is the box's network stack; nil without network. It outlives
+	// nothing: closed with the VM, by Close or by the exit watcher.
+	net *netstack.Stack
 
 	closeOnce sync.Once
 	closeErr  error
@@ -85,6 +100,8 @@ type Info struct {
 	BootTime    time.Duration // from QEMU start to the guest init's welcome
 	QEMUPID     int
 	RuntimeDir  string
+	// Forwards are the port forwards into the guest, as bound.
+	Forwards []Forwarded
 }
 
 // Boot starts QEMU for cfg and completes the handshake. The VM lives until
@@ -113,6 +130,7 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 		ConsoleLog: cfg.ConsoleLog,
 		Shares:     cfg.Shares,
 		CPUModel:   cfg.CPUModel,
+		NIC:        cfg.nic(),
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -125,14 +143,22 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 
 // Attach completes the handshake with the guest init behind m and returns
 // the sandbox; m is closed on failure. Boot uses it for QEMU; tests use it
-// for an in-process guest.
+// for an in-process guest. A policy with a network needs a machine with a
+// network device (NetConn); its stack starts before the handshake, which
+// tells the guest how to configure its interface.
 func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time) (*Sandbox, error) {
 	cfg = cfg.withDefaults()
+	stack, netCfg, fwds, err := startNetwork(cfg, m)
+	if err != nil {
+		m.Close()
+		return nil, &BootError{Reason: err.Error()}
+	}
 	bootCtx, cancel := context.WithTimeoutCause(ctx, cfg.BootTimeout,
 		fmt.Errorf("the guest init did not answer within %v", cfg.BootTimeout))
 	defer cancel()
 	client, err := control.Handshake(bootCtx, m.Conn(), secret, control.Options{
-		Policy: cfg.Policy.Wire(), Listeners: cfg.Listeners, Services: cfg.Services})
+		Policy: cfg.Policy.Wire(), Listeners: cfg.Listeners, Services: cfg.Services,
+		Network: netCfg, CACerts: string(cfg.Policy.CACerts)})
 	if err != nil {
 		reason := err.Error()
 		// If QEMU is exiting (panic, init crash), wait briefly so the
@@ -149,6 +175,9 @@ func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 		}
 		tail := m.ConsoleTail(20)
 		m.Close()
+		if stack != nil {
+			stack.Close()
+		}
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
@@ -159,7 +188,9 @@ func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 		cfg:    cfg,
 		m:      m,
 		client: client,
+		net:    stack,
 		info: Info{
+			Forwards:    fwds,
 			Kernel:      w.Kernel,
 			InitVersion: w.InitVersion,
 			Accel:       string(cfg.Accel.Accel),
@@ -186,6 +217,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.OnEvent == nil {
+		c.OnEvent = func(event.Data) {}
+	}
 	return c
 }
 
@@ -205,6 +239,22 @@ func (s *Sandbox) watch() {
 	s.setGone(&BootError{Reason: reason, ConsoleTail: s.m.ConsoleTail(20)})
 	s.client.Close()
 	s.m.Close()
+	s.closeNet()
+}
+
+// closeNet stops the network (every flow, every forward) once QEMU is gone.
+func (s *Sandbox) closeNet() {
+	if s.net != nil {
+		s.net.Close()
+	}
+}
+
+// NetStats returns the network counters so far (final once Close returned).
+func (s *Sandbox) NetStats() NetStats {
+	if s.net == nil {
+		return NetStats{}
+	}
+	return s.net.Stats()
 }
 
 func (s *Sandbox) setGone(err error) {
@@ -277,6 +327,7 @@ func (s *Sandbox) Close() error {
 		s.client.Close()
 		s.closeErr = s.m.Close()
 		<-s.watchDone
+		s.closeNet()
 	})
 	return s.closeErr
 }

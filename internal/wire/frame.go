@@ -20,8 +20,9 @@ import (
 
 // Version is the protocol version exchanged in the handshake. Bump it on any
 // incompatible change to frames or messages. 2: an empty allowlist allows
-// no command (1 read it as no allowlist), Policy.DiskBytes.
-const Version = 2
+// no command (1 read it as no allowlist), Policy.DiskBytes. 3: Hello.Network
+// (the guest configures its interface) and Hello.CACerts.
+const Version = 3
 
 // HeaderSize is the length of a frame header: payload length (4) + type (1).
 const HeaderSize = 5
