@@ -71,9 +71,9 @@ type Artifacts struct {
 	// CACertificates is the package of the image's CA bundle
 	// ("ca-certificates=20230311"), at /etc/ssl/certs/ca-certificates.crt.
 	CACertificates string
-	Initramfs     string // gzip'd newc cpio: base archive followed by the layer archives
-	Digest        string // hex sha256 of every input of Initramfs
-	CacheDir      string
+	Initramfs      string // gzip'd newc cpio: base archive followed by the layer archives
+	Digest         string // hex sha256 of every input of Initramfs
+	CacheDir       string
 	// Modules is the image's module manifest in load order (also at /etc/voidbox/modules.json).
 	Modules []ManifestModule
 	// Cached is true when Ensure downloaded and built nothing.

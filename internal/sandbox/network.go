@@ -89,4 +89,3 @@ func netEvent(box string, e netstack.Event) event.Data {
 	}
 	return event.NetDenied{NetFlow: f}
 }
-

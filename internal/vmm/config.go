@@ -56,7 +56,6 @@ type NIC struct {
 	MTU int
 }
 
-
 // Share is a host directory the guest can mount by Tag.
 type Share struct {
 	Tag      string

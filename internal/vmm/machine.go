@@ -24,7 +24,7 @@ type Machine struct {
 	dir     string
 	console string
 	conn    net.Conn
-	netConn net.Conn // the network device's frames; nil without a NIC
+	netConn net.Conn      // the network device's frames; nil without a NIC
 	done    chan struct{} // closed when QEMU has exited and been reaped
 	stderr  bytes.Buffer  // QEMU's own diagnostics (bounded by QEMU's behaviour)
 	waitErr error         // set before done is closed
