@@ -153,14 +153,14 @@ func TestParseErrorsNamePaths(t *testing.T) {
 	}
 	for _, want := range []string{
 		`allow[2]: "*": a wildcard needs a domain`,
-		`allow[3]: want a string, got int`,
-		`deny: want a list, got string`,
+		`allow[3]: want a string, got a number`,
+		`deny: want a list, got a string`,
 		`host_ports[0]: "0": port must be 1-65535`,
 		`host_ports[1]: "70000": port must be 1-65535`,
 		`host_ports[2]: "1.5": want an integer`,
 		`hosts.a.test: "not-an-ip": not an IP address`,
 		`hosts.*bad: "*bad": invalid character in name`,
-		`hosts.b.test: want an IP address, got int`,
+		`hosts.b.test: want an IP address, got a number`,
 		`limits.max_flows: "0": must be at least 1`,
 		`limits.speed: "1": unknown field`,
 		`alow: unknown field`,

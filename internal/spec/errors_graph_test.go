@@ -107,7 +107,7 @@ pipeline:
   boxes:
     - name: a
       exec: [cat]
-      sandbox: {memory_mb: 63, kernel: /vmlinux, network: true, snapshot: x}
+      sandbox: {memory_mb: 63, kernel: /vmlinux, network: {allow: ["*"]}, snapshot: x}
     - name: b
       prompt: hi
       llm: {provider: openai, credential_proxy: true}
@@ -127,8 +127,8 @@ pipeline:
 			`t.yaml:11:14: pipeline.boxes[0].exec[0]: command "cat" is not in sandbox.allowed_commands (echo)`,
 			`t.yaml:12:28: pipeline.boxes[0].sandbox.memory_mb: 63 MiB is outside 128..1048576 MiB`,
 			`t.yaml:12:32: pipeline.boxes[0].sandbox.kernel: can only be set in the top-level sandbox`,
-			`t.yaml:12:59: pipeline.boxes[0].sandbox.network: networking is not available yet`,
-			`t.yaml:12:65: pipeline.boxes[0].sandbox.snapshot: snapshots are not available yet`,
+			`t.yaml:12:68: pipeline.boxes[0].sandbox.network.allow[0]: "*": a wildcard needs a domain, as in *.example.com`,
+			`t.yaml:12:75: pipeline.boxes[0].sandbox.snapshot: snapshots are not available yet`,
 			`t.yaml:15:31: pipeline.boxes[1].llm.credential_proxy: not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy`,
 			`t.yaml:24:42: pipeline.boxes[4].sandbox.disk_mb: 80 MiB is more than half of the 128 MiB of memory, which holds the disk too`,
 			`t.yaml:27:17: pipeline.boxes[5].sandbox.image: OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)`,

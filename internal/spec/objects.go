@@ -26,20 +26,24 @@ var (
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb"},
+			"allowed_commands", "timeout", "disk_mb", "ports", "ca_certificates"},
 		rejected: map[string]string{"mounts": notYetMounts, "snapshot": notYetSnapshot,
 			"image": notYetImages, "guest_image": notYetImages},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
-		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb"},
+		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "ports", "ca_certificates"},
 		rejected: map[string]string{
 			"mounts": notYetMounts, "snapshot": notYetSnapshot,
 			"mode": topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
 			"image": notYetImages, "guest_image": notYetImages, "timeout": topLevelOnly,
 		},
 	}
-	llmObject = object{
+	// networkObject and netLimitsObject are the mapping form of network;
+	// internal/netpolicy parses the values.
+	networkObject   = object{name: "Network", fields: []string{"allow", "deny", "host_ports", "hosts", "limits"}}
+	netLimitsObject = object{name: "NetLimits", fields: []string{"conns_per_second", "max_flows", "max_bytes"}}
+	llmObject       = object{
 		name:     "LLM",
 		fields:   []string{"provider", "model", "base_url", "api_key_env"},
 		rejected: map[string]string{"credential_proxy": noCredProxy},
@@ -82,7 +86,7 @@ var (
 
 // allObjects lists every object, for the schema test.
 var allObjects = []*object{
-	&specObject, &sandboxObject, &sandboxOverrideObject, &llmObject, &agentObject, &pipelineObject,
+	&specObject, &sandboxObject, &sandboxOverrideObject, &networkObject, &netLimitsObject, &llmObject, &agentObject, &pipelineObject,
 	&boxObject, &stageTypedObject, &stageShortObject, &workflowObject, &stepObject, &runObject,
 	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject,
 }
