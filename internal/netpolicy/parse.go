@@ -43,7 +43,7 @@ func Parse(raw any) (*Policy, error) {
 	case map[string]any:
 		return parseMap(v)
 	}
-	return nil, &FieldError{Path: "network", Msg: "want true, false or a map, got "+kind(raw)}
+	return nil, &FieldError{Path: "network", Msg: "want true, false or a map, got " + kind(raw)}
 }
 
 func parseMap(m map[string]any) (*Policy, error) {
@@ -91,7 +91,7 @@ func list(path string, v any, errs *[]error) []any {
 		}
 		return out
 	}
-	*errs = append(*errs, &FieldError{Path: path, Msg: "want a list, got "+kind(v)})
+	*errs = append(*errs, &FieldError{Path: path, Msg: "want a list, got " + kind(v)})
 	return nil
 }
 
@@ -101,7 +101,7 @@ func parseRules(path string, v any, errs *[]error) []Rule {
 		p := fmt.Sprintf("%s[%d]", path, i)
 		s, ok := e.(string)
 		if !ok {
-			*errs = append(*errs, &FieldError{Path: p, Msg: "want a string, got "+kind(e)})
+			*errs = append(*errs, &FieldError{Path: p, Msg: "want a string, got " + kind(e)})
 			continue
 		}
 		r, err := ParseRule(s)
@@ -144,7 +144,7 @@ func parseHosts(path string, v any, errs *[]error) map[string]netip.Addr {
 			m[k] = s
 		}
 	default:
-		*errs = append(*errs, &FieldError{Path: path, Msg: "want a map of name to address, got "+kind(v)})
+		*errs = append(*errs, &FieldError{Path: path, Msg: "want a map of name to address, got " + kind(v)})
 		return nil
 	}
 	out := make(map[string]netip.Addr, len(m))
@@ -162,7 +162,7 @@ func parseHosts(path string, v any, errs *[]error) map[string]netip.Addr {
 		}
 		s, ok := m[k].(string)
 		if !ok {
-			*errs = append(*errs, &FieldError{Path: p, Msg: "want an IP address, got "+kind(m[k])})
+			*errs = append(*errs, &FieldError{Path: p, Msg: "want an IP address, got " + kind(m[k])})
 			continue
 		}
 		addr, err := netip.ParseAddr(s)
@@ -183,7 +183,7 @@ func parseLimits(path string, v any, errs *[]error) Limits {
 	m, ok := v.(map[string]any)
 	if !ok {
 		if v != nil {
-			*errs = append(*errs, &FieldError{Path: path, Msg: "want a map, got "+kind(v)})
+			*errs = append(*errs, &FieldError{Path: path, Msg: "want a map, got " + kind(v)})
 		}
 		return Limits{}
 	}
