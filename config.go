@@ -50,6 +50,9 @@ type Config struct {
 	// ConsoleLog keeps the serial console in this file (default: a file in
 	// the VM's runtime directory, removed on Close).
 	ConsoleLog string
+	// Events receives the sandbox's events (net.allowed, net.denied) as
+	// they happen, with Run set to Name; nil drops them.
+	Events EventSink
 	// Host says how this host runs VMs.
 	Host HostOptions
 }

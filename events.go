@@ -21,4 +21,8 @@ type (
 	EventAgentDenied    = event.AgentDenied
 	EventAgentFinished  = event.AgentFinished
 	EventLLMRequest     = event.LLMRequest
+	EventNetAllowed     = event.NetAllowed
+	EventNetDenied      = event.NetDenied
+	// EventNetFlow is what both network events say about a flow or query.
+	EventNetFlow = event.NetFlow
 )

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/sandbox"
 )
 
@@ -17,6 +18,12 @@ type Sandbox struct {
 
 // Info describes a booted sandbox.
 type Info = sandbox.Info
+
+// Forwarded is a running sandbox's port forward, as bound (Info.Forwards).
+type Forwarded = sandbox.Forwarded
+
+// NetStats are a sandbox's network counters.
+type NetStats = sandbox.NetStats
 
 // New boots a sandbox. The VM lives until Close is called or ctx ends,
 // whichever comes first; either way QEMU is stopped and its runtime directory
@@ -40,6 +47,9 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	}
 	c := h.config(cfg.Name, cfg.Policy, h.image(cfg.Image))
 	c.ConsoleLog = cfg.ConsoleLog
+	if sink := cfg.Events; sink != nil {
+		c.OnEvent = func(d event.Data) { sink.Emit(event.Event{Time: time.Now(), Run: cfg.Name, Data: d}) }
+	}
 	s, err := sandbox.Boot(ctx, c)
 	if err != nil {
 		return nil, err
@@ -59,6 +69,9 @@ func (s *Sandbox) Close() error { return s.s.Close() }
 
 // Policy is the sandbox's policy, with defaults applied.
 func (s *Sandbox) Policy() Policy { return s.s.Policy() }
+
+// NetStats returns the network counters so far (final after Close).
+func (s *Sandbox) NetStats() NetStats { return s.s.NetStats() }
 
 // Ping round-trips an empty request to the guest init.
 func (s *Sandbox) Ping(ctx context.Context) error { return s.s.Ping(ctx) }

@@ -157,16 +157,20 @@ func (b *Box) Answer(name string, addrs []netip.Addr) (kept []netip.Addr, droppe
 }
 
 // exempt reports whether a special-purpose address may still be used for
-// name: it is name's hosts entry, or (allowlist) a CIDR allow rule covers it.
+// name: in an allowlist, it is name's hosts entry or a CIDR allow rule
+// covers it. The public mode exempts nothing: every name is allowed there,
+// so a hosts entry to 127.0.0.1 would open host loopback to the guest
+// (host_ports is the only way there), and a flow to it is denied anyway;
+// the guest is told at once, by the DNS answer.
 func (b *Box) exempt(name string, a netip.Addr) bool {
+	if b.policy.Mode != ModeAllowlist {
+		return false
+	}
 	if h, ok := b.policy.Hosts[name]; ok && h == a {
 		return true
 	}
-	if b.policy.Mode == ModeAllowlist {
-		_, _, ok := findAddr(b.policy.Allow, a, 0, true)
-		return ok
-	}
-	return false
+	_, _, ok := findAddr(b.policy.Allow, a, 0, true)
+	return ok
 }
 
 // deniesEveryPort reports whether a deny rule covers a on every port.

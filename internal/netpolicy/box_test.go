@@ -240,3 +240,18 @@ func TestPinCaps(t *testing.T) {
 		t.Errorf("%d names pinned to one address", n)
 	}
 }
+
+// In the public mode every name is allowed, so a hosts entry to a special
+// address must not open it: the answer is refused.
+func TestPublicHostsExemptNothing(t *testing.T) {
+	pub := Public()
+	pub.Hosts = map[string]netip.Addr{"example.test": netip.MustParseAddr("127.0.0.1"), "pub.test": netip.MustParseAddr("93.184.216.34")}
+	b := NewBox(pub, nil)
+	kept, dropped := b.Answer("example.test", []netip.Addr{pub.Hosts["example.test"]})
+	if len(kept) != 0 || len(dropped) != 1 || !strings.Contains(dropped[0].Reason, "loopback") {
+		t.Errorf("public hosts entry to loopback: kept %v, dropped %v", kept, dropped)
+	}
+	if kept, _ := b.Answer("pub.test", []netip.Addr{pub.Hosts["pub.test"]}); len(kept) != 1 {
+		t.Errorf("public hosts entry to a public address dropped")
+	}
+}

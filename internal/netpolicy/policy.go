@@ -56,9 +56,11 @@ type Policy struct {
 	HostPorts []uint16
 	// Hosts maps names to addresses ahead of any resolver (like --add-host).
 	// A mapping does not allow the name: an Allow rule must still match it.
-	// It does exempt the mapped address from the special-range rule, for that
-	// name only, because the user wrote the address down (tests map a name to
-	// 127.0.0.1).
+	// In an allowlist it does exempt the mapped address from the
+	// special-range rule, for that name only, because the user wrote the
+	// address down (tests map a name to 127.0.0.1). In the public mode it
+	// exempts nothing: a mapping to a private or loopback address is
+	// refused like any such answer.
 	Hosts map[string]netip.Addr
 	// Limits bound what the box may do; zero fields take DefaultLimits.
 	Limits Limits

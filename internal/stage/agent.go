@@ -110,10 +110,10 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	defer sb.Close()
 	d.Agent = ar.detail
 
 	out, err := ar.run(ctx, sb, rt, attempt, input, d)
+	closeVM(sb, d)
 	ar.stop() // totals are final once the server is down
 	u := ar.gw.Usage()
 	ar.detail.Requests, ar.detail.InputTokens, ar.detail.OutputTokens = u.Requests, u.InputTokens, u.OutputTokens

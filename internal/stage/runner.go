@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/voidbox/voidbox/internal/event"
@@ -23,6 +24,8 @@ type Detail struct {
 	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
 	StdoutDropped int64        `json:"stdout_dropped_bytes,omitempty"`
 	Agent         *AgentDetail `json:"agent,omitempty"` // agent stages: turns, tokens, cost
+	// Network is set for a box with a network: its flows and bytes.
+	Network *NetDetail `json:"network,omitempty"`
 }
 
 // Host is what every stage's VM shares, resolved once per run.
@@ -131,8 +134,10 @@ func (r *Runner) config(b *Box, initramfs string) sandbox.Config {
 	return r.host.Sandbox.Config(b.Name, b.Policy, kernel, initramfs)
 }
 
-// bootVM boots cfg, marking errors no retry would fix as permanent.
+// bootVM boots cfg, marking errors no retry would fix as permanent. The
+// VM's own events (its network's) go to emit too.
 func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data)) (*sandbox.Sandbox, *Detail, error) {
+	cfg.OnEvent = emit
 	sb, err := r.boot.Boot(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
@@ -159,8 +164,9 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	defer sb.Close()
-	return r.runCommand(ctx, sb, st, attempt, input, emit, d)
+	out, err := r.runCommand(ctx, sb, st, attempt, input, emit, d)
+	closeVM(sb, d)
+	return out, err
 }
 
 func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail) (pipeline.Output, error) {
@@ -235,10 +241,17 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Summary is the one-line description the CLI report shows for a stage.
 func (d *Detail) Summary() string {
-	a := d.Agent
-	if a == nil {
-		return ""
+	var parts []string
+	if a := d.Agent; a != nil {
+		parts = append(parts, a.summary())
 	}
+	if d.Network != nil {
+		parts = append(parts, d.Network.Summary())
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (a *AgentDetail) summary() string {
 	s := fmt.Sprintf("%s: %s, %s, %d+%d tokens", a.Model, plural.Of(a.Turns, "turn"), plural.Of(a.ToolCallCount, "tool call"), a.InputTokens, a.OutputTokens)
 	if a.CostUSD > 0 {
 		s += fmt.Sprintf(", $%.4f", a.CostUSD)
