@@ -133,3 +133,16 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestNetFlowTarget(t *testing.T) {
+	for want, f := range map[string]NetFlow{
+		"dns other.test":                 {Proto: "dns", Name: "other.test", Port: 53, IP: "127.0.0.1"},
+		"tcp example.test 127.0.0.1:443": {Proto: "tcp", Name: "example.test", IP: "127.0.0.1", Port: 443},
+		"udp [2001:db8::1]:53":           {Proto: "udp", IP: "2001:db8::1", Port: 53},
+		"icmp 198.18.0.9":                {Proto: "icmp", IP: "198.18.0.9"},
+	} {
+		if got := f.Target(); got != want {
+			t.Errorf("%+v: %q, want %q", f, got, want)
+		}
+	}
+}

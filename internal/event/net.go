@@ -1,5 +1,10 @@
 package event
 
+import (
+	"strconv"
+	"strings"
+)
+
 // Network events: the host's network stack of a box decided a flow or a
 // DNS query. Each flow and each query is reported once, with its final
 // verdict: a refusal when it is refused, an admitted flow when it ends
@@ -35,3 +40,22 @@ type NetDenied struct{ NetFlow }
 
 func (NetAllowed) EventType() Type { return TypeNetAllowed }
 func (NetDenied) EventType() Type  { return TypeNetDenied }
+
+// Target names what the flow or query went to, for a line of text:
+// "dns other.test", "tcp example.test 127.0.0.1:443", "icmp 198.18.0.9".
+func (f NetFlow) Target() string {
+	s := f.Proto
+	if f.Name != "" {
+		s += " " + f.Name
+	}
+	switch {
+	case f.Proto == "dns" || f.IP == "":
+	case f.Port != 0 && strings.Contains(f.IP, ":"):
+		s += " [" + f.IP + "]:" + strconv.Itoa(f.Port)
+	case f.Port != 0:
+		s += " " + f.IP + ":" + strconv.Itoa(f.Port)
+	default:
+		s += " " + f.IP
+	}
+	return s
+}
