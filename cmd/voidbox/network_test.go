@@ -164,3 +164,20 @@ func TestNetworkFlagsE2E(t *testing.T) {
 		t.Errorf("without --net: exit %d stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestDoctorNetworkE2E: doctor --file says what each box may reach.
+func TestDoctorNetworkE2E(t *testing.T) {
+	r := voidbox(t, "", "doctor", "--file", "../../internal/spec/testdata/valid/network.yaml")
+	for _, want := range []string{
+		"network      box fetch: allowlist, fail-closed",
+		"names: api.github.com, *.pythonhosted.org",
+		"host loopback ports at 10.0.2.2: 11434",
+		"port forward: host 127.0.0.1:8080 → guest port 80",
+		"box public: the public internet only",
+		"box offline: no network: the VM has no network device",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("doctor lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

@@ -258,3 +258,29 @@ func TestCloneSharesNothing(t *testing.T) {
 		t.Fatalf("clone shares with the original: %+v", p)
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	p, err := Parse(map[string]any{"allow": []any{"api.github.com", "*.x.org", "10.0.0.0/8:443"}, "deny": []any{"bad.x.org"},
+		"host_ports": []any{11434}, "hosts": map[string]any{"a.test": "127.0.0.1"}, "limits": map[string]any{"max_bytes": 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(p.Describe(), "\n")
+	for _, want := range []string{"allowlist, fail-closed", "names: api.github.com, *.x.org", "addresses: 10.0.0.0/8:443",
+		"denied even so: bad.x.org", "host loopback ports at 10.0.2.2: 11434", "hosts: a.test → 127.0.0.1",
+		"limits: 100 new flows per second, 256 open at once, 1000 bytes in all"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lacks %q:\n%s", want, got)
+		}
+	}
+	if d := Public().Describe(); !strings.Contains(d[0], "public internet only") || !strings.Contains(d[1], "not reachable") {
+		t.Errorf("public: %v", d)
+	}
+	if d := (&Policy{}).Describe(); len(d) != 1 || !strings.Contains(d[0], "no network device") {
+		t.Errorf("none: %v", d)
+	}
+	empty, _ := Parse(map[string]any{"allow": []any{}})
+	if d := strings.Join(empty.Describe(), "\n"); !strings.Contains(d, "nothing is allowed") {
+		t.Errorf("empty allowlist: %s", d)
+	}
+}
