@@ -100,7 +100,7 @@ func TestDNSPinning(t *testing.T) {
 	}
 	f, d := b.Open(TCP, ap("1.2.3.4:443"))
 	wantDecision(t, "after lookup", d, true, "pinned to api.example")
-	if !f.ByName || len(f.Names) != 1 {
+	if !f.ByName || len(f.Names) != 1 || !f.NeedsName() {
 		t.Fatalf("flow %+v", f)
 	}
 	wantDecision(t, "sni ok", f.CheckName("tls", "API.example"), true, "matches")
@@ -127,7 +127,20 @@ func TestDNSPinning(t *testing.T) {
 	f, d = b.Open(TCP, ap("5.6.7.8:22"))
 	wantDecision(t, "cidr", d, true, "allow[2] 5.6.7.0/24:22")
 	wantDecision(t, "cidr any name", f.CheckName("tls", "whatever.example"), true, "by address")
+	if f.NeedsName() {
+		t.Error("a CIDR flow waits for a name no deny rule names")
+	}
 	f.Close()
+	// A name in deny makes every flow wait for its name.
+	nb := NewBox(mustParse(t, map[string]any{"allow": []any{"5.6.7.0/24"}, "deny": []any{"bad.example:443"}}), nil)
+	for port, want := range map[string]bool{"5.6.7.8:443": true, "5.6.7.8:80": false} {
+		f, d = nb.Open(TCP, ap(port))
+		wantDecision(t, "cidr "+port, d, true, "allow[0]")
+		if f.NeedsName() != want {
+			t.Errorf("%s: NeedsName %v, want %v", port, !want, want)
+		}
+		f.Close()
+	}
 	_, d = b.Open(TCP, ap("5.6.7.8:23"))
 	wantDecision(t, "cidr other port", d, false, "not answered")
 	_, d = b.Open(TCP, ap("9.9.9.9:443"))
@@ -174,6 +187,9 @@ func TestHostPorts(t *testing.T) {
 	f, d := b.OpenHostPort(TCP, 11434)
 	wantDecision(t, "declared", d, true, "host_ports")
 	wantDecision(t, "name on host port", f.CheckName("http", "10.0.2.2"), true, "by address")
+	if f.NeedsName() {
+		t.Error("a host port flow waits for a name no rule can deny")
+	}
 	f.Close()
 	_, d = b.OpenHostPort(TCP, 22)
 	wantDecision(t, "undeclared", d, false, "host port 22 is not in host_ports")

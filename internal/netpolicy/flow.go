@@ -167,6 +167,30 @@ func (f *Flow) Close() {
 	})
 }
 
+// NeedsName reports whether CheckName can deny this flow, i.e. whether the
+// flow must wait for the client's first bytes (TLS SNI, HTTP Host) before
+// any of them go upstream. Only a flow admitted by name, or one a name in
+// deny could match, needs it; the others are copied from the first byte
+// (a protocol whose first message is short and could still be an HTTP
+// request line would otherwise stall waiting for more).
+func (f *Flow) NeedsName() bool {
+	if f.box == nil {
+		return false
+	}
+	if f.ByName {
+		return true
+	}
+	if f.box.policy.Mode != ModeAllowlist {
+		return false
+	}
+	for _, r := range f.box.policy.Deny {
+		if r.Name != "" && (f.Dst.Port() == 0 || r.Ports.Contains(f.Dst.Port())) {
+			return true
+		}
+	}
+	return false
+}
+
 // CheckName decides the server name a client speaks on the flow: the TLS
 // SNI or the HTTP Host (kind says which, for the reason). On a flow that
 // pinned names admitted, the name must be one of them: an allowed address

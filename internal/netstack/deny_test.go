@@ -145,6 +145,50 @@ func TestHostPorts(t *testing.T) {
 	})
 }
 
+// A flow no name can deny is copied from its first byte: a one-byte
+// message that could still begin an HTTP request line reaches the server
+// at once instead of waiting for the sniffer (which stalled `bench net`).
+func TestHostPortFirstByteNotHeld(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	defer func() { ln.Close(); <-done }()
+	go func() { // joined by the deferred receive
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			var b [1]byte
+			if _, err := io.ReadFull(c, b[:]); err == nil {
+				c.Write(b[:])
+			}
+			c.Close()
+		}
+	}()
+	p := port(t, ln.Addr().String())
+	r := newRig(t, Config{Policy: mustPolicy(t, map[string]any{"host_ports": []any{p}})})
+	ctx, cancel := hangGuard()
+	defer cancel()
+	c, err := r.guest.dial(ctx, "10.0.2.2:"+p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil || b[0] != 'x' {
+		t.Fatalf("echo of one byte: %q %v", b, err)
+	}
+}
+
 func TestUDP(t *testing.T) {
 	echo, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {

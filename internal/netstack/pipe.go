@@ -17,7 +17,9 @@ import (
 // passes the sniffer when sniff is set: a TLS ClientHello or HTTP request
 // head must name a server the flow may speak to, or the flow is cut before
 // a byte of it goes upstream. Anything else (opaque TCP) passes as is: the
-// flow already goes only to an address the policy allowed. Each direction
+// flow already goes only to an address the policy allowed. Without sniff
+// (no name could deny the flow) bytes go upstream as they come and the
+// name, if any, is only noted for the audit event. Each direction
 // half-closes on EOF; an error or a cut aborts both.
 type pipe struct {
 	n     *Stack
@@ -28,6 +30,9 @@ type pipe struct {
 	ev    Event
 	start time.Time
 	sniff bool
+	// seen holds the first guest bytes while the name is only noted (no
+	// sniff), until the sniffer has decided; nil once it has.
+	seen []byte
 
 	in, out atomic.Int64 // bytes to and from the guest
 	cutOnce sync.Once
@@ -78,6 +83,9 @@ func (p *pipe) run() {
 
 // fromGuest sniffs the first bytes, then copies guest→upstream.
 func (p *pipe) fromGuest() {
+	if !p.sniff {
+		p.seen = make([]byte, 0, 512)
+	}
 	if p.sniff {
 		prefix, ok := p.sniffPrefix()
 		if !ok {
@@ -177,6 +185,9 @@ func (p *pipe) copy(dst, src net.Conn, counter *atomic.Int64) {
 			if !p.count(m, counter) {
 				return
 			}
+			if counter == &p.out && p.seen != nil {
+				p.note(buf[:m])
+			}
 			if _, werr := dst.Write(buf[:m]); werr != nil {
 				p.broken.Store(true)
 				p.cut()
@@ -195,6 +206,20 @@ func (p *pipe) copy(dst, src net.Conn, counter *atomic.Int64) {
 			return
 		}
 	}
+}
+
+// note feeds the sniffer guest bytes that already went upstream, for
+// the audit event's name only.
+func (p *pipe) note(b []byte) {
+	p.seen = append(p.seen, b[:min(len(b), sniff.MaxPrefix-len(p.seen))]...)
+	res, err := sniff.Sniff(p.seen)
+	if errors.Is(err, sniff.ErrMore) && len(p.seen) < sniff.MaxPrefix {
+		return
+	}
+	if err == nil && res.Name != "" && p.ev.Name == "" {
+		p.ev.Name = res.Name
+	}
+	p.seen = nil
 }
 
 // count adds m bytes; past the box's byte budget it cuts the flow.

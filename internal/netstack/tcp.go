@@ -69,7 +69,7 @@ func (n *Stack) onTCP(r *tcp.ForwarderRequest) {
 	}
 	ep.SocketOptions().SetKeepAlive(true)
 	guest := gonet.NewTCPConn(&wq, ep)
-	p := &pipe{n: n, flow: flow, guest: guest, ep: ep, up: up, ev: ev, start: start, sniff: true}
+	p := &pipe{n: n, flow: flow, guest: guest, ep: ep, up: up, ev: ev, start: start, sniff: flow.NeedsName()}
 	p.run()
 }
 
