@@ -120,13 +120,16 @@ func TestArchitectureTable(t *testing.T) {
 }
 
 // TestGuestLinksNoHostCode keeps PID 1 of every VM small and its attack
-// surface known: the wire protocol and its own package, nothing else of ours
-// (not even the built-in agent, which is a separate binary), and no HTTP.
+// surface known: the wire protocol and its own package, the network
+// benchmark's client (stdlib only, run as a command, never by PID 1),
+// nothing else of ours (not even the built-in agent, which is a separate
+// binary), and no HTTP.
 func TestGuestLinksNoHostCode(t *testing.T) {
 	allowed := map[string]bool{
 		mod + "/cmd/voidbox-guest":  true,
 		mod + "/internal/guestinit": true,
 		mod + "/internal/wire":      true,
+		mod + "/internal/netbench":  true,
 	}
 	for _, d := range deps(t, mod+"/cmd/voidbox-guest", "GOOS=linux", "CGO_ENABLED=0") {
 		if strings.HasPrefix(d, mod) && !allowed[d] {

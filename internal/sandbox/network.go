@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/voidbox/voidbox/internal/event"
+	"github.com/voidbox/voidbox/internal/netpolicy"
 	"github.com/voidbox/voidbox/internal/netstack"
 	"github.com/voidbox/voidbox/internal/vmm"
 	"github.com/voidbox/voidbox/internal/wire"
@@ -28,7 +29,7 @@ func (c Config) nic() *vmm.NIC {
 		return nil
 	}
 	g := netstack.GuestConfig(c.MTU)
-	return &vmm.NIC{MAC: g.MAC.String(), MTU: g.MTU}
+	return &vmm.NIC{MAC: g.MAC.String(), MTU: g.MTU, Baseline: c.NetBaseline}
 }
 
 // netConner is a Machine with a network device (vmm.Machine).
@@ -40,6 +41,13 @@ type netConner interface{ NetConn() net.Conn }
 func startNetwork(cfg Config, m Machine) (*netstack.Stack, *wire.Network, []Forwarded, error) {
 	if !cfg.Policy.HasNetwork() {
 		return nil, nil, nil, nil
+	}
+	if cfg.NetBaseline != "" {
+		// A baseline enforces nothing: refuse a policy that says otherwise.
+		if cfg.Policy.Network.Mode != netpolicy.ModePublic || len(cfg.Policy.Network.HostPorts) > 0 || len(cfg.Policy.Ports) > 0 {
+			return nil, nil, nil, errors.New("a network baseline takes the public policy only (it enforces nothing), without host ports or forwards")
+		}
+		return nil, guestNetwork(netstack.GuestConfig(cfg.MTU)), nil, nil
 	}
 	nc, ok := m.(netConner)
 	if !ok || nc.NetConn() == nil {
@@ -65,14 +73,19 @@ func startNetwork(cfg Config, m Machine) (*netstack.Stack, *wire.Network, []Forw
 		}
 		fwds = append(fwds, Forwarded{Host: addr.(*net.TCPAddr).AddrPort(), GuestPort: f.GuestPort})
 	}
-	g := st.Guest()
-	return st, &wire.Network{
+	return st, guestNetwork(st.Guest()), fwds, nil
+}
+
+// guestNetwork is what the guest is told to configure. QEMU's user
+// networking and passt (bench baselines) accept the same addressing.
+func guestNetwork(g netstack.Guest) *wire.Network {
+	return &wire.Network{
 		MAC:     g.MAC.String(),
 		Address: g.Addr.String(),
 		Gateway: g.Gateway.String(),
 		DNS:     g.DNS.String(),
 		MTU:     g.MTU,
-	}, fwds, nil
+	}
 }
 
 // netEvent is the audit event of one decision of box's stack.

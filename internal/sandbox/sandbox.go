@@ -50,6 +50,11 @@ type Config struct {
 	Resolver dns.Resolver
 	// MTU of the guest's network interface (0: netstack.DefaultMTU).
 	MTU int
+	// NetBaseline is for `voidbox bench net` only: the VM's network device
+	// goes to QEMU's own slirp (vmm.BaselineSlirp) or to a passt socket
+	// instead of voidbox's stack, so no policy decides anything. It needs
+	// the public network policy (to say there is a device) and no ports.
+	NetBaseline string
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
 }

@@ -54,7 +54,16 @@ type NIC struct {
 	// MTU is offered to the guest (virtio-net host_mtu), which then cannot
 	// raise its own above it; 68-65535.
 	MTU int
+	// Baseline replaces the host's own stack for `voidbox bench net` only:
+	// nothing then decides any flow. "" is voidbox's stack (NetConn);
+	// BaselineSlirp is QEMU's -netdev user; a path is a passt socket QEMU
+	// connects to.
+	Baseline string
 }
+
+// BaselineSlirp is QEMU's own user networking (libslirp), as a benchmark
+// baseline.
+const BaselineSlirp = "slirp"
 
 // Share is a host directory the guest can mount by Tag.
 type Share struct {
@@ -89,6 +98,9 @@ func (c *Config) validate() error {
 		}
 		if n.MTU < 68 || n.MTU > 65535 {
 			errs = append(errs, fmt.Errorf("nic: MTU %d is outside 68..65535", n.MTU))
+		}
+		if b := n.Baseline; b != "" && b != BaselineSlirp && (!filepath.IsAbs(b) || strings.ContainsAny(b, ",=")) {
+			errs = append(errs, fmt.Errorf("nic: baseline %q is neither %s nor an absolute socket path without ',' or '='", b, BaselineSlirp))
 		}
 	}
 	for _, sh := range c.Shares {
@@ -168,8 +180,14 @@ func (c *Config) args(dir, console string) []string {
 		// The stream backend has no virtio-net header, so QEMU offers the
 		// guest no offloads and frames arrive whole (RFC 894 Ethernet,
 		// each after a 4-byte big-endian length).
-		a = append(a,
-			"-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path="+dir+"/"+NetSocket,
+		netdev := "stream,id=net0,server=off,addr.type=unix,addr.path=" + dir + "/" + NetSocket
+		switch {
+		case n.Baseline == BaselineSlirp:
+			netdev = "user,id=net0" // 10.0.2.0/24, gateway 10.0.2.2 → host loopback
+		case n.Baseline != "":
+			netdev = "stream,id=net0,server=off,addr.type=unix,addr.path=" + n.Baseline // passt listens there
+		}
+		a = append(a, "-netdev", netdev,
 			"-device", "virtio-net-device,netdev=net0,mac="+n.MAC+",host_mtu="+strconv.Itoa(n.MTU))
 	}
 	for i, sh := range c.Shares {

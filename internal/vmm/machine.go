@@ -77,7 +77,7 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	}
 	defer ln.Close()
 	var netLn net.Listener
-	if c.NIC != nil {
+	if c.NIC != nil && c.NIC.Baseline == "" {
 		if netLn, err = net.Listen("unix", filepath.Join(dir, NetSocket)); err != nil {
 			return nil, fmt.Errorf("listening for the network device: %w", err)
 		}

@@ -152,3 +152,28 @@ func TestArgsNICOnlyWhenAsked(t *testing.T) {
 		t.Errorf("bad NIC: %v", err)
 	}
 }
+
+// `bench net`'s baselines replace only the netdev: slirp, or a passt
+// socket; anything else is refused rather than put into QEMU's options.
+func TestArgsNICBaselines(t *testing.T) {
+	c := Config{QEMU: "q", Kernel: "/k", Accel: TCG, Secret: make([]byte, 32)}
+	for baseline, want := range map[string]string{
+		BaselineSlirp:   "-netdev user,id=net0 ",
+		"/tmp/x/p.sock": "-netdev stream,id=net0,server=off,addr.type=unix,addr.path=/tmp/x/p.sock ",
+	} {
+		c.NIC = &NIC{MAC: "52:54:00:12:34:56", MTU: 1500, Baseline: baseline}
+		if err := c.validate(); err != nil {
+			t.Fatal(err)
+		}
+		a := strings.Join(c.args("/run/vm", "/run/vm/console.log"), " ")
+		if !strings.Contains(a, want) || strings.Contains(a, NetSocket) {
+			t.Errorf("%s: argv lacks %q or names %s: %s", baseline, want, NetSocket, a)
+		}
+	}
+	for _, bad := range []string{"user", "rel/p.sock", "/tmp/p.sock,fd=3"} {
+		c.NIC = &NIC{MAC: "52:54:00:12:34:56", MTU: 1500, Baseline: bad}
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "baseline") {
+			t.Errorf("baseline %q: %v", bad, err)
+		}
+	}
+}
