@@ -104,6 +104,8 @@ func (b *Box) validate() error {
 func (b *Box) staged(io stage.IO) stage.Staged {
 	def := b.b
 	def.Policy = def.Policy.Clone()
+	def.Images = slices.Clone(def.Images)
+	def.Outputs, def.Inputs = slices.Clone(def.Outputs), slices.Clone(def.Inputs)
 	if def.Agent != nil {
 		a := *def.Agent
 		a.Skills = slices.Clone(a.Skills)

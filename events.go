@@ -13,14 +13,18 @@ type (
 	EventStageFailed    = event.StageFailed
 	EventStageSkipped   = event.StageSkipped
 	EventStageCancelled = event.StageCancelled
+	EventVMQueued       = event.VMQueued
+	EventVMAdmitted     = event.VMAdmitted
 	EventVMBooted       = event.VMBooted
 	EventExecOutput     = event.ExecOutput
+	EventVMStats        = event.VMStats
 	EventAgentStarted   = event.AgentStarted
 	EventAgentTurn      = event.AgentTurn
 	EventAgentToolCall  = event.AgentToolCall
 	EventAgentDenied    = event.AgentDenied
 	EventAgentFinished  = event.AgentFinished
 	EventLLMRequest     = event.LLMRequest
+	EventSkillFetched   = event.SkillFetched
 	EventNetAllowed     = event.NetAllowed
 	EventNetDenied      = event.NetDenied
 	// EventNetFlow is what both network events say about a flow or query.

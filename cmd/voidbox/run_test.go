@@ -19,10 +19,12 @@ import (
 // and checks the output each one documents.
 func TestExamplesE2E(t *testing.T) {
 	vmtest.Setup(t)
+	vmtest.Toolbox(t) // toolbox.yaml's image (voidbox run would build it on first use)
 	for file, want := range map[string]string{
 		"pipeline.yaml": `{"words":13,"distinct":10,"top":"the","top_count":3}`,
 		"fanout.yaml":   `{"count":8,"sum":31,"max":9,"mean":3.88}`,
 		"workflow.yaml": "404 /missing: 2 requests\n500 /api: 1 requests",
+		"toolbox.yaml":  "404 /missing: 2\n500 /api: 1",
 	} {
 		t.Run(file, func(t *testing.T) {
 			r := voidbox(t, "", "run", "--file", "../../examples/"+file, "--progress", "plain")

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -27,6 +28,7 @@ type check struct {
 func newDoctorCmd(e *env) *cobra.Command {
 	var asJSON, boot bool
 	var cacheDir, accel, file string
+	var hf hostFlags
 	c := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check this host: QEMU, guest image, cache, accelerator",
@@ -36,9 +38,14 @@ QEMU, the guest init, the cache, the guest kernel and image, and which accelerat
 With --file, also say what each box of the spec may reach on the network.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			checks := doctorChecks(cmd.Context(), cacheDir, accel, boot)
+			var host voidbox.HostOptions
+			var errs []error
+			if hf.apply(&host, &errs); len(errs) > 0 {
+				return usageError{errors.Join(errs...)}
+			}
+			checks := doctorChecks(cmd.Context(), cacheDir, accel, boot, host)
 			if file != "" {
-				pc, err := policyChecks(file)
+				pc, err := policyChecks(e, file)
 				if err != nil {
 					return err
 				}
@@ -81,13 +88,14 @@ With --file, also say what each box of the spec may reach on the network.`,
 	c.Flags().StringVar(&cacheDir, "cache-dir", "", "artifact cache to inspect")
 	c.Flags().StringVar(&accel, "accel", "", "accelerator override to evaluate (kvm, tcg, auto)")
 	c.Flags().StringVarP(&file, "file", "f", "", "also describe the network policy of each box of this spec")
+	hf.register(c.Flags())
 	return c
 }
 
 // policyChecks describes what each box of the spec at file may reach:
 // one "network" line per box, its details on the following lines.
-func policyChecks(file string) ([]check, error) {
-	s, _, err := loadSpec(file)
+func policyChecks(e *env, file string) ([]check, error) {
+	s, _, err := loadSpec(e, file)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +114,7 @@ func policyChecks(file string) ([]check, error) {
 	return out, nil
 }
 
-func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []check {
+func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host voidbox.HostOptions) []check {
 	var out []check
 	q, err := setup.FindQEMU()
 	if err != nil {
@@ -131,6 +139,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 	} else {
 		out = append(out, check{Name: "guest-image", OK: true, Detail: st.Summary() + " at " + st.Vmlinux})
 	}
+	out = append(out, cacheCheck(cacheDir))
 	// Optional: only agent stages with runtime claude-code need it.
 	if im, err := claudecode.FindImage(cacheDir, ""); err != nil {
 		out = append(out, check{Name: "claude-code", OK: true, Detail: "not built (optional; only for runtime: claude-code)",
@@ -147,6 +156,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 			d += " (confirmed by a smoke boot on first use)"
 		}
 		out = append(out, check{Name: "accelerator", OK: true, Detail: d})
+		out = append(out, admissionCheck(ch.Accel, host))
 	}
 	if boot {
 		out = append(out, bootCheck(ctx, cacheDir, accel))

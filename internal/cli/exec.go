@@ -15,12 +15,13 @@ import (
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/bytesize"
 	"github.com/voidbox/voidbox/internal/event"
+	"github.com/voidbox/voidbox/internal/progress"
 	"golang.org/x/term"
 )
 
 func newExecCmd(e *env) *cobra.Command {
 	var sf sandboxFlags
-	var asJSON, interactive bool
+	var asJSON, interactive, tty bool
 	var dir, events string
 	c := &cobra.Command{
 		Use:   "exec [flags] -- COMMAND [ARG...]",
@@ -28,17 +29,34 @@ func newExecCmd(e *env) *cobra.Command {
 		Long: `Boot a micro-VM, run COMMAND in it as an unprivileged user (uid 1000), stream its
 output and exit with its exit code. The VM is stopped and removed afterwards.
 
-Standard input is forwarded when it is a pipe or a file, or with -i.`,
+Standard input is forwarded when it is a pipe or a file, or with -i. With -t (-it)
+the command runs on a terminal in the guest connected to yours, as voidbox shell does.
+
+With --image the guest's root file system is an OCI image's (read-only, with a writable
+layer in the --disk budget); an image not in the cache is pulled first (the toolbox,
+voidbox.local/toolbox:latest, is built). --mount shares host directories.`,
 		Example: `  voidbox exec -- uname -r
   voidbox exec --memory 1G --timeout 30s --env GREETING=hi -- sh -c 'echo $GREETING'
   echo data | voidbox exec -- wc -c
   voidbox exec --net --allow-net example.test --host-map example.test=127.0.0.1 -- wget -qO- https://example.test/
-  voidbox exec --net --allow-net pypi.org --allow-net files.pythonhosted.org -p 8080:8000 -- sh -c '...'`,
+  voidbox exec --net --allow-net pypi.org --allow-net files.pythonhosted.org -p 8080:8000 -- sh -c '...'
+  voidbox exec -it -- top
+  voidbox exec --image voidbox.local/toolbox:latest -- sh -c 'curl --version && jq --version'
+  voidbox exec --mount .:/workspace/src --mount ./out:/workspace/out:rw -- ls /workspace/src`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := sf.config("exec")
 			if err != nil {
 				return err
+			}
+			if tty {
+				if asJSON {
+					return usageError{errors.New("--tty and --json: a terminal's output is not captured")}
+				}
+				if events != "" {
+					return usageError{errors.New("--tty and --events: not supported together yet")}
+				}
+				return runTerminal(cmd.Context(), e, cfg, args, dir)
 			}
 			return runExec(cmd.Context(), e, cfg, args, execOptions{dir: dir, events: events, asJSON: asJSON, interactive: interactive})
 		},
@@ -46,6 +64,7 @@ Standard input is forwarded when it is a pipe or a file, or with -i.`,
 	sf.register(c.Flags())
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result (exit code, output, timings) as JSON instead of streaming")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "forward standard input even when it is a terminal")
+	c.Flags().BoolVarP(&tty, "tty", "t", false, "run the command on a guest terminal connected to yours (raw mode; with -i: -it)")
 	c.Flags().StringVarP(&dir, "workdir", "w", "", "working directory in the guest (default /workspace)")
 	c.Flags().StringVar(&events, "events", "", "write the VM's events (net.allowed, net.denied) to FILE as JSON lines")
 	return c
@@ -69,6 +88,7 @@ type execReport struct {
 	StdoutDropped int64   `json:"stdout_dropped_bytes,omitempty"`
 	StderrDropped int64   `json:"stderr_dropped_bytes,omitempty"`
 	DurationMS    float64 `json:"duration_ms"`
+	QueueMS       float64 `json:"queue_ms"` // waiting for a host-wide VM slot
 	BootMS        float64 `json:"boot_ms"`
 	Kernel        string  `json:"kernel"`
 	Accel         string  `json:"accel"`
@@ -107,6 +127,7 @@ func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, o e
 			}
 		}()
 	}
+	sinks = append(sinks, queueNotice(e))
 	cfg.Events = sinks
 	sb, err := onDemand(ctx, e, voidbox.SetupOptions{CacheDir: cfg.Host.CacheDir}, func() (*voidbox.Sandbox, error) {
 		return voidbox.New(ctx, cfg)
@@ -140,7 +161,7 @@ func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, o e
 			OOMKilled: res.OOMKilled, Reason: res.Reason(),
 			Stdout: string(res.Stdout), Stderr: string(res.Stderr),
 			StdoutDropped: res.StdoutDropped, StderrDropped: res.StderrDropped,
-			DurationMS: ms(res.Duration), BootMS: ms(info.BootTime), Kernel: info.Kernel, Accel: info.Accel,
+			DurationMS: ms(res.Duration), QueueMS: ms(info.QueueWait), BootMS: ms(info.BootTime), Kernel: info.Kernel, Accel: info.Accel,
 		}
 		if cfg.Policy.HasNetwork() {
 			sb.Close() // flows end with the VM: the counters are final
@@ -229,4 +250,15 @@ func (l *netLog) deniedFlows() []event.NetFlow {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.denied)
+}
+
+// queueNotice prints one line on stderr when the VM has to wait for a
+// host-wide slot, so that a slow start is explained.
+func queueNotice(e *env) voidbox.EventSink {
+	var once sync.Once
+	return voidbox.EventSinkFunc(func(ev voidbox.Event) {
+		if q, ok := ev.Data.(voidbox.EventVMQueued); ok {
+			once.Do(func() { fmt.Fprintf(e.stderr, "voidbox: %s\n", progress.QueueText(q)) })
+		}
+	})
 }

@@ -14,14 +14,20 @@ import (
 // their --file through it. Every problem is a usage error (exit 2): a file
 // that cannot be read (missing, a directory) is as much a bad argument as one
 // that does not parse, whose problems are printed one per line with their
-// file:line:col.
-func loadSpec(path string) (*spec.Spec, runspec.Job, error) {
+// file:line:col. Notices (seed fields with another meaning here) go to
+// stderr.
+func loadSpec(e *env, path string) (*spec.Spec, runspec.Job, error) {
 	if path == "" {
 		return nil, nil, usageError{errors.New("--file is required")}
 	}
 	s, err := spec.ParseFile(path)
 	if err != nil {
 		return nil, nil, usageError{err}
+	}
+	// Fields voidbox accepts with another meaning (seed specs) are said once,
+	// on stderr, before anything runs.
+	for _, n := range s.Notices {
+		fmt.Fprintf(e.stderr, "voidbox: note: %s\n", n)
 	}
 	job, err := runspec.Build(s, os.LookupEnv)
 	if err != nil {

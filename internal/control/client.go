@@ -47,6 +47,8 @@ type Options struct {
 	// Network and CACerts go to the guest in the hello (wire.Hello).
 	Network *wire.Network
 	CACerts string
+	// Storage is what the guest mounts before it answers.
+	Storage wire.Storage
 }
 
 // Handshake authenticates to the guest init on conn and starts the stream
@@ -62,6 +64,7 @@ func Handshake(ctx context.Context, conn net.Conn, secret []byte, o Options) (*C
 		Listeners:    o.Listeners,
 		Network:      o.Network,
 		CACerts:      o.CACerts,
+		Storage:      o.Storage,
 	}
 	if err := wire.WriteJSON(conn, wire.THello, hello); err != nil {
 		conn.Close()

@@ -24,7 +24,7 @@ var defaultLimits = wire.Limits{
 	OutputBytes: 64 << 20,
 }
 
-const defaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+const defaultPath = wire.DefaultPath
 
 // pipeGrace is how long output is still collected after the command exited,
 // for background children that inherited its stdout/stderr.
@@ -49,13 +49,20 @@ func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 	if dir == "" {
 		dir = WorkspaceDir
 	}
-	path, code, msg := resolveCommand(req.Argv[0], dir, envPath(env), allowed)
+	var path, msg string
+	var code int
+	// Resolved in the view (as root, as PID 1 looks): the program found is
+	// the one the chrooted command will execute.
+	_ = srv.view.as(true, func() error {
+		path, code, msg = resolveCommand(req.Argv[0], dir, envPath(env), allowed, pol.TrustedDirs)
+		return nil
+	})
 	if code != 0 {
 		_ = wire.WriteFrame(st, wire.TStderr, []byte("voidbox: "+msg+"\n"))
 		_ = wire.WriteJSON(st, wire.TExecExit, wire.ExecExit{ExitCode: code, Error: msg, DurationMicros: time.Since(start).Microseconds()})
 		return
 	}
-	spec := spawnSpec{Path: path, Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root}
+	spec := spawnSpec{Path: path, Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root, Chroot: srv.view.root}
 	p, err := srv.spawner.start(spec, req.Stdin)
 	if err != nil {
 		code := 126
@@ -179,7 +186,7 @@ func readHostFrames(r *wire.Reader, p *process) {
 // lookup, so an unlisted command reads the same whether it exists or not.
 // Relative paths (argv[0] or PATH entries) are relative to dir, the
 // command's working directory, as they will be for the command.
-func resolveCommand(name, dir, pathEnv string, allowed []string) (path string, code int, msg string) {
+func resolveCommand(name, dir, pathEnv string, allowed, trusted []string) (path string, code int, msg string) {
 	if err := wire.CheckCommandAllowed(allowed, name); err != nil {
 		return "", 126, notAllowed(name, err)
 	}
@@ -217,7 +224,7 @@ func resolveCommand(name, dir, pathEnv string, allowed []string) (path string, c
 	case fi.Mode()&0o111 == 0:
 		return "", 126, name + ": permission denied"
 	}
-	path, err = wire.AllowedProgram(allowed, path)
+	path, err = wire.AllowedProgram(allowed, path, trusted...)
 	if err != nil {
 		return "", 126, notAllowed(name, err)
 	}

@@ -37,6 +37,7 @@ func runInit() {
 	if err := setupSystem(); err != nil {
 		fatal("setting up the guest: %v", err)
 	}
+	preload := startPreload()
 	reaper := startReaper()
 	ctl, err := openControlPort(wire.ControlPortName)
 	if err != nil {
@@ -46,7 +47,7 @@ func runInit() {
 	if err != nil {
 		fatal("reading session secret: %v", err)
 	}
-	srv := &server{secret: secret, spawner: &spawner{reaper: reaper, cgroups: newCgroups()}, bootStart: start}
+	srv := &server{secret: secret, spawner: &spawner{reaper: reaper, cgroups: newCgroups()}, bootStart: start, preload: preload}
 	if err := srv.serve(ctl); err != nil {
 		// Level 2 reaches the console under "quiet", so the host shows
 		// why in the console tail.

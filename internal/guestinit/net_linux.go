@@ -47,10 +47,6 @@ func configureNetwork(n *wire.Network) error {
 	if err != nil || !gw.Is4() {
 		return fmt.Errorf("network: gateway %q is not an IPv4 address", n.Gateway)
 	}
-	dns, err := netip.ParseAddr(n.DNS)
-	if err != nil {
-		return fmt.Errorf("network: dns %q is not an IP address", n.DNS)
-	}
 	mac, err := net.ParseMAC(n.MAC)
 	if err != nil {
 		return fmt.Errorf("network: mac %q: %w", n.MAC, err)
@@ -71,7 +67,24 @@ func configureNetwork(n *wire.Network) error {
 	if err := addDefaultRoute(ifname, gw); err != nil {
 		return fmt.Errorf("network: default route via %s: %w", gw, err)
 	}
-	conf := "# written by voidbox: the host answers DNS through the box's policy\nnameserver " + dns.String() + "\noptions timeout:2 attempts:2\n"
+	return nil
+}
+
+// writeResolvConf points the view's resolver at dns (the gateway). It runs
+// in the view (chrooted into an image root), and replaces whatever the
+// image had there, a symlink included, rather than writing through it.
+func writeResolvConf(dns string) error {
+	addr, err := netip.ParseAddr(dns)
+	if err != nil {
+		return fmt.Errorf("network: dns %q is not an IP address", dns)
+	}
+	conf := "# written by voidbox: the host answers DNS through the box's policy\nnameserver " + addr.String() + "\noptions timeout:2 attempts:2\n"
+	if err := os.MkdirAll(filepath.Dir(ResolvConf), 0o755); err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	if err := os.Remove(ResolvConf); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("network: %w", err)
+	}
 	if err := os.WriteFile(ResolvConf, []byte(conf), 0o644); err != nil {
 		return fmt.Errorf("network: %w", err)
 	}
@@ -210,7 +223,9 @@ func netlinkAck(b []byte, seq uint32) error {
 const CABundle = "/etc/ssl/certs/ca-certificates.crt"
 
 // addCACerts appends the host's extra CAs (PEM, checked by the host) to
-// the bundle, creating it when the image has none.
+// the bundle, creating it when the image has none. It runs in the view; a
+// bundle that is a symlink (some images link it elsewhere) is appended to
+// where it points inside the view.
 func addCACerts(pem string) error {
 	if pem == "" {
 		return nil

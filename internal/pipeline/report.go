@@ -65,6 +65,8 @@ type StageReport struct {
 	// Reason says why a stage was skipped or cancelled before it ran.
 	Reason string `json:"reason,omitempty"`
 	Detail any    `json:"detail,omitempty"`
+	// StderrTail is the end of the last attempt's stderr when it failed.
+	StderrTail []string `json:"stderr_tail,omitempty"`
 	// Output is the data of the successful attempt; not in JSON (it can be
 	// large, and the run's final output is in Report.Output).
 	Output []byte `json:"-"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/event"
@@ -45,6 +46,9 @@ type Output struct {
 	// Detail is runner-specific (agent token counts, VM timings); the
 	// engine copies it into the StageReport untouched.
 	Detail any
+	// StderrTail is the end of a failed attempt's stderr (a few lines,
+	// control characters removed): where a program says why it failed.
+	StderrTail []string
 }
 
 // Options tune one Run. The zero value works.
@@ -130,12 +134,19 @@ func (e *engine) run(ctx context.Context) (*Report, error) {
 	e.stages = make([]StageReport, len(g.Nodes))
 	e.waiting = make([]int, len(g.Nodes))
 	e.errs = make([]error, len(g.Nodes))
+	var needs map[string][]string
 	for i, n := range g.Nodes {
 		names[i] = n.ID
 		e.stages[i] = StageReport{Name: n.ID, Status: StatusPending, Group: n.Group}
 		e.waiting[i] = len(e.c.deps[i])
+		if dep := append(slices.Clone(n.Inputs), n.After...); len(dep) > 0 {
+			if needs == nil {
+				needs = map[string][]string{}
+			}
+			needs[n.ID] = dep
+		}
 	}
-	e.emit(event.Event{Time: rep.Started, Data: event.RunStarted{Stages: names, MaxParallel: g.MaxParallel}})
+	e.emit(event.Event{Time: rep.Started, Data: event.RunStarted{Stages: names, MaxParallel: g.MaxParallel, Needs: needs}})
 
 	var wg sync.WaitGroup
 	inflight := 0

@@ -1,7 +1,7 @@
 // Package policy is the one definition of a sandbox's policy: what one VM
 // may use and do (memory, vCPUs, disk budget, time, environment, allowed
-// commands, rlimits, output caps), with its bounds, defaults and
-// validation. Specs, CLI flags, the Go API and the daemon produce it; the
+// commands, rlimits, output caps, the OCI root image, host mounts), with
+// its bounds, defaults and validation. Specs, CLI flags, the Go API and the daemon produce it; the
 // VMM and the guest consume it (the guest through wire.Policy). Problems
 // name the field by its spec name (memory_mb, allowed_commands[2], …) so
 // each producer can point at its own source: a spec's file:line:col, a
@@ -78,6 +78,19 @@ type Sandbox struct {
 	// OutputLimit caps the bytes of each output stream of a command that
 	// are kept or forwarded (0: 16 MiB); the rest is dropped and counted.
 	OutputLimit int64
+	// Image is the OCI reference (tag or digest) of the guest's root file
+	// system; "" boots voidbox's own initramfs. The image must be in the
+	// image cache (voidbox image pull) when the VM boots; it is mounted
+	// read-only with a writable layer in the disk budget above it.
+	Image string
+	// Mounts are host directories shared into the guest (at most
+	// MaxMounts, none inside another).
+	Mounts []Mount
+	// AttachShell lets a person open a shell in the running VM with
+	// `voidbox attach RUN/STAGE --shell` (as the sandbox user, under the
+	// allowlist and rlimits like any command). Off by default, for agent
+	// boxes too: the VM then serves only a read-only follow of the stage.
+	AttachShell bool
 
 	// Network is what the box may reach. The zero value (ModeNone) gives
 	// the VM no network device at all; netpolicy.Public() is the seed's
@@ -92,7 +105,7 @@ type Sandbox struct {
 	// most MaxCACertBytes.
 	CACerts []byte
 
-	// Mounts, the OCI image and snapshots join here (wave 2).
+	// Snapshots join here (wave 2), with its JSON name in json.go.
 }
 
 // MaxCACertBytes bounds Sandbox.CACerts: they travel in the handshake.
@@ -135,6 +148,7 @@ func (s Sandbox) Clone() Sandbox {
 	s.Network = s.Network.Clone()
 	s.Ports = slices.Clone(s.Ports)
 	s.CACerts = slices.Clone(s.CACerts)
+	s.Mounts = cloneMounts(s.Mounts)
 	return s
 }
 
@@ -304,10 +318,24 @@ func (s Sandbox) Validate() error {
 		add("output_limit", CheckOutputLimit(s.OutputLimit))
 	}
 	ps = append(ps, s.networkProblems()...)
+	s.storageProblems(add)
+	add("attach_shell", CheckAttachShell(s.AttachShell, s.AllowedCommands), "allowed_commands")
 	if len(ps) == 0 {
 		return nil
 	}
 	return ps
+}
+
+// AttachShellCommand is the shell `voidbox attach --shell` starts.
+const AttachShellCommand = "sh"
+
+// CheckAttachShell refuses an attach shell the allowlist would refuse
+// anyway: the shell is an ordinary command of the sandbox user.
+func CheckAttachShell(on bool, allowed []string) error {
+	if on && allowed != nil && !slices.Contains(allowed, AttachShellCommand) {
+		return fmt.Errorf("the attach shell is %s, which allowed_commands does not allow: add it or leave attach_shell off", AttachShellCommand)
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]string) []string {

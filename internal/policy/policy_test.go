@@ -121,3 +121,24 @@ func TestCloneNetwork(t *testing.T) {
 		t.Errorf("clone shares the network policy: %+v", s)
 	}
 }
+
+func TestAttachShellNeedsSh(t *testing.T) {
+	for _, c := range []struct {
+		p    Sandbox
+		fail bool
+	}{
+		{Sandbox{AttachShell: true}, false},
+		{Sandbox{AttachShell: true, AllowedCommands: []string{"ls", "sh"}}, false},
+		{Sandbox{AttachShell: true, AllowedCommands: []string{}}, true},
+		{Sandbox{AttachShell: true, AllowedCommands: []string{"ls"}}, true},
+		{Sandbox{AllowedCommands: []string{"ls"}}, false},
+	} {
+		ps := AsProblems(c.p.Validate())
+		if got := len(ps) > 0; got != c.fail {
+			t.Errorf("%+v: problems %v", c.p, ps)
+		}
+		if c.fail && ps[0].Key() != "attach_shell" {
+			t.Errorf("problem at %q", ps[0].Key())
+		}
+	}
+}

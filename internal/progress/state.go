@@ -34,6 +34,17 @@ func (r *Renderer) apply(ev event.Event) {
 		return
 	}
 	st := r.stage(ev.Stage)
+	switch d := ev.Data.(type) {
+	case event.VMQueued:
+		st.state, st.detail = stateWaiting, QueueText(d)
+		return
+	case event.VMAdmitted:
+		if st.state == stateWaiting {
+			st.state, st.detail = stateRunning, ""
+		}
+		return
+	}
+	st.detail = ""
 	switch ev.Data.(type) {
 	case event.StageQueued:
 		st.state = stateQueued

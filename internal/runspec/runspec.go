@@ -115,6 +115,17 @@ func box(sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
 		Timeout(sb.Timeout).
 		Retries(sb.Retries, sb.RetryBackoff).
 		OutputFile(sb.OutputFile)
+	for _, s := range sb.Skills {
+		if s.Kind == spec.SkillOCI {
+			b.Skill(voidbox.SkillOCI(s.Image, s.Mount))
+		}
+	}
+	for _, o := range sb.Outputs {
+		b.Output(o.Name, o.Guest)
+	}
+	for _, in := range sb.Inputs {
+		b.Input(in.From, in.Guest)
+	}
 	if len(sb.Exec) > 0 {
 		return b.Exec(sb.Exec...), nil
 	}
@@ -141,6 +152,13 @@ func agentBox(b *voidbox.Box, sb *spec.Box, lookup Lookup) (*voidbox.Box, error)
 			b.Skill(voidbox.SkillInline(s.Name, s.Description, s.Content))
 		case spec.SkillCLI:
 			b.Skill(voidbox.SkillCLI(s.Name))
+		case spec.SkillRemote:
+			sk, err := voidbox.SkillRemote(s.Name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.Pos, err))
+				continue
+			}
+			b.Skill(sk)
 		case spec.SkillMCP:
 			env, err := s.MCP.Env.Resolve(lookup)
 			if err != nil {
@@ -158,6 +176,8 @@ func agentBox(b *voidbox.Box, sb *spec.Box, lookup Lookup) (*voidbox.Box, error)
 			b.Skill(voidbox.SkillMCP(s.Name, srv))
 		case spec.SkillAgent:
 			// Box.Runtime already reflects it.
+		case spec.SkillOCI:
+			// Added with the box: any box may have OCI skills.
 		}
 	}
 	return b, errors.Join(errs...)

@@ -56,6 +56,11 @@ type Box struct {
 	Retries int
 	// RetryBackoff is the delay before the first retry.
 	RetryBackoff time.Duration
+	// Outputs are directories the box leaves for later boxes, Inputs those
+	// it reads (pipeline boxes only): host directories mounted read-write
+	// and read-only.
+	Outputs []Output
+	Inputs  []Input
 	// Pos is where the box is defined (the agent block for kind: agent).
 	Pos Pos
 
@@ -109,6 +114,13 @@ func (d *decoder) boxFields(f *fields, b *Box) {
 				d.at(f.key(k), join(f.path, k), "only applies to prompt boxes, not to exec")
 			}
 		}
+		// An exec box runs no agent to read them; OCI skills (a mount
+		// and PATH) and agent skills (reported with the runtime) aside.
+		for _, s := range b.Skills {
+			if s.Kind != SkillOCI && s.Kind != SkillAgent {
+				d.atPos(s.Pos, s.path, "a %s skill only applies to prompt boxes, not to exec (an oci skill applies to both)", s.Kind)
+			}
+		}
 	}
 }
 
@@ -131,6 +143,9 @@ func (d *decoder) runtime(f *fields, b *Box) {
 		// cannot look into: an allowlist would be silently ignored.
 		if b.Runtime == RuntimeClaudeCode && b.Sandbox.Policy.AllowedCommands != nil && !b.IsCommand() && at != nil {
 			at("runtime claude-code cannot enforce sandbox.allowed_commands yet: remove the allowlist or use runtime voidbox")
+		}
+		if b.Runtime == RuntimeClaudeCode && b.Sandbox.Policy.Image != "" && !b.IsCommand() && at != nil {
+			at("runtime claude-code cannot run on sandbox.image yet (it links its own glibc over the guest's): remove the image or use runtime voidbox")
 		}
 	}()
 	for _, s := range b.Skills {

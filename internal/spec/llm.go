@@ -82,6 +82,14 @@ func (d *decoder) llmDecl(n *yamlNode, path string) *llmDecl {
 		}
 		l.apiKeyEnv = ptr(v)
 	}
+	if v, ok := f.boolean("credential_proxy"); ok {
+		n, p := f.m["credential_proxy"].val, join(path, "credential_proxy")
+		if v {
+			d.note(n, p, "true is what voidbox always does: its LLM gateway adds the provider key on the host, and the key never enters the guest")
+		} else {
+			d.at(n, p, "false would put the provider key inside the guest; voidbox never does (its gateway adds the key on the host)")
+		}
+	}
 	return l
 }
 

@@ -52,8 +52,18 @@ func (d *decoder) network(f *fields, p *policy.Sandbox) {
 		}
 		return
 	}
+	if d.noHost && len(np.HostPorts) > 0 {
+		at := join(path, "host_ports")
+		d.at(nearest(nodes, at, n), at, "%s", noHostPorts)
+		return
+	}
 	p.Network = *np
 }
+
+// noHostPorts is the problem of host_ports or ports under
+// ParseOptions.NoHost: either would reach into, or listen on, the
+// daemon's own host.
+const noHostPorts = "a spec sent to a daemon cannot reach or open ports of its host"
 
 // plain turns a node into the plain value netpolicy.Parse reads (bool,
 // string, int64, float64, nil, []any, map[string]any), recording each
@@ -147,6 +157,10 @@ func (d *decoder) ports(f *fields, p *policy.Sandbox) {
 	if !ok {
 		return
 	}
+	if d.noHost {
+		d.at(n, path, "%s", noHostPorts)
+		return
+	}
 	var out []netpolicy.Forward
 	specs, ok := d.strList(n, path, func(n *yamlNode, path string) (string, bool) {
 		s, ok := d.str(n, path)
@@ -178,6 +192,10 @@ func (d *decoder) caCertificates(f *fields, p *policy.Sandbox) {
 	_, ok = d.strList(n, path, func(n *yamlNode, path string) (string, bool) {
 		s, ok := d.str(n, path)
 		if !ok {
+			return "", false
+		}
+		if d.noHost {
+			d.at(n, path, "%s: %s", s, noHostFiles)
 			return "", false
 		}
 		abs := s

@@ -6,37 +6,30 @@ package spec
 
 // Reasons for fields the format recognises but refuses today.
 const (
-	notYetMounts    = "host mounts are not available yet"
 	notYetSnapshot  = "snapshots are not available yet"
-	notYetIO        = "mount-based outputs and inputs are not available yet: a box's output_file is passed to the next stage"
 	topLevelOnly    = "can only be set in the top-level sandbox"
-	notYetObserve   = "telemetry export is not available yet"
 	notYetMessaging = "agent messaging is not available yet"
-	noCredProxy     = "not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy"
-	notYetImages    = "OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)"
 )
 
 var (
 	specObject = object{
 		name:       "Spec",
-		fields:     []string{"api_version", "kind", "name", "sandbox", "llm", "agent", "pipeline", "workflow"},
-		rejected:   map[string]string{"observe": notYetObserve},
+		fields:     []string{"api_version", "kind", "name", "sandbox", "llm", "agent", "pipeline", "workflow", "observe"},
 		extensions: true,
 	}
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb", "ports", "ca_certificates"},
-		rejected: map[string]string{"mounts": notYetMounts, "snapshot": notYetSnapshot,
-			"image": notYetImages, "guest_image": notYetImages},
+			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
+		rejected: map[string]string{"snapshot": notYetSnapshot, "guest_image": noGuestImage},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
-		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "ports", "ca_certificates"},
+		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
 		rejected: map[string]string{
-			"mounts": notYetMounts, "snapshot": notYetSnapshot,
-			"mode": topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
-			"image": notYetImages, "guest_image": notYetImages, "timeout": topLevelOnly,
+			"snapshot": notYetSnapshot,
+			"mode":     topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
+			"guest_image": noGuestImage, "timeout": topLevelOnly,
 		},
 	}
 	// networkObject and netLimitsObject are the mapping form of network;
@@ -44,9 +37,8 @@ var (
 	networkObject   = object{name: "Network", fields: []string{"allow", "deny", "host_ports", "hosts", "limits"}}
 	netLimitsObject = object{name: "NetLimits", fields: []string{"conns_per_second", "max_flows", "max_bytes"}}
 	llmObject       = object{
-		name:     "LLM",
-		fields:   []string{"provider", "model", "base_url", "api_key_env"},
-		rejected: map[string]string{"credential_proxy": noCredProxy},
+		name:   "LLM",
+		fields: []string{"provider", "model", "base_url", "api_key_env", "credential_proxy"},
 	}
 	agentObject = object{
 		name: "Agent",
@@ -61,9 +53,11 @@ var (
 	boxObject = object{
 		name: "Box",
 		fields: []string{"name", "prompt", "exec", "skills", "llm", "sandbox", "timeout_secs", "timeout",
-			"output_file", "max_turns", "runtime", "retries", "retry_backoff"},
-		rejected: map[string]string{"outputs": notYetIO, "inputs": notYetIO},
+			"output_file", "max_turns", "runtime", "retries", "retry_backoff", "outputs", "inputs"},
 	}
+	mountObject  = object{name: "Mount", fields: []string{"host", "guest", "mode"}}
+	outputObject = object{name: "BoxOutput", fields: []string{"name", "guest"}}
+	inputObject  = object{name: "BoxInput", fields: []string{"from", "guest"}}
 	// stageTypedObject is the seed's stage form: {type: box, name: X} or
 	// {type: fan_out, boxes: [X, Y]}.
 	stageTypedObject = object{name: "StageTyped", fields: []string{"type", "name", "boxes"}}
@@ -82,11 +76,13 @@ var (
 	skillInlineObject   = object{name: "SkillInline", fields: []string{"name", "content"}}
 	skillMCPStdioObject = object{name: "SkillMCPStdio", fields: []string{"name", "command", "args", "env"}}
 	skillMCPHTTPObject  = object{name: "SkillMCPHTTP", fields: []string{"name", "url"}}
+	skillOCIObject      = object{name: "SkillOCI", fields: []string{"oci", "image", "mount", "readonly"}}
 )
 
 // allObjects lists every object, for the schema test.
 var allObjects = []*object{
 	&specObject, &sandboxObject, &sandboxOverrideObject, &networkObject, &netLimitsObject, &llmObject, &agentObject, &pipelineObject,
 	&boxObject, &stageTypedObject, &stageShortObject, &workflowObject, &stepObject, &runObject,
-	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject,
+	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject, &skillOCIObject,
+	&mountObject, &outputObject, &inputObject, &observeObject,
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -285,4 +286,85 @@ func TestNetwork(t *testing.T) {
 	if seed := mustParseFile(t, "testdata/valid/seed_agent.yaml"); seed.Agent.Sandbox.Policy.Network.Mode != netpolicy.ModePublic {
 		t.Errorf("seed network = %+v", seed.Agent.Sandbox.Policy.Network)
 	}
+}
+
+func TestObserve(t *testing.T) {
+	for _, tt := range []struct {
+		src  string
+		want *Observe
+	}{
+		{"kind: sandbox\nname: a\n", nil},
+		{"kind: sandbox\nname: a\nobserve: {}\n", &Observe{Traces: true, Metrics: true, Logs: true}},
+		{"kind: sandbox\nname: a\nobserve:\n  metrics: false\n  otlp_endpoint: http://127.0.0.1:4318\n  service_name: ci\n",
+			&Observe{Traces: true, Logs: true, Endpoint: "http://127.0.0.1:4318", ServiceName: "ci"}},
+	} {
+		s, err := Parse("t.yaml", []byte(tt.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Observe != nil {
+			s.Observe.Pos = Pos{}
+		}
+		if !reflect.DeepEqual(s.Observe, tt.want) {
+			t.Errorf("%q: Observe = %+v, want %+v", tt.src, s.Observe, tt.want)
+		}
+	}
+}
+
+func TestParseNoHost(t *testing.T) {
+	src := "kind: pipeline\nname: p\nsandbox:\n  kernel: /boot/vmlinuz\n  env: {HOME: \"\", A: b}\n  mounts: [{host: /etc, guest: /data}]\npipeline:\n  boxes:\n    - name: a\n      prompt: hi\n      skills: [\"file:/etc/passwd\"]\n" +
+		"    - name: b\n      exec: [echo]\n      sandbox: {network: {host_ports: [11434]}, ports: [\"8080:80\"], ca_certificates: [/etc/ssl/certs/ca-certificates.crt]}\n"
+	_, err := ParseWith("t.yaml", []byte(src), ParseOptions{NoHost: true})
+	want := []string{
+		"t.yaml:4:11: sandbox.kernel: /boot/vmlinuz: a spec sent to a daemon cannot name files on its host",
+		`t.yaml:5:15: sandbox.env.HOME: a spec sent to a daemon cannot copy the daemon's environment: give the value`,
+		"t.yaml:6:19: sandbox.mounts[0].host: /etc: a spec sent to a daemon cannot name files on its host",
+		"t.yaml:11:16: pipeline.boxes[0].skills[0]: skill file /etc/passwd: a spec sent to a daemon cannot name files on its host; inline the skill as {name, content}",
+		"t.yaml:14:39: pipeline.boxes[1].sandbox.network.host_ports: a spec sent to a daemon cannot reach or open ports of its host",
+		"t.yaml:14:56: pipeline.boxes[1].sandbox.ports: a spec sent to a daemon cannot reach or open ports of its host",
+		"t.yaml:14:87: pipeline.boxes[1].sandbox.ca_certificates[0]: /etc/ssl/certs/ca-certificates.crt: a spec sent to a daemon cannot name files on its host",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+}
+
+// attach_shell is off unless asked, per box, and a box's narrower
+// allowlist under an inherited attach_shell is an error at that box.
+func TestAttachShell(t *testing.T) {
+	src := `kind: pipeline
+name: p
+sandbox:
+  attach_shell: true
+pipeline:
+  boxes:
+    - name: a
+      exec: [echo, a]
+    - name: b
+      exec: [echo, b]
+      sandbox:
+        attach_shell: false
+`
+	s, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := s.Pipeline.Boxes[0].Sandbox.Policy.AttachShell, s.Pipeline.Boxes[1].Sandbox.Policy.AttachShell; !a || b {
+		t.Errorf("attach_shell a=%v b=%v, want true false", a, b)
+	}
+	s, err = Parse("t.yaml", []byte("kind: pipeline\nname: p\npipeline:\n  boxes:\n    - name: a\n      exec: [echo, a]\n"))
+	if err != nil || s.Pipeline.Boxes[0].Sandbox.Policy.AttachShell {
+		t.Errorf("default attach_shell: %v %v", err, s != nil && s.Pipeline.Boxes[0].Sandbox.Policy.AttachShell)
+	}
+	wantErrors(t, "t.yaml", `kind: pipeline
+name: p
+sandbox:
+  attach_shell: true
+pipeline:
+  boxes:
+    - name: a
+      exec: [echo, a]
+      sandbox:
+        allowed_commands: [echo]
+`, `t.yaml:10:27: pipeline.boxes[0].sandbox.allowed_commands: the attach shell is sh, which allowed_commands does not allow: add it or leave attach_shell off`)
 }

@@ -37,6 +37,12 @@ type Box struct {
 	Backoff           time.Duration // first retry delay, doubling (capped at 30s)
 	OutputFile        string        // "" for DefaultOutputFile
 	Agent             *Agent        // set for agent stages
+	// Images are OCI skills, mounted read-only (command and agent stages).
+	Images []ImageSkill
+	// Outputs and Inputs are directories shared with other boxes of a
+	// pipeline (host mounts the engine adds to Policy.Mounts).
+	Outputs []Output
+	Inputs  []Input
 }
 
 // Agent is what an agent stage adds: a prompt, a model, skills, a runtime.
@@ -67,6 +73,7 @@ const (
 	SkillInline SkillKind = "inline" // a SKILL.md given as text
 	SkillMCP    SkillKind = "mcp"    // an MCP server in the guest (stdio) or reached by URL
 	SkillCLI    SkillKind = "cli"    // a program that must be on the guest PATH
+	SkillRemote SkillKind = "remote" // a SKILL.md fetched on the host when the run starts
 )
 
 // Skill is a capability declared for an agent box and materialised in its VM.
@@ -76,7 +83,22 @@ type Skill struct {
 	Description string
 	Content     string // SKILL.md text (file, inline)
 	HostPath    string // SKILL.md on the host (file): its scripts/ and references/ come along
-	MCP         *MCPServer
+	// GuestPath is a SKILL.md already in the guest (an OCI skill's, in its
+	// image): runtimes that can read it there are pointed at it.
+	GuestPath string
+	MCP       *MCPServer
+	// Remote is the reference of a SkillRemote (OWNER/REPO/SKILL[@REV]);
+	// Source says where its Content came from once the run fetched it.
+	Remote string
+	Source *SkillSource
+}
+
+// SkillSource is where a remote skill's SKILL.md came from.
+type SkillSource struct {
+	Name   string `json:"name"`
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+	Cached bool   `json:"cached,omitempty"` // the network failed; the copy cached last time was used
 }
 
 // MCPServer is an MCP server started inside the guest (Command, stdio) or
@@ -140,6 +162,7 @@ func (b *Box) Problems() []error {
 	if err := b.Policy.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, b.storageProblems()...)
 	if b.Agent != nil {
 		errs = append(errs, b.Agent.problems(b.Policy)...)
 	}
@@ -192,6 +215,11 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 		// look into: the allowlist would be silently ignored.
 		errs = append(errs, errors.New("allowed commands: runtime claude-code cannot enforce them yet (use the voidbox runtime, or no allowlist)"))
 	}
+	if rt == RuntimeClaudeCode && p.Image != "" {
+		// Its runtime links its own glibc over the guest's /lib; on an
+		// image that would replace the image's.
+		errs = append(errs, errors.New("image: runtime claude-code cannot run on an OCI image yet (use the voidbox runtime, or no image)"))
+	}
 	if a.MaxTurns < 0 {
 		errs = append(errs, fmt.Errorf("max turns %d is negative", a.MaxTurns))
 	}
@@ -215,13 +243,16 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 			continue
 		}
 		key := string(s.Kind) + ":" + s.Name
-		if s.Kind == SkillInline {
-			key = "file:" + s.Name
+		if s.Kind == SkillInline || (s.Kind == SkillRemote && s.Source != nil) {
+			key = "file:" + s.Name // SKILL.md skills share one namespace in the guest
 		}
 		if seen[key] {
 			errs = append(errs, fmt.Errorf("skill %q declared twice", s.Name))
 		}
 		seen[key] = true
+		if s.Kind == SkillRemote && s.Remote == "" {
+			errs = append(errs, fmt.Errorf("remote skill %q without a reference", s.Name))
+		}
 		if s.Kind == SkillMCP && (s.MCP == nil || (s.MCP.Command == "") == (s.MCP.URL == "")) {
 			errs = append(errs, fmt.Errorf("mcp skill %q: give exactly one of a command or a URL", s.Name))
 		}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/voidbox/voidbox/internal/event"
@@ -19,6 +21,7 @@ import (
 type Detail struct {
 	Kernel        string       `json:"kernel,omitempty"`
 	Accel         string       `json:"accel,omitempty"`
+	QueueMS       float64      `json:"queue_ms,omitempty"` // waiting for a host-wide VM slot
 	BootMS        float64      `json:"boot_ms"`
 	ExecMS        float64      `json:"exec_ms"`
 	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
@@ -26,6 +29,10 @@ type Detail struct {
 	Agent         *AgentDetail `json:"agent,omitempty"` // agent stages: turns, tokens, cost
 	// Network is set for a box with a network: its flows and bytes.
 	Network *NetDetail `json:"network,omitempty"`
+	// Outputs are the host directories of the box's outputs, by name.
+	Outputs map[string]string `json:"outputs,omitempty"`
+	// Image is the digest of the OCI image the VM booted from.
+	Image string `json:"image,omitempty"`
 }
 
 // Host is what every stage's VM shares, resolved once per run.
@@ -57,14 +64,22 @@ type Options struct {
 	Events event.Sink
 	// Boot boots VMs (default sandbox.Boot).
 	Boot Booter
+	// OutputsDir holds the host directories of box outputs (default: a new
+	// temporary directory, kept after the run; each stage's report names
+	// its outputs' directories).
+	OutputsDir string
 }
 
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot}
+	r := &Runner{host: host, stages: stages, boot: o.Boot, run: g.Name}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
+	}
+	var err error
+	if r.outputs, err = newOutputDirs(stages, o.OutputsDir); err != nil {
+		return nil, err
 	}
 	return pipeline.Run(ctx, g, r, pipeline.Options{Input: o.Input, Sink: o.Events})
 }
@@ -119,36 +134,58 @@ func NeedsAgentImage(stages map[string]Staged) bool {
 
 // Runner boots one VM per stage attempt; it is the pipeline.Runner of Run.
 type Runner struct {
-	host   Host
-	stages map[string]Staged
-	boot   Booter
+	run     string // the graph's name: attach finds a stage by run and stage
+	host    Host
+	stages  map[string]Staged
+	boot    Booter
+	outputs *outputDirs
 }
 
 // config is the boot of one attempt of b, from the host's image unless
-// the box gives its own.
-func (r *Runner) config(b *Box, initramfs string) sandbox.Config {
+// the box gives its own, with its OCI skills and its outputs and inputs
+// mounted (output directories emptied: each attempt starts clean). outs
+// are the output directories by name.
+func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[string]string, err error) {
 	kernel := r.host.Kernel
 	if b.Kernel != "" {
 		kernel, initramfs = b.Kernel, b.Initramfs
 	}
-	return r.host.Sandbox.Config(b.Name, b.Policy, kernel, initramfs)
+	p, outs, err := r.outputs.mounts(b)
+	if err != nil {
+		return sandbox.Config{}, nil, pipeline.Permanent(err)
+	}
+	cfg = r.host.Sandbox.Config(b.Name, p, kernel, initramfs)
+	cfg.ImageMounts = b.imageMounts()
+	return cfg, outs, nil
 }
 
-// bootVM boots cfg, marking errors no retry would fix as permanent. The
-// VM's own events (its network's) go to emit too.
-func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data)) (*sandbox.Sandbox, *Detail, error) {
+// bootVM boots cfg, marking errors no retry would fix as permanent, and
+// starts what watches the VM while it runs (vm.stats). The VM's own events
+// (its network's) go to emit too. release stops the watchers, closes the
+// VM and fills in d's network counters (final once the VM is gone); it may
+// be called more than once.
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
 	cfg.OnEvent = emit
-	sb, err := r.boot.Boot(ctx, cfg)
+	sb, err := r.boot.Boot(ctx, withQueueEvents(cfg, emit))
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
 			err = pipeline.Permanent(err)
 		}
-		return nil, nil, fmt.Errorf("starting VM: %w", err)
+		return nil, nil, nil, fmt.Errorf("starting VM: %w", err)
 	}
 	info := sb.Info()
-	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime)}
+	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, QueueMS: ms(info.QueueWait), BootMS: ms(info.BootTime), Image: info.Image}
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
-	return sb, d, nil
+	stopStats := watchStats(sb, emit)
+	stopAttach := tap.serve(sb)
+	var once sync.Once
+	return sb, d, func() {
+		once.Do(func() {
+			stopAttach()
+			stopStats()
+			closeVM(sb, d)
+		})
+	}, nil
 }
 
 // RunStage runs one attempt of node n.
@@ -157,16 +194,25 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	if !ok {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
 	}
+	tap := &attachTap{run: r.run, stage: n.ID, attempt: attempt}
+	emit = tap.wrap(emit)
 	if st.Box.Agent != nil {
-		return r.runAgent(ctx, st, attempt, input, emit)
+		return r.runAgent(ctx, st, attempt, input, emit, tap)
 	}
-	sb, d, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit)
+	cfg, outs, err := r.config(st.Box, r.host.Initramfs)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	out, err := r.runCommand(ctx, sb, st, attempt, input, emit, d)
-	closeVM(sb, d)
-	return out, err
+	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
+	defer release()
+	d.Outputs = outs
+	if _, err := imageSkills(ctx, sb, st.Box.Images); err != nil {
+		return pipeline.Output{Detail: d}, pipeline.Permanent(err)
+	}
+	return r.runCommand(ctx, sb, st, attempt, input, emit, d)
 }
 
 func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail) (pipeline.Output, error) {
@@ -184,7 +230,8 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	}
 	var stdout bytes.Buffer
 	cmd.Stdout = &emitWriter{stream: "stdout", emit: emit, keep: &stdout}
-	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit}
+	tail := &tailWriter{}
+	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit, keep: tail}
 	res, err := sb.Exec(ctx, cmd)
 	if err != nil {
 		return pipeline.Output{Detail: d}, err
@@ -192,12 +239,18 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	d.ExecMS = ms(res.Duration)
 	d.StdoutDropped = res.StdoutDropped
 	out := pipeline.Output{ExitCode: new(res.ExitCode), Data: stdout.Bytes(), Detail: d}
+	if res.TimedOut || res.ExitCode != 0 {
+		out.StderrTail = tail.lines()
+	}
 	switch {
 	case res.TimedOut:
 		return out, fmt.Errorf("command timed out after %v", sb.Policy().Timeout)
 	case res.OOMKilled && res.ExitCode != 0:
 		return out, fmt.Errorf("%s: %w", res.Reason(), &pipeline.ExitError{Code: res.ExitCode})
 	case res.ExitCode != 0:
+		if last := tail.last(); last != "" {
+			return out, fmt.Errorf("%w: %s", &pipeline.ExitError{Code: res.ExitCode}, last)
+		}
 		return out, &pipeline.ExitError{Code: res.ExitCode}
 	}
 	d.OutputFrom = "stdout"
@@ -226,7 +279,7 @@ func stageEnv(stage string, attempt int) map[string]string {
 type emitWriter struct {
 	stream string
 	emit   func(event.Data)
-	keep   *bytes.Buffer
+	keep   io.Writer
 }
 
 func (w *emitWriter) Write(p []byte) (int, error) {

@@ -38,8 +38,13 @@ type Config struct {
 	// ConsoleLog, if set, receives the serial console instead of a file in
 	// the runtime directory (which is removed when the VM is closed).
 	ConsoleLog string
-	// Shares are host directories exported to the guest with virtio-9p.
+	// Shares are host directories exported to the guest (virtio-9p or
+	// virtiofs, by Share.Protocol).
 	Shares []Share
+	// Disks are host files attached read-only as virtio-blk disks.
+	Disks []Disk
+	// VirtioFSD is the virtiofsd binary ("" means DefaultVirtioFSD).
+	VirtioFSD string
 	// CPUModel overrides QEMU's -cpu (default max under TCG, host under KVM).
 	CPUModel string
 	// NIC gives the VM a virtio-net device whose frames go over a unix
@@ -70,6 +75,7 @@ type Share struct {
 	Tag      string
 	HostPath string
 	ReadOnly bool
+	Protocol Protocol // "" means NineP
 }
 
 // ErrInvalid reports a Config that cannot describe a VM.
@@ -104,11 +110,13 @@ func (c *Config) validate() error {
 		}
 	}
 	for _, sh := range c.Shares {
-		// QEMU option syntax uses ',' as a separator; refuse rather than escape.
-		if sh.Tag == "" || strings.ContainsAny(sh.Tag+sh.HostPath, ",=") || !filepath.IsAbs(sh.HostPath) {
-			errs = append(errs, fmt.Errorf("share %q at %q: need a tag and an absolute path without ',' or '='", sh.Tag, sh.HostPath))
+		// QEMU's and virtiofsd's option syntax uses ',' as a separator;
+		// refuse rather than escape.
+		if sh.Tag == "" || strings.ContainsAny(sh.Tag, ",= ") || strings.ContainsAny(sh.HostPath, ",\n") || !filepath.IsAbs(sh.HostPath) {
+			errs = append(errs, fmt.Errorf("share %q at %q: need a tag and an absolute path without ','", sh.Tag, sh.HostPath))
 		}
 	}
+	errs = append(errs, c.storageProblems()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -152,6 +160,7 @@ func (c *Config) args(dir, console string) []string {
 		cmdline = append(cmdline, wire.NetCmdline)
 	}
 	cmdline = append(cmdline, c.Cmdline...)
+	storage := c.storageArgs(dir, &machine)
 	a := []string{
 		"-M", machine,
 		"-accel", string(c.Accel),
@@ -190,13 +199,5 @@ func (c *Config) args(dir, console string) []string {
 		a = append(a, "-netdev", netdev,
 			"-device", "virtio-net-device,netdev=net0,mac="+n.MAC+",host_mtu="+strconv.Itoa(n.MTU))
 	}
-	for i, sh := range c.Shares {
-		id := "fs" + strconv.Itoa(i)
-		dev := "local,id=" + id + ",path=" + sh.HostPath + ",security_model=none"
-		if sh.ReadOnly {
-			dev += ",readonly=on"
-		}
-		a = append(a, "-fsdev", dev, "-device", "virtio-9p-device,fsdev="+id+",mount_tag="+sh.Tag)
-	}
-	return a
+	return append(a, storage...)
 }

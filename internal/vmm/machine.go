@@ -29,6 +29,8 @@ type Machine struct {
 	stderr  bytes.Buffer  // QEMU's own diagnostics (bounded by QEMU's behaviour)
 	waitErr error         // set before done is closed
 
+	daemons []*fsDaemon // virtiofsd of each virtiofs share, stopped after QEMU
+
 	closeOnce sync.Once
 	closeErr  error
 	stopCtx   func() bool
@@ -47,7 +49,8 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	}
 	// Unix socket paths are limited to 107 bytes; a deep runtime dir
 	// (a long $XDG_RUNTIME_DIR) falls back to the short per-user /tmp one.
-	if len(parent)+len("/vm-")+16+len("-1234567890/ctl.sock") > maxSocketPath {
+	// attach.sock (internal/attach) is the longest socket name in it.
+	if len(parent)+len("/vm-")+16+len("-1234567890/attach.sock") > maxSocketPath {
 		if parent, err = runParent(filepath.Join(os.TempDir(), fmt.Sprintf("voidbox-%d", os.Getuid()))); err != nil {
 			return nil, err
 		}
@@ -89,6 +92,21 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	}
 
 	m := &Machine{dir: dir, console: console, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			m.stopDaemons()
+		}
+	}()
+	for i, sh := range c.Shares {
+		if sh.protocol() != VirtioFS {
+			continue
+		}
+		d, err := startVirtiofsd(ctx, c.virtiofsd(), sh, virtiofsSocket(dir, i))
+		if err != nil {
+			return nil, err
+		}
+		m.daemons = append(m.daemons, d)
+	}
 	m.cmd = exec.Command(c.QEMU, c.args(dir, console)...)
 	m.cmd.Stdin = nil
 	m.cmd.Stdout = io.Discard
@@ -237,9 +255,19 @@ func (m *Machine) Close() error {
 		}
 		m.stop()
 		<-m.done
+		m.stopDaemons()
 		m.closeErr = os.RemoveAll(m.dir)
 	})
 	return m.closeErr
+}
+
+// stopDaemons stops the virtiofsd helpers, which exit by themselves once
+// QEMU has closed their sockets.
+func (m *Machine) stopDaemons() {
+	for _, d := range m.daemons {
+		d.stop()
+	}
+	m.daemons = nil
 }
 
 // Shutdown waits up to grace for QEMU to exit on its own (after the guest
@@ -276,6 +304,17 @@ func sweepStale(parent string) {
 
 // maxSocketPath is sun_path's size minus the terminating NUL (unix(7)).
 const maxSocketPath = 107
+
+// RuntimeParents are the directories whose vm-* children are this user's
+// VM runtime directories, wherever Start put them: $XDG_RUNTIME_DIR/voidbox
+// (when set) and the short per-user one in the temp dir.
+func RuntimeParents() []string {
+	var out []string
+	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
+		out = append(out, filepath.Join(x, "voidbox"))
+	}
+	return append(out, filepath.Join(os.TempDir(), fmt.Sprintf("voidbox-%d", os.Getuid())))
+}
 
 func runParent(dir string) (string, error) {
 	if dir == "" {

@@ -15,3 +15,13 @@ const (
 	// and no configuration: those come in the handshake.
 	NetCmdline = "voidbox.net=1"
 )
+
+// DefaultPath is the PATH of guest commands that set none (and the base the
+// host extends with OCI skills' bin directories).
+const DefaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+// PreloadParam is the kernel command-line word (PreloadParam=a,b) naming
+// on-demand modules the guest init loads during boot, before the
+// handshake needs them. It names modules only, never anything secret (the
+// command line is world-readable in the guest).
+const PreloadParam = "voidbox.preload"
