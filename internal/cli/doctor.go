@@ -95,7 +95,7 @@ With --file, also say what each box of the spec may reach on the network.`,
 // policyChecks describes what each box of the spec at file may reach:
 // one "network" line per box, its details on the following lines.
 func policyChecks(e *env, file string) ([]check, error) {
-	s, _, err := loadSpec(e, file)
+	s, _, err := loadSpec(e, file, true)
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,8 @@ var samples = []Data{
 	LLMRequest{Method: "POST", Path: "/v1/messages", Status: 200, Model: "m", DurationMS: 3, Streamed: true, InputTokens: 1, OutputTokens: 2, CostUSD: 0.5, Error: "e"},
 	NetAllowed{NetFlow{Box: "b", Proto: "tcp", Name: "example.test", IP: "127.0.0.1", Port: 443, Reason: "pinned", BytesIn: 5, BytesOut: 6, DurationMS: 1.5}},
 	NetDenied{NetFlow{Box: "b", Proto: "dns", Name: "other.test", Port: 53, Reason: "other.test is not in the allowlist"}},
+	ServiceReady{ReadyMS: 2600, OutputBytes: 6},
+	ServiceStopped{UptimeMS: 4100, Reason: "stopped: the run's other stages finished"},
 }
 
 func TestRoundTripEveryType(t *testing.T) {

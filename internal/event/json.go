@@ -109,6 +109,7 @@ var registry = registryOf(
 	decoderOf[AgentStarted], decoderOf[AgentTurn], decoderOf[AgentToolCall], decoderOf[AgentDenied],
 	decoderOf[AgentFinished], decoderOf[LLMRequest], decoderOf[SkillFetched],
 	decoderOf[NetAllowed], decoderOf[NetDenied],
+	decoderOf[ServiceReady], decoderOf[ServiceStopped],
 )
 
 // Types lists every event type (for docs and schema checks).

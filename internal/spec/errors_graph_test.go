@@ -184,15 +184,15 @@ workflow:
 name: w
 workflow:
   steps:
-    - {name: a, run: {program: echo}, mode: service, timeout_secs: 5, timeout: 5s}
+    - {name: a, run: {program: echo}, mode: serve, timeout_secs: 5, timeout: 5s}
     - {name: a, run: {program: echo}}
     - {name: b}
     - {name: c, run: {args: [x]}, depends_on: [b, b]}
     - {name: d, run: {program: "two words", stdin: a}}
   max_parallel: -2
 `, []string{
-			`t.yaml:5:45: workflow.steps[0].mode: mode "service" is not supported: only task`,
-			`t.yaml:5:71: workflow.steps[0].timeout: timeout_secs and timeout are mutually exclusive`,
+			`t.yaml:5:45: workflow.steps[0].mode: unknown mode "serve" (valid: task, service)`,
+			`t.yaml:5:69: workflow.steps[0].timeout: timeout_secs and timeout are mutually exclusive`,
 			`t.yaml:6:7: workflow.steps[1].name: duplicate step name "a" (first at line 5)`,
 			`t.yaml:7:7: workflow.steps[2]: missing required field "run"`,
 			`t.yaml:8:22: workflow.steps[3].run: missing required field "program"`,

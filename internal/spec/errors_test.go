@@ -178,9 +178,10 @@ func TestErrorsLLM(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{"unknown provider", "  provider: lm-studio\n", []string{`t.yaml:4:13: llm.provider: unknown provider "lm-studio" (valid: claude, anthropic, openai, ollama, custom)`}},
-		{"codex", "  provider: codex\n", []string{`t.yaml:4:13: llm.provider: provider "codex" is not supported (valid: claude, anthropic, openai, ollama, custom)`}},
-		{"claude-personal", "  provider: claude-personal\n", []string{`t.yaml:4:13: llm.provider: provider "claude-personal" is not supported (valid: claude, anthropic, openai, ollama, custom)`}},
+		{"unknown provider", "  provider: lmstudio\n", []string{`t.yaml:4:13: llm.provider: unknown provider "lmstudio" (valid: claude, anthropic, claude-personal, openai, ollama, lm-studio, custom)`}},
+		{"codex", "  provider: codex\n", []string{`t.yaml:4:13: llm.provider: provider "codex" is not supported: voidbox has no Codex runtime yet (valid: claude, anthropic, claude-personal, openai, ollama, lm-studio, custom)`}},
+		{"claude-personal key", "  provider: claude-personal\n  api_key_env: MY_KEY\n", []string{`t.yaml:4:3: llm.api_key_env: provider claude-personal uses the host's Claude login (~/.claude/.credentials.json or CLAUDE_CODE_OAUTH_TOKEN), not an API key`}},
+		{"lm-studio without model", "  provider: lm-studio\n", []string{`t.yaml:4:3: llm: provider lm-studio needs model: the name LM Studio shows for the model it has loaded`}},
 		{"custom without url", "  provider: custom\n", []string{`t.yaml:4:3: llm: provider custom (an Anthropic-compatible endpoint) needs base_url`}},
 		{"bad url", "  base_url: ftp://host/x\n", []string{`t.yaml:4:13: llm.base_url: invalid URL "ftp://host/x": want http:// or https:// and a host`}},
 		{"url credentials", "  base_url: https://me:secret@host/\n", []string{`t.yaml:4:13: llm.base_url: URL "https://me:xxxxx@host/" carries credentials: keep secrets out of specs`}},
@@ -207,10 +208,10 @@ func TestErrorsAgent(t *testing.T) {
 		{"timeout secs zero", "  prompt: hi\n  timeout_secs: 0\n", []string{`t.yaml:5:17: agent.timeout_secs: 0 is out of range [1, 604800]`}},
 		{"output file", "  prompt: hi\n  output_file: out.json\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "out.json": want an absolute, clean path such as /workspace/output.json`}},
 		{"output file dots", "  prompt: hi\n  output_file: /workspace/../etc/passwd\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "/workspace/../etc/passwd": want an absolute, clean path such as /workspace/output.json`}},
-		{"service", "  prompt: hi\n  mode: service\n", []string{`t.yaml:5:9: agent.mode: mode "service" is not supported: only task`}},
+		{"service ports", "  prompt: hi\n  mode: service\n  ports: [8080]\n", []string{`t.yaml:6:3: agent.ports: a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest`}},
 		{"interactive", "  mode: interactive\n", []string{
 			`t.yaml:4:3: agent: missing required field "prompt" (or "exec" for a command)`,
-			`t.yaml:4:9: agent.mode: mode "interactive" is not supported: only task`,
+			`t.yaml:4:9: agent.mode: mode interactive is not supported yet (valid: task, service)`,
 		}},
 		{"messaging", "  prompt: hi\n  messaging: {enabled: true}\n", []string{`t.yaml:5:3: agent.messaging: agent messaging is not available yet`}},
 		{"max turns", "  prompt: hi\n  max_turns: 0\n", []string{`t.yaml:5:14: agent.max_turns: 0 is out of range [1, 10000]`}},

@@ -9,6 +9,7 @@ const (
 	notYetSnapshot  = "snapshots are not available yet"
 	topLevelOnly    = "can only be set in the top-level sandbox"
 	notYetMessaging = "agent messaging is not available yet"
+	notYetPorts     = "a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest"
 )
 
 var (
@@ -44,7 +45,7 @@ var (
 		name: "Agent",
 		fields: []string{"prompt", "exec", "skills", "timeout_secs", "timeout", "output_file", "mode",
 			"max_turns", "runtime", "retries", "retry_backoff"},
-		rejected: map[string]string{"messaging": notYetMessaging},
+		rejected: map[string]string{"messaging": notYetMessaging, "ports": notYetPorts},
 	}
 	pipelineObject = object{
 		name:   "Pipeline",
@@ -53,7 +54,8 @@ var (
 	boxObject = object{
 		name: "Box",
 		fields: []string{"name", "prompt", "exec", "skills", "llm", "sandbox", "timeout_secs", "timeout",
-			"output_file", "max_turns", "runtime", "retries", "retry_backoff", "outputs", "inputs"},
+			"output_file", "max_turns", "runtime", "retries", "retry_backoff", "outputs", "inputs", "mode"},
+		rejected: map[string]string{"ports": notYetPorts},
 	}
 	mountObject  = object{name: "Mount", fields: []string{"host", "guest", "mode"}}
 	outputObject = object{name: "BoxOutput", fields: []string{"name", "guest"}}
@@ -70,7 +72,8 @@ var (
 	stepObject = object{
 		name: "Step",
 		fields: []string{"name", "run", "depends_on", "timeout_secs", "timeout", "retries", "retry_backoff",
-			"sandbox", "mode"},
+			"sandbox", "mode", "output_file"},
+		rejected: map[string]string{"ports": notYetPorts},
 	}
 	runObject           = object{name: "Run", fields: []string{"program", "args", "stdin_from"}}
 	skillInlineObject   = object{name: "SkillInline", fields: []string{"name", "content"}}

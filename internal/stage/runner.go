@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/claudeauth"
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -73,7 +74,8 @@ type Options struct {
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot, run: g.Name}
+	r := &Runner{host: host, stages: stages, boot: o.Boot, run: g.Name,
+		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) })}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
 	}
@@ -95,6 +97,10 @@ func Preflight(stages map[string]Staged, order []string, cacheDir string) error 
 			continue
 		}
 		prov, err := a.Provider()
+		if err == nil && prov.Kind == llm.KindClaudePersonal {
+			// Finds a missing or corrupt login before any VM boots.
+			prov.Token, err = claudeauth.Open(claudeauth.Options{})
+		}
 		if err == nil {
 			var gw *llm.Gateway
 			if gw, err = llm.NewGateway(prov, llm.Options{}); err == nil {
@@ -139,6 +145,10 @@ type Runner struct {
 	stages  map[string]Staged
 	boot    Booter
 	outputs *outputDirs
+	// claudeLogin is the host's Claude login, opened at the first
+	// claude-personal stage and shared by all of them, so that concurrent
+	// stages refresh an expired token once.
+	claudeLogin func() (*claudeauth.Source, error)
 }
 
 // config is the boot of one attempt of b, from the host's image unless
@@ -190,6 +200,11 @@ func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event
 
 // RunStage runs one attempt of node n.
 func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
+	return r.runAttempt(ctx, n, attempt, input, emit, nil)
+}
+
+// runAttempt runs one attempt of node n; ready is set for a service.
+func (r *Runner) runAttempt(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data), ready func(pipeline.Output)) (pipeline.Output, error) {
 	st, ok := r.stages[n.ID]
 	if !ok {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
@@ -197,7 +212,7 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	tap := &attachTap{run: r.run, stage: n.ID, attempt: attempt}
 	emit = tap.wrap(emit)
 	if st.Box.Agent != nil {
-		return r.runAgent(ctx, st, attempt, input, emit, tap)
+		return r.runAgent(ctx, st, attempt, input, emit, tap, ready)
 	}
 	cfg, outs, err := r.config(st.Box, r.host.Initramfs)
 	if err != nil {
@@ -212,10 +227,11 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	if _, err := imageSkills(ctx, sb, st.Box.Images); err != nil {
 		return pipeline.Output{Detail: d}, pipeline.Permanent(err)
 	}
-	return r.runCommand(ctx, sb, st, attempt, input, emit, d)
+	return r.runCommand(ctx, sb, st, attempt, input, emit, d, ready)
 }
 
-func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail) (pipeline.Output, error) {
+// runCommand runs a command stage in sb; ready is set for a service.
+func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail, ready func(pipeline.Output)) (pipeline.Output, error) {
 	box := st.Box
 	cmd := sandbox.Cmd{Args: box.Exec, Env: stageEnv(box.Name, attempt)}
 	if input != nil {
@@ -232,7 +248,7 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	cmd.Stdout = &emitWriter{stream: "stdout", emit: emit, keep: &stdout}
 	tail := &tailWriter{}
 	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit, keep: tail}
-	res, err := sb.Exec(ctx, cmd)
+	res, err := execute(ctx, sb, cmd, box.Output(), ready, d)
 	if err != nil {
 		return pipeline.Output{Detail: d}, err
 	}
