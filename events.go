@@ -27,4 +27,8 @@ type (
 	EventSkillFetched   = event.SkillFetched
 	EventServiceReady   = event.ServiceReady
 	EventServiceStopped = event.ServiceStopped
+	EventNetAllowed     = event.NetAllowed
+	EventNetDenied      = event.NetDenied
+	// EventNetFlow is what both network events say about a flow or query.
+	EventNetFlow = event.NetFlow
 )

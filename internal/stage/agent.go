@@ -131,6 +131,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	d.Outputs = outs
 
 	out, err := ar.run(ctx, sb, rt, attempt, input, d, ready)
+	release() // the VM's network counters are final once it is gone
 	ar.stop() // totals are final once the server is down
 	u := ar.gw.Usage()
 	ar.detail.Requests, ar.detail.InputTokens, ar.detail.OutputTokens = u.Requests, u.InputTokens, u.OutputTokens

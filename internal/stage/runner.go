@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,8 @@ type Detail struct {
 	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
 	StdoutDropped int64        `json:"stdout_dropped_bytes,omitempty"`
 	Agent         *AgentDetail `json:"agent,omitempty"` // agent stages: turns, tokens, cost
+	// Network is set for a box with a network: its flows and bytes.
+	Network *NetDetail `json:"network,omitempty"`
 	// Outputs are the host directories of the box's outputs, by name.
 	Outputs map[string]string `json:"outputs,omitempty"`
 	// Image is the digest of the OCI image the VM booted from.
@@ -167,9 +170,12 @@ func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[
 }
 
 // bootVM boots cfg, marking errors no retry would fix as permanent, and
-// starts what watches the VM while it runs (vm.stats). release stops the
-// watchers and closes the VM.
+// starts what watches the VM while it runs (vm.stats). The VM's own events
+// (its network's) go to emit too. release stops the watchers, closes the
+// VM and fills in d's network counters (final once the VM is gone); it may
+// be called more than once.
 func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
+	cfg.OnEvent = emit
 	sb, err := r.boot.Boot(ctx, withQueueEvents(cfg, emit))
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
@@ -182,10 +188,13 @@ func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
 	stopStats := watchStats(sb, emit)
 	stopAttach := tap.serve(sb)
+	var once sync.Once
 	return sb, d, func() {
-		stopAttach()
-		stopStats()
-		sb.Close()
+		once.Do(func() {
+			stopAttach()
+			stopStats()
+			closeVM(sb, d)
+		})
 	}, nil
 }
 
@@ -301,10 +310,17 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Summary is the one-line description the CLI report shows for a stage.
 func (d *Detail) Summary() string {
-	a := d.Agent
-	if a == nil {
-		return ""
+	var parts []string
+	if a := d.Agent; a != nil {
+		parts = append(parts, a.summary())
 	}
+	if d.Network != nil {
+		parts = append(parts, d.Network.Summary())
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (a *AgentDetail) summary() string {
 	s := fmt.Sprintf("%s: %s, %s, %d+%d tokens", a.Model, plural.Of(a.Turns, "turn"), plural.Of(a.ToolCallCount, "tool call"), a.InputTokens, a.OutputTokens)
 	if a.CostUSD > 0 {
 		s += fmt.Sprintf(", $%.4f", a.CostUSD)
