@@ -210,8 +210,6 @@ func TestUDP(t *testing.T) {
 		Policy:  mustPolicy(t, map[string]any{"allow": []any{"echo.test"}, "hosts": map[string]any{"echo.test": "127.0.0.1"}}),
 		UDPIdle: 200 * time.Millisecond,
 	})
-	ctx, cancel := hangGuard()
-	defer cancel()
 	udp := func(to netip.AddrPort) (*gonet.UDPConn, error) {
 		return gonet.DialUDP(r.guest.s, nil, &tcpip.FullAddress{NIC: 1, Addr: tcpAddr(to.Addr()), Port: to.Port()}, ipv4.ProtocolNumber)
 	}
@@ -235,7 +233,7 @@ func TestUDP(t *testing.T) {
 	}
 	r.events.waitFor(t, "denied udp", func(e Event) bool { return e.Kind == Denied && e.Proto == "udp" })
 
-	ctx, cancel = hangGuard()
+	ctx, cancel := hangGuard()
 	defer cancel()
 	addrs, err := r.guest.lookup(ctx, "echo.test")
 	if err != nil {
