@@ -84,7 +84,7 @@ func TestOtherNameNXDOMAIN(t *testing.T) {
 		t.Fatalf("lookup over tcp: %v", err)
 	}
 	e := r.events.waitFor(t, "denied dns", func(e Event) bool { return e.Kind == Denied && e.Proto == "dns" })
-	if e.Name != "other.test" || !strings.Contains(e.Reason, "not in the allowlist") || !strings.Contains(e.Reason, "NameError") {
+	if e.Name != "other.test" || !strings.Contains(e.Reason, "not in the allowlist") || !strings.Contains(e.Reason, "NXDOMAIN") {
 		t.Errorf("event %+v", e)
 	}
 	if st := r.host.Stats(); st.DNSDenied < 2 {

@@ -65,12 +65,12 @@ func (s *Server) Answer(ctx context.Context, msg []byte) ([]byte, Query) {
 	reply := dnsmessage.Header{ID: h.ID, Response: true, OpCode: h.OpCode, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
 	qs, err := p.AllQuestions()
 	if err != nil || len(qs) != 1 {
-		return build(reply, dnsmessage.RCodeFormatError, nil, nil), Query{RCode: "FormErr"}
+		return build(reply, dnsmessage.RCodeFormatError, nil, nil), Query{RCode: "FORMERR"}
 	}
 	q := qs[0]
 	info := Query{Name: strings.TrimSuffix(q.Name.String(), "."), Type: strings.TrimPrefix(q.Type.String(), "Type")}
 	rcode, addrs := s.resolve(ctx, h, q, &info)
-	info.RCode = strings.TrimPrefix(rcode.String(), "RCode")
+	info.RCode = rcodeName(rcode)
 	var answers []dnsmessage.Resource
 	for _, a := range addrs {
 		g := a
@@ -168,4 +168,24 @@ func build(h dnsmessage.Header, rcode dnsmessage.RCode, q *dnsmessage.Question, 
 		return nil
 	}
 	return out
+}
+
+// rcodeName is rc as dig and RFC 1035 name it (NXDOMAIN, not NameError):
+// the names people look up.
+func rcodeName(rc dnsmessage.RCode) string {
+	switch rc {
+	case dnsmessage.RCodeSuccess:
+		return "NOERROR"
+	case dnsmessage.RCodeFormatError:
+		return "FORMERR"
+	case dnsmessage.RCodeServerFailure:
+		return "SERVFAIL"
+	case dnsmessage.RCodeNameError:
+		return "NXDOMAIN"
+	case dnsmessage.RCodeNotImplemented:
+		return "NOTIMP"
+	case dnsmessage.RCodeRefused:
+		return "REFUSED"
+	}
+	return strings.TrimPrefix(rc.String(), "RCode")
 }
