@@ -52,8 +52,9 @@ type Config struct {
 	ConsoleLog string
 	// Host says how this host runs VMs.
 	Host HostOptions
-	// Events, if set, receives the sandbox's vm.queued and vm.admitted
-	// events while New waits for a host-wide VM slot (Stage is empty).
+	// Events, if set, receives the sandbox's events as they happen: its
+	// vm.queued and vm.admitted while New waits for a host-wide VM slot,
+	// then net.allowed and net.denied (Run set to Name; Stage is empty).
 	Events EventSink
 }
 

@@ -25,4 +25,10 @@ type (
 	EventAgentFinished  = event.AgentFinished
 	EventLLMRequest     = event.LLMRequest
 	EventSkillFetched   = event.SkillFetched
+	EventServiceReady   = event.ServiceReady
+	EventServiceStopped = event.ServiceStopped
+	EventNetAllowed     = event.NetAllowed
+	EventNetDenied      = event.NetDenied
+	// EventNetFlow is what both network events say about a flow or query.
+	EventNetFlow = event.NetFlow
 )

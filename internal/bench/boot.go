@@ -40,7 +40,7 @@ type BootResult struct {
 	WarmStart    Stats   `json:"warm_start"`
 	WarmRatioP50 float64 `json:"warm_ratio_p50"`
 	SnapshotSave int64   `json:"snapshot_save_ms"`
-	ExecRTT   Stats   `json:"exec_rtt"` // Exec of `true` on a running sandbox (target p50 ≤ 5 ms)
+	ExecRTT      Stats   `json:"exec_rtt"` // Exec of `true` on a running sandbox (target p50 ≤ 5 ms)
 	// GuestSpawn is what one fork+exec+wait of /bin/true costs inside the
 	// guest itself (a busybox sh loop), the floor under any exec round trip.
 	GuestSpawn time.Duration `json:"guest_spawn_ns"`

@@ -27,14 +27,15 @@ type check struct {
 
 func newDoctorCmd(e *env) *cobra.Command {
 	var asJSON, boot bool
-	var cacheDir, accel string
+	var cacheDir, accel, file string
 	var hf hostFlags
 	c := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check this host: QEMU, guest image, cache, accelerator",
 		Long: `Report what voidbox needs and whether it is in place, without changing anything:
 QEMU, the guest init, the cache, the guest kernel and image, and which accelerator
-(kvm or tcg) would be used and why. With --boot, also boot a VM and run a command.`,
+(kvm or tcg) would be used and why. With --boot, also boot a VM and run a command.
+With --file, also say what each box of the spec may reach on the network.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var host voidbox.HostOptions
@@ -43,6 +44,13 @@ QEMU, the guest init, the cache, the guest kernel and image, and which accelerat
 				return usageError{errors.Join(errs...)}
 			}
 			checks := doctorChecks(cmd.Context(), cacheDir, accel, boot, host)
+			if file != "" {
+				pc, err := policyChecks(e, file)
+				if err != nil {
+					return err
+				}
+				checks = append(checks, pc...)
+			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
@@ -55,7 +63,13 @@ QEMU, the guest init, the cache, the guest kernel and image, and which accelerat
 					if !c.OK {
 						mark = "FAIL"
 					}
-					fmt.Fprintf(e.stdout, "%s %-12s %s\n", mark, c.Name, c.Detail)
+					first, rest, _ := strings.Cut(c.Detail, "\n")
+					fmt.Fprintf(e.stdout, "%s %-12s %s\n", mark, c.Name, first)
+					for _, l := range strings.Split(rest, "\n") {
+						if l != "" {
+							fmt.Fprintf(e.stdout, "     %-12s   %s\n", "", l)
+						}
+					}
 					if c.Fix != "" {
 						fmt.Fprintf(e.stdout, "     %-12s fix: %s\n", "", c.Fix)
 					}
@@ -73,8 +87,31 @@ QEMU, the guest init, the cache, the guest kernel and image, and which accelerat
 	c.Flags().BoolVar(&boot, "boot", false, "also boot a VM and run a command in it")
 	c.Flags().StringVar(&cacheDir, "cache-dir", "", "artifact cache to inspect")
 	c.Flags().StringVar(&accel, "accel", "", "accelerator override to evaluate (kvm, tcg, auto)")
+	c.Flags().StringVarP(&file, "file", "f", "", "also describe the network policy of each box of this spec")
 	hf.register(c.Flags())
 	return c
+}
+
+// policyChecks describes what each box of the spec at file may reach:
+// one "network" line per box, its details on the following lines.
+func policyChecks(e *env, file string) ([]check, error) {
+	s, _, err := loadSpec(e, file, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []check
+	for _, b := range s.Boxes() {
+		p := b.Sandbox.Policy
+		lines := p.Network.Describe()
+		for _, f := range p.Ports {
+			lines = append(lines, fmt.Sprintf("port forward: host %s → guest port %d", f.Host, f.GuestPort))
+		}
+		if len(p.CACerts) > 0 {
+			lines = append(lines, "extra CA certificates trusted (ca_certificates)")
+		}
+		out = append(out, check{Name: "network", OK: true, Detail: "box " + b.Name + ": " + strings.Join(lines, "\n")})
+	}
+	return out, nil
 }
 
 func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host voidbox.HostOptions) []check {

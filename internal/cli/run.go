@@ -80,7 +80,7 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 	if f.budgets.apply(&host, &errs); len(errs) > 0 {
 		return usageError{errors.Join(errs...)}
 	}
-	s, job, err := loadSpec(e, f.file)
+	s, job, err := loadSpec(e, f.file, false)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,11 @@ import (
 // that does not parse, whose problems are printed one per line with their
 // file:line:col. Notices (seed fields with another meaning here) go to
 // stderr.
-func loadSpec(e *env, path string) (*spec.Spec, runspec.Job, error) {
+//
+// checkOnly (validate, inspect) lets host variables that env copies (`KEY:
+// ""`) be missing, with a note: they are the running host's business, and a
+// spec is valid without them (the seed's examples copy GITHUB_TOKEN).
+func loadSpec(e *env, path string, checkOnly bool) (*spec.Spec, runspec.Job, error) {
 	if path == "" {
 		return nil, nil, usageError{errors.New("--file is required")}
 	}
@@ -29,7 +33,19 @@ func loadSpec(e *env, path string) (*spec.Spec, runspec.Job, error) {
 	for _, n := range s.Notices {
 		fmt.Fprintf(e.stderr, "voidbox: note: %s\n", n)
 	}
-	job, err := runspec.Build(s, os.LookupEnv)
+	lookup := os.LookupEnv
+	if checkOnly {
+		noted := map[string]bool{}
+		lookup = func(k string) (string, bool) {
+			v, ok := os.LookupEnv(k)
+			if !ok && !noted[k] {
+				noted[k] = true
+				fmt.Fprintf(e.stderr, "voidbox: note: %s is not set on this host; the spec copies it into the VM (env %s: \"\"), so run needs it\n", k, k)
+			}
+			return v, true
+		}
+	}
+	job, err := runspec.Build(s, lookup)
 	if err != nil {
 		return nil, nil, usageError{err}
 	}

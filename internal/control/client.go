@@ -44,6 +44,9 @@ type Options struct {
 	// Services must hold a handler for each listener's service.
 	Listeners []wire.Listener
 	Services  map[string]TunnelHandler
+	// Network and CACerts go to the guest in the hello (wire.Hello).
+	Network *wire.Network
+	CACerts string
 	// Storage is what the guest mounts before it answers.
 	Storage wire.Storage
 }
@@ -72,6 +75,8 @@ func hello(secret []byte, o Options, park bool) wire.Hello {
 		TimeUnixNano: time.Now().UnixNano(),
 		Policy:       o.Policy,
 		Listeners:    o.Listeners,
+		Network:      o.Network,
+		CACerts:      o.CACerts,
 		Storage:      o.Storage,
 		Park:         park,
 	}

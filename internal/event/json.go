@@ -108,6 +108,8 @@ var registry = registryOf(
 	decoderOf[VMQueued], decoderOf[VMAdmitted], decoderOf[VMBooted], decoderOf[ExecOutput], decoderOf[VMStats],
 	decoderOf[AgentStarted], decoderOf[AgentTurn], decoderOf[AgentToolCall], decoderOf[AgentDenied],
 	decoderOf[AgentFinished], decoderOf[LLMRequest], decoderOf[SkillFetched],
+	decoderOf[NetAllowed], decoderOf[NetDenied],
+	decoderOf[ServiceReady], decoderOf[ServiceStopped],
 )
 
 // Types lists every event type (for docs and schema checks).

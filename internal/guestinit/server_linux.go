@@ -125,6 +125,18 @@ func (srv *server) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 	if srv.listeners, err = openListeners(h.Listeners); err != nil {
 		return reject(err.Error())
 	}
+	if h.Network != nil {
+		if err := configureNetwork(h.Network); err != nil {
+			return reject(err.Error())
+		}
+		// Commands resolve through the view's /etc (an image root's own).
+		if err := srv.view.as(true, func() error { return writeResolvConf(h.Network.DNS) }); err != nil {
+			return reject(err.Error())
+		}
+	}
+	if err := srv.view.as(true, func() error { return addCACerts(h.CACerts) }); err != nil {
+		return reject("adding CA certificates: " + err.Error())
+	}
 	w := wire.Welcome{
 		Version:     wire.Version,
 		Kernel:      kernelRelease(),

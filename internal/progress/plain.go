@@ -43,11 +43,17 @@ func (r *Renderer) printPlain(ev event.Event) {
 				line("%s %s", outputPrefix(ev.Stage, "stderr"), clean(l))
 			}
 		}
+	case event.ServiceReady:
+		line("service %s ready in %s (%s output)", name, ms(d.ReadyMS), formatBytes(int64(d.OutputBytes)))
+	case event.ServiceStopped:
+		line("service %s %s after %s up", name, clean(d.Reason), ms(d.UptimeMS))
 	case event.StageSkipped:
 		line("stage %s skipped: %s", name, clean(d.Reason))
 	case event.StageCancelled:
 		r.printPartial(ts, st)
 		line("stage %s cancelled", name)
+	case event.NetDenied:
+		line("stage %s network denied %s: %s", name, clean(d.Target()), clean(d.Reason))
 	case event.VMQueued:
 		if !st.queuedShown {
 			st.queuedShown = true

@@ -15,6 +15,7 @@ const (
 	stateQueued   = "queued"
 	stateRunning  = "running"
 	stateRetrying = "retrying"
+	stateServing  = "serving" // a ready service
 )
 
 // apply updates the model from ev. Precondition: mu is held.
@@ -55,6 +56,8 @@ func (r *Renderer) apply(ev event.Event) {
 		}
 	case event.StageRetrying:
 		st.state = stateRetrying
+	case event.ServiceReady:
+		st.state = stateServing
 	case event.StageSucceeded:
 		st.state, st.ended = string(pipeline.StatusSucceeded), ev.Time
 	case event.StageFailed:

@@ -87,6 +87,9 @@ func workflow(s *spec.Spec, lookup Lookup) (Job, error) {
 			Exec(append([]string{st.Program}, st.Args...)...).
 			Timeout(st.Timeout).
 			Retries(st.Retries, st.RetryBackoff)
+		if st.Service {
+			b.Service().OutputFile(st.OutputFile)
+		}
 		var deps []string
 		for _, d := range st.DependsOn {
 			deps = append(deps, d.Name)
@@ -125,6 +128,9 @@ func box(sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
 	}
 	for _, in := range sb.Inputs {
 		b.Input(in.From, in.Guest)
+	}
+	if sb.Service {
+		b.Service()
 	}
 	if len(sb.Exec) > 0 {
 		return b.Exec(sb.Exec...), nil

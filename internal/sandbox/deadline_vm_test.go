@@ -57,7 +57,7 @@ func TestStuckBootIsKilled(t *testing.T) {
 			_, err := sandbox.Boot(context.Background(), cfg)
 			took := time.Since(start)
 			var be *sandbox.BootError
-			if !errors.As(err, &be) || !strings.Contains(be.Reason, "did not answer within 4s") ||
+			if !errors.As(err, &be) || !strings.Contains(be.Reason, fmt.Sprintf("did not answer within %v", cfg.BootTimeout)) ||
 				!strings.Contains(be.ConsoleTail, "voidbox-test: stuck") {
 				t.Fatalf("want a boot timeout with the console tail, got %v", err)
 			}

@@ -14,6 +14,9 @@ import (
 
 	"github.com/voidbox/voidbox/internal/admission"
 	"github.com/voidbox/voidbox/internal/control"
+	"github.com/voidbox/voidbox/internal/event"
+	"github.com/voidbox/voidbox/internal/netstack"
+	"github.com/voidbox/voidbox/internal/netstack/dns"
 	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/vmm"
 	"github.com/voidbox/voidbox/internal/wire"
@@ -61,6 +64,20 @@ type Config struct {
 	// Listeners are guest loopback endpoints tunnelled to Services.
 	Listeners []wire.Listener
 	Services  map[string]control.TunnelHandler
+	// OnEvent receives the sandbox's events as they happen: the network's
+	// net.allowed and net.denied (from the stack's goroutines, so it must
+	// be safe for concurrent use and not block). nil discards them.
+	OnEvent func(event.Data)
+	// Resolver looks up the names a networked box may resolve (nil: the
+	// host's resolver); `hosts:` entries never reach it.
+	Resolver dns.Resolver
+	// MTU of the guest's network interface (0: netstack.DefaultMTU).
+	MTU int
+	// NetBaseline is for `voidbox bench net` only: the VM's network device
+	// goes to QEMU's own slirp (vmm.BaselineSlirp) or to a passt socket
+	// instead of voidbox's stack, so no policy decides anything. It needs
+	// the public network policy (to say there is a device) and no ports.
+	NetBaseline string
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -97,6 +114,9 @@ type Sandbox struct {
 	dir string
 
 	slot *admission.Slot // the VM's memory on the host budget; nil for Attach
+	// net is the box's network stack; nil without network. It outlives
+	// nothing: closed with the VM, by Close or by the exit watcher.
+	net *netstack.Stack
 
 	closeOnce sync.Once
 	closeErr  error
@@ -116,6 +136,8 @@ type Info struct {
 	BootTime    time.Duration // from admission to the guest init's welcome
 	QEMUPID     int
 	RuntimeDir  string
+	// Forwards are the port forwards into the guest, as bound.
+	Forwards []Forwarded
 	// Image is the digest of the OCI image the root file system is from,
 	// "" for voidbox's initramfs.
 	Image string
@@ -172,6 +194,7 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 		Cmdline:    st.preload(),
 		VirtioFSD:  cfg.VirtioFSD,
 		CPUModel:   cfg.CPUModel,
+		NIC:        cfg.nic(),
 	})
 	if err != nil {
 		st.release()
@@ -187,7 +210,10 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 // Attach completes the handshake with the guest init behind m and returns
 // the sandbox; m is closed on failure. Boot uses it for QEMU; tests use it
 // for an in-process guest. The policy's Image and Mounts and cfg's
-// ImageMounts are Boot's: Attach asks the guest for none of them.
+// ImageMounts are Boot's: Attach asks the guest for none of them. A policy
+// with a network needs a machine with a network device (NetConn); its
+// stack starts before the handshake, which tells the guest how to
+// configure its interface.
 func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time) (*Sandbox, error) {
 	return attach(ctx, cfg, m, secret, start, &storage{}, nil)
 }
@@ -196,16 +222,29 @@ func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 // VM stops).
 func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time, st *storage, slot *admission.Slot) (*Sandbox, error) {
 	cfg = cfg.withDefaults()
+	stack, netCfg, fwds, err := startNetwork(cfg, m)
+	if err != nil {
+		m.Close()
+		st.release()
+		if slot != nil {
+			slot.Release()
+		}
+		return nil, &BootError{Reason: err.Error()}
+	}
 	bootCtx, stopWatch := watchBoot(ctx, m.PID(), cfg.BootTimeout, start)
 	pol := cfg.Policy.Wire()
 	pol.TrustedDirs = trustedDirs(cfg.ImageMounts)
 	client, err := control.Handshake(bootCtx, m.Conn(), secret, control.Options{
-		Policy: pol, Listeners: cfg.Listeners, Services: cfg.Services, Storage: st.wire})
+		Policy: pol, Listeners: cfg.Listeners, Services: cfg.Services, Storage: st.wire,
+		Network: netCfg, CACerts: string(cfg.Policy.CACerts)})
 	stopWatch()
 	if err != nil {
+		if stack != nil {
+			stack.Close()
+		}
 		return nil, bootFailed(ctx, m, err, st, slot)
 	}
-	return newSandbox(cfg, m, client, start, st, slot), nil
+	return newSandbox(cfg, m, client, start, st, slot, stack, fwds), nil
 }
 
 // bootFailed closes m after a failed handshake and says why, from QEMU's
@@ -237,7 +276,7 @@ func bootFailed(ctx context.Context, m Machine, err error, st *storage, slot *ad
 }
 
 // newSandbox is the sandbox of a VM whose guest init answered.
-func newSandbox(cfg Config, m Machine, client *control.Client, start time.Time, st *storage, slot *admission.Slot) *Sandbox {
+func newSandbox(cfg Config, m Machine, client *control.Client, start time.Time, st *storage, slot *admission.Slot, stack *netstack.Stack, fwds []Forwarded) *Sandbox {
 	w := client.Welcome()
 	if slot != nil {
 		slot.Booted() // the next VM may boot; this one keeps its memory
@@ -246,8 +285,10 @@ func newSandbox(cfg Config, m Machine, client *control.Client, start time.Time, 
 		cfg:    cfg,
 		m:      m,
 		client: client,
+		net:    stack,
 		slot:   slot,
 		info: Info{
+			Forwards:    fwds,
 			Kernel:      w.Kernel,
 			InitVersion: w.InitVersion,
 			Accel:       string(cfg.Accel.Accel),
@@ -288,6 +329,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.OnEvent == nil {
+		c.OnEvent = func(event.Data) {}
+	}
 	return c
 }
 
@@ -310,6 +354,7 @@ func (s *Sandbox) watch() {
 	// QEMU has exited: nothing reads the image files any more.
 	s.storage.release()
 	s.releaseSlot()
+	s.closeNet()
 }
 
 // releaseSlot gives the VM's memory back to the host budget once QEMU is gone.
@@ -317,6 +362,21 @@ func (s *Sandbox) releaseSlot() {
 	if s.slot != nil {
 		s.slot.Release()
 	}
+}
+
+// closeNet stops the network (every flow, every forward) once QEMU is gone.
+func (s *Sandbox) closeNet() {
+	if s.net != nil {
+		s.net.Close()
+	}
+}
+
+// NetStats returns the network counters so far (final once Close returned).
+func (s *Sandbox) NetStats() NetStats {
+	if s.net == nil {
+		return NetStats{}
+	}
+	return s.net.Stats()
 }
 
 func (s *Sandbox) setGone(err error) {
@@ -390,6 +450,7 @@ func (s *Sandbox) Close() error {
 		s.closeErr = s.m.Close()
 		s.releaseSlot()
 		<-s.watchDone
+		s.closeNet()
 	})
 	return s.closeErr
 }

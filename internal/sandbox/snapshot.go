@@ -37,6 +37,11 @@ func Snapshottable(cfg Config) error {
 	if len(cfg.Shares) > 0 {
 		why = append(why, "shared host directories (runtimes, outputs, inputs)")
 	}
+	// A restored guest would keep the template's interface, addresses and
+	// connection state; it needs a NIC of its own first.
+	if cfg.Policy.HasNetwork() || len(cfg.Policy.Ports) > 0 {
+		why = append(why, "a network")
+	}
 	if len(why) > 0 {
 		return fmt.Errorf("%w: snapshots do not support %s yet", ErrInvalid, strings.Join(why, ", "))
 	}
@@ -62,7 +67,11 @@ func MachineOf(ctx context.Context, cfg Config) (snapshot.Machine, error) {
 	}
 	m.Accel, m.CPUModel = string(cfg.Accel.Accel), cfg.CPUModel
 	m.MemoryMiB, m.VCPUs = cfg.Policy.MemoryMiB, cfg.Policy.VCPUs
-	b, err := json.Marshal(cfg.Policy.Wire())
+	// The CA bundle is the guest's too: the template's handshake installs it.
+	b, err := json.Marshal(struct {
+		Guest   any
+		CACerts string
+	}{cfg.Policy.Wire(), string(cfg.Policy.CACerts)})
 	if err != nil {
 		return m, err
 	}
@@ -113,7 +122,7 @@ func Template(ctx context.Context, cfg Config, m snapshot.Machine, dir string) (
 	}
 	defer vm.Close()
 	bootCtx, stopWatch := watchBoot(ctx, vm.PID(), cfg.BootTimeout, start)
-	w, err := control.HandshakePark(bootCtx, vm.Conn(), secret, control.Options{Policy: cfg.Policy.Wire()})
+	w, err := control.HandshakePark(bootCtx, vm.Conn(), secret, control.Options{Policy: cfg.Policy.Wire(), CACerts: string(cfg.Policy.CACerts)})
 	stopWatch()
 	if err != nil {
 		return snapshot.Meta{}, bootFailed(ctx, vm, err, &storage{}, nil)
@@ -204,7 +213,7 @@ func restore(ctx context.Context, cfg Config, dir string, meta snapshot.Meta) (*
 	if err != nil {
 		return nil, bootFailed(ctx, vm, err, &storage{}, slot)
 	}
-	s := newSandbox(cfg, vm, client, start, &storage{}, slot)
+	s := newSandbox(cfg, vm, client, start, &storage{}, slot, nil, nil)
 	s.info.Snapshot = dir
 	return s, nil
 }

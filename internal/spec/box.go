@@ -52,6 +52,10 @@ type Box struct {
 	MaxTurns int
 	// Runtime is the agent loop (prompt boxes only).
 	Runtime Runtime
+	// Service is mode: service: a long-running stage, ready (its dependants
+	// start) when OutputFile appears in the guest, stopped when the run's
+	// other stages are done; Timeout bounds the time to become ready.
+	Service bool
 	// Retries is how many more attempts follow a failed one.
 	Retries int
 	// RetryBackoff is the delay before the first retry.
@@ -233,20 +237,24 @@ func (d *decoder) retries(f *fields, retries *int, backoff *time.Duration) {
 	}
 }
 
-// mode accepts only "task": the other modes of the seed are refused.
-func (d *decoder) mode(f *fields) {
+// mode decodes mode: task (the default) or service, which it reports.
+// interactive is refused.
+func (d *decoder) mode(f *fields) bool {
 	v, ok := f.str("mode")
 	if !ok {
-		return
+		return false
 	}
 	n, path := f.m["mode"].val, join(f.path, "mode")
 	switch v {
 	case "task":
-	case "service", "interactive":
-		d.at(n, path, "mode %q is not supported: only task", v)
+	case "service":
+		return true
+	case "interactive":
+		d.at(n, path, "mode interactive is not supported yet (valid: task, service)")
 	default:
-		d.at(n, path, "unknown mode %q (valid: task)", v)
+		d.at(n, path, "unknown mode %q (valid: task, service)", v)
 	}
+	return false
 }
 
 func (d *decoder) atPos(p Pos, path, format string, args ...any) {

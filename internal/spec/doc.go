@@ -27,9 +27,12 @@
 //   - allowed_commands lists program names only (the seed also took paths);
 //     [] allows no command. runtime claude-code with an allowlist is refused
 //     (it could not be enforced).
-//   - llm.provider is one of claude (alias anthropic), openai, ollama and
-//     custom (an Anthropic-compatible endpoint, needing base_url). Other
-//     names are errors; the seed silently turned them into claude.
+//   - llm.provider is one of claude (alias anthropic), claude-personal (the
+//     host's Claude subscription login, which stays on the host: the seed
+//     copied it into the guest), openai, ollama, lm-studio (LM Studio's
+//     server at localhost:1234, needing model) and custom (an
+//     Anthropic-compatible endpoint, needing base_url). Other names, codex
+//     among them, are errors; the seed silently turned them into claude.
 //   - observe (the seed parsed and ignored it) selects OTLP traces, metrics
 //     and logs (each true unless set false), otlp_endpoint and service_name;
 //     telemetry_buffer_size is refused (the SDK bounds its own queues).

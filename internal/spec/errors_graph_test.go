@@ -106,7 +106,7 @@ pipeline:
   boxes:
     - name: a
       exec: [cat]
-      sandbox: {memory_mb: 63, kernel: /vmlinux, network: true, snapshot: x}
+      sandbox: {memory_mb: 63, kernel: /vmlinux, network: {allow: ["*"]}, snapshot: x}
     - name: b
       prompt: hi
       llm: {provider: openai, credential_proxy: true}
@@ -126,8 +126,8 @@ pipeline:
 			`t.yaml:11:14: pipeline.boxes[0].exec[0]: command "cat" is not in sandbox.allowed_commands (echo)`,
 			`t.yaml:12:28: pipeline.boxes[0].sandbox.memory_mb: 63 MiB is outside 128..1048576 MiB`,
 			`t.yaml:12:32: pipeline.boxes[0].sandbox.kernel: can only be set in the top-level sandbox`,
-			`t.yaml:12:59: pipeline.boxes[0].sandbox.network: networking is not available yet`,
-			`t.yaml:12:65: pipeline.boxes[0].sandbox.snapshot: a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)`,
+			`t.yaml:12:68: pipeline.boxes[0].sandbox.network.allow[0]: "*": a wildcard needs a domain, as in *.example.com`,
+			`t.yaml:12:75: pipeline.boxes[0].sandbox.snapshot: a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)`,
 			`t.yaml:24:42: pipeline.boxes[4].sandbox.disk_mb: 80 MiB is more than half of the 128 MiB of memory, which holds the disk too`,
 		}},
 		{"box lowers memory under the disk", `kind: pipeline
@@ -184,15 +184,15 @@ workflow:
 name: w
 workflow:
   steps:
-    - {name: a, run: {program: echo}, mode: service, timeout_secs: 5, timeout: 5s}
+    - {name: a, run: {program: echo}, mode: serve, timeout_secs: 5, timeout: 5s}
     - {name: a, run: {program: echo}}
     - {name: b}
     - {name: c, run: {args: [x]}, depends_on: [b, b]}
     - {name: d, run: {program: "two words", stdin: a}}
   max_parallel: -2
 `, []string{
-			`t.yaml:5:45: workflow.steps[0].mode: mode "service" is not supported: only task`,
-			`t.yaml:5:71: workflow.steps[0].timeout: timeout_secs and timeout are mutually exclusive`,
+			`t.yaml:5:45: workflow.steps[0].mode: unknown mode "serve" (valid: task, service)`,
+			`t.yaml:5:69: workflow.steps[0].timeout: timeout_secs and timeout are mutually exclusive`,
 			`t.yaml:6:7: workflow.steps[1].name: duplicate step name "a" (first at line 5)`,
 			`t.yaml:7:7: workflow.steps[2]: missing required field "run"`,
 			`t.yaml:8:22: workflow.steps[3].run: missing required field "program"`,

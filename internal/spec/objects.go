@@ -9,6 +9,7 @@ const (
 	notYetSnapshot  = "a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)"
 	topLevelOnly    = "can only be set in the top-level sandbox"
 	notYetMessaging = "agent messaging is not available yet"
+	notYetPorts     = "a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest"
 )
 
 var (
@@ -20,19 +21,23 @@ var (
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell"},
+			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
 		rejected: map[string]string{"snapshot": notYetSnapshot, "guest_image": noGuestImage},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
-		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell"},
+		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
 		rejected: map[string]string{
 			"snapshot": notYetSnapshot,
 			"mode":     topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
 			"guest_image": noGuestImage, "timeout": topLevelOnly,
 		},
 	}
-	llmObject = object{
+	// networkObject and netLimitsObject are the mapping form of network;
+	// internal/netpolicy parses the values.
+	networkObject   = object{name: "Network", fields: []string{"allow", "deny", "host_ports", "hosts", "limits"}}
+	netLimitsObject = object{name: "NetLimits", fields: []string{"conns_per_second", "max_flows", "max_bytes"}}
+	llmObject       = object{
 		name:   "LLM",
 		fields: []string{"provider", "model", "base_url", "api_key_env", "credential_proxy"},
 	}
@@ -40,7 +45,7 @@ var (
 		name: "Agent",
 		fields: []string{"prompt", "exec", "skills", "timeout_secs", "timeout", "output_file", "mode",
 			"max_turns", "runtime", "retries", "retry_backoff"},
-		rejected: map[string]string{"messaging": notYetMessaging},
+		rejected: map[string]string{"messaging": notYetMessaging, "ports": notYetPorts},
 	}
 	pipelineObject = object{
 		name:   "Pipeline",
@@ -49,7 +54,8 @@ var (
 	boxObject = object{
 		name: "Box",
 		fields: []string{"name", "prompt", "exec", "skills", "llm", "sandbox", "timeout_secs", "timeout",
-			"output_file", "max_turns", "runtime", "retries", "retry_backoff", "outputs", "inputs"},
+			"output_file", "max_turns", "runtime", "retries", "retry_backoff", "outputs", "inputs", "mode"},
+		rejected: map[string]string{"ports": notYetPorts},
 	}
 	mountObject  = object{name: "Mount", fields: []string{"host", "guest", "mode"}}
 	outputObject = object{name: "BoxOutput", fields: []string{"name", "guest"}}
@@ -66,7 +72,8 @@ var (
 	stepObject = object{
 		name: "Step",
 		fields: []string{"name", "run", "depends_on", "timeout_secs", "timeout", "retries", "retry_backoff",
-			"sandbox", "mode"},
+			"sandbox", "mode", "output_file"},
+		rejected: map[string]string{"ports": notYetPorts},
 	}
 	runObject           = object{name: "Run", fields: []string{"program", "args", "stdin_from"}}
 	skillInlineObject   = object{name: "SkillInline", fields: []string{"name", "content"}}
@@ -77,7 +84,7 @@ var (
 
 // allObjects lists every object, for the schema test.
 var allObjects = []*object{
-	&specObject, &sandboxObject, &sandboxOverrideObject, &llmObject, &agentObject, &pipelineObject,
+	&specObject, &sandboxObject, &sandboxOverrideObject, &networkObject, &netLimitsObject, &llmObject, &agentObject, &pipelineObject,
 	&boxObject, &stageTypedObject, &stageShortObject, &workflowObject, &stepObject, &runObject,
 	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject, &skillOCIObject,
 	&mountObject, &outputObject, &inputObject, &observeObject,

@@ -185,7 +185,13 @@ func TestSchemaRejects(t *testing.T) {
 		agent,
 		"kind: sandbox\nname: a\nsandbox: {memory_mb: 32}\n",
 		"kind: sandbox\nname: a\nsandbox: {vcpus: 65}\n",
-		"kind: sandbox\nname: a\nsandbox: {network: true}\n",
+		"kind: sandbox\nname: a\nsandbox: {network: yes}\n",
+		"kind: sandbox\nname: a\nsandbox: {network: {allow: [\"*\"]}}\n",
+		"kind: sandbox\nname: a\nsandbox: {network: {allow: [\"http://x\"]}}\n",
+		"kind: sandbox\nname: a\nsandbox: {network: {proxy: true}}\n",
+		"kind: sandbox\nname: a\nsandbox: {network: {host_ports: [0]}}\n",
+		"kind: sandbox\nname: a\nsandbox: {network: {limits: {max_flows: 0}}}\n",
+		"kind: sandbox\nname: a\nsandbox: {network: true, ports: [\"80\"]}\n",
 		"kind: sandbox\nname: a\nsandbox: {mounts: [{guest: /data}]}\n",
 		"kind: sandbox\nname: a\nsandbox: {mounts: [{host: ., guest: data}]}\n",
 		"kind: sandbox\nname: a\nsandbox: {mounts: [{host: ., guest: /data, mode: rx}]}\n",
@@ -197,13 +203,14 @@ func TestSchemaRejects(t *testing.T) {
 		"kind: sandbox\nname: a\nsandbox: {allowed_commands: [..]}\n",
 		"kind: sandbox\nname: a\nsandbox: {disk_mb: 8}\n",
 		"kind: sandbox\nname: a\nsandbox: {env: {1A: x}}\n",
-		"kind: sandbox\nname: a\nllm: {provider: lm-studio}\n",
+		"kind: sandbox\nname: a\nllm: {provider: lmstudio}\n",
 		"kind: sandbox\nname: a\nllm: {credential_proxy: false}\n",
 		"kind: sandbox\nname: a\nllm: {base_url: \"https://u:p@h/\"}\n",
 		agent + "agent: {prompt: hi, exec: [ls]}\n",
 		agent + "agent: {timeout: 1s}\n",
 		agent + "agent: {prompt: hi, timeout: 1s, timeout_secs: 1}\n",
-		agent + "agent: {prompt: hi, mode: service}\n",
+		agent + "agent: {prompt: hi, mode: interactive}\n",
+		agent + "agent: {prompt: hi, mode: service, ports: [8080]}\n",
 		agent + "agent: {prompt: hi, output_file: out.json}\n",
 		agent + "agent: {prompt: hi, output_file: /a/../b}\n",
 		agent + "agent: {prompt: hi, skills: [\"remote:a\"]}\n",
@@ -222,7 +229,7 @@ func TestSchemaRejects(t *testing.T) {
 		"kind: pipeline\nname: p\npipeline: {boxes: [{name: a, exec: [ls]}], stages: [{fan_out: []}]}\n",
 		"kind: pipeline\nname: p\npipeline: {boxes: [{name: a, exec: [ls]}], max_parallel: 0}\n",
 		"kind: workflow\nname: w\nworkflow: {steps: [{name: a}]}\n",
-		"kind: workflow\nname: w\nworkflow: {steps: [{name: a, run: {program: ls}, mode: service}]}\n",
+		"kind: workflow\nname: w\nworkflow: {steps: [{name: a, run: {program: ls}, mode: service, ports: [80]}]}\n",
 		"kind: workflow\nname: w\nworkflow: {steps: [{name: a, run: {program: ls, stdin: b}}]}\n",
 	} {
 		name := "t.yaml"
@@ -247,7 +254,7 @@ func TestSchemaEnums(t *testing.T) {
 	}
 	var srcs []string
 	for _, p := range enum("LLM", "provider") {
-		srcs = append(srcs, "kind: sandbox\nname: a\nllm: {provider: "+p+", base_url: \"http://h\"}\n")
+		srcs = append(srcs, "kind: sandbox\nname: a\nllm: {provider: "+p+", base_url: \"http://h\", model: m}\n")
 	}
 	for _, m := range enum("Sandbox", "mode") {
 		srcs = append(srcs, "kind: sandbox\nname: a\nsandbox: {mode: "+m+"}\n")

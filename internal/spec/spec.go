@@ -145,6 +145,6 @@ func (d *decoder) agent(n *yamlNode, path, name string, base Sandbox, llm *llmDe
 	}
 	b := &Box{Name: name, Sandbox: base.clone(), LLM: d.llm(llm, false)}
 	d.boxFields(f, b)
-	d.mode(f)
+	b.Service = d.mode(f)
 	return b
 }

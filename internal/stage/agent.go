@@ -76,11 +76,19 @@ type agentRun struct {
 	detail   *AgentDetail
 }
 
-func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data), tap *attachTap) (pipeline.Output, error) {
+// runAgent runs an agent stage; ready is set for a service.
+func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data), tap *attachTap, ready func(pipeline.Output)) (pipeline.Output, error) {
 	a := st.Box.Agent
 	prov, err := a.Provider()
 	if err != nil {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", sandbox.ErrInvalid, err))
+	}
+	if prov.Kind == llm.KindClaudePersonal {
+		src, err := r.claudeLogin()
+		if err != nil {
+			return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", sandbox.ErrInvalid, err))
+		}
+		prov.Token = src
 	}
 	ar := &agentRun{st: st, agent: a, emit: emit, provider: prov.Kind, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
 	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest})
@@ -122,7 +130,8 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	d.Agent = ar.detail
 	d.Outputs = outs
 
-	out, err := ar.run(ctx, sb, rt, attempt, input, d)
+	out, err := ar.run(ctx, sb, rt, attempt, input, d, ready)
+	release() // the VM's network counters are final once it is gone
 	ar.stop() // totals are final once the server is down
 	u := ar.gw.Usage()
 	ar.detail.Requests, ar.detail.InputTokens, ar.detail.OutputTokens = u.Requests, u.InputTokens, u.OutputTokens
@@ -131,7 +140,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	return out, err
 }
 
-func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, attempt int, input []byte, d *Detail) (pipeline.Output, error) {
+func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, attempt int, input []byte, d *Detail, ready func(pipeline.Output)) (pipeline.Output, error) {
 	a, box := ar.agent, ar.st.Box
 	if err := rt.prepare(ctx, sb); err != nil {
 		return pipeline.Output{}, err
@@ -175,7 +184,7 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	res, err := sb.Exec(ctx, cmd)
+	res, err := execute(ctx, sb, cmd, box.Output(), ready, d)
 	lines.flush()
 	parser.Close()
 	if err != nil {
@@ -211,7 +220,7 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 	a, box := ar.agent, ar.st.Box
 	prov, _ := a.Provider()
 	kind := agentconfig.ProviderAnthropic
-	if prov.Kind == llm.KindOpenAI || prov.Kind == llm.KindOllama {
+	if prov.Kind == llm.KindOpenAI || prov.Kind == llm.KindOllama || prov.Kind == llm.KindLMStudio {
 		kind = agentconfig.ProviderOpenAI
 	}
 	c := agentconfig.Config{

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/claudeauth"
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
 	"github.com/voidbox/voidbox/internal/policy"
@@ -43,6 +44,11 @@ type Box struct {
 	// pipeline (host mounts the engine adds to Policy.Mounts).
 	Outputs []Output
 	Inputs  []Input
+	// Service runs the stage as a service: ready (its dependants start)
+	// when its output file appears in the guest, stopped with its VM when
+	// the run's other stages are done; Timeout bounds the time to become
+	// ready (see pipeline.Node.Service).
+	Service bool
 }
 
 // Agent is what an agent stage adds: a prompt, a model, skills, a runtime.
@@ -57,8 +63,13 @@ type Agent struct {
 // LLM is the model an agent box talks to. The provider key is read on the
 // host (from APIKeyEnv, by default ANTHROPIC_API_KEY or OPENAI_API_KEY) by a
 // gateway in the voidbox process; it never enters the guest.
+//
+// Provider claude-personal uses the host user's Claude subscription login
+// instead (Claude Code's ~/.claude/.credentials.json or
+// CLAUDE_CODE_OAUTH_TOKEN, see internal/claudeauth), refreshed on the host;
+// lm-studio is LM Studio's local server (OpenAI-compatible, no key).
 type LLM struct {
-	Provider  string // claude (or anthropic), openai, ollama, custom (an Anthropic-compatible BaseURL)
+	Provider  string // claude (or anthropic), claude-personal, openai, ollama, lm-studio, custom (an Anthropic-compatible BaseURL)
 	Model     string // "" for the provider's default
 	BaseURL   string // "" for the provider's default endpoint
 	APIKeyEnv string // host variable holding the key; "" for the provider's usual one
@@ -125,7 +136,7 @@ type Staged struct {
 
 // Node is the graph node of a box: ID, retries, timeout.
 func (b *Box) Node() pipeline.Node {
-	return pipeline.Node{ID: b.Name, Retries: b.Retries, Backoff: b.Backoff, Timeout: b.Timeout}
+	return pipeline.Node{ID: b.Name, Retries: b.Retries, Backoff: b.Backoff, Timeout: b.Timeout, Service: b.Service}
 }
 
 // Output is where the stage leaves its output.
@@ -175,6 +186,9 @@ var defaultModels = map[llm.Kind]string{
 	llm.KindOpenAI:    "gpt-4o",
 	llm.KindOllama:    "qwen3-coder",
 	llm.KindCustom:    "claude-sonnet-5-5",
+	// A subscription serves the same models as the API.
+	llm.KindClaudePersonal: "claude-sonnet-5-5",
+	// LM Studio has no default: the model is whichever the user loaded.
 }
 
 // Provider resolves the agent's LLM into a gateway provider (without the key).
@@ -235,6 +249,17 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 	}
 	if _, ok := p.Env[keyVar]; ok && keyVar != "" {
 		errs = append(errs, fmt.Errorf("env sets %s, the provider key variable: keys stay on the host (the LLM gateway adds it)", keyVar))
+	}
+	if prov.Kind == llm.KindClaudePersonal {
+		if _, ok := p.Env[claudeauth.TokenEnv]; ok {
+			errs = append(errs, fmt.Errorf("env sets %s: the Claude login stays on the host (the LLM gateway adds it)", claudeauth.TokenEnv))
+		}
+		if a.LLM.APIKeyEnv != "" {
+			errs = append(errs, fmt.Errorf("api key env %s: provider claude-personal uses the host's Claude login, not an API key", a.LLM.APIKeyEnv))
+		}
+	}
+	if prov.Kind == llm.KindLMStudio && prov.Model == "" {
+		errs = append(errs, errors.New("provider lm-studio needs a model: the name LM Studio shows for the model it has loaded"))
 	}
 	seen := map[string]bool{}
 	for _, s := range a.Skills {

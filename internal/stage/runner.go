@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/claudeauth"
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -25,6 +28,8 @@ type Detail struct {
 	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
 	StdoutDropped int64        `json:"stdout_dropped_bytes,omitempty"`
 	Agent         *AgentDetail `json:"agent,omitempty"` // agent stages: turns, tokens, cost
+	// Network is set for a box with a network: its flows and bytes.
+	Network *NetDetail `json:"network,omitempty"`
 	// Outputs are the host directories of the box's outputs, by name.
 	Outputs map[string]string `json:"outputs,omitempty"`
 	// Image is the digest of the OCI image the VM booted from.
@@ -73,7 +78,8 @@ type Options struct {
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot, warm: o.Warm, run: g.Name}
+	r := &Runner{host: host, stages: stages, boot: o.Boot, warm: o.Warm, run: g.Name,
+		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) })}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
 	}
@@ -95,6 +101,10 @@ func Preflight(stages map[string]Staged, order []string, cacheDir string) error 
 			continue
 		}
 		prov, err := a.Provider()
+		if err == nil && prov.Kind == llm.KindClaudePersonal {
+			// Finds a missing or corrupt login before any VM boots.
+			prov.Token, err = claudeauth.Open(claudeauth.Options{})
+		}
 		if err == nil {
 			var gw *llm.Gateway
 			if gw, err = llm.NewGateway(prov, llm.Options{}); err == nil {
@@ -140,6 +150,10 @@ type Runner struct {
 	boot    Booter
 	warm    Booter // first attempts, when set
 	outputs *outputDirs
+	// claudeLogin is the host's Claude login, opened at the first
+	// claude-personal stage and shared by all of them, so that concurrent
+	// stages refresh an expired token once.
+	claudeLogin func() (*claudeauth.Source, error)
 }
 
 // config is the boot of one attempt of b, from the host's image unless
@@ -161,9 +175,13 @@ func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[
 }
 
 // bootVM boots cfg, marking errors no retry would fix as permanent, and
-// starts what watches the VM while it runs (vm.stats). release stops the
-// watchers and closes the VM.
+// starts what watches the VM while it runs (vm.stats). The VM's own events
+// (its network's) go to emit too. A first attempt starts through r.warm
+// when set. release stops the watchers, closes the VM and fills in d's
+// network counters (final once the VM is gone); it may be called more
+// than once.
 func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, attempt int, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
+	cfg.OnEvent = emit
 	boot := r.boot
 	if r.warm != nil && attempt <= 1 {
 		boot = r.warm
@@ -180,15 +198,23 @@ func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, attempt int, em
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
 	stopStats := watchStats(sb, emit)
 	stopAttach := tap.serve(sb)
+	var once sync.Once
 	return sb, d, func() {
-		stopAttach()
-		stopStats()
-		sb.Close()
+		once.Do(func() {
+			stopAttach()
+			stopStats()
+			closeVM(sb, d)
+		})
 	}, nil
 }
 
 // RunStage runs one attempt of node n.
 func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
+	return r.runAttempt(ctx, n, attempt, input, emit, nil)
+}
+
+// runAttempt runs one attempt of node n; ready is set for a service.
+func (r *Runner) runAttempt(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data), ready func(pipeline.Output)) (pipeline.Output, error) {
 	st, ok := r.stages[n.ID]
 	if !ok {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
@@ -196,7 +222,7 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	tap := &attachTap{run: r.run, stage: n.ID, attempt: attempt}
 	emit = tap.wrap(emit)
 	if st.Box.Agent != nil {
-		return r.runAgent(ctx, st, attempt, input, emit, tap)
+		return r.runAgent(ctx, st, attempt, input, emit, tap, ready)
 	}
 	cfg, outs, err := r.config(st.Box, r.host.Initramfs)
 	if err != nil {
@@ -211,10 +237,11 @@ func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, in
 	if _, err := imageSkills(ctx, sb, st.Box.Images); err != nil {
 		return pipeline.Output{Detail: d}, pipeline.Permanent(err)
 	}
-	return r.runCommand(ctx, sb, st, attempt, input, emit, d)
+	return r.runCommand(ctx, sb, st, attempt, input, emit, d, ready)
 }
 
-func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail) (pipeline.Output, error) {
+// runCommand runs a command stage in sb; ready is set for a service.
+func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail, ready func(pipeline.Output)) (pipeline.Output, error) {
 	box := st.Box
 	cmd := sandbox.Cmd{Args: box.Exec, Env: stageEnv(box.Name, attempt)}
 	if input != nil {
@@ -231,7 +258,7 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	cmd.Stdout = &emitWriter{stream: "stdout", emit: emit, keep: &stdout}
 	tail := &tailWriter{}
 	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit, keep: tail}
-	res, err := sb.Exec(ctx, cmd)
+	res, err := execute(ctx, sb, cmd, box.Output(), ready, d)
 	if err != nil {
 		return pipeline.Output{Detail: d}, err
 	}
@@ -293,10 +320,17 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Summary is the one-line description the CLI report shows for a stage.
 func (d *Detail) Summary() string {
-	a := d.Agent
-	if a == nil {
-		return ""
+	var parts []string
+	if a := d.Agent; a != nil {
+		parts = append(parts, a.summary())
 	}
+	if d.Network != nil {
+		parts = append(parts, d.Network.Summary())
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (a *AgentDetail) summary() string {
 	s := fmt.Sprintf("%s: %s, %s, %d+%d tokens", a.Model, plural.Of(a.Turns, "turn"), plural.Of(a.ToolCallCount, "tool call"), a.InputTokens, a.OutputTokens)
 	if a.CostUSD > 0 {
 		s += fmt.Sprintf(", $%.4f", a.CostUSD)

@@ -6,12 +6,17 @@ package vmm
 import (
 	"errors"
 	"fmt"
-	"github.com/voidbox/voidbox/internal/policy"
-	"github.com/voidbox/voidbox/internal/wire"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/voidbox/voidbox/internal/policy"
+	"github.com/voidbox/voidbox/internal/wire"
 )
+
+// NetSocket is the network device's socket in the runtime directory.
+const NetSocket = "net.sock"
 
 // Config describes one VM.
 type Config struct {
@@ -47,7 +52,28 @@ type Config struct {
 	// Incoming, when set, starts the VM from the device state Save wrote
 	// to this file (with Memory mapped private) instead of booting it.
 	Incoming string
+	// NIC gives the VM a virtio-net device whose frames go over a unix
+	// socket in the runtime directory (Machine.NetConn); nil: no network
+	// device at all.
+	NIC *NIC
 }
+
+// NIC is the VM's network device.
+type NIC struct {
+	MAC string // 52:54:00:12:34:56
+	// MTU is offered to the guest (virtio-net host_mtu), which then cannot
+	// raise its own above it; 68-65535.
+	MTU int
+	// Baseline replaces the host's own stack for `voidbox bench net` only:
+	// nothing then decides any flow. "" is voidbox's stack (NetConn);
+	// BaselineSlirp is QEMU's -netdev user; a path is a passt socket QEMU
+	// connects to.
+	Baseline string
+}
+
+// BaselineSlirp is QEMU's own user networking (libslirp), as a benchmark
+// baseline.
+const BaselineSlirp = "slirp"
 
 // Share is a host directory the guest can mount by Tag.
 type Share struct {
@@ -76,6 +102,17 @@ func (c *Config) validate() error {
 	}
 	if len(c.Secret) < 16 {
 		errs = append(errs, errors.New("secret shorter than 16 bytes"))
+	}
+	if n := c.NIC; n != nil {
+		if _, err := net.ParseMAC(n.MAC); err != nil || len(n.MAC) != 17 {
+			errs = append(errs, fmt.Errorf("nic: MAC %q is not xx:xx:xx:xx:xx:xx", n.MAC))
+		}
+		if n.MTU < 68 || n.MTU > 65535 {
+			errs = append(errs, fmt.Errorf("nic: MTU %d is outside 68..65535", n.MTU))
+		}
+		if b := n.Baseline; b != "" && b != BaselineSlirp && (!filepath.IsAbs(b) || strings.ContainsAny(b, ",=")) {
+			errs = append(errs, fmt.Errorf("nic: baseline %q is neither %s nor an absolute socket path without ',' or '='", b, BaselineSlirp))
+		}
 	}
 	for _, sh := range c.Shares {
 		// QEMU's and virtiofsd's option syntax uses ',' as a separator;
@@ -125,6 +162,9 @@ func (c *Config) args(dir, console string) []string {
 			cmdline = append(cmdline, "tsc_early_khz="+strconv.Itoa(c.TSCkHz))
 		}
 	}
+	if c.NIC != nil {
+		cmdline = append(cmdline, wire.NetCmdline)
+	}
 	cmdline = append(cmdline, c.Cmdline...)
 	storage := c.storageArgs(dir, &machine)
 	storage = append(storage, c.memoryArgs(&machine)...)
@@ -149,6 +189,22 @@ func (c *Config) args(dir, console string) []string {
 	}
 	if c.Initramfs != "" {
 		a = append(a, "-initrd", c.Initramfs)
+	}
+	if n := c.NIC; n != nil {
+		// QEMU connects to the socket the host listens on (server=off):
+		// the host's stack owns the other end before the guest exists.
+		// The stream backend has no virtio-net header, so QEMU offers the
+		// guest no offloads and frames arrive whole (RFC 894 Ethernet,
+		// each after a 4-byte big-endian length).
+		netdev := "stream,id=net0,server=off,addr.type=unix,addr.path=" + dir + "/" + NetSocket
+		switch {
+		case n.Baseline == BaselineSlirp:
+			netdev = "user,id=net0" // 10.0.2.0/24, gateway 10.0.2.2 → host loopback
+		case n.Baseline != "":
+			netdev = "stream,id=net0,server=off,addr.type=unix,addr.path=" + n.Baseline // passt listens there
+		}
+		a = append(a, "-netdev", netdev,
+			"-device", "virtio-net-device,netdev=net0,mac="+n.MAC+",host_mtu="+strconv.Itoa(n.MTU))
 	}
 	return append(a, storage...)
 }

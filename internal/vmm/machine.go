@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +24,7 @@ type Machine struct {
 	dir     string
 	console string
 	conn    net.Conn
+	netConn net.Conn      // the network device's frames; nil without a NIC
 	done    chan struct{} // closed when QEMU has exited and been reaped
 	stderr  bytes.Buffer  // QEMU's own diagnostics (bounded by QEMU's behaviour)
 	waitErr error         // set before done is closed
@@ -77,6 +79,13 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 		return nil, fmt.Errorf("listening for the control channel: %w", err)
 	}
 	defer ln.Close()
+	var netLn net.Listener
+	if c.NIC != nil && c.NIC.Baseline == "" {
+		if netLn, err = net.Listen("unix", filepath.Join(dir, NetSocket)); err != nil {
+			return nil, fmt.Errorf("listening for the network device: %w", err)
+		}
+		defer netLn.Close()
+	}
 	console := c.ConsoleLog
 	if console == "" {
 		console = filepath.Join(dir, "console.log")
@@ -117,32 +126,16 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 		}
 	}()
 
-	type accepted struct {
-		conn net.Conn
-		err  error
-	}
-	acc := make(chan accepted, 1)
-	go func() {
-		conn, err := ln.Accept()
-		acc <- accepted{conn, err}
-	}()
-	select {
-	case a := <-acc:
-		if a.err != nil {
-			return nil, fmt.Errorf("accepting control channel: %w", a.err)
+	// QEMU connects the control port's chardev and the netdev while it
+	// starts, in no promised order: accept both before going on.
+	conns, err := acceptAll(ctx, m.done, ln, netLn)
+	if err != nil {
+		if errors.Is(err, errQEMUExited) {
+			return nil, fmt.Errorf("qemu exited at start: %s", m.exitDetail())
 		}
-		m.conn = a.conn
-	case <-m.done:
-		ln.Close()
-		<-acc
-		return nil, fmt.Errorf("qemu exited at start: %s", m.exitDetail())
-	case <-ctx.Done():
-		ln.Close()
-		if a := <-acc; a.conn != nil {
-			a.conn.Close()
-		}
-		return nil, context.Cause(ctx)
+		return nil, err
 	}
+	m.conn, m.netConn = conns[0], conns[1]
 	if c.Incoming != "" {
 		if err := m.load(ctx, c.Incoming); err != nil {
 			m.conn.Close()
@@ -155,6 +148,11 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 
 // Conn is the host end of the virtio-serial control port.
 func (m *Machine) Conn() net.Conn { return m.conn }
+
+// NetConn is the host end of the network device (QEMU's `-netdev stream`
+// framing), or nil when the VM has none. Whoever takes it owns it; Close
+// closes it too.
+func (m *Machine) NetConn() net.Conn { return m.netConn }
 
 // PID is QEMU's process id.
 func (m *Machine) PID() int { return m.cmd.Process.Pid }
@@ -257,6 +255,9 @@ func (m *Machine) Close() error {
 		}
 		if m.conn != nil {
 			m.conn.Close()
+		}
+		if m.netConn != nil {
+			m.netConn.Close()
 		}
 		m.stop()
 		<-m.done
@@ -397,4 +398,65 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		l.buf.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
+}
+
+var errQEMUExited = errors.New("qemu exited")
+
+// acceptAll accepts one connection on each listener (nil listeners give a
+// nil connection), until QEMU exits (errQEMUExited) or ctx ends. On error
+// it closes whatever it accepted.
+func acceptAll(ctx context.Context, exited <-chan struct{}, lns ...net.Listener) ([]net.Conn, error) {
+	type accepted struct {
+		i    int
+		conn net.Conn
+		err  error
+	}
+	ch := make(chan accepted, len(lns))
+	waiting := 0
+	for i, ln := range lns {
+		if ln == nil {
+			continue
+		}
+		waiting++
+		go func() { // ends when ln accepts or is closed below; drained below
+			c, err := ln.Accept()
+			ch <- accepted{i, c, err}
+		}()
+	}
+	conns := make([]net.Conn, len(lns))
+	var failure error
+	for waiting > 0 {
+		select {
+		case a := <-ch:
+			waiting--
+			conns[a.i] = a.conn
+			if a.err != nil && failure == nil {
+				failure = fmt.Errorf("accepting a QEMU connection: %w", a.err)
+			}
+			continue
+		case <-exited:
+			failure = errQEMUExited
+		case <-ctx.Done():
+			failure = context.Cause(ctx)
+		}
+		break
+	}
+	if failure == nil {
+		return conns, nil
+	}
+	for _, ln := range lns {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	for ; waiting > 0; waiting-- {
+		a := <-ch
+		conns[a.i] = a.conn
+	}
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+	return nil, failure
 }

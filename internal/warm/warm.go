@@ -143,7 +143,8 @@ func Key(cfg sandbox.Config) (string, error) {
 		QEMU, Kernel, Initramfs, Accel, CPU string
 		TSC, Mem, CPUs                      int
 		Guest                               any
-	}{cfg.QEMU, cfg.Kernel, cfg.Initramfs, string(cfg.Accel.Accel), cfg.CPUModel, cfg.TSCkHz, p.MemoryMiB, p.VCPUs, p.Wire()})
+		CACerts                             string
+	}{cfg.QEMU, cfg.Kernel, cfg.Initramfs, string(cfg.Accel.Accel), cfg.CPUModel, cfg.TSCkHz, p.MemoryMiB, p.VCPUs, p.Wire(), string(p.CACerts)})
 	if err != nil {
 		return "", err
 	}

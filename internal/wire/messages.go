@@ -14,9 +14,26 @@ type Hello struct {
 	Listeners []Listener `json:"listeners,omitempty"`
 	// Storage is mounted before the guest answers (see Storage).
 	Storage Storage `json:"storage,omitzero"`
+	// Network configures the guest's network interface before the init
+	// answers (no DHCP); nil when the VM has no network device.
+	Network *Network `json:"network,omitempty"`
+	// CACerts are PEM certificates appended to the guest's CA bundle.
+	CACerts string `json:"ca_certs,omitempty"`
 	// Park asks the guest init to wait for a Resume after its Welcome
 	// instead of starting the multiplexer (see Resume).
 	Park bool `json:"park,omitempty"`
+}
+
+// Network is the static configuration of the guest's one interface. The
+// guest finds the interface by MAC, turns IPv6 off on it (the host stack
+// speaks IPv4 only, so no unfiltered path exists), sets the MTU, address
+// and default route, and points /etc/resolv.conf at DNS.
+type Network struct {
+	MAC     string `json:"mac"`     // 52:54:00:12:34:56
+	Address string `json:"address"` // CIDR: 10.0.2.15/24
+	Gateway string `json:"gateway"` // 10.0.2.2
+	DNS     string `json:"dns"`     // the resolver, 10.0.2.2
+	MTU     int    `json:"mtu"`
 }
 
 // Listener is a guest-side endpoint tunnelled to a host service.
