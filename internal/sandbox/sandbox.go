@@ -40,6 +40,8 @@ type Config struct {
 	Services  map[string]control.TunnelHandler
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
+	// Confine is how QEMU is jailed (Host.Confine, probed once per run).
+	Confine vmm.Confinement
 }
 
 // DefaultBootTimeout bounds a boot when Config.BootTimeout is zero.
@@ -85,6 +87,9 @@ type Info struct {
 	BootTime    time.Duration // from QEMU start to the guest init's welcome
 	QEMUPID     int
 	RuntimeDir  string
+	// Confinement is what QEMU runs under (its own uid, cgroup, seccomp),
+	// and why any part is missing.
+	Confinement vmm.ConfineStatus
 }
 
 // Boot starts QEMU for cfg and completes the handshake. The VM lives until
@@ -113,6 +118,7 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 		ConsoleLog: cfg.ConsoleLog,
 		Shares:     cfg.Shares,
 		CPUModel:   cfg.CPUModel,
+		Confine:    cfg.Confine,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -169,6 +175,9 @@ func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 			RuntimeDir:  m.Dir(),
 		},
 		watchDone: make(chan struct{}),
+	}
+	if c, ok := m.(interface{ Confinement() vmm.ConfineStatus }); ok {
+		s.info.Confinement = c.Confinement()
 	}
 	go s.watch()
 	cfg.Logger.Info("sandbox booted", "name", cfg.Name, "kernel", w.Kernel, "accel", cfg.Accel.Accel, "boot", s.info.BootTime)
@@ -295,11 +304,13 @@ type Host struct {
 	CPUModel    string        // QEMU -cpu override ($VOIDBOX_QEMU_CPU)
 	BootTimeout time.Duration // 0: DefaultBootTimeout
 	Logger      *slog.Logger
+	// Confine is how QEMU is jailed on this host (vmm.ProbeConfinement).
+	Confine vmm.Confinement
 }
 
 // Config is the boot of one VM named name with policy p from the given
 // kernel and initramfs on this host.
 func (h Host) Config(name string, p policy.Sandbox, kernel, initramfs string) Config {
 	return Config{Name: name, Policy: p, QEMU: h.QEMU, Kernel: kernel, Initramfs: initramfs,
-		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout, Logger: h.Logger}
+		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout, Logger: h.Logger, Confine: h.Confine}
 }

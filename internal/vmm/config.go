@@ -6,11 +6,13 @@ package vmm
 import (
 	"errors"
 	"fmt"
-	"github.com/voidbox/voidbox/internal/policy"
-	"github.com/voidbox/voidbox/internal/wire"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/voidbox/voidbox/internal/policy"
+	"github.com/voidbox/voidbox/internal/wire"
 )
 
 // Config describes one VM.
@@ -37,6 +39,9 @@ type Config struct {
 	Shares []Share
 	// CPUModel overrides QEMU's -cpu (default max under TCG, host under KVM).
 	CPUModel string
+	// Confine is how QEMU is jailed on this host (ProbeConfinement); the
+	// zero value jails nothing and says so in the machine's Confinement.
+	Confine Confinement
 }
 
 // Share is a host directory the guest can mount by Tag.
@@ -78,8 +83,46 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// args builds the QEMU argv for a VM whose runtime files live in dir.
-func (c *Config) args(dir, console string) []string {
+// inputs are the host resources QEMU gets, opened by voidbox: QEMU runs as
+// a uid that can reach none of voidbox's files by path, so each is an
+// inherited descriptor, named by its /proc/self/fd link (reopening through
+// it checks only the file's own permissions) or passed as a QEMU fd set.
+type inputs struct {
+	files []*os.File // QEMU's descriptors 3, 4, …
+}
+
+// fd passes f to QEMU and returns its descriptor number there.
+func (in *inputs) fd(f *os.File) int {
+	in.files = append(in.files, f)
+	return 2 + len(in.files)
+}
+
+// path passes f and names it as QEMU should open it.
+func (in *inputs) path(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(in.fd(f)) }
+
+// resources are the opened files one VM's argv names.
+type resources struct {
+	kernel, initramfs, secret, console *os.File
+	ctl, qmp                           *os.File // a connected socket, a listening one
+	shares                             []*os.File
+	all                                []*os.File // every one of the above, to close
+}
+
+func (r *resources) close() {
+	for _, f := range r.all {
+		f.Close()
+	}
+	r.all = nil
+}
+
+// seccompSandbox is QEMU's own syscall filter (-sandbox, libseccomp):
+// obsolete system calls, gaining privileges (setuid and friends), spawning
+// processes (fork, exec) and resource control (scheduling, affinity) all
+// fail. QEMU applies it once initialised, before running the guest.
+const seccompSandbox = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
+// args builds the QEMU argv for a VM whose resources are r, passing them in in.
+func (c *Config) args(r resources, in *inputs) []string {
 	p := c.Policy.WithDefaults()
 	machine := "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,pic=off"
 	// TCG: "max" so guest software finds the instructions it expects (Claude
@@ -112,35 +155,51 @@ func (c *Config) args(dir, console string) []string {
 		}
 	}
 	cmdline = append(cmdline, c.Cmdline...)
-	a := []string{
+	var a []string
+	if c.Confine.Seccomp {
+		a = append(a, "-sandbox", seccompSandbox)
+	}
+	a = append(a,
 		"-M", machine,
-		"-accel", string(c.Accel),
+		"-accel", accelArg(c.Accel),
 		"-cpu", cpu,
-		"-m", strconv.Itoa(p.MemoryMiB) + "M",
+		"-m", strconv.Itoa(p.MemoryMiB)+"M",
 		"-smp", strconv.Itoa(p.VCPUs),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-kernel", c.Kernel,
+		"-kernel", in.path(r.kernel),
 		"-append", strings.Join(cmdline, " "),
-		"-chardev", "file,id=con,path=" + console,
+		"-add-fd", "fd="+strconv.Itoa(in.fd(r.console))+",set=1",
+		"-chardev", "file,id=con,path=/dev/fdset/1",
 		"-serial", "chardev:con",
-		"-chardev", "socket,id=ctl,path=" + dir + "/ctl.sock",
+		"-chardev", "socket,id=ctl,fd="+strconv.Itoa(in.fd(r.ctl)),
 		"-device", "virtio-serial-device",
-		"-device", "virtserialport,chardev=ctl,name=" + wire.ControlPortName,
+		"-device", "virtserialport,chardev=ctl,name="+wire.ControlPortName,
 		"-object", "rng-random,id=rng0,filename=/dev/urandom",
 		"-device", "virtio-rng-device,rng=rng0",
-		"-fw_cfg", "name=" + wire.SecretFwCfgName + ",file=" + dir + "/secret",
-		"-qmp", "unix:" + dir + "/qmp.sock,server=on,wait=off",
-	}
-	if c.Initramfs != "" {
-		a = append(a, "-initrd", c.Initramfs)
+		"-fw_cfg", "name="+wire.SecretFwCfgName+",file="+in.path(r.secret),
+		"-chardev", "socket,id=qmp,fd="+strconv.Itoa(in.fd(r.qmp))+",server=on,wait=off",
+		"-mon", "chardev=qmp,mode=control",
+	)
+	if r.initramfs != nil {
+		a = append(a, "-initrd", in.path(r.initramfs))
 	}
 	for i, sh := range c.Shares {
 		id := "fs" + strconv.Itoa(i)
-		dev := "local,id=" + id + ",path=" + sh.HostPath + ",security_model=none"
+		dev := "local,id=" + id + ",path=" + in.path(r.shares[i]) + ",security_model=none"
 		if sh.ReadOnly {
 			dev += ",readonly=on"
 		}
 		a = append(a, "-fsdev", dev, "-device", "virtio-9p-device,fsdev="+id+",mount_tag="+sh.Tag)
 	}
 	return a
+}
+
+// accelArg is -accel's value. TCG's translation cache is given an explicit
+// size so that QEMU's memory is bounded by what its cgroup allows
+// (memoryLimit): QEMU 7.2 otherwise sizes it at up to 1 GiB.
+func accelArg(a Accel) string {
+	if a == TCG {
+		return "tcg,tb-size=" + strconv.Itoa(tcgCodeMiB)
+	}
+	return string(a)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/confine"
 )
 
 // Machine is a running QEMU process and its runtime directory.
@@ -23,21 +26,29 @@ type Machine struct {
 	dir     string
 	console string
 	conn    net.Conn
+	jail    *confine.Jail
+	confine ConfineStatus
+	memMiB  int64         // the jail's memory limit, for the exit reason
 	done    chan struct{} // closed when QEMU has exited and been reaped
 	stderr  bytes.Buffer  // QEMU's own diagnostics (bounded by QEMU's behaviour)
 	waitErr error         // set before done is closed
+	oom     bool          // the cgroup's memory limit killed QEMU; set before done is closed
 
 	closeOnce sync.Once
 	closeErr  error
 	stopCtx   func() bool
 }
 
-// Start launches QEMU and waits until it has connected the control channel.
-// The VM is killed when ctx ends, when Close is called, or when this process
-// dies (PR_SET_PDEATHSIG). On error nothing is left behind.
+// Start launches QEMU, jailed as c.Confine allows, and returns once it is
+// running; the control channel (Conn) is a socket pair, so it is usable at
+// once. The VM is killed when ctx ends, when Close is called, or when this
+// process dies (PR_SET_PDEATHSIG). On error nothing is left behind.
 func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	if err := c.validate(); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, context.Cause(ctx)
 	}
 	parent, err := runParent(c.RunDir)
 	if err != nil {
@@ -45,7 +56,7 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	}
 	// Unix socket paths are limited to 107 bytes; a deep runtime dir
 	// (a long $XDG_RUNTIME_DIR) falls back to the short per-user /tmp one.
-	if len(parent)+len("/vm-")+16+len("-1234567890/ctl.sock") > maxSocketPath {
+	if len(parent)+len("/vm-")+16+len("-1234567890/qmp.sock") > maxSocketPath {
 		if parent, err = runParent(filepath.Join(os.TempDir(), fmt.Sprintf("voidbox-%d", os.Getuid()))); err != nil {
 			return nil, err
 		}
@@ -66,68 +77,122 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 		return nil, err
 	}
 	sweepStale(parent)
-	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(hex.EncodeToString(c.Secret)), 0o600); err != nil {
+	lim := limits(c.Policy, c.Accel)
+	jail, err := c.Confine.Jail.New(confine.Spec{Name: c.Name, Limits: lim, Groups: kvmGroups(c.Accel)})
+	if err != nil {
+		return nil, fmt.Errorf("jailing qemu: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			jail.Close()
+		}
+	}()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(hex.EncodeToString(c.Secret)), 0o600); err != nil {
 		return nil, fmt.Errorf("writing secret: %w", err)
 	}
-	ln, err := net.Listen("unix", filepath.Join(dir, "ctl.sock"))
-	if err != nil {
-		return nil, fmt.Errorf("listening for the control channel: %w", err)
+	if err := jail.Give(secret); err != nil {
+		return nil, fmt.Errorf("handing the secret to qemu's uid: %w", err)
 	}
-	defer ln.Close()
 	console := c.ConsoleLog
 	if console == "" {
 		console = filepath.Join(dir, "console.log")
 	}
+	r, conn, err := c.open(dir, secret, console)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close() // QEMU holds its own copies once started
+	defer func() {
+		if err != nil {
+			conn.Close()
+		}
+	}()
 
-	m := &Machine{dir: dir, console: console, done: make(chan struct{})}
-	m.cmd = exec.Command(c.QEMU, c.args(dir, console)...)
-	m.cmd.Stdin = nil
-	m.cmd.Stdout = io.Discard
+	m := &Machine{dir: dir, console: console, conn: conn, jail: jail, memMiB: lim.MemoryBytes >> 20, done: make(chan struct{}),
+		confine: ConfineStatus{Status: jail.Status(), Seccomp: c.Confine.Seccomp, SeccompReason: c.Confine.SeccompReason}}
+	if !m.confine.Seccomp && m.confine.SeccompReason == "" {
+		m.confine.SeccompReason = "confinement not probed"
+	}
+	var in inputs
+	m.cmd = exec.Command(c.QEMU, c.args(r, &in)...)
 	m.cmd.Stderr = &limitedBuffer{buf: &m.stderr, max: 64 << 10}
-	m.cmd.SysProcAttr = procAttr()
-	if err := m.cmd.Start(); err != nil {
+	m.cmd.ExtraFiles = in.files
+	if err := jail.Start(m.cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", c.QEMU, err)
 	}
 	go func() {
 		m.waitErr = m.cmd.Wait()
+		m.oom = jail.OOMKilled()
 		close(m.done)
 	}()
-	defer func() {
-		if err != nil {
-			m.kill()
-			<-m.done
-		}
-	}()
-
-	type accepted struct {
-		conn net.Conn
-		err  error
-	}
-	acc := make(chan accepted, 1)
-	go func() {
-		conn, err := ln.Accept()
-		acc <- accepted{conn, err}
-	}()
-	select {
-	case a := <-acc:
-		if a.err != nil {
-			return nil, fmt.Errorf("accepting control channel: %w", a.err)
-		}
-		m.conn = a.conn
-	case <-m.done:
-		ln.Close()
-		<-acc
-		return nil, fmt.Errorf("qemu exited at start: %s", m.exitDetail())
-	case <-ctx.Done():
-		ln.Close()
-		if a := <-acc; a.conn != nil {
-			a.conn.Close()
-		}
-		return nil, context.Cause(ctx)
-	}
 	m.stopCtx = context.AfterFunc(ctx, func() { m.kill() })
 	return m, nil
 }
+
+// open opens what QEMU is given: the guest image, the secret, the console
+// file, the control channel (a socket pair: voidbox keeps one end, conn),
+// a listening QMP socket in dir (voidbox dials it by path to stop QEMU) and
+// the shared directories. On error nothing stays open.
+func (c *Config) open(dir, secret, console string) (_ resources, _ net.Conn, err error) {
+	var r resources
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	open := func(path string, flag int) *os.File {
+		if err != nil {
+			return nil
+		}
+		f, ferr := os.OpenFile(path, flag|syscall.O_CLOEXEC, 0o600)
+		if ferr != nil {
+			err = ferr
+			return nil
+		}
+		r.all = append(r.all, f)
+		return f
+	}
+	r.kernel = open(c.Kernel, os.O_RDONLY)
+	if c.Initramfs != "" {
+		r.initramfs = open(c.Initramfs, os.O_RDONLY)
+	}
+	r.secret = open(secret, os.O_RDONLY)
+	r.console = open(console, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	for _, sh := range c.Shares {
+		r.shares = append(r.shares, open(sh.HostPath, os.O_RDONLY|syscall.O_DIRECTORY))
+	}
+	if err != nil {
+		return r, nil, fmt.Errorf("opening qemu's inputs: %w", err)
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return r, nil, fmt.Errorf("control channel: %w", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "ctl")
+	r.ctl = os.NewFile(uintptr(fds[1]), "ctl-qemu")
+	r.all = append(r.all, r.ctl)
+	conn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		return r, nil, fmt.Errorf("control channel: %w", err)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "qmp.sock"), Net: "unix"})
+	if err == nil {
+		ln.SetUnlinkOnClose(false) // QEMU listens on it from now on
+		r.qmp, err = ln.File()
+		ln.Close()
+	}
+	if err != nil {
+		conn.Close()
+		return r, nil, fmt.Errorf("qmp socket: %w", err)
+	}
+	r.all = append(r.all, r.qmp)
+	return r, conn, nil
+}
+
+// Confinement is which confinements this QEMU runs under.
+func (m *Machine) Confinement() ConfineStatus { return m.confine }
 
 // Conn is the host end of the virtio-serial control port.
 func (m *Machine) Conn() net.Conn { return m.conn }
@@ -155,6 +220,9 @@ func (m *Machine) exitDetail() string {
 	s := "exit status 0"
 	if m.waitErr != nil {
 		s = m.waitErr.Error()
+	}
+	if m.oom {
+		s += fmt.Sprintf(" (killed by its cgroup's %d MiB memory limit)", m.memMiB)
 	}
 	if e := strings.TrimSpace(m.stderr.String()); e != "" {
 		s += ": " + lastLines(e, 5)
@@ -236,7 +304,7 @@ func (m *Machine) Close() error {
 		}
 		m.stop()
 		<-m.done
-		m.closeErr = os.RemoveAll(m.dir)
+		m.closeErr = errors.Join(m.jail.Close(), os.RemoveAll(m.dir))
 	})
 	return m.closeErr
 }
