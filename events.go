@@ -15,6 +15,7 @@ type (
 	EventStageCancelled = event.StageCancelled
 	EventVMBooted       = event.VMBooted
 	EventExecOutput     = event.ExecOutput
+	EventExecDenied     = event.ExecDenied
 	EventAgentStarted   = event.AgentStarted
 	EventAgentTurn      = event.AgentTurn
 	EventAgentToolCall  = event.AgentToolCall

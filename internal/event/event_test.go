@@ -25,6 +25,7 @@ var samples = []Data{
 	StageCancelled{Reason: "run cancelled"},
 	VMBooted{BootMS: 2512.5, Kernel: "6.1.0-57-amd64", Accel: "tcg"},
 	ExecOutput{Stream: "stderr", Data: "hi\n"},
+	ExecDenied{PID: 12, Program: "cat", Path: "/bin/cat", Reason: `"cat" is not in allowed_commands`, Killed: true},
 	AgentStarted{Provider: "anthropic", Model: "m", Tools: []string{"bash"}},
 	AgentTurn{Turn: 1, InputTokens: 10, OutputTokens: 2, StopReason: "tool_use"},
 	AgentToolCall{Turn: 1, Name: "bash", DurationMS: 5, ExitCode: intp(0), Error: "e", Denied: true},

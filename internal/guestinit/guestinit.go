@@ -33,6 +33,8 @@ func Main() {
 	switch {
 	case os.Getpid() == 1:
 		runInit() // does not return
+	case len(os.Args) == 1 && os.Args[0] == guardArgv0 && os.Geteuid() == 0:
+		runExecGuard() // PID 1's exec guard (execguard_linux.go); does not return
 	default:
 		fmt.Fprintln(os.Stderr, "voidbox-guest: must run as PID 1 inside a voidbox micro-VM")
 		os.Exit(2)

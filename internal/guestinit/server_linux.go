@@ -110,6 +110,14 @@ func (srv *server) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 	if srv.listeners, err = openListeners(h.Listeners); err != nil {
 		return reject(err.Error())
 	}
+	if h.Policy.AllowedCommands != nil {
+		// Before any command can run: the kernel checks every exec.
+		g, err := startExecGuard(h.Policy.AllowedCommands)
+		if err != nil {
+			return reject(err.Error())
+		}
+		srv.spawner.guard = g
+	}
 	w := wire.Welcome{
 		Version:     wire.Version,
 		Kernel:      kernelRelease(),

@@ -168,6 +168,7 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	if err != nil {
 		return pipeline.Output{}, err
 	}
+	emitDenials(res, ar.emit)
 	d.ExecMS = ms(res.Duration)
 	out := pipeline.Output{ExitCode: new(res.ExitCode)}
 	if res.ExitCode != 0 {

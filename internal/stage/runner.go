@@ -183,6 +183,7 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	if err != nil {
 		return pipeline.Output{Detail: d}, err
 	}
+	emitDenials(res, emit)
 	d.ExecMS = ms(res.Duration)
 	d.StdoutDropped = res.StdoutDropped
 	out := pipeline.Output{ExitCode: new(res.ExitCode), Data: stdout.Bytes(), Detail: d}
@@ -229,6 +230,14 @@ func (w *emitWriter) Write(p []byte) (int, error) {
 		w.keep.Write(p)
 	}
 	return len(p), nil
+}
+
+// emitDenials reports the programs the guest kernel's exec check refused
+// to the command or to a process it started.
+func emitDenials(res *sandbox.Result, emit func(event.Data)) {
+	for _, d := range res.Denied {
+		emit(event.ExecDenied{PID: d.PID, Program: d.Program, Path: d.Path, Reason: d.Reason, Killed: d.Killed})
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
