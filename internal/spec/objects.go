@@ -41,8 +41,12 @@ var (
 	}
 	llmObject = object{
 		name:     "LLM",
-		fields:   []string{"provider", "model", "base_url", "api_key_env"},
+		fields:   []string{"provider", "model", "base_url", "api_key_env", "limits"},
 		rejected: map[string]string{"credential_proxy": noCredProxy},
+	}
+	llmLimitsObject = object{
+		name:   "LLMLimits",
+		fields: []string{"max_requests", "max_input_tokens", "max_output_tokens", "max_cost_usd"},
 	}
 	agentObject = object{
 		name: "Agent",
@@ -82,7 +86,7 @@ var (
 
 // allObjects lists every object, for the schema test.
 var allObjects = []*object{
-	&specObject, &sandboxObject, &sandboxOverrideObject, &llmObject, &agentObject, &pipelineObject,
+	&specObject, &sandboxObject, &sandboxOverrideObject, &llmObject, &llmLimitsObject, &agentObject, &pipelineObject,
 	&boxObject, &stageTypedObject, &stageShortObject, &workflowObject, &stepObject, &runObject,
 	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject,
 }

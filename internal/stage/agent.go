@@ -45,7 +45,9 @@ type AgentDetail struct {
 	OutputTokens  int64          `json:"output_tokens"` // as counted by the host gateway
 	CostUSD       float64        `json:"cost_usd"`
 	Unpriced      int64          `json:"unpriced_requests,omitempty"`
-	FinalText     string         `json:"final_text,omitempty"`
+	// BudgetRefused counts requests the box's llm.limits refused (429).
+	BudgetRefused int64  `json:"budget_refused_requests,omitempty"`
+	FinalText     string `json:"final_text,omitempty"`
 }
 
 // ToolCallInfo is one tool call of an agent stage.
@@ -78,7 +80,8 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", sandbox.ErrInvalid, err))
 	}
 	ar := &agentRun{st: st, agent: a, emit: emit, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
-	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest})
+	budget := r.budget(st.Box)
+	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest, Budget: budget})
 	if err != nil {
 		// A missing key or a bad endpoint will not fix itself on retry.
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("llm gateway: %w", err))
@@ -119,6 +122,14 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	ar.detail.Requests, ar.detail.InputTokens, ar.detail.OutputTokens = u.Requests, u.InputTokens, u.OutputTokens
 	ar.detail.CostUSD, ar.detail.Unpriced = u.CostUSD, u.Unpriced
 	out.Detail = d
+	if budget != nil {
+		if reason, refused := budget.Exhausted(); refused > 0 {
+			// Whatever the agent made of its 429s, the box ran out; a
+			// retry would share the spent budget.
+			ar.detail.BudgetRefused = refused
+			return out, pipeline.Permanent(fmt.Errorf("model budget exhausted: %s (%d request(s) refused)", reason, refused))
+		}
+	}
 	return out, err
 }
 

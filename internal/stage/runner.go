@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/voidbox/voidbox/internal/event"
@@ -119,6 +120,28 @@ type Runner struct {
 	host   Host
 	stages map[string]Staged
 	boot   Booter
+
+	mu      sync.Mutex
+	budgets map[string]*llm.Budget // by box name, for the run; guarded by mu
+}
+
+// budget is box's model budget for the run, shared by its attempts; nil
+// when the box sets no limits.
+func (r *Runner) budget(b *Box) *llm.Budget {
+	if b.Agent == nil || b.Agent.LLM.Limits.IsZero() {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.budgets == nil {
+		r.budgets = map[string]*llm.Budget{}
+	}
+	bg, ok := r.budgets[b.Name]
+	if !ok {
+		bg = llm.NewBudget(b.Agent.LLM.Limits)
+		r.budgets[b.Name] = bg
+	}
+	return bg
 }
 
 // config is the boot of one attempt of b, from the host's image unless
