@@ -2,6 +2,9 @@ package voidbox
 
 import (
 	"fmt"
+	"path"
+
+	"github.com/voidbox/voidbox/internal/skillfetch"
 
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/spec"
@@ -31,9 +34,11 @@ type LLMLimits = llm.Limits
 type MCPServer = stage.MCPServer
 
 // Skill is a capability declared for an agent box and materialised in its
-// VM. Make one with SkillFile, SkillInline, SkillMCP or SkillCLI.
+// VM. Make one with SkillFile, SkillInline, SkillMCP, SkillCLI or SkillOCI
+// (which any box may have).
 type Skill struct {
-	s stage.Skill
+	s     stage.Skill
+	image *stage.ImageSkill // SkillOCI
 }
 
 // SkillFile declares a SKILL.md file (YAML front matter with name and
@@ -44,25 +49,45 @@ func SkillFile(path string) (Skill, error) {
 	if err != nil {
 		return Skill{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return Skill{stage.Skill{Kind: stage.SkillFile, Name: s.Name, Description: s.Description, Content: s.Content, HostPath: s.Path}}, nil
+	return Skill{s: stage.Skill{Kind: stage.SkillFile, Name: s.Name, Description: s.Description, Content: s.Content, HostPath: s.Path}}, nil
 }
 
 // SkillInline declares a skill given as text.
 func SkillInline(name, description, content string) Skill {
-	return Skill{stage.Skill{Kind: stage.SkillInline, Name: name, Description: description, Content: content}}
+	return Skill{s: stage.Skill{Kind: stage.SkillInline, Name: name, Description: description, Content: content}}
 }
 
 // SkillMCP declares an MCP server whose tools the agent may call.
 func SkillMCP(name string, server MCPServer) Skill {
-	return Skill{stage.Skill{Kind: stage.SkillMCP, Name: name, MCP: &server}}
+	return Skill{s: stage.Skill{Kind: stage.SkillMCP, Name: name, MCP: &server}}
+}
+
+// SkillRemote declares a skill published in a repository,
+// "OWNER/REPO/SKILL" (skills/SKILL/SKILL.md) or "OWNER/REPO" (SKILL.md at its
+// root), optionally "@REVISION" (a tag or commit) to pin it. The host
+// fetches it when the run starts (from $VOIDBOX_SKILLS_BASE_URL, GitHub's raw
+// content by default, through the user's proxy settings), checks it like a
+// SkillFile and caches it by content hash, so a later run works offline; the
+// report and the skill.fetched event record its URL and hash.
+func SkillRemote(ref string) (Skill, error) {
+	r, err := skillfetch.ParseRef(ref)
+	if err != nil {
+		return Skill{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return Skill{s: stage.Skill{Kind: stage.SkillRemote, Name: r.String(), Remote: r.String()}}, nil
 }
 
 // SkillCLI declares a command-line tool that must be on the guest PATH; the
 // stage fails at start if it is not.
-func SkillCLI(name string) Skill { return Skill{stage.Skill{Kind: stage.SkillCLI, Name: name}} }
+func SkillCLI(name string) Skill { return Skill{s: stage.Skill{Kind: stage.SkillCLI, Name: name}} }
 
-// Name is the skill's name.
-func (s Skill) Name() string { return s.s.Name }
+// Name is the skill's name (an OCI skill's is its mount's last element).
+func (s Skill) Name() string {
+	if s.image != nil {
+		return path.Base(s.image.Mount)
+	}
+	return s.s.Name
+}
 
 func (b *Box) agent() *stage.Agent {
 	if b.b.Agent == nil {
@@ -74,10 +99,14 @@ func (b *Box) agent() *stage.Agent {
 // LLM sets the model of an agent box (default: claude).
 func (b *Box) LLM(l LLM) *Box { b.agent().LLM = l; return b }
 
-// Skill adds skills to an agent box.
+// Skill adds skills to an agent box (OCI skills to any box).
 func (b *Box) Skill(s ...Skill) *Box {
-	a := b.agent()
 	for _, sk := range s {
+		if sk.image != nil {
+			b.b.Images = append(b.b.Images, *sk.image)
+			continue
+		}
+		a := b.agent()
 		a.Skills = append(a.Skills, sk.s)
 	}
 	return b

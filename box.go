@@ -91,6 +91,13 @@ func (b *Box) Retries(n int, backoff time.Duration) *Box {
 // the output).
 func (b *Box) OutputFile(p string) *Box { b.b.OutputFile = p; return b }
 
+// Service makes the box a long-running service (a server, a bot): it is
+// ready when it writes its output file (whose content is its output), and
+// its dependants start then; it keeps running, with its VM, until the run's
+// other stages are done, and fails the run if it exits first. Its Timeout
+// bounds the time to become ready (default 2 minutes), not its life.
+func (b *Box) Service() *Box { b.b.Service = true; return b }
+
 // validate reports every problem with the box definition, with ErrInvalid.
 func (b *Box) validate() error {
 	if err := errors.Join(b.b.Problems()...); err != nil {
@@ -104,6 +111,8 @@ func (b *Box) validate() error {
 func (b *Box) staged(io stage.IO) stage.Staged {
 	def := b.b
 	def.Policy = def.Policy.Clone()
+	def.Images = slices.Clone(def.Images)
+	def.Outputs, def.Inputs = slices.Clone(def.Outputs), slices.Clone(def.Inputs)
 	if def.Agent != nil {
 		a := *def.Agent
 		a.Skills = slices.Clone(a.Skills)

@@ -52,6 +52,10 @@ type Config struct {
 	ConsoleLog string
 	// Host says how this host runs VMs.
 	Host HostOptions
+	// Events, if set, receives the sandbox's events as they happen: its
+	// vm.queued and vm.admitted while New waits for a host-wide VM slot,
+	// then net.allowed and net.denied (Run set to Name; Stage is empty).
+	Events EventSink
 }
 
 // HostOptions are how this host runs VMs, shared by every sandbox of a run.
@@ -66,8 +70,21 @@ type HostOptions struct {
 	// Image overrides the guest kernel and initramfs of every sandbox that
 	// does not set its own.
 	Image Image
-	// BootTimeout bounds each boot until the guest init answers (default 60s).
+	// BootTimeout bounds each boot from admission until the guest init
+	// answers (default 60s), not counting time the guest spent waiting for
+	// a host CPU, and at most five times as long in wall time.
 	BootTimeout time.Duration
+	// BootSlots is how many VMs may boot at once on this host, counted
+	// across every voidbox process of the user (default
+	// $VOIDBOX_BOOT_SLOTS, else the core count under TCG, four per core
+	// under KVM). A start waits for a slot.
+	BootSlots int
+	// MemoryBudgetMiB bounds the memory of the VMs running at once on this
+	// host, across every voidbox process of the user: each is charged its
+	// guest memory plus QEMU's own (default $VOIDBOX_MEMORY_BUDGET, else
+	// three quarters of RAM; never more than RAM). A start waits for room;
+	// a box larger than the whole budget is refused at once.
+	MemoryBudgetMiB int
 	// Progress receives set-up progress (downloads); nil is silent.
 	Progress io.Writer
 	// Logger receives lifecycle logs; nil discards them.
@@ -94,6 +111,12 @@ func (h HostOptions) Validate() error { return errors.Join(h.problems()...) }
 
 func (h HostOptions) problems() []error {
 	var errs []error
+	if h.BootSlots < 0 {
+		errs = append(errs, fmt.Errorf("boot slots: %d is negative", h.BootSlots))
+	}
+	if h.MemoryBudgetMiB < 0 {
+		errs = append(errs, fmt.Errorf("memory budget: %d MiB is negative", h.MemoryBudgetMiB))
+	}
 	if h.BootTimeout < 0 {
 		errs = append(errs, fmt.Errorf("boot timeout: %v is negative", h.BootTimeout))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/voidbox/voidbox/internal/event"
+	"github.com/voidbox/voidbox/internal/guestimage"
 	"github.com/voidbox/voidbox/internal/stage"
 
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -48,6 +49,21 @@ type RunOptions struct {
 	Events EventSink
 	// Host says how this host runs the stages' VMs (a box's own Image wins).
 	Host HostOptions
+	// OutputsDir holds the host directories of box outputs (Box.Output);
+	// default a new temporary directory, kept after the run.
+	OutputsDir string
+	// VMSlots, when set, caps the run's VMs together with everything else
+	// that shares it: each VM takes a slot before it boots and gives it
+	// back once its QEMU has exited. A daemon shares one among its runs.
+	VMSlots VMSlots
+}
+
+// VMSlots hands out the right to run one VM.
+type VMSlots interface {
+	// Acquire waits for a free slot, or returns ctx's error.
+	Acquire(ctx context.Context) error
+	// Release gives back a slot Acquire handed out.
+	Release()
 }
 
 // Pipeline runs boxes one after another, each in a fresh micro-VM, the output
@@ -78,7 +94,9 @@ func (p *Pipeline) graph() (*pipeline.Graph, map[string]stage.Staged, error) {
 	var errs []error
 	stages := map[string]stage.Staged{}
 	b := pipeline.NewPipeline(p.name).MaxParallel(p.maxParallel)
+	produced := map[string]string{} // output name → box, of earlier groups
 	for _, g := range p.groups {
+		errs = append(errs, p.checkIO(g, produced)...)
 		var nodes []pipeline.Node
 		for _, box := range g {
 			if box == nil {
@@ -109,6 +127,34 @@ func (p *Pipeline) graph() (*pipeline.Graph, map[string]stage.Staged, error) {
 		return nil, nil, fmt.Errorf("pipeline %q: %w: %w", p.name, ErrInvalid, err)
 	}
 	return g, stages, nil
+}
+
+// checkIO checks the inputs of a group's boxes against the outputs of
+// earlier groups, then adds the group's outputs to produced.
+func (p *Pipeline) checkIO(g []*Box, produced map[string]string) []error {
+	var errs []error
+	for _, box := range g {
+		if box == nil {
+			continue
+		}
+		for _, in := range box.b.Inputs {
+			if _, ok := produced[in.From]; !ok {
+				errs = append(errs, fmt.Errorf("pipeline %q: box %q: %w: input %q is no output of a box in an earlier stage", p.name, box.b.Name, ErrInvalid, in.From))
+			}
+		}
+	}
+	for _, box := range g {
+		if box == nil {
+			continue
+		}
+		for _, o := range box.b.Outputs {
+			if prev, dup := produced[o.Name]; dup {
+				errs = append(errs, fmt.Errorf("pipeline %q: box %q: %w: output %q is also box %q's", p.name, box.b.Name, ErrInvalid, o.Name, prev))
+			}
+			produced[o.Name] = box.b.Name
+		}
+	}
+	return errs
 }
 
 // Plan returns the stages in order with their parallel groups and limits.
@@ -172,6 +218,9 @@ func (w *Workflow) graph() (*pipeline.Graph, map[string]stage.Staged, error) {
 			errs = append(errs, fmt.Errorf("workflow %q: %w: nil box", w.name, ErrInvalid))
 			continue
 		}
+		if len(box.b.Outputs) > 0 || len(box.b.Inputs) > 0 {
+			errs = append(errs, fmt.Errorf("workflow %q: box %q: %w: outputs and inputs are for pipeline boxes", w.name, box.b.Name, ErrInvalid))
+		}
 		if err := box.validate(); err != nil {
 			errs = append(errs, err)
 		}
@@ -221,13 +270,27 @@ func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged,
 	if err := stage.Preflight(stages, order, o.Host.CacheDir); err != nil {
 		return nil, err
 	}
+	if root, err := guestimage.CacheRoot(o.Host.CacheDir); err == nil {
+		if err := stage.FetchRemoteSkills(ctx, stages, order, root, ""); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
 	h, err := resolveHost(ctx, o.Host, stage.NeedsAgentImage(stages))
+	if err == nil {
+		err = checkImages(ctx, h.Images, stages, order)
+	}
 	if err != nil {
 		return nil, err
 	}
 	host := stage.Host{Sandbox: h.Host, Kernel: h.base.Kernel, Initramfs: h.base.Initramfs,
 		AgentInitramfs: h.agentImage.Initramfs, CacheDir: o.Host.CacheDir}
-	return stage.Run(ctx, g, stages, host, stage.Options{Input: o.Input, Events: o.Events})
+	so := stage.Options{Input: o.Input, Events: o.Events, OutputsDir: o.OutputsDir}
+	if o.VMSlots != nil {
+		sb := &slotBooter{slots: o.VMSlots}
+		defer sb.wait()
+		so.Boot = sb
+	}
+	return stage.Run(ctx, g, stages, host, so)
 }
 
 // EventSinkFunc adapts a function to EventSink.

@@ -3,6 +3,8 @@ package voidbox
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,6 +14,12 @@ import (
 func TestPreflight(t *testing.T) {
 	t.Setenv("VOIDBOX_NO_SUCH_KEY", "")
 	host := HostOptions{Image: Image{Kernel: "/unused"}, QEMU: "/unused", CacheDir: t.TempDir()}
+	// A corrupt Claude login: the error names the file.
+	claudeDir := t.TempDir()
+	creds := filepath.Join(claudeDir, ".credentials.json")
+	os.WriteFile(creds, []byte(`{"claudeAiOauth": {"accessToken": "sk-ant-oat01-x`), 0o600)
+	t.Setenv("CLAUDE_CONFIG_DIR", claudeDir)
+	t.Setenv("CLAUDE_CODE_OAUTH_TOKEN", "")
 	cases := []struct {
 		box  *Box
 		is   error
@@ -19,6 +27,7 @@ func TestPreflight(t *testing.T) {
 	}{
 		{NewBox("nokey").Prompt("x").LLM(LLM{Provider: "claude", APIKeyEnv: "VOIDBOX_NO_SUCH_KEY"}), ErrInvalid, "VOIDBOX_NO_SUCH_KEY"},
 		{NewBox("claude").Prompt("x").Runtime(RuntimeClaudeCode).LLM(LLM{Provider: "ollama"}), ErrMissingDependency, "voidbox image build claude"},
+		{NewBox("personal").Prompt("x").LLM(LLM{Provider: "claude-personal"}), ErrInvalid, "unreadable Claude Code credentials: " + creds + ": not a JSON object"},
 	}
 	for _, c := range cases {
 		_, err := NewPipeline("p").Pipe(c.box).Run(context.Background(), RunOptions{Host: host})
@@ -36,6 +45,7 @@ func TestAgentBoxValidation(t *testing.T) {
 		{NewBox("a").Prompt("x").LLM(LLM{Provider: "lm-studio"}), "lm-studio"},
 		{NewBox("b").Prompt("x").Runtime("codex"), `runtime "codex"`},
 		{NewBox("c").Prompt("x").Env("ANTHROPIC_API_KEY", "sk"), "keys stay on the host"},
+		{NewBox("c2").Prompt("x").LLM(LLM{Provider: "claude-personal"}).Env("CLAUDE_CODE_OAUTH_TOKEN", ""), "the Claude login stays on the host"},
 		{NewBox("d").Prompt("x").Skill(SkillMCP("m", MCPServer{})), "exactly one of a command or a URL"},
 		{NewBox("e").Exec("true").Skill(SkillCLI("jq")), "box without a prompt"},
 	} {

@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/admission"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/sandbox"
+	"github.com/voidbox/voidbox/internal/stage"
 )
 
 // Sandbox is one running micro-VM. Its methods are safe for concurrent use.
@@ -17,6 +20,12 @@ type Sandbox struct {
 
 // Info describes a booted sandbox.
 type Info = sandbox.Info
+
+// Forwarded is a running sandbox's port forward, as bound (Info.Forwards).
+type Forwarded = sandbox.Forwarded
+
+// NetStats are a sandbox's network counters.
+type NetStats = sandbox.NetStats
 
 // New boots a sandbox. The VM lives until Close is called or ctx ends,
 // whichever comes first; either way QEMU is stopped and its runtime directory
@@ -40,12 +49,20 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	}
 	c := h.config(cfg.Name, cfg.Policy, h.image(cfg.Image))
 	c.ConsoleLog = cfg.ConsoleLog
+	if sink := cfg.Events; sink != nil {
+		c.OnEvent = func(d event.Data) { sink.Emit(event.Event{Time: time.Now(), Run: cfg.Name, Data: d}) }
+		c.OnQueued = func(st admission.Status) { emitNow(sink, stage.QueuedEvent(st)) }
+		c.OnAdmitted = func(waited time.Duration) { emitNow(sink, EventVMAdmitted{WaitMS: waited.Milliseconds()}) }
+	}
 	s, err := sandbox.Boot(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	return &Sandbox{s: s}, nil
 }
+
+// emitNow sends d to sink as an event of now.
+func emitNow(sink EventSink, d EventData) { sink.Emit(Event{Time: time.Now(), Data: d}) }
 
 // Info describes the running sandbox.
 func (s *Sandbox) Info() Info { return s.s.Info() }
@@ -59,6 +76,9 @@ func (s *Sandbox) Close() error { return s.s.Close() }
 
 // Policy is the sandbox's policy, with defaults applied.
 func (s *Sandbox) Policy() Policy { return s.s.Policy() }
+
+// NetStats returns the network counters so far (final after Close).
+func (s *Sandbox) NetStats() NetStats { return s.s.NetStats() }
 
 // Ping round-trips an empty request to the guest init.
 func (s *Sandbox) Ping(ctx context.Context) error { return s.s.Ping(ctx) }
@@ -78,7 +98,18 @@ type Cmd struct {
 	Timeout time.Duration
 	// OnStart is called with the guest pid once the command is running.
 	OnStart func(pid int)
+	// TTY runs the command on a guest pseudo-terminal, as an interactive
+	// shell would be: Stdin is its keyboard, Stdout gets everything the
+	// terminal shows (stderr included). The allowlist, rlimits and timeout
+	// apply as to any command.
+	TTY *TTY
 }
+
+// TTY is the guest terminal of a command: its size, TERM and later sizes.
+type TTY = sandbox.TTY
+
+// WindowSize is a terminal's size in character cells.
+type WindowSize = sandbox.WindowSize
 
 // Result is how a command ended. A command that ran and failed is a Result
 // with a non-zero ExitCode, not an error; errors are reserved for the sandbox.
@@ -88,7 +119,7 @@ type Result = sandbox.Result
 // process group is terminated and ctx's error is returned.
 func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 	return s.s.Exec(ctx, sandbox.Cmd{Args: c.Args, Env: c.Env, Dir: c.Dir, Stdin: c.Stdin,
-		Stdout: c.Stdout, Stderr: c.Stderr, Timeout: c.Timeout, OnStart: c.OnStart})
+		Stdout: c.Stdout, Stderr: c.Stderr, Timeout: c.Timeout, OnStart: c.OnStart, TTY: c.TTY})
 }
 
 // FileInfo describes a guest path.

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/voidbox/voidbox/internal/admission"
 	"github.com/voidbox/voidbox/internal/guestimage"
+	"github.com/voidbox/voidbox/internal/imagedisk"
 	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/setup"
@@ -107,6 +109,7 @@ func resolveHost(ctx context.Context, h HostOptions, agents bool) (hostEnv, erro
 	}
 	env := hostEnv{base: h.Image, cacheDir: h.CacheDir}
 	env.QEMU, env.Logger, env.BootTimeout = h.QEMU, h.Logger, h.BootTimeout
+	env.Images = imagedisk.New(h.CacheDir)
 	env.CPUModel = os.Getenv("VOIDBOX_QEMU_CPU")
 	if env.base.Kernel == "" || agents {
 		r, err := setup.Lookup(ctx, setup.Options{CacheDir: h.CacheDir, Agent: agents})
@@ -153,6 +156,11 @@ func resolveHost(ctx context.Context, h HostOptions, agents bool) (hostEnv, erro
 	env.Accel, env.TSCkHz, err = sandbox.ChooseAccel(ctx, vmm.HostProbe{}, want, base, verdicts)
 	if err != nil {
 		return env, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	// One gate for every VM of this run (they share its wake-ups).
+	env.Admission, err = sandbox.DefaultGate(env.Accel.Accel, admission.Options{BootSlots: h.BootSlots, MemoryMiB: int64(h.MemoryBudgetMiB)})
+	if err != nil {
+		return env, err
 	}
 	return env, nil
 }

@@ -15,15 +15,28 @@ import (
 	"github.com/voidbox/voidbox/internal/vmtest"
 )
 
-// TestExamplesE2E runs every example in examples/ the way the README does
-// and checks the output each one documents.
+// runnableExamples are the examples that need no model, with the output
+// each documents; TestExamplesValidateE2E checks that none is missing.
+// examples/service.yaml runs in TestServiceE2E.
+var runnableExamples = map[string]string{
+	"pipeline.yaml":       `{"words":13,"distinct":10,"top":"the","top_count":3}`,
+	"fanout.yaml":         `{"count":8,"sum":31,"max":9,"mean":3.88}`,
+	"workflow.yaml":       "404 /missing: 2 requests\n500 /api: 1 requests",
+	"toolbox.yaml":        "404 /missing: 2\n500 /api: 1",
+	"seed/greetings.json": "hi ADA LIN (2 names)!",
+	"service.yaml":        "cheapest: pen 2",
+}
+
+// TestExamplesE2E runs every example in examples/ that needs no model the
+// way the README does and checks the output each one documents.
 func TestExamplesE2E(t *testing.T) {
 	vmtest.Setup(t)
-	for file, want := range map[string]string{
-		"pipeline.yaml": `{"words":13,"distinct":10,"top":"the","top_count":3}`,
-		"fanout.yaml":   `{"count":8,"sum":31,"max":9,"mean":3.88}`,
-		"workflow.yaml": "404 /missing: 2 requests\n500 /api: 1 requests",
-	} {
+	vmtest.Toolbox(t)          // toolbox.yaml's image (voidbox run would build it on first use)
+	t.Setenv("GREETING", "hi") // seed/greetings.json copies it from the host
+	for file, want := range runnableExamples {
+		if file == "service.yaml" {
+			continue // TestServiceE2E
+		}
 		t.Run(file, func(t *testing.T) {
 			r := voidbox(t, "", "run", "--file", "../../examples/"+file, "--progress", "plain")
 			_, out, _ := strings.Cut(r.stdout, "\noutput:\n")

@@ -60,7 +60,7 @@ func Run(ctx context.Context, cfg Config, ev *event.Writer) (res Result, err err
 	if err := cfg.Validate(); err != nil {
 		return res, err
 	}
-	policy, err := shell.NewPolicy(cfg.AllowedCommands)
+	policy, err := shell.NewPolicy(cfg.AllowedCommands, cfg.TrustedDirs...)
 	if err != nil {
 		return res, fmt.Errorf("%w: allowed_commands: %v", ErrInvalidConfig, err)
 	}

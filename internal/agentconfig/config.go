@@ -75,6 +75,9 @@ type Config struct {
 	// rule, wire.AllowedProgram). null or absent: no allowlist; []: no
 	// program at all. Never omitempty: the host writes [] to deny all.
 	AllowedCommands []string `json:"allowed_commands"`
+	// TrustedDirs are directories the allowlist trusts besides the
+	// system's: the bin/ of OCI skill images, mounted read-only.
+	TrustedDirs []string `json:"trusted_dirs,omitempty"`
 	// ToolTimeout bounds one tool call; DefaultToolTimeout if 0.
 	ToolTimeout Duration `json:"tool_timeout,omitempty"`
 	// MaxRetries is how often a failed model request is retried (connection

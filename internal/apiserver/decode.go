@@ -68,9 +68,9 @@ func decodeJSONBytes(body []byte, v any) error {
 	case errors.As(err, &syn):
 		// Offset counts the bytes read, the offending one included.
 		return Errorf(http.StatusBadRequest, CodeInvalid, "", "body: %s: %s", lineCol(body, syn.Offset-1), syn.Error())
-	case errors.As(err, &typ): // the position is the end of the offending value
+	case errors.As(err, &typ):
 		return Errorf(http.StatusBadRequest, CodeInvalid, typ.Field, "%s: want %s, got %s",
-			lineCol(body, typ.Offset), typ.Type, typ.Value)
+			lineCol(body, valueStart(body, typ.Offset)), typ.Type, typ.Value)
 	}
 	// The decoder words unknown fields as: json: unknown field "name".
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -78,6 +78,31 @@ func decodeJSONBytes(body []byte, v any) error {
 		return Errorf(http.StatusBadRequest, CodeInvalid, f, "unknown field")
 	}
 	return Errorf(http.StatusBadRequest, CodeInvalid, "", "body: %v", err)
+}
+
+// valueStart finds where the value ends at byte off starts: a type error's
+// offset is the end of a scalar, or just past the bracket of an object or
+// array, which is the end of that value's first token either way. The body
+// decoded up to there, so its tokens are well formed.
+func valueStart(body []byte, off int64) int64 {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		prev := dec.InputOffset()
+		if _, err := dec.Token(); err != nil {
+			return off
+		}
+		end := dec.InputOffset()
+		if end == off {
+			// Token's span starts with the separators before it.
+			for prev < end && strings.IndexByte(" \t\r\n:,", body[prev]) >= 0 {
+				prev++
+			}
+			return prev
+		}
+		if end > off {
+			return off
+		}
+	}
 }
 
 // lineCol gives a byte offset as 1-based line:column.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/voidbox/voidbox/internal/artifact"
 	"github.com/voidbox/voidbox/internal/filelock"
 	"io"
 	"io/fs"
@@ -138,11 +139,19 @@ func build(ctx context.Context, o *Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	all := make([]string, 0, len(files))
+	for rel := range files {
+		all = append(all, rel)
+	}
+	records, err := artifact.StampAll(stage, all)
+	if err != nil {
+		return nil, err
+	}
 	m := &manifest{
 		Runtime: runtimeName, Version: o.Version, NPMPackage: NPMPackage,
 		Tarball: meta.Dist.Tarball, Integrity: meta.Dist.Integrity, Debian: pkgs,
 		Binary: "bin/claude", Shell: "bin/bash", Libs: rels, Loader: rels[0], Interp: interp,
-		Files: files, Built: time.Now().UTC(),
+		Files: files, Records: records, Built: time.Now().UTC(),
 	}
 	if err := writeManifest(stage, m); err != nil {
 		return nil, err

@@ -7,7 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/voidbox/voidbox/internal/guestimage"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/artifact"
 )
 
 // manifestName is the file in a flavour directory that describes it. It is
@@ -28,7 +32,10 @@ type manifest struct {
 	Loader     string           `json:"loader"` // relative to the flavour
 	Interp     string           `json:"interp"`
 	Files      map[string]int64 `json:"files"` // relative path → size
-	Built      time.Time        `json:"built"`
+	// Records are every file's size, digest and mtime as built (flavours
+	// built before records existed have none and are checked by size).
+	Records artifact.Set `json:"records,omitempty"`
+	Built   time.Time    `json:"built"`
 }
 
 const runtimeName = "claude-code"
@@ -86,6 +93,9 @@ func loadImage(dir string) (*Image, *manifest, error) {
 			size += want
 		}
 	}
+	if m.Records != nil {
+		problems = append(problems, m.Records.Check(dir)) // a stat each: size and mtime
+	}
 	if err := errors.Join(problems...); err != nil {
 		return nil, nil, err
 	}
@@ -95,4 +105,35 @@ func loadImage(dir string) (*Image, *manifest, error) {
 	}
 	im.Loader = im.GuestPath(m.Loader)
 	return im, &m, nil
+}
+
+// Verify reads every file of every claude-code flavour in the cache and
+// returns the damaged ones (errors wrapping artifact.ErrDamaged), or nil.
+// Flavours built before records existed are checked by size only.
+func Verify(cacheDir string) error {
+	root, err := guestimage.CacheRoot(cacheDir)
+	if err != nil {
+		return err
+	}
+	dirs, _ := filepath.Glob(filepath.Join(root, flavoursDir, flavourPrefix+"*"))
+	var errs []error
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, manifestName))
+		if err != nil {
+			continue // not finished: never used
+		}
+		var m manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			errs = append(errs, &artifact.DamagedError{Path: filepath.Join(dir, manifestName), Why: err.Error()})
+			continue
+		}
+		if m.Records != nil {
+			errs = append(errs, m.Records.Verify(dir))
+			continue
+		}
+		if _, _, err := loadImage(dir); err != nil {
+			errs = append(errs, &artifact.DamagedError{Path: dir, Why: err.Error()})
+		}
+	}
+	return errors.Join(errs...)
 }

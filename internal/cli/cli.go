@@ -77,14 +77,22 @@ func newRoot(e *env) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newExecCmd(e),
+		newShellCmd(e),
+		newAttachCmd(e),
 		newSetupCmd(e),
 		newImageCmd(e),
 		newDoctorCmd(e),
 		newRunCmd(e),
+		newTUICmd(e),
 		newValidateCmd(e),
 		newInspectCmd(e),
 		newBenchCmd(e),
 		newVersionCmd(e),
+		newServeCmd(e),
+		newPsCmd(e),
+		newLogsCmd(e),
+		newCancelCmd(e),
+		newRmCmd(e),
 	)
 	return root
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -26,7 +27,8 @@ type check struct {
 
 func newDoctorCmd(e *env) *cobra.Command {
 	var asJSON, boot bool
-	var cacheDir, accel string
+	var cacheDir, accel, file string
+	var hf hostFlags
 	c := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check this host: QEMU, its confinement, guest image, cache, accelerator",
@@ -34,10 +36,23 @@ func newDoctorCmd(e *env) *cobra.Command {
 QEMU, how QEMU is confined (its own uid, a cgroup, its seccomp filter) and why any
 part is not, the guest init, the cache, the guest kernel and image, and which
 accelerator (kvm or tcg) would be used and why. With --boot, also boot a VM and
-run a command.`,
+run a command. With --file, also say what each box of the spec may reach on the
+network.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			checks := doctorChecks(cmd.Context(), cacheDir, accel, boot)
+			var host voidbox.HostOptions
+			var errs []error
+			if hf.apply(&host, &errs); len(errs) > 0 {
+				return usageError{errors.Join(errs...)}
+			}
+			checks := doctorChecks(cmd.Context(), cacheDir, accel, boot, host)
+			if file != "" {
+				pc, err := policyChecks(e, file)
+				if err != nil {
+					return err
+				}
+				checks = append(checks, pc...)
+			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
@@ -50,7 +65,13 @@ run a command.`,
 					if !c.OK {
 						mark = "FAIL"
 					}
-					fmt.Fprintf(e.stdout, "%s %-12s %s\n", mark, c.Name, c.Detail)
+					first, rest, _ := strings.Cut(c.Detail, "\n")
+					fmt.Fprintf(e.stdout, "%s %-12s %s\n", mark, c.Name, first)
+					for _, l := range strings.Split(rest, "\n") {
+						if l != "" {
+							fmt.Fprintf(e.stdout, "     %-12s   %s\n", "", l)
+						}
+					}
 					if c.Fix != "" {
 						fmt.Fprintf(e.stdout, "     %-12s fix: %s\n", "", c.Fix)
 					}
@@ -68,10 +89,34 @@ run a command.`,
 	c.Flags().BoolVar(&boot, "boot", false, "also boot a VM and run a command in it")
 	c.Flags().StringVar(&cacheDir, "cache-dir", "", "artifact cache to inspect")
 	c.Flags().StringVar(&accel, "accel", "", "accelerator override to evaluate (kvm, tcg, auto)")
+	c.Flags().StringVarP(&file, "file", "f", "", "also describe the network policy of each box of this spec")
+	hf.register(c.Flags())
 	return c
 }
 
-func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []check {
+// policyChecks describes what each box of the spec at file may reach:
+// one "network" line per box, its details on the following lines.
+func policyChecks(e *env, file string) ([]check, error) {
+	s, _, err := loadSpec(e, file, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []check
+	for _, b := range s.Boxes() {
+		p := b.Sandbox.Policy
+		lines := p.Network.Describe()
+		for _, f := range p.Ports {
+			lines = append(lines, fmt.Sprintf("port forward: host %s → guest port %d", f.Host, f.GuestPort))
+		}
+		if len(p.CACerts) > 0 {
+			lines = append(lines, "extra CA certificates trusted (ca_certificates)")
+		}
+		out = append(out, check{Name: "network", OK: true, Detail: "box " + b.Name + ": " + strings.Join(lines, "\n")})
+	}
+	return out, nil
+}
+
+func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host voidbox.HostOptions) []check {
 	var out []check
 	q, err := setup.FindQEMU()
 	if err != nil {
@@ -97,6 +142,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 	} else {
 		out = append(out, check{Name: "guest-image", OK: true, Detail: st.Summary() + " at " + st.Vmlinux})
 	}
+	out = append(out, cacheCheck(cacheDir))
 	// Optional: only agent stages with runtime claude-code need it.
 	if im, err := claudecode.FindImage(cacheDir, ""); err != nil {
 		out = append(out, check{Name: "claude-code", OK: true, Detail: "not built (optional; only for runtime: claude-code)",
@@ -113,6 +159,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool) []chec
 			d += " (confirmed by a smoke boot on first use)"
 		}
 		out = append(out, check{Name: "accelerator", OK: true, Detail: d})
+		out = append(out, admissionCheck(ch.Accel, host))
 	}
 	if boot {
 		out = append(out, bootCheck(ctx, cacheDir, accel))

@@ -6,17 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/progress"
+	"github.com/voidbox/voidbox/internal/telemetry"
 )
 
 type runFlags struct {
 	file, input, output, events, progress, accel string
-	showOutput                                   bool
+	showOutput, tui                              bool
+	remote                                       bool
+	host, idempotencyKey                         string
+	budgets                                      hostFlags
 }
 
 func newRunCmd(e *env) *cobra.Command {
@@ -31,7 +36,8 @@ output. The exit code is 0 when every stage succeeded, 1 when the run failed, 13
 it was interrupted.`,
 		Example: `  voidbox run --file examples/pipeline.yaml
   voidbox run --file examples/fanout.yaml --output json --events events.jsonl
-  voidbox run --file agent.yaml --input @notes.txt`,
+  voidbox run --file agent.yaml --input @notes.txt
+  voidbox run --remote --file examples/fanout.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSpec(cmd.Context(), e, f) },
 	}
@@ -43,6 +49,11 @@ it was interrupted.`,
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto, live, plain or none")
 	fl.BoolVar(&f.showOutput, "show-output", false, "show each stage's output lines as they come")
 	fl.StringVar(&f.accel, "accel", "", "accelerator: kvm, tcg or auto")
+	fl.BoolVar(&f.remote, "remote", false, "submit the run to the voidbox daemon ($VOIDBOX_HOST, else the user's socket) and follow it")
+	fl.StringVar(&f.host, "host", "", "daemon address for --remote: unix:///PATH, tcp://HOST:PORT or https://HOST:PORT")
+	fl.StringVar(&f.idempotencyKey, "idempotency-key", "", "with --remote: a retry with the same key returns the first run")
+	fl.BoolVar(&f.tui, "tui", false, "show the run in the live panel view (voidbox tui); plain progress without a terminal")
+	f.budgets.register(fl)
 	return c
 }
 
@@ -50,13 +61,28 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 	if f.output != "text" && f.output != "json" {
 		return usageError{fmt.Errorf("--output: %q is not text or json", f.output)}
 	}
+	if remoteWanted(f) {
+		if f.accel != "" {
+			return usageError{errors.New("--accel: the daemon chooses its accelerator (serve --accel)")}
+		}
+		return runRemote(ctx, e, f)
+	}
 	mode, err := progressMode(f.progress)
 	if err != nil {
 		return err
 	}
-	_, job, err := loadSpec(f.file)
+	host := voidbox.HostOptions{Accel: f.accel}
+	var errs []error
+	if f.budgets.apply(&host, &errs); len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	s, job, err := loadSpec(e, f.file, false)
 	if err != nil {
 		return err
+	}
+	tcfg, err := telemetry.Resolve(s.Observe, os.Getenv)
+	if err != nil {
+		return usageError{fmt.Errorf("telemetry: %w", err)}
 	}
 	input, err := readInput(e, f.input)
 	if err != nil {
@@ -74,15 +100,37 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 		jsonl = event.NewWriter(eventsFile)
 		sinks = append(sinks, jsonl)
 	}
+	var tin, tout *os.File
+	if f.tui {
+		var why string
+		if tin, tout, why = terminalFor(e); why != "" {
+			fmt.Fprintf(e.stderr, "voidbox: no panel view (%s): plain progress instead\n", why)
+		}
+	}
 	var view *progress.Renderer
-	if mode >= 0 {
+	if mode >= 0 && tin == nil {
 		view = progress.New(e.stderr, progress.Options{Mode: progress.Mode(mode), ShowOutput: f.showOutput})
 		sinks = append(sinks, view)
 	}
-	// Agent stages need the image with the built-in agent too.
-	rep, runErr := onDemand(ctx, e, voidbox.SetupOptions{Agent: true}, func() (*voidbox.Report, error) {
-		return job.Run(ctx, voidbox.RunOptions{Input: input, Events: sinks, Host: voidbox.HostOptions{Accel: f.accel}})
-	})
+	tel, err := telemetry.Start(ctx, tcfg, telemetry.Options{
+		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "voidbox: telemetry off: %v\n", err) // never a reason not to run
+	} else if tel != nil {
+		defer tel.Close()
+		sinks = append(sinks, tel)
+	}
+	opts := voidbox.RunOptions{Input: input, Events: sinks, Host: host}
+	var rep *voidbox.Report
+	var runErr error
+	if tin != nil {
+		rep, runErr = runInTUI(ctx, e, tin, tout, job, opts)
+	} else {
+		// Agent stages need the image with the built-in agent too.
+		rep, runErr = onDemand(ctx, e, voidbox.SetupOptions{Agent: true}, func() (*voidbox.Report, error) {
+			return job.Run(ctx, opts)
+		})
+	}
 	if view != nil {
 		view.Close()
 	}

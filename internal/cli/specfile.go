@@ -14,8 +14,13 @@ import (
 // their --file through it. Every problem is a usage error (exit 2): a file
 // that cannot be read (missing, a directory) is as much a bad argument as one
 // that does not parse, whose problems are printed one per line with their
-// file:line:col.
-func loadSpec(path string) (*spec.Spec, runspec.Job, error) {
+// file:line:col. Notices (seed fields with another meaning here) go to
+// stderr.
+//
+// checkOnly (validate, inspect) lets host variables that env copies (`KEY:
+// ""`) be missing, with a note: they are the running host's business, and a
+// spec is valid without them (the seed's examples copy GITHUB_TOKEN).
+func loadSpec(e *env, path string, checkOnly bool) (*spec.Spec, runspec.Job, error) {
 	if path == "" {
 		return nil, nil, usageError{errors.New("--file is required")}
 	}
@@ -23,7 +28,24 @@ func loadSpec(path string) (*spec.Spec, runspec.Job, error) {
 	if err != nil {
 		return nil, nil, usageError{err}
 	}
-	job, err := runspec.Build(s, os.LookupEnv)
+	// Fields voidbox accepts with another meaning (seed specs) are said once,
+	// on stderr, before anything runs.
+	for _, n := range s.Notices {
+		fmt.Fprintf(e.stderr, "voidbox: note: %s\n", n)
+	}
+	lookup := os.LookupEnv
+	if checkOnly {
+		noted := map[string]bool{}
+		lookup = func(k string) (string, bool) {
+			v, ok := os.LookupEnv(k)
+			if !ok && !noted[k] {
+				noted[k] = true
+				fmt.Fprintf(e.stderr, "voidbox: note: %s is not set on this host; the spec copies it into the VM (env %s: \"\"), so run needs it\n", k, k)
+			}
+			return v, true
+		}
+	}
+	job, err := runspec.Build(s, lookup)
 	if err != nil {
 		return nil, nil, usageError{err}
 	}

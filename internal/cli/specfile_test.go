@@ -57,3 +57,24 @@ func TestValidateCountsInWords(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedFieldsWithAnotherMeaning: the seed implementation's mode: mock and
+// credential_proxy: true validate, each with a one-line notice saying what
+// voidbox does instead; credential_proxy: false is refused with why.
+func TestSeedFieldsWithAnotherMeaning(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "seed.yaml")
+	os.WriteFile(file, []byte("api_version: v1\nkind: workflow\nname: w\nsandbox:\n  mode: mock\nllm:\n  credential_proxy: true\n"+
+		"workflow:\n  steps:\n    - name: hello\n      run: {program: echo, args: [HELLO]}\n"), 0o644)
+	code, stdout, stderr := runCLI(t, "validate", "--file", file)
+	if code != ExitOK || !strings.Contains(stdout, "valid workflow") ||
+		!strings.Contains(stderr, "voidbox: note: "+file+":5:9: sandbox.mode: mock: voidbox runs a real micro-VM instead") ||
+		!strings.Contains(stderr, file+":7:21: llm.credential_proxy: true is what voidbox always does") || strings.Count(stderr, "\n") != 2 {
+		t.Errorf("exit %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	os.WriteFile(file, []byte("api_version: v1\nkind: sandbox\nname: s\nllm:\n  credential_proxy: false\n"), 0o644)
+	code, _, stderr = runCLI(t, "validate", "--file", file)
+	if code != ExitUsage || !strings.Contains(stderr, "would put the provider key inside the guest") {
+		t.Errorf("credential_proxy false: exit %d stderr %q", code, stderr)
+	}
+}

@@ -16,7 +16,7 @@ func newValidateCmd(e *env) *cobra.Command {
 		Long:  "Parse and check a spec: every problem is reported with its file:line:col and path; the exit code is 2 if there is any.",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			s, job, err := loadSpec(file)
+			s, job, err := loadSpec(e, file, true)
 			if err != nil {
 				return err
 			}
@@ -37,7 +37,7 @@ func newInspectCmd(e *env) *cobra.Command {
 		Short: "Show the resolved plan: stages, order, parallel groups, limits",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, job, err := loadSpec(file)
+			_, job, err := loadSpec(e, file, true)
 			if err != nil {
 				return err
 			}

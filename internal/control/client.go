@@ -44,6 +44,11 @@ type Options struct {
 	// Services must hold a handler for each listener's service.
 	Listeners []wire.Listener
 	Services  map[string]TunnelHandler
+	// Network and CACerts go to the guest in the hello (wire.Hello).
+	Network *wire.Network
+	CACerts string
+	// Storage is what the guest mounts before it answers.
+	Storage wire.Storage
 }
 
 // Handshake authenticates to the guest init on conn and starts the stream
@@ -57,6 +62,9 @@ func Handshake(ctx context.Context, conn net.Conn, secret []byte, o Options) (*C
 		TimeUnixNano: time.Now().UnixNano(),
 		Policy:       o.Policy,
 		Listeners:    o.Listeners,
+		Network:      o.Network,
+		CACerts:      o.CACerts,
+		Storage:      o.Storage,
 	}
 	if err := wire.WriteJSON(conn, wire.THello, hello); err != nil {
 		conn.Close()

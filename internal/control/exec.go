@@ -18,6 +18,19 @@ type ExecIO struct {
 	Stdout, Stderr io.Writer
 	// OnStart, if set, is called with the guest pid once the command runs.
 	OnStart func(pid int)
+	// TTY, if set, runs the command on a guest pseudo-terminal: Stdin is
+	// its keyboard, Stdout receives the terminal's output (stderr included,
+	// as on any terminal).
+	TTY *TTY
+}
+
+// TTY is the terminal of a command run on one.
+type TTY struct {
+	Size wire.WindowSize
+	Term string // the guest's TERM
+	// Resize delivers later window sizes until it is closed or the command
+	// ends; nil: the size never changes.
+	Resize <-chan wire.WindowSize
 }
 
 // killGrace is how long a cancelled command gets between SIGTERM and SIGKILL,
@@ -34,8 +47,22 @@ func (c *Client) Exec(ctx context.Context, req wire.ExecRequest, sio ExecIO) (wi
 	}
 	defer st.Close()
 	req.Stdin = sio.Stdin != nil
-	if err := wire.WriteJSON(st, wire.TExec, req); err != nil {
+	if sio.TTY != nil {
+		err = wire.WriteJSON(st, wire.TPty, wire.PtyRequest{Exec: req, Size: sio.TTY.Size, Term: sio.TTY.Term})
+	} else {
+		err = wire.WriteJSON(st, wire.TExec, req)
+	}
+	if err != nil {
 		return wire.ExecExit{}, ctxErr(ctx, err)
+	}
+	if sio.TTY != nil && sio.TTY.Resize != nil {
+		done := make(chan struct{})
+		resized := make(chan struct{})
+		go func() {
+			defer close(resized)
+			forwardResize(st, sio.TTY.Resize, done)
+		}()
+		defer func() { close(done); <-resized }()
 	}
 
 	// Cancellation: ask the guest to kill the process group, then give up on
@@ -69,6 +96,20 @@ func (c *Client) Exec(ctx context.Context, req wire.ExecRequest, sio ExecIO) (wi
 		return exit, context.Cause(ctx)
 	}
 	return exit, err
+}
+
+// forwardResize sends each new window size until sizes is closed or done.
+func forwardResize(w io.Writer, sizes <-chan wire.WindowSize, done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case ws, ok := <-sizes:
+			if !ok || wire.WriteJSON(w, wire.TResize, ws) != nil {
+				return
+			}
+		}
+	}
 }
 
 func sendStdin(w io.Writer, r io.Reader) {

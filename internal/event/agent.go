@@ -10,7 +10,19 @@ const (
 	TypeAgentDenied   Type = "agent.denied"
 	TypeAgentFinished Type = "agent.finished"
 	TypeLLMRequest    Type = "llm.request"
+	TypeSkillFetched  Type = "skill.fetched"
 )
+
+// SkillFetched: a remote: skill installed in the attempt's VM, with where
+// its SKILL.md came from and its content hash.
+type SkillFetched struct {
+	Name   string `json:"name"`
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+	Cached bool   `json:"cached,omitempty"` // the network failed: the copy cached last time
+}
+
+func (SkillFetched) EventType() Type { return TypeSkillFetched }
 
 // AgentStarted: the model client and every tool are ready.
 type AgentStarted struct {
@@ -58,6 +70,9 @@ type AgentFinished struct {
 // LLMRequest is one model request the host gateway forwarded: counts and
 // timings, never prompt text, never keys.
 type LLMRequest struct {
+	// Provider is the box's provider kind (anthropic, openai, ollama,
+	// custom): where the gateway sent the request.
+	Provider     string  `json:"provider,omitempty"`
 	Method       string  `json:"method"`
 	Path         string  `json:"path"`
 	Status       int     `json:"status"`

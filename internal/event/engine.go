@@ -17,6 +17,10 @@ const (
 type RunStarted struct {
 	Stages      []string `json:"stages"`       // every stage, in declaration order
 	MaxParallel int      `json:"max_parallel"` // 0: no cap
+	// Needs lists, per stage with any, the stages it waits for (data
+	// inputs and ordering-only dependencies), so a view can draw the
+	// graph. Absent in streams recorded before it existed.
+	Needs map[string][]string `json:"needs,omitempty"`
 }
 
 // RunFinished is the last event of a run.
@@ -55,6 +59,8 @@ type StageFailed struct {
 	ExitCode  *int `json:"exit_code,omitempty"`
 	Attempts  int  `json:"attempts"`
 	Permanent bool `json:"permanent"` // the error was marked not retryable
+	// StderrTail is the end of the attempt's stderr (a few lines).
+	StderrTail []string `json:"stderr_tail,omitempty"`
 }
 
 // StageSkipped ends a stage that never ran because a dependency failed.

@@ -4,10 +4,31 @@ import "strings"
 
 // Events of a stage's attempt: its VM and its command.
 const (
+	TypeVMQueued   Type = "vm.queued"
+	TypeVMAdmitted Type = "vm.admitted"
 	TypeVMBooted   Type = "vm.booted"
 	TypeExecOutput Type = "exec.output"
 	TypeExecDenied Type = "exec.denied"
+	TypeVMStats    Type = "vm.stats"
 )
+
+// VMQueued: the attempt's VM waits for a host-wide slot (a boot slot and
+// its memory, shared by every voidbox process of the user). Sent when the
+// wait begins and then at most once a second while the queue moves.
+type VMQueued struct {
+	Ahead           int    `json:"ahead"`             // VMs queued before this one
+	Booting         int    `json:"booting"`           // VMs booting now
+	BootSlots       int    `json:"boot_slots"`        // the host's boot budget
+	MemoryInUseMiB  int64  `json:"memory_in_use_mib"` // charged to running VMs
+	MemoryBudgetMiB int64  `json:"memory_budget_mib"` // the host's memory budget
+	MemoryMiB       int64  `json:"memory_mib"`        // this VM's charge (guest RAM + QEMU)
+	Reason          string `json:"reason"`            // queue, boot slot, memory or host memory
+}
+
+// VMAdmitted: the VM waited and now has its slot; its boot starts.
+type VMAdmitted struct {
+	WaitMS int64 `json:"wait_ms"`
+}
 
 // VMBooted: the attempt's VM answered the handshake.
 type VMBooted struct {
@@ -43,6 +64,28 @@ type ExecDenied struct {
 	Killed  bool   `json:"killed,omitempty"` // the process was killed rather than refused an exec
 }
 
+func (VMQueued) EventType() Type   { return TypeVMQueued }
+func (VMAdmitted) EventType() Type { return TypeVMAdmitted }
+
+// VMStats samples the attempt's VM as the host sees it: the QEMU process's
+// resident memory and CPU time, read from /proc on the host (never from the
+// guest, so a guest cannot make up its own numbers). Sent about once a
+// second while the VM runs.
+type VMStats struct {
+	// MemoryMB is the guest memory the policy gave the VM.
+	MemoryMB int `json:"memory_mb"`
+	// RSSBytes is QEMU's resident set: the guest memory actually touched
+	// plus QEMU's own.
+	RSSBytes int64 `json:"rss_bytes"`
+	// CPUMS is QEMU's user+system CPU time since it started (all vCPU and
+	// emulation threads).
+	CPUMS int64 `json:"cpu_ms"`
+	// CPUPercent is CPUMS's growth over the last sample's wall time, in
+	// percent of one host core (200 = two cores busy).
+	CPUPercent float64 `json:"cpu_percent"`
+}
+
 func (VMBooted) EventType() Type   { return TypeVMBooted }
+func (VMStats) EventType() Type    { return TypeVMStats }
 func (ExecOutput) EventType() Type { return TypeExecOutput }
 func (ExecDenied) EventType() Type { return TypeExecDenied }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/voidbox/voidbox/internal/artifact"
 	"github.com/voidbox/voidbox/internal/deb"
 )
 
@@ -20,24 +22,43 @@ type busyboxFiles struct {
 	applets []string // paths relative to the guest root, e.g. "bin/sh", "usr/bin/id"
 }
 
-// loadBusybox returns the busybox directory for pkg if it is complete.
-func (c *cacheRun) loadBusybox(pkg pkgRef) (busyboxFiles, bool) {
+// busyboxMeta is busybox.json, written last: the records of the directory's files.
+type busyboxMeta struct {
+	Files artifact.Set `json:"files"`
+}
+
+// loadBusybox returns the busybox directory for pkg if it is complete; a
+// complete one whose files are not as recorded is damage (an error).
+func (c *cacheRun) loadBusybox(pkg pkgRef) (busyboxFiles, bool, error) {
 	dir := filepath.Join(c.root, "busybox", pkg.dirName())
 	b, err := os.ReadFile(filepath.Join(dir, "applets.txt"))
 	if err != nil {
-		return busyboxFiles{}, false
+		return busyboxFiles{}, false, nil
 	}
-	bin := filepath.Join(dir, "busybox")
-	if _, err := os.Stat(bin); err != nil {
-		return busyboxFiles{}, false
+	var meta busyboxMeta
+	if mb, err := os.ReadFile(filepath.Join(dir, "busybox.json")); err != nil || json.Unmarshal(mb, &meta) != nil || meta.Files == nil {
+		return busyboxFiles{}, false, &artifact.DamagedError{Path: dir, Why: "extracted by an older voidbox, without records"}
 	}
-	return busyboxFiles{binary: bin, applets: strings.Fields(string(b))}, true
+	check := meta.Files.Check
+	if !c.lookupOnly {
+		check = meta.Files.Verify
+	}
+	if err := check(dir); err != nil {
+		return busyboxFiles{}, false, err
+	}
+	return busyboxFiles{binary: filepath.Join(dir, "busybox"), applets: strings.Fields(string(b))}, true, nil
 }
 
 // ensureBusybox extracts the static busybox from pkg and records its applet list.
 func (c *cacheRun) ensureBusybox(ctx context.Context, pkg pkgRef) (busyboxFiles, error) {
-	if bb, ok := c.loadBusybox(pkg); ok {
+	bb, ok, damage := c.loadBusybox(pkg)
+	switch {
+	case ok:
 		return bb, nil
+	case damage != nil && c.lookupOnly:
+		return busyboxFiles{}, fmt.Errorf("%w: %w", ErrNotPrepared, damage)
+	case damage != nil:
+		progress(c.progress, "repairing the cache: %v", damage)
 	}
 	if c.lookupOnly {
 		return busyboxFiles{}, fmt.Errorf("%w: %s is not extracted in the cache", ErrNotPrepared, pkg)
@@ -77,13 +98,24 @@ func (c *cacheRun) ensureBusybox(ctx context.Context, pkg pkgRef) (busyboxFiles,
 	if err := os.WriteFile(filepath.Join(out, "applets.txt"), []byte(strings.Join(applets, "\n")+"\n"), 0o644); err != nil {
 		return busyboxFiles{}, err
 	}
+	files, err := artifact.StampAll(out, []string{"busybox", "applets.txt"})
+	if err != nil {
+		return busyboxFiles{}, err
+	}
+	mb, err := json.Marshal(busyboxMeta{Files: files})
+	if err != nil {
+		return busyboxFiles{}, err
+	}
+	if err := os.WriteFile(filepath.Join(out, "busybox.json"), mb, 0o644); err != nil {
+		return busyboxFiles{}, err
+	}
 	if err := replaceDir(out, filepath.Join(c.root, "busybox", pkg.dirName())); err != nil {
 		return busyboxFiles{}, fmt.Errorf("installing %s: %w", pkg, err)
 	}
 	c.built = true
-	bb, ok := c.loadBusybox(pkg)
+	bb, ok, err = c.loadBusybox(pkg)
 	if !ok {
-		return busyboxFiles{}, fmt.Errorf("%s: busybox directory incomplete right after extraction", pkg)
+		return busyboxFiles{}, fmt.Errorf("%s: busybox directory incomplete right after extraction (%v)", pkg, err)
 	}
 	return bb, nil
 }

@@ -19,7 +19,7 @@ import (
 
 // formatVersion is part of every initramfs digest. Bump it when the image layout changes in a way
 // the other inputs do not capture (new files, different manifest shape).
-const formatVersion = 1
+const formatVersion = 2
 
 const (
 	kernelMetapackage = "linux-image-amd64"
@@ -38,6 +38,9 @@ type cacheRun struct {
 	built      bool             // something was downloaded or built
 	lookupOnly bool             // Lookup: use what is there, build nothing, no lock
 	used       []string         // archives this run returned or built from; never pruned by it
+	index      *cacheIndex      // records of archives and kept packages
+	indexDirty bool
+	memo       *digestMemo // digests of inputs outside the cache
 }
 
 // ErrNotPrepared reports a guest image that set-up has not built (or has
@@ -56,16 +59,17 @@ func Lookup(ctx context.Context, o Options) (*Artifacts, error) {
 	if err != nil {
 		return nil, err
 	}
-	initDigest, err := FileDigest(initBin)
-	if err != nil {
-		return nil, fmt.Errorf("guest image: reading guest init: %w", err)
-	}
 	root, err := CacheRoot(o.CacheDir)
 	if err != nil {
 		return nil, err
 	}
-	c := &cacheRun{root: root, tmp: filepath.Join(root, "tmp"), state: loadState(root), sizes: map[pkgRef]int64{}, lookupOnly: true}
-	a, err := c.ensure(ctx, o, initBin, initDigest)
+	c := &cacheRun{root: root, tmp: filepath.Join(root, "tmp"), state: loadState(root), sizes: map[pkgRef]int64{},
+		lookupOnly: true, index: loadIndex(root), memo: loadMemo(root, false)}
+	initDigest, err := c.memo.digest(initBin)
+	if err != nil {
+		return nil, fmt.Errorf("guest image: reading guest init: %w", err)
+	}
+	a, err := c.ensure(withMemo(ctx, c.memo), o, initBin, initDigest)
 	if err != nil {
 		return nil, fmt.Errorf("guest image: %w", err)
 	}
@@ -86,10 +90,6 @@ func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
 	if err != nil {
 		return nil, err
 	}
-	initDigest, err := FileDigest(initBin)
-	if err != nil {
-		return nil, fmt.Errorf("guest image: reading guest init: %w", err)
-	}
 	root, err := CacheRoot(o.CacheDir)
 	if err != nil {
 		return nil, err
@@ -108,12 +108,21 @@ func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
 	c := &cacheRun{
 		root: root, tmp: filepath.Join(root, "tmp"), src: o.Packages, progress: o.Progress,
 		refresh: o.Refresh, state: loadState(root), sizes: map[pkgRef]int64{},
+		index: loadIndex(root), memo: loadMemo(root, true),
 	}
 	if c.src == nil {
 		c.src = &deb.Apt{Progress: o.Progress}
 	}
 	c.clearTmp()
-	a, err := c.ensure(ctx, o, initBin, initDigest)
+	initDigest, err := c.memo.digest(initBin)
+	if err != nil {
+		return nil, fmt.Errorf("guest image: reading guest init: %w", err)
+	}
+	a, err := c.ensure(withMemo(ctx, c.memo), o, initBin, initDigest)
+	// What was written is recorded even when a later step failed.
+	if serr := c.saveRecords(); err == nil && serr != nil {
+		err = serr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("guest image: %w", err)
 	}
@@ -125,8 +134,11 @@ func Ensure(ctx context.Context, o Options) (*Artifacts, error) {
 	if c.refresh {
 		c.pruneUnrecorded()
 	}
-	pruneArchives(filepath.Join(root, "initramfs"), keepArchives, c.used)
-	pruneArchives(filepath.Join(root, "layers"), keepArchives, c.used)
+	pruneArchives(c.index, root, filepath.Join(root, "initramfs"), keepArchives, c.used)
+	pruneArchives(c.index, root, filepath.Join(root, "layers"), keepArchives, c.used)
+	if err := c.saveRecords(); err != nil {
+		return nil, fmt.Errorf("guest image: %w", err)
+	}
 	return a, lock.Close()
 }
 
@@ -147,6 +159,7 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest st
 		k     kernelFiles
 		order []ManifestModule
 		bb    busyboxFiles
+		ca    string
 	)
 	kpkg, err := c.withPackage(ctx, kernelReq, true, func(p pkgRef) (err error) {
 		k, order, err = c.ensureKernel(ctx, p, set)
@@ -163,12 +176,20 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest st
 		return nil, err
 	}
 
+	cpkg, err := c.withPackage(ctx, caPackage, false, func(p pkgRef) (err error) {
+		ca, err = c.ensureCABundle(ctx, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	// "agent" is the guest init's digest; the key keeps its old name so
 	// that existing caches stay valid.
 	baseKey := digestOf(map[string]any{
-		"format": formatVersion, "kernel": kpkg, "busybox": bpkg, "agent": initDigest, "modules": set,
+		"format": formatVersion, "kernel": kpkg, "busybox": bpkg, "agent": initDigest, "modules": set, "cacerts": cpkg,
 	})
-	base, err := c.ensureArchive(ctx, "base", baseKey, func() (*Tree, error) { return baseTree(initBin, k, order, bb) })
+	base, err := c.ensureArchive(ctx, "base", baseKey, func() (*Tree, error) { return baseTree(initBin, k, order, bb, ca) })
 	if err != nil {
 		return nil, fmt.Errorf("building initramfs: %w", err)
 	}
@@ -191,7 +212,8 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest st
 	}
 	return &Artifacts{
 		Kernel: k.vmlinux, BzImage: k.vmlinuz, KernelRelease: k.meta.Index.Release,
-		KernelPackage: kpkg.String(), Busybox: bpkg.String(), Initramfs: initramfs, Digest: digest,
+		KernelPackage: kpkg.String(), Busybox: bpkg.String(), BusyboxBinary: bb.binary, CACertificates: cpkg.String(),
+		Initramfs: initramfs, Digest: digest,
 		CacheDir: c.root, Modules: order, Cached: !c.built,
 	}, nil
 }
@@ -224,11 +246,8 @@ func (c *cacheRun) ensureArchive(ctx context.Context, name, key string, fill fun
 		p = filepath.Join(c.root, "initramfs", key+".cpio.gz")
 	}
 	c.used = append(c.used, p)
-	if _, err := os.Stat(p); err == nil {
-		if !c.lookupOnly {
-			touch(p)
-		}
-		return p, nil
+	if ok, err := c.reuse(p); ok || err != nil {
+		return p, err
 	}
 	if c.lookupOnly {
 		return "", fmt.Errorf("%w: no %s archive %s", ErrNotPrepared, name, shortDigest(key))
@@ -241,25 +260,30 @@ func (c *cacheRun) ensureArchive(ctx context.Context, name, key string, fill fun
 	if err := writeAtomic(c.tmp, p, 0o644, func(w io.Writer) error { return t.WriteTo(ctx, w) }); err != nil {
 		return "", err
 	}
+	if err := c.record(p); err != nil {
+		return "", err
+	}
 	c.built = true
 	progress(c.progress, "built %s archive %s in %.1fs", name, shortDigest(key), time.Since(start).Seconds())
 	return p, nil
 }
 
 // concat writes initramfs/<digest>.cpio.gz as the base archive followed by the layers' archives.
-func (c *cacheRun) concat(digest string, parts []string) (string, error) {
+func (c *cacheRun) concat(digest string, parts []string) (_ string, err error) {
 	p := filepath.Join(c.root, "initramfs", digest+".cpio.gz")
 	c.used = append(c.used, p)
-	if _, err := os.Stat(p); err == nil {
-		if !c.lookupOnly {
-			touch(p)
-		}
-		return p, nil
+	if ok, err := c.reuse(p); ok || err != nil {
+		return p, err
 	}
 	if c.lookupOnly {
 		return "", fmt.Errorf("%w: no initramfs %s", ErrNotPrepared, shortDigest(digest))
 	}
 	c.built = true
+	defer func() {
+		if err == nil {
+			err = c.record(p)
+		}
+	}()
 	return p, writeAtomic(c.tmp, p, 0o644, func(w io.Writer) error {
 		for _, part := range parts {
 			f, err := os.Open(part)
@@ -274,6 +298,40 @@ func (c *cacheRun) concat(digest string, parts []string) (string, error) {
 		}
 		return nil
 	})
+}
+
+// reuse reports whether the archive at p exists and is intact. A damaged
+// one is an error for a start (which must not boot it); set-up removes it
+// and builds it again.
+func (c *cacheRun) reuse(p string) (bool, error) {
+	if _, err := os.Stat(p); err != nil {
+		return false, nil
+	}
+	err := c.intact(p)
+	switch {
+	case err == nil:
+		if !c.lookupOnly {
+			c.markUsed(p)
+		}
+		return true, nil
+	case c.lookupOnly:
+		return false, fmt.Errorf("%w: %w", ErrNotPrepared, err)
+	}
+	progress(c.progress, "repairing the cache: %v", err)
+	os.Remove(p)
+	return false, nil
+}
+
+// saveRecords writes the index and the digest memo when they changed.
+// Precondition: the cache lock is held.
+func (c *cacheRun) saveRecords() error {
+	if c.indexDirty {
+		if err := c.index.save(c.root, c.tmp); err != nil {
+			return fmt.Errorf("recording the cache's files: %w", err)
+		}
+		c.indexDirty = false
+	}
+	return c.memo.save(c.root, c.tmp)
 }
 
 // clearTmp removes staging left by a run that died. Precondition: the cache lock is held.

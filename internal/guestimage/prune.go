@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -13,15 +14,16 @@ import (
 // VMs that are about to start from them.
 const keepArchives = 8
 
-// touch marks a reused cache file as recently used; pruning goes by modification time.
-func touch(p string) {
-	now := time.Now()
-	_ = os.Chtimes(p, now, now)
-}
+// minArchiveAge protects an archive set up recently from pruning whatever
+// the count: another voidbox process (another checkout, another version)
+// may have looked it up and be about to boot from it — starts use Lookup,
+// which takes no lock and records no use. Measured: two checkouts' test runs sharing one cache
+// pruned each other's initramfs between lookup and boot.
+const minArchiveAge = 24 * time.Hour
 
-// pruneArchives removes all but the keep most recently used *.cpio.gz files in dir, never one of
-// protect. Precondition: the cache lock is held.
-func pruneArchives(dir string, keep int, protect []string) {
+// pruneArchives removes all but the keep most recently used *.cpio.gz files in dir (by ix), never
+// one of protect. Precondition: the cache lock is held.
+func pruneArchives(ix *cacheIndex, root, dir string, keep int, protect []string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
@@ -37,18 +39,18 @@ func pruneArchives(dir string, keep int, protect []string) {
 			continue
 		}
 		if fi, err := e.Info(); err == nil {
-			files = append(files, file{p, fi.ModTime()})
+			files = append(files, file{p, ix.lastUsed(root, p, fi)})
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].used.After(files[j].used) })
 	for i, f := range files {
-		if i+len(protect) >= keep {
+		if i+len(protect) >= keep && time.Since(f.used) > minArchiveAge {
 			os.Remove(f.path)
 		}
 	}
 }
 
-// pruneUnrecorded removes kernel and busybox directories of versions that resolved.json no longer
+// pruneUnrecorded removes kernel, busybox and CA bundle directories of versions that resolved.json no longer
 // names. It runs only after a Refresh: that is when a user asks to move to new versions, and other
 // kernels pinned by VOIDBOX_KERNEL_PACKAGE stay recorded under their own name.
 // Precondition: the cache lock is held.
@@ -57,13 +59,20 @@ func (c *cacheRun) pruneUnrecorded() {
 	for _, ref := range c.state {
 		keep[ref.dirName()] = true
 	}
-	for _, sub := range []string{"kernel", "busybox"} {
+	for _, sub := range []string{"kernel", "busybox", "cacerts"} {
 		entries, _ := os.ReadDir(filepath.Join(c.root, sub))
 		for _, e := range entries {
 			if e.IsDir() && !keep[e.Name()] {
 				progress(c.progress, "removing %s/%s (no longer recorded)", sub, e.Name())
 				os.RemoveAll(filepath.Join(c.root, sub, e.Name()))
 			}
+		}
+	}
+	debs, _ := os.ReadDir(filepath.Join(c.root, "debs"))
+	for _, e := range debs {
+		if name, ok := strings.CutSuffix(e.Name(), ".deb"); ok && !keep[name] {
+			progress(c.progress, "removing debs/%s (no longer recorded)", e.Name())
+			os.Remove(filepath.Join(c.root, "debs", e.Name()))
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 func TestPruneArchivesKeepsRecentAndProtected(t *testing.T) {
 	dir := t.TempDir()
 	var paths []string
-	base := time.Now().Add(-time.Hour)
+	base := time.Now().Add(-2 * minArchiveAge)
 	for i := range 12 {
 		p := filepath.Join(dir, fmt.Sprintf("%02d.cpio.gz", i))
 		if err := os.WriteFile(p, nil, 0o644); err != nil {
@@ -24,7 +24,7 @@ func TestPruneArchivesKeepsRecentAndProtected(t *testing.T) {
 	other := filepath.Join(dir, "lock")
 	os.WriteFile(other, nil, 0o644)
 	protect := []string{paths[0]} // the oldest, but in use
-	pruneArchives(dir, 4, protect)
+	pruneArchives(&cacheIndex{Files: map[string]indexEntry{}}, dir, dir, 4, protect)
 	for i, p := range paths {
 		_, err := os.Stat(p)
 		kept := err == nil
@@ -35,6 +35,14 @@ func TestPruneArchivesKeepsRecentAndProtected(t *testing.T) {
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Error("pruning removed a file that is not an archive")
+	}
+	// Archives used recently stay whatever their number: another process
+	// may be about to boot from one it looked up.
+	recent := filepath.Join(dir, "recent.cpio.gz")
+	os.WriteFile(recent, nil, 0o644)
+	pruneArchives(&cacheIndex{Files: map[string]indexEntry{}}, dir, dir, 1, nil)
+	if _, err := os.Stat(recent); err != nil {
+		t.Error("pruning removed an archive used a moment ago")
 	}
 }
 
@@ -50,6 +58,17 @@ func TestEnsurePrunesOldImages(t *testing.T) {
 			t.Fatal(err)
 		}
 		last = a
+		// Each build happened days apart: none is protected by its age.
+		ix := loadIndex(arch.cache)
+		for rel, e := range ix.Files {
+			if e.Used != 0 {
+				e.Used -= int64(2 * minArchiveAge)
+				ix.Files[rel] = e
+			}
+		}
+		if err := ix.save(arch.cache, t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	left, _ := filepath.Glob(filepath.Join(arch.cache, "initramfs", "*.cpio.gz"))
 	if len(left) != keepArchives {

@@ -72,12 +72,40 @@ func (c *cacheRun) resolve(ctx context.Context, request string, kernel bool) (pk
 	return ref, nil
 }
 
-// download fetches pkg into dir. A version recorded earlier may have left the archive (a security
-// update replaces it); then the error says to refresh.
+// download returns pkg's .deb: the copy kept in debs/ when it is intact, else a fresh download into
+// dir, which is then kept (so that repairing a damaged kernel or adding a module needs no network).
+// A version recorded earlier may have left the archive (a security update replaces it); then the
+// error says to refresh.
 func (c *cacheRun) download(ctx context.Context, pkg pkgRef, dir string) (string, error) {
 	if c.lookupOnly {
 		return "", fmt.Errorf("%w: %s is not extracted in the cache", ErrNotPrepared, pkg)
 	}
+	kept := filepath.Join(c.root, "debs", pkg.dirName()+".deb")
+	if _, err := os.Stat(kept); err == nil {
+		if err := c.intact(kept); err == nil {
+			progress(c.progress, "using %s kept in the cache", pkg)
+			c.markUsed(kept)
+			return kept, nil
+		} else {
+			progress(c.progress, "repairing the cache: %v", err)
+			os.Remove(kept)
+		}
+	}
+	debPath, err := c.fetch(ctx, pkg, dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(kept), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(debPath, kept); err != nil {
+		return "", fmt.Errorf("keeping %s: %w", pkg, err)
+	}
+	return kept, c.record(kept)
+}
+
+// fetch downloads pkg into dir through the package source.
+func (c *cacheRun) fetch(ctx context.Context, pkg pkgRef, dir string) (string, error) {
 	size := ""
 	if n := c.sizes[pkg]; n > 0 {
 		size = fmt.Sprintf(" (%.1f MB)", float64(n)/1e6)

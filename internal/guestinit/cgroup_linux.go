@@ -139,3 +139,12 @@ func eventValue(path, key string) (uint64, bool) {
 	}
 	return 0, false
 }
+
+// killAll SIGKILLs every process of the cgroup (cgroup.kill, Linux 5.14+):
+// a terminal session's jobs live in process groups of their own, which a
+// kill of the leader's group would miss.
+func (cg *cgroup) killAll() {
+	if cg != nil {
+		_ = os.WriteFile(cg.dir+"/cgroup.kill", []byte("1"), 0)
+	}
+}

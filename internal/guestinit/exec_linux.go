@@ -25,7 +25,7 @@ var defaultLimits = wire.Limits{
 	OutputBytes: 64 << 20,
 }
 
-const defaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+const defaultPath = wire.DefaultPath
 
 // pipeGrace is how long output is still collected after the command exited,
 // for background children that inherited its stdout/stderr.
@@ -50,23 +50,31 @@ func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 	if dir == "" {
 		dir = WorkspaceDir
 	}
-	path, code, msg := resolveCommand(req.Argv[0], dir, envPath(env), allowed)
-	spec := spawnSpec{Path: path, Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root}
+	var path, msg string
+	var code int
+	spec := spawnSpec{Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root, Chroot: srv.view.root}
 	guard := srv.spawner.guard
 	if guard != nil && !req.Root {
 		spec.Guarded = true // the command and all it starts are checked
 	}
-	if code == 0 && guard != nil && allowed != nil {
-		// The first exec is PID 1's own: the guard's helper lets it
-		// through, so the same rule is applied here, and what runs is
-		// checked at the exec stop.
-		v := guard.rule.check(execCall{pid: os.Getpid(), tid: unix.Gettid(), dirfd: atFDCWD, path: path, argv: req.Argv})
-		if v.err != nil {
-			code, msg = 126, notAllowed(req.Argv[0], v.err)
-		} else {
-			spec.Want = &v.want
+	// Resolved in the view (as root, as PID 1 looks): the program found is
+	// the one the chrooted command will execute.
+	_ = srv.view.as(true, func() error {
+		path, code, msg = resolveCommand(req.Argv[0], dir, envPath(env), allowed, pol.TrustedDirs)
+		if code == 0 && guard != nil && allowed != nil {
+			// The first exec is PID 1's own: the guard's helper lets it
+			// through, so the same rule is applied here, and what runs is
+			// checked at the exec stop.
+			v := guard.rule.check(execCall{pid: os.Getpid(), tid: unix.Gettid(), dirfd: atFDCWD, path: path, argv: req.Argv})
+			if v.err != nil {
+				code, msg = 126, notAllowed(req.Argv[0], v.err)
+			} else {
+				spec.Want = &v.want
+			}
 		}
-	}
+		return nil
+	})
+	spec.Path = path
 	if code != 0 {
 		exit := wire.ExecExit{ExitCode: code, Error: msg, DurationMicros: time.Since(start).Microseconds()}
 		if code == 126 && allowed != nil && strings.Contains(msg, notAllowedText) {
@@ -203,7 +211,7 @@ func readHostFrames(r *wire.Reader, p *process) {
 // lookup, so an unlisted command reads the same whether it exists or not.
 // Relative paths (argv[0] or PATH entries) are relative to dir, the
 // command's working directory, as they will be for the command.
-func resolveCommand(name, dir, pathEnv string, allowed []string) (path string, code int, msg string) {
+func resolveCommand(name, dir, pathEnv string, allowed, trusted []string) (path string, code int, msg string) {
 	if err := wire.CheckCommandAllowed(allowed, name); err != nil {
 		return "", 126, notAllowed(name, err)
 	}
@@ -241,7 +249,7 @@ func resolveCommand(name, dir, pathEnv string, allowed []string) (path string, c
 	case fi.Mode()&0o111 == 0:
 		return "", 126, name + ": permission denied"
 	}
-	path, err = wire.AllowedProgram(allowed, path)
+	path, err = wire.AllowedProgram(allowed, path, trusted...)
 	if err != nil {
 		return "", 126, notAllowed(name, err)
 	}

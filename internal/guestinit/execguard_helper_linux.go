@@ -27,11 +27,12 @@ import (
 // report is in the pipe before the command can end because of it).
 
 const (
-	guardArgv0     = "voidbox-exec-guard"
-	guardAllowEnv  = "VOIDBOX_EXEC_GUARD_ALLOWED" // JSON list of names
-	guardListenFD  = 3
-	guardReportFD  = 4
-	guardReadyLine = "ready"
+	guardArgv0      = "voidbox-exec-guard"
+	guardAllowEnv   = "VOIDBOX_EXEC_GUARD_ALLOWED" // JSON list of names
+	guardTrustedEnv = "VOIDBOX_EXEC_GUARD_TRUSTED" // JSON list of extra trusted directories
+	guardListenFD   = 3
+	guardReportFD   = 4
+	guardReadyLine  = "ready"
 	// execStopTimeout bounds the wait for a let-through exec to stop after
 	// the kernel ran it; a caller still not there is killed.
 	execStopTimeout = 30 * time.Second
@@ -65,7 +66,12 @@ func runExecGuard() {
 		fmt.Fprintln(os.Stderr, "voidbox-exec-guard: no allowlist")
 		os.Exit(2)
 	}
-	g := &guardHelper{listener: guardListenFD, report: os.NewFile(guardReportFD, "report"), rule: newExecRule(allowed)}
+	var trusted []string
+	if err := json.Unmarshal([]byte(os.Getenv(guardTrustedEnv)), &trusted); err != nil {
+		fmt.Fprintln(os.Stderr, "voidbox-exec-guard: bad trusted directories")
+		os.Exit(2)
+	}
+	g := &guardHelper{listener: guardListenFD, report: os.NewFile(guardReportFD, "report"), rule: newExecRule(allowed, trusted)}
 	if _, err := g.report.WriteString(guardReadyLine + "\n"); err != nil {
 		os.Exit(2)
 	}

@@ -51,10 +51,12 @@ type execGuard struct {
 	partial []byte                   // a report line not read whole yet
 }
 
-// startExecGuard sets the guard up for allowed, or says why it cannot be:
-// without it an allowlist would hold for first execs only, so the
-// handshake fails instead (closed, not open).
-func startExecGuard(allowed []string) (_ *execGuard, err error) {
+// startExecGuard sets the guard up for allowed (with trusted, the extra
+// trusted directories), or says why it cannot be: without it an allowlist
+// would hold for first execs only, so the handshake fails instead (closed,
+// not open). root is the view commands run in ("" for the initramfs): the
+// helper runs chrooted there, so paths resolve as they do for the callers.
+func startExecGuard(allowed, trusted []string, root string) (_ *execGuard, err error) {
 	avail, err := os.ReadFile("/proc/sys/kernel/seccomp/actions_avail")
 	if err != nil {
 		return nil, fmt.Errorf("allowed_commands needs seccomp user notification in the guest kernel: %w", err)
@@ -67,7 +69,7 @@ func startExecGuard(allowed []string) (_ *execGuard, err error) {
 			return nil, fmt.Errorf("allowed_commands: setting %s: %w", s.path, err)
 		}
 	}
-	g := &execGuard{rule: newExecRule(allowed), denials: map[string][]guardReport{}}
+	g := &execGuard{rule: newExecRule(allowed, trusted), denials: map[string][]guardReport{}}
 	var listener int
 	if g.thread, listener, err = newFilteredThread(); err != nil {
 		return nil, fmt.Errorf("allowed_commands: %w", err)
@@ -80,6 +82,7 @@ func startExecGuard(allowed []string) (_ *execGuard, err error) {
 	defer unix.Close(pipe[1])
 	g.report = pipe[0]
 	list, _ := json.Marshal(allowed)
+	dirs, _ := json.Marshal(trusted)
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
@@ -88,9 +91,11 @@ func startExecGuard(allowed []string) (_ *execGuard, err error) {
 	fd := devnull.Fd()
 	_, err = syscall.ForkExec("/proc/self/exe", []string{guardArgv0}, &syscall.ProcAttr{
 		Dir:   "/",
-		Env:   []string{guardAllowEnv + "=" + string(list)},
+		Env:   []string{guardAllowEnv + "=" + string(list), guardTrustedEnv + "=" + string(dirs)},
 		Files: []uintptr{fd, fd, fd, uintptr(listener), uintptr(pipe[1])},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
+		// /proc/self/exe is a magic link: it reaches this binary from
+		// inside an image root too.
+		Sys: &syscall.SysProcAttr{Setsid: true, Chroot: root},
 	})
 	if err != nil {
 		unix.Close(g.report)

@@ -32,8 +32,9 @@ import (
 //     execveat on a descriptor): allowed when that file is one a listed name
 //     resolves to in the trusted directories (same device and inode);
 //   - busybox, whichever name or link reaches it, runs the applet its argv
-//     names ("busybox cat", or argv[0] "cat" after /proc/self/exe): that
-//     applet must be listed too;
+//     names ("busybox cat", or argv[0] "cat" after /proc/self/exe): the
+//     applet is what must be listed ("busybox" itself only for busybox's
+//     own commands such as --list);
 //   - a script ("#!"): its interpreter is checked the same way, with the argv
 //     the kernel gives it.
 
@@ -52,8 +53,10 @@ type execRule struct {
 	busybox string   // the multi-call binary ("/bin/busybox"); may not exist
 }
 
-func newExecRule(allowed []string) *execRule {
-	return &execRule{allowed: slices.Clone(allowed), dirs: wire.CommandDirs(), busybox: "/bin/busybox"}
+// newExecRule is the rule for allowed, trusting CommandDirs and extra (the
+// bin/ of read-only skill images, Policy.TrustedDirs).
+func newExecRule(allowed, extra []string) *execRule {
+	return &execRule{allowed: slices.Clone(allowed), dirs: append(wire.CommandDirs(), extra...), busybox: "/bin/busybox"}
 }
 
 // verdict is the rule's answer for one exec.
@@ -122,18 +125,23 @@ func (r *execRule) program(full, name string, byID bool, argv []string, c execCa
 		return v
 	}
 	id := idOf(fi)
-	if byID {
+	// busybox, by whatever name, runs the applet its argv selects: that is
+	// the program checked ("busybox sh" is sh; PID 1 executes sh as
+	// /bin/busybox, the link resolved).
+	bb, isBB := r.busyboxID()
+	isBB = isBB && bb == id
+	if byID && !isBB {
 		names := r.namesOf(id)
 		if len(names) == 0 {
 			v.err = refuse("%s is not a program allowed_commands lists", full)
 			return v
 		}
 		v.program = names[0]
-	} else if !slices.Contains(r.allowed, name) {
+	} else if !byID && !isBB && !slices.Contains(r.allowed, name) {
 		v.err = refuse("%q is not in allowed_commands", name)
 		return v
 	}
-	if bb, ok := r.busyboxID(); ok && bb == id {
+	if isBB {
 		applet := appletOf(argv)
 		v.program, v.want, v.applet = applet, id, applet
 		if applet == "" {

@@ -72,8 +72,11 @@ func TestExecRule(t *testing.T) {
 		applet  string
 	}{
 		{"allowed applet", rule("sh", "echo"), call(bin+"/sh", "sh", "-c", "cat /etc/passwd"), "", "sh", "sh"},
-		{"cat by its link", rule("sh", "echo"), call(bin+"/cat", "cat", "/etc/passwd"), `"cat" is not in allowed_commands`, "cat", ""},
-		{"busybox not listed", rule("sh", "echo"), call(bin+"/busybox", "busybox", "cat"), `"busybox" is not in`, "busybox", ""},
+		{"cat by its link", rule("sh", "echo"), call(bin+"/cat", "cat", "/etc/passwd"), `"cat" (a busybox applet) is not in allowed_commands`, "cat", "cat"},
+		{"busybox not listed", rule("sh", "echo"), call(bin+"/busybox", "busybox", "cat"), `"cat" (a busybox applet)`, "cat", "cat"},
+		{"busybox sh is sh", rule("sh"), call(bin+"/busybox", "busybox", "sh"), "", "sh", "sh"},
+		{"busybox itself needs its name", rule("sh"), call(bin+"/busybox", "busybox", "--list"), `"busybox" (a busybox applet)`, "busybox", "busybox"},
+		{"the resolved link as PID 1 execs it", rule("sh"), call(bin+"/busybox", "sh", "-c", "x"), "", "sh", "sh"},
 		{"busybox APPLET", rule("sh", "busybox"), call(bin+"/busybox", "busybox", "cat", "/x"), `"cat" (a busybox applet)`, "cat", "cat"},
 		{"busybox busybox APPLET", rule("busybox"), call(bin+"/busybox", "busybox", "busybox", "cat"), `"cat" (a busybox applet)`, "cat", "cat"},
 		{"busybox --list", rule("busybox"), call(bin+"/busybox", "busybox", "--list"), "", "busybox", "busybox"},

@@ -8,38 +8,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/voidbox/voidbox/internal/wire"
 	"golang.org/x/sys/unix"
 )
 
-// asSandboxUser runs fn on a dedicated OS thread whose filesystem uid/gid are
-// the sandbox user's, so host-requested file operations on paths the sandboxed
-// user controls (a symlink planted in /workspace, say) can never do more than
-// that user could. The thread is discarded afterwards (no UnlockOSThread), so
-// the changed credentials never leak to other goroutines.
-func asSandboxUser(root bool, fn func() error) error {
-	if root {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// setfsuid/setfsgid are per-thread and do not report errors usefully;
-		// verify by reading the value back.
-		unix.Setfsgid(SandboxGID)
-		unix.Setfsuid(SandboxUID)
-		if cur, _ := unix.SetfsuidRetUid(-1); cur != SandboxUID {
-			errc <- errors.New("switching filesystem uid failed")
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
-func handleWriteFile(st net.Conn, r *wire.Reader, f wire.Frame) {
+func handleWriteFile(st net.Conn, r *wire.Reader, f wire.Frame, v view) {
 	var req wire.WriteFile
 	if err := f.Decode(&req); err != nil || !filepath.IsAbs(req.Path) {
 		sendError(st, wire.CodeInvalid, "write-file: path must be absolute")
@@ -50,7 +24,7 @@ func handleWriteFile(st net.Conn, r *wire.Reader, f wire.Frame) {
 		mode = 0o644
 	}
 	// Receive into memory-bounded chunks straight to the file.
-	err := asSandboxUser(req.Root, func() error {
+	err := v.as(req.Root, func() error {
 		if req.Parents {
 			if err := os.MkdirAll(filepath.Dir(req.Path), 0o755); err != nil {
 				return err
@@ -91,7 +65,7 @@ func receiveFile(r *wire.Reader, w io.Writer) error {
 	}
 }
 
-func handleReadFile(st net.Conn, f wire.Frame) {
+func handleReadFile(st net.Conn, f wire.Frame, v view) {
 	var req wire.ReadFile
 	if err := f.Decode(&req); err != nil || !filepath.IsAbs(req.Path) {
 		sendError(st, wire.CodeInvalid, "read-file: path must be absolute")
@@ -99,7 +73,7 @@ func handleReadFile(st net.Conn, f wire.Frame) {
 	}
 	var in *os.File
 	var fi os.FileInfo
-	err := asSandboxUser(false, func() error {
+	err := v.as(false, func() error {
 		var err error
 		in, err = os.Open(req.Path)
 		if err != nil {
@@ -150,14 +124,14 @@ func handleReadFile(st net.Conn, f wire.Frame) {
 	_ = wire.WriteFrame(st, wire.TFileEnd, nil)
 }
 
-func handleStat(st net.Conn, f wire.Frame) {
+func handleStat(st net.Conn, f wire.Frame, v view) {
 	var req wire.PathRequest
 	if err := f.Decode(&req); err != nil || !filepath.IsAbs(req.Path) {
 		sendError(st, wire.CodeInvalid, "stat: path must be absolute")
 		return
 	}
 	var fi os.FileInfo
-	err := asSandboxUser(false, func() (err error) { fi, err = os.Stat(req.Path); return })
+	err := v.as(false, func() (err error) { fi, err = os.Stat(req.Path); return })
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		_ = wire.WriteJSON(st, wire.TStatResult, wire.FileInfo{Exists: false})
@@ -168,7 +142,7 @@ func handleStat(st net.Conn, f wire.Frame) {
 	}
 }
 
-func handleMkdir(st net.Conn, f wire.Frame) {
+func handleMkdir(st net.Conn, f wire.Frame, v view) {
 	var req wire.Mkdir
 	if err := f.Decode(&req); err != nil || !filepath.IsAbs(req.Path) {
 		sendError(st, wire.CodeInvalid, "mkdir: path must be absolute")
@@ -178,7 +152,7 @@ func handleMkdir(st net.Conn, f wire.Frame) {
 	if mode == 0 {
 		mode = 0o755
 	}
-	err := asSandboxUser(req.Root, func() error {
+	err := v.as(req.Root, func() error {
 		if req.Parents {
 			return os.MkdirAll(req.Path, mode)
 		}

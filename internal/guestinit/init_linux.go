@@ -37,6 +37,7 @@ func runInit() {
 	if err := setupSystem(); err != nil {
 		fatal("setting up the guest: %v", err)
 	}
+	preload := startPreload()
 	reaper := startReaper()
 	ctl, err := openControlPort(wire.ControlPortName)
 	if err != nil {
@@ -46,7 +47,7 @@ func runInit() {
 	if err != nil {
 		fatal("reading session secret: %v", err)
 	}
-	srv := &server{secret: secret, spawner: &spawner{reaper: reaper, cgroups: newCgroups()}, bootStart: start}
+	srv := &server{secret: secret, spawner: &spawner{reaper: reaper, cgroups: newCgroups()}, bootStart: start, preload: preload}
 	if err := srv.serve(ctl); err != nil {
 		// Level 2 reaches the console under "quiet", so the host shows
 		// why in the console tail.
@@ -77,7 +78,14 @@ func setupSystem() error {
 	if err := os.WriteFile("/proc/self/oom_score_adj", []byte("-1000"), 0); err != nil {
 		return fmt.Errorf("protecting PID 1 from the OOM killer: %w", err)
 	}
-	if err := loadModules(ModulesFile, true); err != nil {
+	// The host says on the command line when the VM has a network device:
+	// its driver then loads with the boot modules, concurrently, instead
+	// of adding to the handshake.
+	var extra []string
+	if hasNIC() {
+		extra = netModules
+	}
+	if err := loadModules(ModulesFile, true, extra...); err != nil {
 		return err
 	}
 	if err := loopbackUp(); err != nil {

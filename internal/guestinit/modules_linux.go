@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/voidbox/voidbox/internal/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +25,10 @@ type moduleManifest struct {
 }
 
 // ensureModules loads the named modules (from the manifest's on-demand
-// set) and their dependencies, in manifest order.
+// set) and their dependencies, each once its dependencies are in, the
+// independent ones concurrently. A module already loaded, or being loaded
+// by another goroutine (a preload), is waited for by the kernel and then
+// reported as present.
 func ensureModules(manifest string, names ...string) error {
 	b, err := os.ReadFile(manifest)
 	if err != nil {
@@ -34,6 +38,17 @@ func ensureModules(manifest string, names ...string) error {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("parsing %s: %w", manifest, err)
 	}
+	want, err := withDeps(m, names)
+	if err != nil {
+		return err
+	}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	return loadConcurrently(m, string(cmdline), func(name string, _ bool) bool { return want[name] })
+}
+
+// withDeps is the set of names and everything they depend on; a name
+// the manifest lacks is an error.
+func withDeps(m moduleManifest, names []string) (map[string]bool, error) {
 	deps := map[string][]string{}
 	for _, mod := range m.Modules {
 		deps[mod.Name] = mod.Deps
@@ -51,43 +66,19 @@ func ensureModules(manifest string, names ...string) error {
 	}
 	for _, n := range names {
 		if _, ok := deps[n]; !ok {
-			return fmt.Errorf("module %s is not in the guest image", n)
+			return nil, fmt.Errorf("module %s is not in the guest image", n)
 		}
 		add(n)
 	}
-	cmdline, _ := os.ReadFile("/proc/cmdline")
-	for _, mod := range m.Modules {
-		if !want[mod.Name] {
-			continue
-		}
-		if err := loadModule(mod.Path, moduleParams(string(cmdline), mod.Name)); err != nil {
-			return fmt.Errorf("loading module %s: %w", mod.Name, err)
-		}
-	}
-	return nil
+	return want, nil
 }
 
-// loadModules loads the manifest's boot modules (or all, if bootOnly is false)
-// with finit_module, passing the "name.param=value" arguments found on the
-// kernel command line, as modprobe would.
-func loadModules(manifest string, bootOnly bool) error {
-	b, err := os.ReadFile(manifest)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil // a kernel with everything built in needs no modules
-	}
-	if err != nil {
-		return err
-	}
-	var m moduleManifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("parsing %s: %w", manifest, err)
-	}
-	cmdline, _ := os.ReadFile("/proc/cmdline")
-	// Modules load concurrently, each once its dependencies are in: a probe
-	// that waits on its device (virtio_console) does not hold up the others.
+// loadConcurrently loads the manifest's modules that pick selects, each
+// once those of its dependencies that are selected are in.
+func loadConcurrently(m moduleManifest, cmdline string, pick func(name string, boot bool) bool) error {
 	done := map[string]chan struct{}{}
 	for _, mod := range m.Modules {
-		if !bootOnly || mod.Boot {
+		if pick(mod.Name, mod.Boot) {
 			done[mod.Name] = make(chan struct{})
 		}
 	}
@@ -107,13 +98,51 @@ func loadModules(manifest string, bootOnly bool) error {
 					<-dch
 				}
 			}
-			if err := loadModule(mod.Path, moduleParams(string(cmdline), mod.Name)); err != nil {
+			if loaded(mod.Name) {
+				return
+			}
+			if err := loadModule(mod.Path, moduleParams(cmdline, mod.Name)); err != nil {
 				errs[i] = fmt.Errorf("loading module %s: %w", mod.Name, err)
 			}
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// loadModules loads the manifest's boot modules (or all, if bootOnly is false)
+// and the extra ones with their dependencies, with finit_module, passing the
+// "name.param=value" arguments found on the kernel command line, as
+// modprobe would.
+func loadModules(manifest string, bootOnly bool, extra ...string) error {
+	b, err := os.ReadFile(manifest)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a kernel with everything built in needs no modules
+	}
+	if err != nil {
+		return err
+	}
+	var m moduleManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("parsing %s: %w", manifest, err)
+	}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	// Modules load concurrently, each once its dependencies are in: a probe
+	// that waits on its device (virtio_console) does not hold up the others.
+	want, err := withDeps(m, extra)
+	if err != nil {
+		return err
+	}
+	return loadConcurrently(m, string(cmdline), func(name string, boot bool) bool { return !bootOnly || boot || want[name] })
+}
+
+// loaded reports whether module name is live already (a preload, or an
+// earlier feature, loaded it). finit_module would say so too, but only
+// after reading and verifying the whole module, which costs tens of
+// milliseconds under TCG.
+func loaded(name string) bool {
+	b, err := os.ReadFile("/sys/module/" + strings.ReplaceAll(name, "-", "_") + "/initstate")
+	return err == nil && strings.TrimSpace(string(b)) == "live"
 }
 
 func loadModule(path, params string) error {
@@ -141,4 +170,32 @@ func moduleParams(cmdline, name string) string {
 		}
 	}
 	return strings.Join(params, " ")
+}
+
+// startPreload loads, in the background, the on-demand modules the host
+// named on the kernel command line (voidbox.preload=a,b: those the
+// handshake will need, such as the image root's), so their loading overlaps
+// the rest of the boot instead of following the host's hello. The channel
+// is closed when they are loaded; a failure only logs: the handshake loads
+// them again and reports it.
+func startPreload() <-chan struct{} {
+	done := make(chan struct{})
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	var names []string
+	for _, w := range strings.Fields(string(cmdline)) {
+		if v, ok := strings.CutPrefix(w, wire.PreloadParam+"="); ok {
+			names = strings.Split(v, ",")
+		}
+	}
+	if len(names) == 0 {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		if err := ensureModules(ModulesFile, names...); err != nil {
+			logf(4, "preloading modules: %v", err)
+		}
+	}()
+	return done
 }

@@ -3,7 +3,6 @@ package guestinit
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -13,7 +12,7 @@ import (
 
 // handleMount mounts a host virtio-9p share. Modules for 9p are loaded on
 // first use, so boots that need no share do not pay for them.
-func handleMount(st net.Conn, f wire.Frame) {
+func handleMount(st net.Conn, f wire.Frame, v view) {
 	var req wire.Mount
 	if err := f.Decode(&req); err != nil || !filepath.IsAbs(req.Path) || req.Tag == "" || strings.ContainsAny(req.Tag, ", ") {
 		sendError(st, wire.CodeInvalid, "mount: need a tag and an absolute path")
@@ -21,10 +20,6 @@ func handleMount(st net.Conn, f wire.Frame) {
 	}
 	if err := ensureModules(ModulesFile, "9p", "9pnet_virtio"); err != nil {
 		sendError(st, wire.CodeInternal, "mount: "+err.Error())
-		return
-	}
-	if err := os.MkdirAll(req.Path, 0o755); err != nil {
-		replyErr(st, err)
 		return
 	}
 	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
@@ -35,7 +30,14 @@ func handleMount(st net.Conn, f wire.Frame) {
 		flags |= unix.MS_RDONLY
 		opts += ",cache=loose"
 	}
-	if err := unix.Mount(req.Tag, req.Path, "9p", flags, opts); err != nil {
+	// In the view: the mount point resolves where commands will look.
+	err := v.as(true, func() error {
+		if err := mountPoint(req.Path); err != nil {
+			return err
+		}
+		return unix.Mount(req.Tag, req.Path, "9p", flags, opts)
+	})
+	if err != nil {
 		sendError(st, wire.CodeInternal, fmt.Sprintf("mount %s on %s: %v", req.Tag, req.Path, err))
 		return
 	}

@@ -19,8 +19,12 @@ type server struct {
 	secret    []byte
 	spawner   *spawner
 	bootStart time.Time
+	preload   <-chan struct{} // closed once the modules the host asked to preload are in
 
 	listeners []listener // opened during the handshake
+	// view is the file system commands and file requests see; set during
+	// the handshake, before any stream is served, and never changed.
+	view view
 
 	mu           sync.Mutex // guards policy, sess and shuttingDown
 	policy       wire.Policy
@@ -103,16 +107,30 @@ func (srv *server) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 		return reject("bad secret")
 	}
 	// The policy is known from here on: mount the sandbox user's
-	// filesystems with its disk budget before anything can run.
-	if _, err := mountUserFS(h.Policy.DiskBytes); err != nil {
+	// filesystems with its disk budget, and the image root, images and
+	// host shares asked for, before anything can run.
+	<-srv.preload
+	if srv.view, _, err = setupStorage(h.Policy, h.Storage); err != nil {
 		return reject(err.Error())
 	}
 	if srv.listeners, err = openListeners(h.Listeners); err != nil {
 		return reject(err.Error())
 	}
+	if h.Network != nil {
+		if err := configureNetwork(h.Network); err != nil {
+			return reject(err.Error())
+		}
+		// Commands resolve through the view's /etc (an image root's own).
+		if err := srv.view.as(true, func() error { return writeResolvConf(h.Network.DNS) }); err != nil {
+			return reject(err.Error())
+		}
+	}
+	if err := srv.view.as(true, func() error { return addCACerts(h.CACerts) }); err != nil {
+		return reject("adding CA certificates: " + err.Error())
+	}
 	if h.Policy.AllowedCommands != nil {
 		// Before any command can run: the kernel checks every exec.
-		g, err := startExecGuard(h.Policy.AllowedCommands)
+		g, err := startExecGuard(h.Policy.AllowedCommands, h.Policy.TrustedDirs, srv.view.root)
 		if err != nil {
 			return reject(err.Error())
 		}
@@ -141,16 +159,18 @@ func (srv *server) handle(st net.Conn) {
 	switch f.Type {
 	case wire.TExec:
 		srv.handleExec(st, r, f)
+	case wire.TPty:
+		srv.handlePty(st, r, f)
 	case wire.TWriteFile:
-		handleWriteFile(st, r, f)
+		handleWriteFile(st, r, f, srv.view)
 	case wire.TReadFile:
-		handleReadFile(st, f)
+		handleReadFile(st, f, srv.view)
 	case wire.TStat:
-		handleStat(st, f)
+		handleStat(st, f, srv.view)
 	case wire.TMkdir:
-		handleMkdir(st, f)
+		handleMkdir(st, f, srv.view)
 	case wire.TMount:
-		handleMount(st, f)
+		handleMount(st, f, srv.view)
 	case wire.TPing:
 		_ = wire.WriteJSON(st, wire.TPong, wire.Pong{UptimeMillis: uptimeMillis()})
 	case wire.TShutdown:

@@ -21,6 +21,9 @@ type spawnSpec struct {
 	Dir    string
 	Limits wire.Limits
 	Root   bool
+	// Chroot is the view's root the command runs in ("" for the
+	// initramfs); Path and Dir are inside it.
+	Chroot string
 	// Guarded: under the exec guard (the sandbox user's commands when an
 	// allowlist is set), forked from the filtered thread.
 	Guarded bool
@@ -148,16 +151,7 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 		}
 		return nil, err
 	}
-	sys := &syscall.SysProcAttr{Setpgid: true, Ptrace: true}
-	// Born in its cgroup (clone3 CLONE_INTO_CGROUP): moving it there
-	// afterwards would wait for an RCU grace period on every exec.
-	cg := s.cgroups.get()
-	if cg != nil {
-		sys.UseCgroupFD, sys.CgroupFD = true, cg.fd
-	}
-	if !spec.Root {
-		sys.Credential = &syscall.Credential{Uid: SandboxUID, Gid: SandboxGID, Groups: []uint32{SandboxGID}}
-	}
+	sys, cg := s.sysAttr(spec, &syscall.SysProcAttr{Setpgid: true, Ptrace: true})
 	attr := &syscall.ProcAttr{
 		Dir:   spec.Dir,
 		Env:   spec.Env,
@@ -184,6 +178,39 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 		return nil, err
 	}
 	return &process{pid: pid, cgroup: cg, stdout: outR, stderr: errR, done: done, stdin: inW}, nil
+}
+
+// sysAttr completes a command's process attributes: its own cgroup and,
+// unless it runs as root, the sandbox user.
+func (s *spawner) sysAttr(spec spawnSpec, sys *syscall.SysProcAttr) (*syscall.SysProcAttr, *cgroup) {
+	// Born in its cgroup (clone3 CLONE_INTO_CGROUP): moving it there
+	// afterwards would wait for an RCU grace period on every exec.
+	cg := s.cgroups.get()
+	if cg != nil {
+		sys.UseCgroupFD, sys.CgroupFD = true, cg.fd
+	}
+	if !spec.Root {
+		sys.Credential = &syscall.Credential{Uid: SandboxUID, Gid: SandboxGID, Groups: []uint32{SandboxGID}}
+	}
+	sys.Chroot = spec.Chroot
+	return sys, cg
+}
+
+// startOnTTY runs spec with tty as its stdin, stdout and stderr, leading a
+// new session whose controlling terminal is tty — the terminal's line
+// discipline then turns Ctrl-C, Ctrl-Z and Ctrl-\ into signals for the
+// foreground job. Traced at exec like start, for the rlimits.
+func (s *spawner) startOnTTY(spec spawnSpec, tty *os.File) (*process, error) {
+	sys, cg := s.sysAttr(spec, &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Ptrace: true})
+	fd := tty.Fd()
+	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: spec.Env, Files: []uintptr{fd, fd, fd}, Sys: sys}
+	done := make(chan exitStatus, 1)
+	pid, err := s.forkTraced(spec, attr, done)
+	if err != nil {
+		s.cgroups.put(cg)
+		return nil, err
+	}
+	return &process{pid: pid, cgroup: cg, done: done}, nil
 }
 
 // forkTraced starts the child stopped at its exec, applies the limits and

@@ -73,8 +73,11 @@ func diskBudget(requested, avail int64) (int64, error) {
 }
 
 // mountUserFS mounts the sandbox user's budget of size bytes (0: default)
-// and returns the size used. Precondition: no command has run yet.
-func mountUserFS(requested int64) (int64, error) {
+// and returns the size used. With an image, overlay mounts the image root
+// with its writable layer in the same tmpfs (its argument is where the
+// tmpfs is staged), before the user's directories are queued on b to be
+// bound into the view. Precondition: no command has run yet.
+func mountUserFS(requested int64, b *batch, overlay func(stage string) error) (int64, error) {
 	avail, err := memAvailable()
 	if err != nil {
 		return 0, err
@@ -90,12 +93,17 @@ func mountUserFS(requested int64) (int64, error) {
 	if err := unix.Mount("tmpfs", userFSStage, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		return 0, fmt.Errorf("mounting the sandbox user's tmpfs: %w", err)
 	}
+	if overlay != nil {
+		if err := overlay(userFSStage); err != nil {
+			return 0, err
+		}
+	}
 	for _, d := range userDirs {
-		if err := bindUserDir(d); err != nil {
+		if err := bindUserDir(d, b); err != nil {
 			return 0, fmt.Errorf("mounting %s: %w", d.target, err)
 		}
 	}
-	// The binds keep the filesystem; the staging path goes.
+	// The binds (and the overlay) keep the filesystem; the staging path goes.
 	if err := unix.Unmount(userFSStage, unix.MNT_DETACH); err != nil {
 		return 0, fmt.Errorf("detaching %s: %w", userFSStage, err)
 	}
@@ -103,7 +111,7 @@ func mountUserFS(requested int64) (int64, error) {
 	return size, nil
 }
 
-func bindUserDir(d userDir) error {
+func bindUserDir(d userDir, b *batch) error {
 	src := userFSStage + "/" + d.sub
 	if err := os.Mkdir(src, 0o700); err != nil {
 		return err
@@ -116,14 +124,12 @@ func bindUserDir(d userDir) error {
 	if err := os.Chmod(src, d.mode); err != nil { // umask-independent, sticky bit included
 		return err
 	}
-	if err := os.MkdirAll(d.target, 0o755); err != nil {
+	fd, err := cloneTree(src, false, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	if err != nil {
 		return err
 	}
-	if err := unix.Mount(src, d.target, "", unix.MS_BIND, ""); err != nil {
-		return err
-	}
-	// A bind takes the flags only on a remount.
-	return unix.Mount("", d.target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_NOSUID|unix.MS_NODEV, "")
+	b.attach(fd, d.target)
+	return nil
 }
 
 // memAvailable reads MemAvailable from /proc/meminfo, in bytes.

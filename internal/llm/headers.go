@@ -81,7 +81,8 @@ func connectionTokens(h http.Header) map[string]bool {
 
 // outboundHeader builds the upstream request's header: the guest's harmless
 // fields (anthropic-beta, user-agent, SDK telemetry) plus our credential.
-func outboundHeader(in http.Header, p resolved, ep endpoint, hasBody bool) http.Header {
+// bearer is the login token of a Token provider ("" otherwise).
+func outboundHeader(in http.Header, p resolved, ep endpoint, hasBody bool, bearer string) http.Header {
 	conn := connectionTokens(in)
 	out := make(http.Header, len(in)+3)
 	for name, vals := range in {
@@ -99,6 +100,13 @@ func outboundHeader(in http.Header, p resolved, ep endpoint, hasBody bool) http.
 	if ep.format == formatAnthropic && out.Get("Anthropic-Version") == "" {
 		out.Set("Anthropic-Version", "2023-06-01")
 	}
+	if p.Kind == KindClaudePersonal {
+		// Anthropic's API takes a subscription's OAuth token only with this
+		// beta flag; the guest's own flags (Claude Code sends several) stay.
+		out.Add("Anthropic-Beta", oauthBeta)
+		out.Set("Authorization", "Bearer "+bearer)
+		return out
+	}
 	if p.APIKey.Empty() {
 		return out
 	}
@@ -110,6 +118,9 @@ func outboundHeader(in http.Header, p resolved, ep endpoint, hasBody bool) http.
 	}
 	return out
 }
+
+// oauthBeta is the anthropic-beta flag that admits OAuth bearer tokens.
+const oauthBeta = "oauth-2025-04-20"
 
 // droppedResponse are upstream fields the guest gets no value from or that
 // we cannot pass on faithfully.

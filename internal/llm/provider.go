@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -29,19 +30,28 @@ const (
 	// KindCustom is any Anthropic-compatible Messages API at an explicit
 	// BaseURL (an LLM proxy, LM Studio, a self-hosted router).
 	KindCustom Kind = "custom"
+	// KindClaudePersonal is Anthropic's Messages API reached with the host
+	// user's Claude subscription login (an OAuth bearer token from
+	// Provider.Token) instead of an API key.
+	KindClaudePersonal Kind = "claude-personal"
+	// KindLMStudio is LM Studio's local server: OpenAI-compatible, and its
+	// Anthropic-compatible /v1/messages for Claude Code. No key by default.
+	KindLMStudio Kind = "lm-studio"
 )
 
 // providerNames maps every accepted spelling to its Kind. "claude" is the
 // seed's name for the Anthropic API.
 var providerNames = map[string]Kind{
-	"anthropic": KindAnthropic,
-	"claude":    KindAnthropic,
-	"openai":    KindOpenAI,
-	"ollama":    KindOllama,
-	"custom":    KindCustom,
+	"anthropic":       KindAnthropic,
+	"claude":          KindAnthropic,
+	"openai":          KindOpenAI,
+	"ollama":          KindOllama,
+	"custom":          KindCustom,
+	"claude-personal": KindClaudePersonal,
+	"lm-studio":       KindLMStudio,
 }
 
-const validProviderNames = "anthropic, claude, custom, ollama, openai"
+const validProviderNames = "anthropic, claude, claude-personal, custom, lm-studio, ollama, openai"
 
 // ParseProviderKind maps a spec's provider name to a Kind. Unknown names are
 // an error listing the valid ones (the seed silently fell back to Claude).
@@ -49,11 +59,8 @@ func ParseProviderKind(name string) (Kind, error) {
 	if k, ok := providerNames[strings.ToLower(strings.TrimSpace(name))]; ok {
 		return k, nil
 	}
-	switch name {
-	case "claude-personal", "codex":
-		// Both work by copying the user's login into the guest, which
-		// voidbox never does.
-		return "", fmt.Errorf("%w %q: it needs credentials inside the guest (valid: %s)", ErrUnknownProvider, name, validProviderNames)
+	if name == "codex" {
+		return "", fmt.Errorf("%w %q: the Codex CLI is not a voidbox runtime yet (valid: %s)", ErrUnknownProvider, name, validProviderNames)
 	}
 	return "", fmt.Errorf("%w %q (valid: %s)", ErrUnknownProvider, name, validProviderNames)
 }
@@ -70,10 +77,13 @@ func (k *Kind) UnmarshalText(b []byte) error {
 
 func (k Kind) String() string { return string(k) }
 
+// local reports a model server on the user's own machine: free, no key.
+func (k Kind) local() bool { return k == KindOllama || k == KindLMStudio }
+
 // wire is the API dialect a Kind speaks by default.
 func (k Kind) wire() apiFormat {
 	switch k {
-	case KindOpenAI:
+	case KindOpenAI, KindLMStudio:
 		return formatOpenAI
 	case KindOllama:
 		return formatOllama
@@ -96,6 +106,10 @@ type Provider struct {
 	APIKeyEnv string
 	// APIKey, when set, is used instead of reading APIKeyEnv (library use).
 	APIKey Secret
+	// Token supplies the bearer token of KindClaudePersonal (required for
+	// it, refused for the others); it is asked on every request, so it can
+	// refresh an expiring login.
+	Token TokenSource
 	// Model fills in the "model" field of a request that names none. A
 	// request that names a model keeps it: agents such as Claude Code use a
 	// small model for side tasks, and accounting prices whatever ran.
@@ -108,6 +122,9 @@ var (
 		KindAnthropic: "https://api.anthropic.com",
 		KindOpenAI:    "https://api.openai.com",
 		KindOllama:    "http://127.0.0.1:11434",
+		// LM Studio's server listens on localhost:1234 by default.
+		KindLMStudio:       "http://localhost:1234",
+		KindClaudePersonal: "https://api.anthropic.com",
 	}
 	defaultKeyEnv = map[Kind]string{
 		KindAnthropic: "ANTHROPIC_API_KEY",
@@ -128,6 +145,15 @@ func (p Provider) resolve(lookup func(string) (string, bool)) (resolved, error) 
 		lookup = os.LookupEnv
 	}
 	var errs []error
+	if p.Kind == KindClaudePersonal && p.Token == nil {
+		errs = append(errs, fmt.Errorf("token: %w: provider claude-personal needs the host's Claude login", ErrInvalid))
+	}
+	if p.Kind != KindClaudePersonal && p.Token != nil {
+		errs = append(errs, fmt.Errorf("token: %w: only provider claude-personal uses a login token", ErrInvalid))
+	}
+	if p.Kind == KindClaudePersonal && (p.APIKeyEnv != "" || !p.APIKey.Empty()) {
+		errs = append(errs, fmt.Errorf("api key: %w: provider claude-personal uses the Claude login, not an API key", ErrInvalid))
+	}
 	if _, ok := defaultBaseURL[p.Kind]; !ok && p.Kind != KindCustom {
 		errs = append(errs, fmt.Errorf("kind: %w %q (valid: %s)", ErrUnknownProvider, p.Kind, validProviderNames))
 	}
@@ -141,6 +167,11 @@ func (p Provider) resolve(lookup func(string) (string, bool)) (resolved, error) 
 		u, err := parseBaseURL(p.BaseURL)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("base_url: %w", err))
+		}
+		if u != nil && p.Kind == KindLMStudio {
+			// LM Studio's documented base URL ends in /v1; the gateway adds
+			// the /v1/... paths itself.
+			u.Path = strings.TrimSuffix(u.Path, "/v1")
 		}
 		base = u
 	}
@@ -197,3 +228,9 @@ func parseBaseURL(raw string) (*url.URL, error) {
 // DefaultKeyEnv is the host variable a provider kind reads its key from when
 // the spec names none ("" for kinds without a key).
 func DefaultKeyEnv(k Kind) string { return defaultKeyEnv[k] }
+
+// TokenSource hands out the current bearer token of a login, refreshing it
+// when needed. It must be safe for concurrent use.
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+}

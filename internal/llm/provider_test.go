@@ -12,15 +12,16 @@ func TestParseProviderKind(t *testing.T) {
 	for in, want := range map[string]llm.Kind{
 		"anthropic": llm.KindAnthropic, "claude": llm.KindAnthropic, "Claude": llm.KindAnthropic,
 		"openai": llm.KindOpenAI, "ollama": llm.KindOllama, "custom": llm.KindCustom,
+		"claude-personal": llm.KindClaudePersonal, "lm-studio": llm.KindLMStudio,
 	} {
 		got, err := llm.ParseProviderKind(in)
 		if err != nil || got != want {
 			t.Errorf("%q: %v %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "lm-studio", "codex", "claude-personal", "gemini"} {
+	for _, in := range []string{"", "codex", "gemini", "lmstudio"} {
 		_, err := llm.ParseProviderKind(in)
-		if !errors.Is(err, llm.ErrUnknownProvider) || !strings.Contains(err.Error(), "anthropic, claude, custom, ollama, openai") {
+		if !errors.Is(err, llm.ErrUnknownProvider) || !strings.Contains(err.Error(), "anthropic, claude, claude-personal, custom, lm-studio, ollama, openai") {
 			t.Errorf("%q: %v", in, err)
 		}
 	}
@@ -47,6 +48,9 @@ func TestNewGatewayResolvesKeys(t *testing.T) {
 		{"openai named env", llm.Provider{Kind: llm.KindOpenAI, APIKeyEnv: "MY_OAI"}, map[string]string{"MY_OAI": "k"}, nil, "https://api.openai.com"},
 		{"openai blank", llm.Provider{Kind: llm.KindOpenAI}, map[string]string{"OPENAI_API_KEY": "  "}, []string{"OPENAI_API_KEY"}, ""},
 		{"ollama needs none", llm.Provider{Kind: llm.KindOllama}, nil, nil, "http://127.0.0.1:11434"},
+		{"lm-studio needs none", llm.Provider{Kind: llm.KindLMStudio}, nil, nil, "http://localhost:1234"},
+		{"lm-studio /v1 base", llm.Provider{Kind: llm.KindLMStudio, BaseURL: "http://127.0.0.1:4321/v1/"}, nil, nil, "http://127.0.0.1:4321/v1/"},
+		{"claude-personal needs a login", llm.Provider{Kind: llm.KindClaudePersonal}, nil, []string{"needs the host's Claude login"}, ""},
 		{"custom needs url", llm.Provider{Kind: llm.KindCustom}, nil, []string{"base_url", "required for provider custom"}, ""},
 		{"custom no key", llm.Provider{Kind: llm.KindCustom, BaseURL: "http://127.0.0.1:1234/"}, map[string]string{"ANTHROPIC_API_KEY": "k"}, nil, "http://127.0.0.1:1234/"},
 		{"custom named key missing", llm.Provider{Kind: llm.KindCustom, BaseURL: "http://h", APIKeyEnv: "PROXY_KEY"}, nil, []string{"PROXY_KEY"}, ""},

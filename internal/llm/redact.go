@@ -7,18 +7,29 @@ import "strings"
 // gateway never formats the key itself; this is the second line of defence.
 type redactor struct {
 	key string
+	// token is a login's current bearer token (it changes on refresh, so
+	// each request makes its own redactor with it).
+	token string
+}
+
+// with returns r also scrubbing a login token.
+func (r redactor) with(token string) redactor {
+	r.token = token
+	return r
 }
 
 func (r redactor) string(s string) string {
-	if r.key == "" || !strings.Contains(s, r.key) {
-		return s
+	for _, k := range []string{r.key, r.token} {
+		if k != "" && strings.Contains(s, k) {
+			s = strings.ReplaceAll(s, k, redacted)
+		}
 	}
-	return strings.ReplaceAll(s, r.key, redacted)
+	return s
 }
 
 func (r redactor) bytes(b []byte) []byte {
-	if r.key == "" || !strings.Contains(string(b), r.key) {
+	if (r.key == "" || !strings.Contains(string(b), r.key)) && (r.token == "" || !strings.Contains(string(b), r.token)) {
 		return b
 	}
-	return []byte(strings.ReplaceAll(string(b), r.key, redacted))
+	return []byte(r.string(string(b)))
 }

@@ -38,8 +38,14 @@ type endpoint struct {
 // Ollama also gets POST /v1/messages: Ollama ≥ 0.14 serves the Anthropic
 // Messages API, which is how Claude Code runs against a local model.
 var allowlist = map[Kind][]endpoint{
-	KindAnthropic: anthropicEndpoints,
-	KindCustom:    anthropicEndpoints,
+	KindAnthropic:      anthropicEndpoints,
+	KindCustom:         anthropicEndpoints,
+	KindClaudePersonal: anthropicEndpoints,
+	KindLMStudio: {
+		{method: http.MethodPost, path: "/v1/chat/completions", format: formatOpenAI, usage: usageGenerate},
+		{method: http.MethodGet, path: "/v1/models", format: formatOpenAI},
+		{method: http.MethodPost, path: "/v1/messages", format: formatAnthropic, usage: usageGenerate},
+	},
 	KindOpenAI: {
 		{method: http.MethodPost, path: "/v1/chat/completions", format: formatOpenAI, usage: usageGenerate},
 		{method: http.MethodGet, path: "/v1/models", format: formatOpenAI},

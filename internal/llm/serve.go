@@ -54,6 +54,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ep.format, ev.Status, "voidbox llm gateway: "+err.Error())
 		return
 	}
+	red, bearer := g.red, ""
+	if g.prov.Token != nil {
+		tok, err := g.prov.Token.Token(r.Context())
+		if err != nil {
+			ev.Status, ev.Error = http.StatusBadGateway, "login: "+err.Error()
+			writeError(w, ep.format, ev.Status, "voidbox llm gateway: "+ev.Error)
+			return
+		}
+		red, bearer = g.red.with(tok), tok
+	}
 	select {
 	case g.streams <- struct{}{}: // at most MaxConcurrent requests of the box at the provider
 		defer func() { <-g.streams }()
@@ -72,25 +82,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { g.budget.spent(ev) }()
 	}
 	ev.Forwarded = true
-	resp, err := g.roundTrip(r, ep, out, query)
+	resp, err := g.roundTrip(r, ep, out, query, bearer)
 	if err != nil {
 		ev.Status = http.StatusBadGateway
-		ev.Error = g.red.string("provider unreachable: " + err.Error())
+		ev.Error = red.string("provider unreachable: " + err.Error())
 		writeError(w, ep.format, ev.Status, fmt.Sprintf("voidbox llm gateway: provider %s at %s: %s", g.prov.Kind, g.prov.base.Redacted(), ev.Error))
 		return
 	}
 	defer resp.Body.Close()
 	ev.Status = resp.StatusCode
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ev.Error = g.relayError(w, resp)
+		ev.Error = g.relayError(w, resp, red)
 		return
 	}
 	m, streamed := newMeter(ep, resp.Header.Get("Content-Type"))
 	ev.Streamed = streamed
-	copyResponseHeader(w.Header(), resp.Header, g.red)
+	copyResponseHeader(w.Header(), resp.Header, red)
 	w.WriteHeader(resp.StatusCode)
 	if err := relayBody(w, resp.Body, m); err != nil {
-		ev.Error = g.red.string(err.Error())
+		ev.Error = red.string(err.Error())
 	}
 	g.account(&ev, ep, info, m.finish())
 }
@@ -132,7 +142,8 @@ func forwardQuery(raw string) (string, error) {
 
 // roundTrip sends the request to the configured provider. The URL is built
 // from the provider's base and our endpoint constant only.
-func (g *Gateway) roundTrip(r *http.Request, ep endpoint, body []byte, query string) (*http.Response, error) {
+// bearer is the login token of a Token provider ("" otherwise).
+func (g *Gateway) roundTrip(r *http.Request, ep endpoint, body []byte, query, bearer string) (*http.Response, error) {
 	target := *g.prov.base
 	target.Path = g.prov.base.Path + ep.path
 	target.RawQuery = query
@@ -145,17 +156,17 @@ func (g *Gateway) roundTrip(r *http.Request, ep endpoint, body []byte, query str
 	if err != nil {
 		return nil, err
 	}
-	req.Header = outboundHeader(r.Header, g.prov, ep, body != nil)
+	req.Header = outboundHeader(r.Header, g.prov, ep, body != nil, bearer)
 	// RoundTrip, unlike http.Client, never follows redirects or keeps cookies.
 	return g.transport.RoundTrip(req)
 }
 
 // relayError passes a provider error through with the key scrubbed from its
 // body and headers. It returns a short description for the event.
-func (g *Gateway) relayError(w http.ResponseWriter, resp *http.Response) string {
+func (g *Gateway) relayError(w http.ResponseWriter, resp *http.Response, red redactor) string {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
-	body = g.red.bytes(body)
-	copyResponseHeader(w.Header(), resp.Header, g.red)
+	body = red.bytes(body)
+	copyResponseHeader(w.Header(), resp.Header, red)
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(body) // the guest hung up; the event still records the status
 	msg := fmt.Sprintf("provider returned %d", resp.StatusCode)
@@ -228,13 +239,13 @@ func (g *Gateway) account(ev *RequestEvent, ep endpoint, info requestInfo, rep u
 	}
 	if !rep.found {
 		// A successful generation we could not count: its cost is unknown.
-		ev.Priced = g.prov.Kind == KindOllama
+		ev.Priced = g.prov.Kind.local()
 		if ev.Error == "" {
 			ev.Error = "no usage in provider response"
 		}
 		return
 	}
-	if g.prov.Kind == KindOllama {
+	if g.prov.Kind.local() {
 		return // local models cost nothing
 	}
 	price, ok := g.prices.lookup(ev.Model)

@@ -19,7 +19,7 @@ import (
 // renamed into blobs/. Anything else removes it.
 func (s *Store) fetchBlob(ctx context.Context, d string, size int64, open func() (io.ReadCloser, error), p *layerMeter) error {
 	final := s.blobPath(d)
-	if _, err := os.Stat(final); err == nil {
+	if fi, err := os.Stat(final); err == nil && fi.Size() == size {
 		p.cached()
 		return nil
 	}
@@ -29,10 +29,11 @@ func (s *Store) fetchBlob(ctx context.Context, d string, size int64, open func()
 		return err
 	}
 	defer l.Close()
-	if _, err := os.Stat(final); err == nil { // fetched by another pull while we waited
+	if fi, err := os.Stat(final); err == nil && fi.Size() == size { // fetched by another pull while we waited
 		p.cached()
 		return nil
 	}
+	os.Remove(final) // damaged (cut short): fetched again
 	p.start()
 	rc, err := open()
 	if err != nil {

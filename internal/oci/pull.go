@@ -244,6 +244,11 @@ func (s *Store) complete(im *Image) bool {
 			return false
 		}
 	}
+	for _, l := range im.Layers { // a layer cut short is fetched again
+		if fi, err := os.Stat(s.blobPath(l.Digest)); err != nil || fi.Size() != l.Size {
+			return false
+		}
+	}
 	return true
 }
 

@@ -43,7 +43,7 @@ func (s *Store) BuildRootFS(ctx context.Context, refOrDigest string, o RootFSOpt
 		return nil, err
 	}
 	out := filepath.Join(s.imageDir(d), "rootfs."+string(f))
-	if fi, err := os.Stat(out); err == nil {
+	if fi, err := os.Stat(out); err == nil && s.rootFSIntact(d, out) == nil {
 		s.touch(d)
 		return &RootFS{Path: out, Size: fi.Size()}, nil
 	}
@@ -62,8 +62,13 @@ func (s *Store) BuildRootFS(ctx context.Context, refOrDigest string, o RootFSOpt
 		return nil, err
 	}
 	if fi, err := os.Stat(out); err == nil {
-		s.touch(d)
-		return &RootFS{Path: out, Size: fi.Size()}, nil
+		if damage := s.rootFSIntact(d, out); damage == nil {
+			s.touch(d)
+			return &RootFS{Path: out, Size: fi.Size()}, nil
+		} else {
+			line(o.Progress, "repairing the cache: %v", damage)
+			os.Remove(out)
+		}
 	}
 	var openers []rootfs.Opener
 	for _, layer := range im.Layers {
@@ -74,6 +79,9 @@ func (s *Store) BuildRootFS(ctx context.Context, refOrDigest string, o RootFSOpt
 	res, err := rootfs.Build(ctx, out, openers, rootfs.Options{Format: f, TmpDir: filepath.Join(s.dir, "tmp")})
 	if err != nil {
 		return nil, fmt.Errorf("building the root file system of %s: %w", ShortDigest(d), err)
+	}
+	if err := s.recordRootFS(d, out); err != nil {
+		return nil, fmt.Errorf("recording the root file system of %s: %w", ShortDigest(d), err)
 	}
 	s.touch(d)
 	line(o.Progress, "built %s: %d files, %s of contents, image %s, in %s (layers %s, mkfs %s)", out, res.Files,

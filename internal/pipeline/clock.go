@@ -7,8 +7,7 @@ import (
 
 // Clock is the engine's view of time: timestamps for events and reports, and
 // the wait between retries. Tests inject one to observe backoff without
-// sleeping; per-attempt timeouts always use the real clock through
-// context.WithTimeout.
+// sleeping; per-attempt timeouts always use the real clock (attemptDeadline).
 type Clock interface {
 	Now() time.Time
 	// Sleep waits for d or until ctx ends, returning ctx's error in the

@@ -25,6 +25,14 @@ type Node struct {
 	Backoff time.Duration
 	// Timeout bounds each attempt; zero means no limit.
 	Timeout time.Duration
+	// Service marks a long-running stage (the Runner must be a
+	// ServiceRunner): it counts as succeeded for its dependants once it says
+	// it is ready, keeps running while the run has other stages to run, and
+	// is stopped when they are done; ending on its own before that fails the
+	// run. Timeout bounds the time to become ready (default
+	// DefaultReadyTimeout), not the service's life. A ready service holds no
+	// MaxParallel slot, so its dependants can always start.
+	Service bool
 	// Group is for display only: the parallel group (pipelines) or
 	// topological level (workflows) the node belongs to.
 	Group int

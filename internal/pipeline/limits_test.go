@@ -148,3 +148,40 @@ func (s sleepUntil) Sleep(ctx context.Context, _ time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// queueRunner emits vm.queued, sleeps wait, emits vm.admitted and then
+// works for work: a stage whose VM waited for a host-wide slot.
+type queueRunner struct{ wait, work time.Duration }
+
+func (q queueRunner) RunStage(ctx context.Context, _ *pipeline.Node, _ int, _ []byte, emit func(event.Data)) (pipeline.Output, error) {
+	emit(event.VMQueued{Ahead: 3})
+	select {
+	case <-time.After(q.wait):
+	case <-ctx.Done():
+		return pipeline.Output{}, ctx.Err()
+	}
+	emit(event.VMAdmitted{WaitMS: q.wait.Milliseconds()})
+	select {
+	case <-time.After(q.work):
+		return pipeline.Output{Data: []byte("ok")}, nil
+	case <-ctx.Done():
+		return pipeline.Output{}, ctx.Err()
+	}
+}
+
+// TestTimeoutExcludesTheVMQueue: an attempt's timeout does not run while
+// its VM waits for a slot, and does run while it works.
+func TestTimeoutExcludesTheVMQueue(t *testing.T) {
+	g, err := pipeline.NewPipeline("q").Pipe(pipeline.Node{ID: "a", Timeout: 300 * time.Millisecond}).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := pipeline.Run(context.Background(), g, queueRunner{wait: 600 * time.Millisecond, work: 100 * time.Millisecond}, pipeline.Options{})
+	if err != nil || rep.Status != pipeline.StatusSucceeded {
+		t.Fatalf("queued 600ms with a 300ms timeout: %v (%v)", rep.Status, err)
+	}
+	rep, err = pipeline.Run(context.Background(), g, queueRunner{wait: 10 * time.Millisecond, work: 600 * time.Millisecond}, pipeline.Options{})
+	if rep.Status != pipeline.StatusFailed || !errors.Is(err, pipeline.ErrTimeout) {
+		t.Fatalf("worked 600ms with a 300ms timeout: %v (%v)", rep.Status, err)
+	}
+}

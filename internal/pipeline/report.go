@@ -65,9 +65,25 @@ type StageReport struct {
 	// Reason says why a stage was skipped or cancelled before it ran.
 	Reason string `json:"reason,omitempty"`
 	Detail any    `json:"detail,omitempty"`
+	// StderrTail is the end of the last attempt's stderr when it failed.
+	StderrTail []string `json:"stderr_tail,omitempty"`
+	// Service is set for service stages.
+	Service *ServiceReport `json:"service,omitempty"`
 	// Output is the data of the successful attempt; not in JSON (it can be
 	// large, and the run's final output is in Report.Output).
 	Output []byte `json:"-"`
+}
+
+// ServiceReport is how a service stage's last attempt went.
+type ServiceReport struct {
+	// ReadyMS is the time from the attempt's start (boot included) to ready;
+	// 0 if it never became ready.
+	ReadyMS int64 `json:"ready_ms"`
+	// UptimeMS is the time from ready to its end.
+	UptimeMS int64 `json:"uptime_ms,omitempty"`
+	// ExitReason says how a ready service ended: "stopped: ..." by the run,
+	// "exited: ..." on its own.
+	ExitReason string `json:"exit_reason,omitempty"`
 }
 
 // Stage returns the report of the named stage, or nil.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/event"
@@ -45,6 +46,9 @@ type Output struct {
 	// Detail is runner-specific (agent token counts, VM timings); the
 	// engine copies it into the StageReport untouched.
 	Detail any
+	// StderrTail is the end of a failed attempt's stderr (a few lines,
+	// control characters removed): where a program says why it failed.
+	StderrTail []string
 }
 
 // Options tune one Run. The zero value works.
@@ -68,13 +72,21 @@ func Run(ctx context.Context, g *Graph, runner Runner, opts Options) (*Report, e
 	if err != nil {
 		return nil, err
 	}
+	svc, _ := runner.(ServiceRunner)
+	for _, n := range g.Nodes {
+		if n.Service && svc == nil {
+			return nil, fmt.Errorf("%w: stage %q is a service, and this runner runs no services", ErrInvalid, n.ID)
+		}
+	}
 	e := &engine{
-		c:       c,
-		runner:  runner,
-		sink:    opts.Sink,
-		clock:   opts.Clock,
-		input:   opts.Input,
-		results: make(chan stageResult, len(g.Nodes)),
+		c:      c,
+		runner: runner,
+		svc:    svc,
+		sink:   opts.Sink,
+		clock:  opts.Clock,
+		input:  opts.Input,
+		// One final result per stage, plus one ready result per service.
+		results: make(chan stageResult, 2*len(g.Nodes)),
 	}
 	if e.sink == nil {
 		e.sink = event.Discard
@@ -92,6 +104,7 @@ func Run(ctx context.Context, g *Graph, runner Runner, opts Options) (*Report, e
 type engine struct {
 	c       *compiled
 	runner  Runner
+	svc     ServiceRunner // runner, when it runs services
 	sink    event.Sink
 	clock   Clock
 	input   []byte
@@ -113,6 +126,9 @@ type stageResult struct {
 	idx int
 	rep StageReport
 	err error // set when rep.Status is failed or cancelled
+	// ready: a service became ready (rep.Output is its output); its final
+	// result comes later.
+	ready bool
 }
 
 func (e *engine) emit(ev event.Event) {
@@ -130,20 +146,50 @@ func (e *engine) run(ctx context.Context) (*Report, error) {
 	e.stages = make([]StageReport, len(g.Nodes))
 	e.waiting = make([]int, len(g.Nodes))
 	e.errs = make([]error, len(g.Nodes))
+	var needs map[string][]string
 	for i, n := range g.Nodes {
 		names[i] = n.ID
 		e.stages[i] = StageReport{Name: n.ID, Status: StatusPending, Group: n.Group}
 		e.waiting[i] = len(e.c.deps[i])
+		if dep := append(slices.Clone(n.Inputs), n.After...); len(dep) > 0 {
+			if needs == nil {
+				needs = map[string][]string{}
+			}
+			needs[n.ID] = dep
+		}
 	}
-	e.emit(event.Event{Time: rep.Started, Data: event.RunStarted{Stages: names, MaxParallel: g.MaxParallel}})
+	e.emit(event.Event{Time: rep.Started, Data: event.RunStarted{Stages: names, MaxParallel: g.MaxParallel, Needs: needs}})
 
+	// Services run under svcCtx, which the scheduler ends once only ready
+	// services are left running (their work for the run is done).
+	svcCtx, stopServices := context.WithCancelCause(ctx)
+	defer stopServices(nil)
+	tasks := 0 // non-service stages
+	for _, n := range g.Nodes {
+		if !n.Service {
+			tasks++
+		}
+	}
 	var wg sync.WaitGroup
 	inflight := 0
+	ready := map[int]bool{} // services ready and still running
 	launch := func(i int) {
 		e.emit(event.Event{Stage: g.Nodes[i].ID, Data: event.StageQueued{}})
 		input := e.inputFor(i)
 		inflight++
+		if g.Nodes[i].Service {
+			wg.Go(func() { e.results <- e.runService(ctx, svcCtx, i, input) })
+			return
+		}
 		wg.Go(func() { e.results <- e.runStage(ctx, i, input) })
+	}
+	startDependents := func(i int) {
+		for _, d := range e.c.dependents[i] {
+			e.waiting[d]--
+			if e.waiting[d] == 0 && e.stages[d].Status == StatusPending && ctx.Err() == nil {
+				launch(d)
+			}
+		}
 	}
 	for i := range g.Nodes {
 		if e.waiting[i] == 0 && ctx.Err() == nil {
@@ -151,17 +197,26 @@ func (e *engine) run(ctx context.Context) (*Report, error) {
 		}
 	}
 	for inflight > 0 {
+		// A run of services only lives until it is cancelled; otherwise
+		// the services stop once nothing but them is left running.
+		if tasks > 0 && inflight == len(ready) {
+			stopServices(errRunDone)
+		}
 		res := <-e.results
-		inflight--
 		i := res.idx
+		if res.ready {
+			ready[i] = true
+			e.stages[i].Output = res.rep.Output
+			startDependents(i)
+			continue
+		}
+		inflight--
+		delete(ready, i)
 		e.stages[i], e.errs[i] = res.rep, res.err
 		switch res.rep.Status {
 		case StatusSucceeded:
-			for _, d := range e.c.dependents[i] {
-				e.waiting[d]--
-				if e.waiting[d] == 0 && e.stages[d].Status == StatusPending && ctx.Err() == nil {
-					launch(d)
-				}
+			if !g.Nodes[i].Service { // a service's dependants started when it was ready
+				startDependents(i)
 			}
 		case StatusFailed:
 			e.skipDependents(i)

@@ -29,7 +29,7 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 		var out Output
 		out, err = e.attempt(ctx, n, attempt, input)
 		e.release()
-		rep.ExitCode, rep.Detail = out.ExitCode, out.Detail
+		rep.ExitCode, rep.Detail, rep.StderrTail = out.ExitCode, out.Detail, out.StderrTail
 		if err == nil {
 			rep.Status, rep.Output, rep.OutputBytes = StatusSucceeded, out.Data, len(out.Data)
 			e.emit(event.Event{Stage: n.ID, Attempt: attempt, Data: event.StageSucceeded{
@@ -42,7 +42,7 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 		if attempt > n.Retries || IsPermanent(err) {
 			rep.Status, rep.Error = StatusFailed, err.Error()
 			e.emit(event.Event{Stage: n.ID, Attempt: attempt, Data: event.StageFailed{
-				Error: rep.Error, ExitCode: out.ExitCode, Attempts: attempt, Permanent: IsPermanent(err)}})
+				Error: rep.Error, ExitCode: out.ExitCode, Attempts: attempt, Permanent: IsPermanent(err), StderrTail: out.StderrTail}})
 			break
 		}
 		delay := backoff(n.Backoff, attempt)
@@ -72,11 +72,8 @@ func (e *engine) runStage(ctx context.Context, i int, input []byte) stageResult 
 
 // attempt makes one RunStage call under the node's timeout.
 func (e *engine) attempt(ctx context.Context, n *Node, attempt int, input []byte) (Output, error) {
-	actx, cancel := ctx, context.CancelFunc(func() {})
-	if n.Timeout > 0 {
-		actx, cancel = context.WithTimeout(ctx, n.Timeout)
-	}
-	defer cancel()
+	actx, deadline := withAttemptDeadline(ctx, n.Timeout)
+	defer deadline.stop()
 	// Events a runner emits after RunStage returned (a stray goroutine) are
 	// dropped: the sink may already be closed by then.
 	var done atomic.Bool
@@ -85,6 +82,7 @@ func (e *engine) attempt(ctx context.Context, n *Node, attempt int, input []byte
 		if done.Load() {
 			return
 		}
+		deadline.observe(d)
 		// Runner events are always attributed to the attempt that sent them.
 		e.emit(event.Event{Stage: n.ID, Attempt: attempt, Data: d})
 	}
@@ -92,7 +90,7 @@ func (e *engine) attempt(ctx context.Context, n *Node, attempt int, input []byte
 	if err == nil && out.ExitCode != nil && *out.ExitCode != 0 {
 		err = &ExitError{Code: *out.ExitCode}
 	}
-	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+	if err != nil && ctx.Err() == nil && timedOut(actx) {
 		err = fmt.Errorf("%w after %s", ErrTimeout, n.Timeout)
 	}
 	return out, err

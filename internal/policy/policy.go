@@ -1,23 +1,28 @@
 // Package policy is the one definition of a sandbox's policy: what one VM
 // may use and do (memory, vCPUs, disk budget, time, environment, allowed
-// commands, rlimits, output caps), with its bounds, defaults and
-// validation. Specs, CLI flags, the Go API and the daemon produce it; the
+// commands, rlimits, output caps, the OCI root image, host mounts), with
+// its bounds, defaults and validation. Specs, CLI flags, the Go API and the daemon produce it; the
 // VMM and the guest consume it (the guest through wire.Policy). Problems
 // name the field by its spec name (memory_mb, allowed_commands[2], …) so
 // each producer can point at its own source: a spec's file:line:col, a
 // flag's name.
 //
-// It depends on the standard library and internal/wire (the allowlist rule
-// the guest applies) only.
+// It depends on the standard library, internal/wire (the allowlist rule
+// the guest applies) and internal/netpolicy (the network policy's types)
+// only.
 package policy
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/netpolicy"
 	"github.com/voidbox/voidbox/internal/wire"
 )
 
@@ -73,9 +78,38 @@ type Sandbox struct {
 	// OutputLimit caps the bytes of each output stream of a command that
 	// are kept or forwarded (0: 16 MiB); the rest is dropped and counted.
 	OutputLimit int64
+	// Image is the OCI reference (tag or digest) of the guest's root file
+	// system; "" boots voidbox's own initramfs. The image must be in the
+	// image cache (voidbox image pull) when the VM boots; it is mounted
+	// read-only with a writable layer in the disk budget above it.
+	Image string
+	// Mounts are host directories shared into the guest (at most
+	// MaxMounts, none inside another).
+	Mounts []Mount
+	// AttachShell lets a person open a shell in the running VM with
+	// `voidbox attach RUN/STAGE --shell` (as the sandbox user, under the
+	// allowlist and rlimits like any command). Off by default, for agent
+	// boxes too: the VM then serves only a read-only follow of the stage.
+	AttachShell bool
 
-	// Network, mounts, the OCI image and snapshots join here (wave 2).
+	// Network is what the box may reach. The zero value (ModeNone) gives
+	// the VM no network device at all; netpolicy.Public() is the seed's
+	// `network: true` (public internet only); an allowlist allows only what
+	// it names. Every flow and DNS query is decided on the host.
+	Network netpolicy.Policy
+	// Ports forward host ports into the guest (a server in the box); they
+	// need a network.
+	Ports []netpolicy.Forward
+	// CACerts are PEM certificates the guest's TLS clients trust besides
+	// Debian's bundle (appended to /etc/ssl/certs/ca-certificates.crt), at
+	// most MaxCACertBytes.
+	CACerts []byte
+
+	// Snapshots join here (wave 2), with its JSON name in json.go.
 }
+
+// MaxCACertBytes bounds Sandbox.CACerts: they travel in the handshake.
+const MaxCACertBytes = 32 << 10
 
 // Limits are per-command resource limits enforced in the guest with rlimits.
 type Limits struct {
@@ -111,8 +145,15 @@ func (s Sandbox) Clone() Sandbox {
 	if s.AllowedCommands != nil {
 		s.AllowedCommands = slices.Clone(s.AllowedCommands)
 	}
+	s.Network = s.Network.Clone()
+	s.Ports = slices.Clone(s.Ports)
+	s.CACerts = slices.Clone(s.CACerts)
+	s.Mounts = cloneMounts(s.Mounts)
 	return s
 }
+
+// HasNetwork reports whether the VM gets a network device.
+func (s Sandbox) HasNetwork() bool { return s.Network.Mode != netpolicy.ModeNone }
 
 // Wire is the part of s the guest enforces, as the protocol carries it.
 func (s Sandbox) Wire() wire.Policy {
@@ -276,10 +317,25 @@ func (s Sandbox) Validate() error {
 	if s.OutputLimit != 0 {
 		add("output_limit", CheckOutputLimit(s.OutputLimit))
 	}
+	ps = append(ps, s.networkProblems()...)
+	s.storageProblems(add)
+	add("attach_shell", CheckAttachShell(s.AttachShell, s.AllowedCommands), "allowed_commands")
 	if len(ps) == 0 {
 		return nil
 	}
 	return ps
+}
+
+// AttachShellCommand is the shell `voidbox attach --shell` starts.
+const AttachShellCommand = "sh"
+
+// CheckAttachShell refuses an attach shell the allowlist would refuse
+// anyway: the shell is an ordinary command of the sandbox user.
+func CheckAttachShell(on bool, allowed []string) error {
+	if on && allowed != nil && !slices.Contains(allowed, AttachShellCommand) {
+		return fmt.Errorf("the attach shell is %s, which allowed_commands does not allow: add it or leave attach_shell off", AttachShellCommand)
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -298,4 +354,88 @@ func AsProblems(err error) Problems {
 		return ps
 	}
 	return nil
+}
+
+// networkProblems checks the network policy, the port forwards and the
+// CAs, naming each problem by its spec path (network.allow[2], ports[0]).
+func (s Sandbox) networkProblems() Problems {
+	var ps Problems
+	var fe *netpolicy.FieldError
+	for _, err := range unjoin(s.Network.Validate()) {
+		if errors.As(err, &fe) {
+			field := "network"
+			if fe.Path != "network" {
+				field += "." + fe.Path
+			}
+			msg := fe.Msg
+			if fe.Value != "" {
+				msg = fmt.Sprintf("%q: %s", fe.Value, fe.Msg)
+			}
+			ps = append(ps, Problem{Field: field, Message: msg})
+		}
+	}
+	seen := map[netip.AddrPort]bool{}
+	for i, f := range s.Ports {
+		field := fmt.Sprintf("ports[%d]", i)
+		if err := f.Check(); err != nil {
+			ps = append(ps, Problem{Field: field, Message: err.Error()})
+			continue
+		}
+		if f.Host.Port() != 0 && seen[f.Host] {
+			ps = append(ps, Problem{Field: field, Message: fmt.Sprintf("host %s is forwarded twice", f.Host)})
+		}
+		seen[f.Host] = true
+	}
+	if len(s.Ports) > 0 && !s.HasNetwork() {
+		ps = append(ps, Problem{Field: "ports", Also: []string{"network"}, Message: "port forwards need a network (network: true or an allowlist)"})
+	}
+	if len(s.CACerts) > 0 {
+		if err := CheckCACerts(s.CACerts); err != nil {
+			ps = append(ps, Problem{Field: "ca_certificates", Message: err.Error()})
+		}
+	}
+	return ps
+}
+
+// CheckCACerts checks PEM data for Sandbox.CACerts: only CERTIFICATE
+// blocks, each a parseable CA certificate, nothing else, within
+// MaxCACertBytes.
+func CheckCACerts(b []byte) error {
+	if len(b) > MaxCACertBytes {
+		return fmt.Errorf("%d bytes of certificates is over the %d byte limit", len(b), MaxCACertBytes)
+	}
+	n := 0
+	for rest := b; len(strings.TrimSpace(string(rest))) > 0; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			return errors.New("not PEM: want -----BEGIN CERTIFICATE----- blocks")
+		}
+		if blk.Type != "CERTIFICATE" {
+			return fmt.Errorf("a %s block: want certificates only", blk.Type)
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return fmt.Errorf("certificate %d: %v", n+1, err)
+		}
+		if !c.IsCA {
+			return fmt.Errorf("certificate %d (%s) is not a CA certificate", n+1, c.Subject.CommonName)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("no certificate")
+	}
+	return nil
+}
+
+// unjoin splits an errors.Join result into its errors.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -21,7 +21,16 @@ const (
 // collectOutput queues completed output lines of ev to be printed above the
 // block. Precondition: mu is held and apply(ev) has run.
 func (r *Renderer) collectOutput(ev event.Event) {
-	if !r.opts.ShowOutput || ev.Stage == "" {
+	if ev.Stage == "" {
+		return
+	}
+	if !r.opts.ShowOutput {
+		// Output was not shown as it came: a failed stage still says why.
+		if d, ok := ev.Data.(event.StageFailed); ok {
+			for _, l := range d.StderrTail {
+				r.above = append(r.above, outputPrefix(ev.Stage, "stderr")+" "+clean(l))
+			}
+		}
 		return
 	}
 	st := r.byName[ev.Stage]
@@ -90,6 +99,9 @@ func (r *Renderer) block(now time.Time) []string {
 			elapsed = formatDuration(st.elapsed(now))
 		}
 		line := fmt.Sprintf("  %-*s  %-9s  %-10s  %s", nameWidth, clean(st.name), st.state, attempt, elapsed)
+		if st.detail != "" {
+			line = fmt.Sprintf("%-*s  %s", nameWidth+36, line, st.detail)
+		}
 		lines = append(lines, strings.TrimRight(line, " "))
 	}
 	return lines

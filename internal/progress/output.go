@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/voidbox/voidbox/internal/event"
 )
 
 // maxPartial bounds a buffered partial line: a stage that writes without
@@ -61,3 +63,7 @@ func clean(s string) string {
 		return r
 	}, s)
 }
+
+// Clean is clean for callers printing untrusted text (a daemon run's
+// error) in a table: one line, no control characters, at most max bytes.
+func Clean(s string, max int) string { return event.Truncate(clean(s), max) }

@@ -38,11 +38,30 @@ func (r *Renderer) printPlain(ev event.Event) {
 		r.printPartial(ts, st)
 		line("stage %s failed in %s (attempt %d): %s", name, formatDuration(st.elapsed(ev.Time)),
 			ev.Attempt, clean(d.Error))
+		if !r.opts.ShowOutput { // else it was printed as it came
+			for _, l := range d.StderrTail {
+				line("%s %s", outputPrefix(ev.Stage, "stderr"), clean(l))
+			}
+		}
+	case event.ServiceReady:
+		line("service %s ready in %s (%s output)", name, ms(d.ReadyMS), formatBytes(int64(d.OutputBytes)))
+	case event.ServiceStopped:
+		line("service %s %s after %s up", name, clean(d.Reason), ms(d.UptimeMS))
 	case event.StageSkipped:
 		line("stage %s skipped: %s", name, clean(d.Reason))
 	case event.StageCancelled:
 		r.printPartial(ts, st)
 		line("stage %s cancelled", name)
+	case event.NetDenied:
+		line("stage %s network denied %s: %s", name, clean(d.Target()), clean(d.Reason))
+	case event.VMQueued:
+		if !st.queuedShown {
+			st.queuedShown = true
+			line("stage %s %s", name, QueueText(d))
+		}
+	case event.VMAdmitted:
+		st.queuedShown = false
+		line("stage %s admitted after %s", name, ms(d.WaitMS))
 	case event.ExecOutput:
 		if !r.opts.ShowOutput {
 			return

@@ -165,3 +165,19 @@ func TestAutoIsPlainOnAFile(t *testing.T) {
 		t.Errorf("file holds %q, want one plain line", got)
 	}
 }
+
+// TestFailedStageShowsStderrTail: a failed stage's last stderr lines follow
+// its failure line (when its output was not shown as it came), cleaned.
+func TestFailedStageShowsStderrTail(t *testing.T) {
+	var b strings.Builder
+	r := progress.New(&b, progress.Options{Mode: progress.Plain})
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	r.Emit(event.Event{Time: t0, Stage: "a", Attempt: 1, Data: event.StageStarted{}})
+	r.Emit(event.Event{Time: t0, Stage: "a", Attempt: 1, Data: event.StageFailed{Error: "exit code 1: boom",
+		StderrTail: []string{"warming up", "boom \x1b[2J"}}})
+	r.Close()
+	if !strings.Contains(b.String(), "stage a failed in 0s (attempt 1): exit code 1: boom\n10:00:00 [a stderr] warming up\n10:00:00 [a stderr] boom") ||
+		strings.Contains(b.String(), "\x1b") {
+		t.Errorf("output:\n%s", b.String())
+	}
+}

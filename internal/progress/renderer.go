@@ -70,12 +70,16 @@ type Renderer struct {
 
 // stageState is what the renderer knows about one stage.
 type stageState struct {
-	name    string
-	state   string // pending, queued, running, retrying or a final status
-	attempt int
-	started time.Time // first attempt's start (event time)
-	ended   time.Time
-	lines   lineBuffer
+	name   string
+	state  string // pending, queued, waiting, running, retrying or a final status
+	detail string // what a waiting stage waits for
+	// queuedShown: Plain printed this wait's vm.queued line (later ones,
+	// as the queue moves, would flood a log).
+	queuedShown bool
+	attempt     int
+	started     time.Time // first attempt's start (event time)
+	ended       time.Time
+	lines       lineBuffer
 }
 
 // New returns a renderer writing to w. In Live mode it starts a redraw

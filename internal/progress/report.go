@@ -34,6 +34,14 @@ func WriteReport(w io.Writer, rep *pipeline.Report) error {
 		if sum, ok := s.Detail.(interface{ Summary() string }); ok && note == "" {
 			note = sum.Summary()
 		}
+		if sv := s.Service; sv != nil && s.Error == "" && sv.ExitReason != "" {
+			svc := fmt.Sprintf("service: ready in %s, up %s, %s", formatDuration(time.Duration(sv.ReadyMS)*time.Millisecond),
+				formatDuration(time.Duration(sv.UptimeMS)*time.Millisecond), sv.ExitReason)
+			if note != "" {
+				svc += "; " + note
+			}
+			note = svc
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
 			clean(s.Name), s.Status, s.Attempts, dur, exit, out, truncate(firstLine(note), 80))
 	}

@@ -15,6 +15,7 @@ const (
 	stateQueued   = "queued"
 	stateRunning  = "running"
 	stateRetrying = "retrying"
+	stateServing  = "serving" // a ready service
 )
 
 // apply updates the model from ev. Precondition: mu is held.
@@ -34,6 +35,17 @@ func (r *Renderer) apply(ev event.Event) {
 		return
 	}
 	st := r.stage(ev.Stage)
+	switch d := ev.Data.(type) {
+	case event.VMQueued:
+		st.state, st.detail = stateWaiting, QueueText(d)
+		return
+	case event.VMAdmitted:
+		if st.state == stateWaiting {
+			st.state, st.detail = stateRunning, ""
+		}
+		return
+	}
+	st.detail = ""
 	switch ev.Data.(type) {
 	case event.StageQueued:
 		st.state = stateQueued
@@ -44,6 +56,8 @@ func (r *Renderer) apply(ev event.Event) {
 		}
 	case event.StageRetrying:
 		st.state = stateRetrying
+	case event.ServiceReady:
+		st.state = stateServing
 	case event.StageSucceeded:
 		st.state, st.ended = string(pipeline.StatusSucceeded), ev.Time
 	case event.StageFailed:

@@ -87,6 +87,9 @@ func workflow(s *spec.Spec, lookup Lookup) (Job, error) {
 			Exec(append([]string{st.Program}, st.Args...)...).
 			Timeout(st.Timeout).
 			Retries(st.Retries, st.RetryBackoff)
+		if st.Service {
+			b.Service().OutputFile(st.OutputFile)
+		}
 		var deps []string
 		for _, d := range st.DependsOn {
 			deps = append(deps, d.Name)
@@ -115,6 +118,20 @@ func box(sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
 		Timeout(sb.Timeout).
 		Retries(sb.Retries, sb.RetryBackoff).
 		OutputFile(sb.OutputFile)
+	for _, s := range sb.Skills {
+		if s.Kind == spec.SkillOCI {
+			b.Skill(voidbox.SkillOCI(s.Image, s.Mount))
+		}
+	}
+	for _, o := range sb.Outputs {
+		b.Output(o.Name, o.Guest)
+	}
+	for _, in := range sb.Inputs {
+		b.Input(in.From, in.Guest)
+	}
+	if sb.Service {
+		b.Service()
+	}
 	if len(sb.Exec) > 0 {
 		return b.Exec(sb.Exec...), nil
 	}
@@ -143,6 +160,13 @@ func agentBox(b *voidbox.Box, sb *spec.Box, lookup Lookup) (*voidbox.Box, error)
 			b.Skill(voidbox.SkillInline(s.Name, s.Description, s.Content))
 		case spec.SkillCLI:
 			b.Skill(voidbox.SkillCLI(s.Name))
+		case spec.SkillRemote:
+			sk, err := voidbox.SkillRemote(s.Name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.Pos, err))
+				continue
+			}
+			b.Skill(sk)
 		case spec.SkillMCP:
 			env, err := s.MCP.Env.Resolve(lookup)
 			if err != nil {
@@ -160,6 +184,8 @@ func agentBox(b *voidbox.Box, sb *spec.Box, lookup Lookup) (*voidbox.Box, error)
 			b.Skill(voidbox.SkillMCP(s.Name, srv))
 		case spec.SkillAgent:
 			// Box.Runtime already reflects it.
+		case spec.SkillOCI:
+			// Added with the box: any box may have OCI skills.
 		}
 	}
 	return b, errors.Join(errs...)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -46,7 +47,24 @@ type Cmd struct {
 	OnStart func(pid int)
 	// As is who runs it (default AsUser).
 	As Identity
+	// TTY runs the command on a guest pseudo-terminal (an interactive
+	// shell): Stdin is its keyboard and Stdout gets the terminal's output,
+	// stderr included; Stderr is unused. Output streamed to Stdout is not
+	// held to the output cap, which is for captured and piped output: a
+	// terminal is interactive and paced by its reader.
+	TTY *TTY
 }
+
+// TTY is the terminal a command runs on.
+type TTY struct {
+	Rows, Cols uint16 // 0: 24×80
+	Term       string // the guest's TERM ("" : xterm)
+	// Resize delivers later window sizes; nil if the size never changes.
+	Resize <-chan WindowSize
+}
+
+// WindowSize is a terminal's size in character cells.
+type WindowSize = wire.WindowSize
 
 // Result is how a command ended. A command that ran and failed is a Result with
 // a non-zero ExitCode, not an error; errors are reserved for the sandbox.
@@ -135,11 +153,14 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 	}
 	req := wire.ExecRequest{
 		Argv:      c.Args,
-		Env:       mergeEnv(s.cfg.Policy.Env, c.Env),
+		Env:       mergeEnv(s.env, c.Env),
 		Dir:       c.Dir,
 		TimeoutMs: timeout.Milliseconds(),
 		System:    c.As == AsSystem,
 		Root:      c.As == AsRoot,
+	}
+	if req.Dir == "" {
+		req.Dir = s.dir // the image's WorkingDir, or "" for the guest's default
 	}
 	if c.As == AsRoot && req.Dir == "" {
 		req.Dir = "/"
@@ -155,6 +176,13 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 	// The guest caps each stream too, but the guest is not trusted to.
 	capOut := &capWriter{w: stdout, left: s.cfg.Policy.OutputLimit}
 	capErr := &capWriter{w: stderr, left: s.cfg.Policy.OutputLimit}
+	var tty *control.TTY
+	if c.TTY != nil {
+		tty = &control.TTY{Size: WindowSize{Rows: c.TTY.Rows, Cols: c.TTY.Cols}, Term: c.TTY.Term, Resize: c.TTY.Resize}
+		if c.Stdout != nil {
+			capOut.left = math.MaxInt64
+		}
+	}
 	ectx := ctx
 	if timeout > 0 {
 		// Backstop in case the guest never reports its own timeout.
@@ -162,7 +190,7 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 		ectx, cancel = context.WithTimeout(ctx, timeout+10*time.Second)
 		defer cancel()
 	}
-	x, err := s.client.Exec(ectx, req, control.ExecIO{Stdin: c.Stdin, Stdout: capOut, Stderr: capErr, OnStart: c.OnStart})
+	x, err := s.client.Exec(ectx, req, control.ExecIO{Stdin: c.Stdin, Stdout: capOut, Stderr: capErr, OnStart: c.OnStart, TTY: tty})
 	if err != nil {
 		if ctx.Err() == nil && ectx.Err() != nil {
 			return nil, fmt.Errorf("exec %s: guest did not report the timeout: %w", c.Args[0], ErrVMGone)

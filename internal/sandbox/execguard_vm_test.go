@@ -14,9 +14,9 @@ import (
 	"github.com/voidbox/voidbox/internal/vmtest"
 )
 
-// run execs argv in sb as the sandbox user (or root) and fails on a
+// guardRun execs argv in sb as the sandbox user (or root) and fails on a
 // sandbox error.
-func run(t *testing.T, sb *sandbox.Sandbox, as sandbox.Identity, argv ...string) *sandbox.Result {
+func guardRun(t *testing.T, sb *sandbox.Sandbox, as sandbox.Identity, argv ...string) *sandbox.Result {
 	t.Helper()
 	res, err := sb.Exec(context.Background(), sandbox.Cmd{Args: argv, As: as})
 	if err != nil {
@@ -53,7 +53,7 @@ func TestExecGuardVM(t *testing.T) {
 	ctx := context.Background()
 	// Root lays out what the user cannot: a symlink to cat, two scripts,
 	// the racer.
-	run(t, sb, sandbox.AsRoot, "sh", "-c", `ln -s /bin/cat /tmp/kitty && mkdir -p /usr/local/bin &&
+	guardRun(t, sb, sandbox.AsRoot, "sh", "-c", `ln -s /bin/cat /tmp/kitty && mkdir -p /usr/local/bin &&
 		printf '#!/bin/sh\necho hello from a script\n' >/usr/local/bin/hello &&
 		printf '#!/bin/ls\n' >/usr/local/bin/lister && chmod 755 /usr/local/bin/hello /usr/local/bin/lister`)
 	if err := sb.WriteRootFile(ctx, "/usr/bin/racer", racer, 0o755); err != nil {
@@ -77,7 +77,7 @@ func refusedCases(t *testing.T, sb *sandbox.Sandbox) {
 		{"exec sh -c cat", "exec /bin/sh -c 'cat /etc/passwd'", "cat"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := run(t, sb, sandbox.AsUser, "sh", "-c", tc.script)
+			res := guardRun(t, sb, sandbox.AsUser, "sh", "-c", tc.script)
 			if strings.Contains(string(res.Stdout), "root:") {
 				t.Fatalf("cat ran: %q", res.Stdout)
 			}
@@ -94,45 +94,45 @@ func refusedCases(t *testing.T, sb *sandbox.Sandbox) {
 	}
 	// busybox's shell runs some applets without an exec, naming itself
 	// after them first: a refused one is killed there.
-	res := run(t, sb, sandbox.AsUser, "sh", "-c", "ls /")
+	res := guardRun(t, sb, sandbox.AsUser, "sh", "-c", "ls /")
 	if res.ExitCode != 137 || len(res.Stdout) != 0 || !deniedBy(res, "ls", true) {
 		t.Errorf("ls (an in-process applet): exit %d, out %q, denied %+v", res.ExitCode, res.Stdout, res.Denied)
 	}
 	// A script whose interpreter is not allowed, from a shell and as the
 	// command (then PID 1's own check of the first exec refuses it).
-	res = run(t, sb, sandbox.AsUser, "sh", "-c", "lister /")
+	res = guardRun(t, sb, sandbox.AsUser, "sh", "-c", "lister /")
 	if res.ExitCode == 0 || len(res.Stdout) != 0 || !deniedBy(res, "lister (ls)", false) {
 		t.Errorf("a script of a refused interpreter: exit %d %q denied %+v", res.ExitCode, res.Stdout, res.Denied)
 	}
-	res = run(t, sb, sandbox.AsUser, "lister", "/")
+	res = guardRun(t, sb, sandbox.AsUser, "lister", "/")
 	if res.ExitCode != 126 || res.DeniedCount != 1 || !strings.Contains(res.Error, "interpreter /bin/ls") {
 		t.Errorf("lister as the command: %+v", res)
 	}
 }
 
 func allowedCases(t *testing.T, sb *sandbox.Sandbox) {
-	if res := run(t, sb, sandbox.AsUser, "sh", "-c", "echo allowed"); res.ExitCode != 0 || string(res.Stdout) != "allowed\n" {
+	if res := guardRun(t, sb, sandbox.AsUser, "sh", "-c", "echo allowed"); res.ExitCode != 0 || string(res.Stdout) != "allowed\n" {
 		t.Errorf("an allowed builtin: %+v", res)
 	}
 	// head, an applet the shell execs: it passes the check after the exec.
-	if res := run(t, sb, sandbox.AsUser, "sh", "-c", "head -n1 /etc/passwd"); res.ExitCode != 0 ||
+	if res := guardRun(t, sb, sandbox.AsUser, "sh", "-c", "head -n1 /etc/passwd"); res.ExitCode != 0 ||
 		!strings.HasPrefix(string(res.Stdout), "root:") || len(res.Denied) != 0 {
 		t.Errorf("allowed head: %+v %q", res, res.Stderr)
 	}
-	if res := run(t, sb, sandbox.AsUser, "env", "sh", "-c", "echo via env"); res.ExitCode != 0 || string(res.Stdout) != "via env\n" {
+	if res := guardRun(t, sb, sandbox.AsUser, "env", "sh", "-c", "echo via env"); res.ExitCode != 0 || string(res.Stdout) != "via env\n" {
 		t.Errorf("env sh: %+v %q", res, res.Stderr)
 	}
-	if res := run(t, sb, sandbox.AsUser, "find", "/etc/passwd", "-exec", "echo", "found", "{}", ";"); res.ExitCode != 0 ||
+	if res := guardRun(t, sb, sandbox.AsUser, "find", "/etc/passwd", "-exec", "echo", "found", "{}", ";"); res.ExitCode != 0 ||
 		string(res.Stdout) != "found /etc/passwd\n" {
 		t.Errorf("find -exec echo: %+v %q", res, res.Stderr)
 	}
 	for _, argv := range [][]string{{"hello"}, {"sh", "-c", "hello"}} {
-		if res := run(t, sb, sandbox.AsUser, argv...); res.ExitCode != 0 || string(res.Stdout) != "hello from a script\n" {
+		if res := guardRun(t, sb, sandbox.AsUser, argv...); res.ExitCode != 0 || string(res.Stdout) != "hello from a script\n" {
 			t.Errorf("%q: %+v %q", argv, res, res.Stderr)
 		}
 	}
 	// Root's provisioning commands are not under the allowlist.
-	if res := run(t, sb, sandbox.AsRoot, "cat", "/etc/passwd"); res.ExitCode != 0 || len(res.Denied) != 0 {
+	if res := guardRun(t, sb, sandbox.AsRoot, "cat", "/etc/passwd"); res.ExitCode != 0 || len(res.Denied) != 0 {
 		t.Errorf("root's cat: %+v %q", res, res.Stderr)
 	}
 }
@@ -141,13 +141,13 @@ func allowedCases(t *testing.T, sb *sandbox.Sandbox) {
 // one thread of PID 1 only (the one commands are forked from), not on
 // root's; user namespaces and ptrace are closed to the user.
 func confinementCases(t *testing.T, sb *sandbox.Sandbox) {
-	if res := run(t, sb, sandbox.AsUser, "sh", "-c", `while read -r k v; do [ "$k" = Seccomp: ] && echo "$v"; done </proc/$$/status`); string(res.Stdout) != "2\n" {
+	if res := guardRun(t, sb, sandbox.AsUser, "sh", "-c", `while read -r k v; do [ "$k" = Seccomp: ] && echo "$v"; done </proc/$$/status`); string(res.Stdout) != "2\n" {
 		t.Errorf("the sandbox user's shell carries no filter: %q", res.Stdout)
 	}
-	if res := run(t, sb, sandbox.AsRoot, "sh", "-c", "grep -l 'Seccomp:.2' /proc/1/task/*/status | wc -l; grep Seccomp: /proc/self/status"); !strings.HasPrefix(string(res.Stdout), "1\nSeccomp:\t0") {
+	if res := guardRun(t, sb, sandbox.AsRoot, "sh", "-c", "grep -l 'Seccomp:.2' /proc/1/task/*/status | wc -l; grep Seccomp: /proc/self/status"); !strings.HasPrefix(string(res.Stdout), "1\nSeccomp:\t0") {
 		t.Errorf("PID 1's filtered threads / root's command: %q", res.Stdout)
 	}
-	if res := run(t, sb, sandbox.AsRoot, "cat", "/proc/sys/user/max_user_namespaces", "/proc/sys/kernel/yama/ptrace_scope"); string(res.Stdout) != "0\n2\n" {
+	if res := guardRun(t, sb, sandbox.AsRoot, "cat", "/proc/sys/user/max_user_namespaces", "/proc/sys/kernel/yama/ptrace_scope"); string(res.Stdout) != "0\n2\n" {
 		t.Errorf("user namespaces / ptrace scope under the guard: %q", res.Stdout)
 	}
 }
@@ -157,7 +157,7 @@ func confinementCases(t *testing.T, sb *sandbox.Sandbox) {
 // copies, cat never runs: a flip after the check is caught at the exec
 // stop and the process killed before cat's first instruction.
 func raceCase(t *testing.T, sb *sandbox.Sandbox) {
-	res := run(t, sb, sandbox.AsUser, "racer", "80")
+	res := guardRun(t, sb, sandbox.AsUser, "racer", "80")
 	var counts map[string]int
 	if err := json.Unmarshal(res.Stdout, &counts); err != nil {
 		t.Fatalf("racer: %v: %q %q", err, res.Stdout, res.Stderr)

@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/voidbox/voidbox/internal/policy"
-
+	"github.com/voidbox/voidbox/internal/admission"
 	"github.com/voidbox/voidbox/internal/control"
+	"github.com/voidbox/voidbox/internal/event"
+	"github.com/voidbox/voidbox/internal/netstack"
+	"github.com/voidbox/voidbox/internal/netstack/dns"
+	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/vmm"
 	"github.com/voidbox/voidbox/internal/wire"
 )
@@ -28,16 +33,51 @@ type Config struct {
 	Accel                   vmm.AccelChoice
 	TSCkHz                  int // for TCG; 0 omits tsc_early_khz
 	CPUModel                string
-	// BootTimeout bounds the boot until the guest init answers (0: 60s).
+	// BootTimeout bounds the boot from admission until the guest init
+	// answers (0: 60s), not counting time the guest waited for a host CPU
+	// (see bootDeadline).
 	BootTimeout time.Duration
+	// Admission is the host-wide gate the boot waits at for a boot slot and
+	// its memory (nil: a gate over admission.DefaultDir with the default
+	// budget for Accel).
+	Admission *admission.Gate
+	// OnQueued, if set, is told when the boot has to wait for a slot and,
+	// at most once a second, how the queue moves; OnAdmitted, after such a
+	// wait, how long it waited. Both run on the booting goroutine.
+	OnQueued   func(admission.Status)
+	OnAdmitted func(waited time.Duration)
 	// ConsoleLog keeps the serial console in this file (default: a file in
 	// the VM's runtime directory, removed on Close).
 	ConsoleLog string
-	// Shares are host directories exported with virtio-9p.
+	// Shares are host directories exported with virtio-9p (a runtime's
+	// files). The policy's Mounts are added to them (virtiofs).
 	Shares []vmm.Share
+	// Images opens OCI images: the policy's Image and ImageMounts. Needed
+	// only when either is set.
+	Images ImageStore
+	// ImageMounts are OCI images mounted read-only at guest paths (OCI
+	// skills).
+	ImageMounts []ImageMount
+	// VirtioFSD is the virtiofsd binary of host mounts (""
+	// vmm.DefaultVirtioFSD).
+	VirtioFSD string
 	// Listeners are guest loopback endpoints tunnelled to Services.
 	Listeners []wire.Listener
 	Services  map[string]control.TunnelHandler
+	// OnEvent receives the sandbox's events as they happen: the network's
+	// net.allowed and net.denied (from the stack's goroutines, so it must
+	// be safe for concurrent use and not block). nil discards them.
+	OnEvent func(event.Data)
+	// Resolver looks up the names a networked box may resolve (nil: the
+	// host's resolver); `hosts:` entries never reach it.
+	Resolver dns.Resolver
+	// MTU of the guest's network interface (0: netstack.DefaultMTU).
+	MTU int
+	// NetBaseline is for `voidbox bench net` only: the VM's network device
+	// goes to QEMU's own slirp (vmm.BaselineSlirp) or to a passt socket
+	// instead of voidbox's stack, so no policy decides anything. It needs
+	// the public network policy (to say there is a device) and no ports.
+	NetBaseline string
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
 	// Confine is how QEMU is jailed (Host.Confine, probed once per run).
@@ -65,10 +105,20 @@ var _ Machine = (*vmm.Machine)(nil)
 
 // Sandbox is one running micro-VM. Its methods are safe for concurrent use.
 type Sandbox struct {
-	cfg    Config
-	m      Machine
-	client *control.Client
-	info   Info
+	cfg     Config
+	m       Machine
+	client  *control.Client
+	info    Info
+	storage *storage // what Boot attached; its holds are released once the VM is gone
+	// env and dir are what every command starts with unless it says
+	// otherwise: the image's Env under the policy's, the image's WorkingDir.
+	env map[string]string
+	dir string
+
+	slot *admission.Slot // the VM's memory on the host budget; nil for Attach
+	// net is the box's network stack; nil without network. It outlives
+	// nothing: closed with the VM, by Close or by the exit watcher.
+	net *netstack.Stack
 
 	closeOnce sync.Once
 	closeErr  error
@@ -84,12 +134,18 @@ type Info struct {
 	InitVersion string        // guest init (voidbox-guest) build
 	Accel       string        // kvm or tcg
 	AccelReason string        // why that accelerator
-	BootTime    time.Duration // from QEMU start to the guest init's welcome
+	QueueWait   time.Duration // waiting for admission (a boot slot and memory)
+	BootTime    time.Duration // from admission to the guest init's welcome
 	QEMUPID     int
 	RuntimeDir  string
 	// Confinement is what QEMU runs under (its own uid, cgroup, seccomp),
 	// and why any part is missing.
 	Confinement vmm.ConfineStatus
+	// Forwards are the port forwards into the guest, as bound.
+	Forwards []Forwarded
+	// Image is the digest of the OCI image the root file system is from,
+	// "" for voidbox's initramfs.
+	Image string
 }
 
 // Boot starts QEMU for cfg and completes the handshake. The VM lives until
@@ -105,7 +161,26 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	st, err := prepareStorage(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	slot, err := admit(ctx, cfg)
+	if err != nil {
+		st.release()
+		return nil, err
+	}
+	// A long wait gives a concurrent set-up time to prune or replace the
+	// image: say so as a missing dependency (the CLI sets up and retries),
+	// not as a failed boot.
+	for _, f := range []string{cfg.Kernel, cfg.Initramfs} {
+		if _, err := os.Stat(f); f != "" && err != nil {
+			slot.Release()
+			st.release()
+			return nil, fmt.Errorf("%w: guest image: %w", ErrMissingDependency, err)
+		}
+	}
+	start := time.Now() // the boot deadline runs from admission
 	m, err := vmm.Start(ctx, vmm.Config{
 		QEMU:       cfg.QEMU,
 		Kernel:     cfg.Kernel,
@@ -116,30 +191,58 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 		Secret:     secret,
 		Name:       cfg.Name,
 		ConsoleLog: cfg.ConsoleLog,
-		Shares:     cfg.Shares,
+		Shares:     append(slices.Clip(cfg.Shares), st.shares...),
+		Disks:      st.disks,
+		Cmdline:    st.preload(),
+		VirtioFSD:  cfg.VirtioFSD,
 		CPUModel:   cfg.CPUModel,
 		Confine:    cfg.Confine,
+		NIC:        cfg.nic(),
 	})
 	if err != nil {
+		st.release()
+		slot.Release()
 		if ctx.Err() != nil {
 			return nil, err
 		}
 		return nil, &BootError{Reason: "starting qemu: " + err.Error()}
 	}
-	return Attach(ctx, cfg, m, secret, start)
+	return attach(ctx, cfg, m, secret, start, st, slot)
 }
 
 // Attach completes the handshake with the guest init behind m and returns
 // the sandbox; m is closed on failure. Boot uses it for QEMU; tests use it
-// for an in-process guest.
+// for an in-process guest. The policy's Image and Mounts and cfg's
+// ImageMounts are Boot's: Attach asks the guest for none of them. A policy
+// with a network needs a machine with a network device (NetConn); its
+// stack starts before the handshake, which tells the guest how to
+// configure its interface.
 func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time) (*Sandbox, error) {
+	return attach(ctx, cfg, m, secret, start, &storage{}, nil)
+}
+
+// attach is Attach holding st and slot (released on failure and when the
+// VM stops).
+func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time, st *storage, slot *admission.Slot) (*Sandbox, error) {
 	cfg = cfg.withDefaults()
-	bootCtx, cancel := context.WithTimeoutCause(ctx, cfg.BootTimeout,
-		fmt.Errorf("the guest init did not answer within %v", cfg.BootTimeout))
-	defer cancel()
-	client, err := control.Handshake(bootCtx, m.Conn(), secret, control.Options{
-		Policy: cfg.Policy.Wire(), Listeners: cfg.Listeners, Services: cfg.Services})
+	stack, netCfg, fwds, err := startNetwork(cfg, m)
 	if err != nil {
+		m.Close()
+		st.release()
+		if slot != nil {
+			slot.Release()
+		}
+		return nil, &BootError{Reason: err.Error()}
+	}
+	bootCtx, stopWatch := watchBoot(ctx, m.PID(), cfg.BootTimeout, start)
+	pol := cfg.Policy.Wire()
+	pol.TrustedDirs = trustedDirs(cfg.ImageMounts)
+	client, err := control.Handshake(bootCtx, m.Conn(), secret, control.Options{
+		Policy: pol, Listeners: cfg.Listeners, Services: cfg.Services, Storage: st.wire,
+		Network: netCfg, CACerts: string(cfg.Policy.CACerts)})
+	stopWatch()
+	if err != nil {
+		defer st.release()
 		reason := err.Error()
 		// If QEMU is exiting (panic, init crash), wait briefly so the
 		// console tail and exit status are complete.
@@ -155,26 +258,52 @@ func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 		}
 		tail := m.ConsoleTail(20)
 		m.Close()
+		if stack != nil {
+			stack.Close()
+		}
+		if slot != nil {
+			slot.Release()
+		}
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
 		return nil, &BootError{Reason: reason, ConsoleTail: tail}
 	}
 	w := client.Welcome()
+	if slot != nil {
+		slot.Booted() // the next VM may boot; this one keeps its memory
+	}
 	s := &Sandbox{
 		cfg:    cfg,
 		m:      m,
 		client: client,
+		net:    stack,
+		slot:   slot,
 		info: Info{
+			Forwards:    fwds,
 			Kernel:      w.Kernel,
 			InitVersion: w.InitVersion,
 			Accel:       string(cfg.Accel.Accel),
 			AccelReason: cfg.Accel.Reason,
+			QueueWait:   slot.Waited(),
 			BootTime:    time.Since(start),
 			QEMUPID:     m.PID(),
 			RuntimeDir:  m.Dir(),
 		},
 		watchDone: make(chan struct{}),
+		storage:   st,
+		env:       imageEnv(nil),
+	}
+	if st.root != nil {
+		s.env = imageEnv(st.root.Env)
+		s.dir = imageDir(st.root)
+		s.info.Image = st.root.Digest
+	}
+	for k, v := range cfg.Policy.Env {
+		s.env[k] = v
+	}
+	if p, ok := commandPath(s.env, cfg.ImageMounts); ok {
+		s.env["PATH"] = p
 	}
 	if c, ok := m.(interface{ Confinement() vmm.ConfineStatus }); ok {
 		s.info.Confinement = c.Confinement()
@@ -195,6 +324,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.OnEvent == nil {
+		c.OnEvent = func(event.Data) {}
+	}
 	return c
 }
 
@@ -214,6 +346,32 @@ func (s *Sandbox) watch() {
 	s.setGone(&BootError{Reason: reason, ConsoleTail: s.m.ConsoleTail(20)})
 	s.client.Close()
 	s.m.Close()
+	// QEMU has exited: nothing reads the image files any more.
+	s.storage.release()
+	s.releaseSlot()
+	s.closeNet()
+}
+
+// releaseSlot gives the VM's memory back to the host budget once QEMU is gone.
+func (s *Sandbox) releaseSlot() {
+	if s.slot != nil {
+		s.slot.Release()
+	}
+}
+
+// closeNet stops the network (every flow, every forward) once QEMU is gone.
+func (s *Sandbox) closeNet() {
+	if s.net != nil {
+		s.net.Close()
+	}
+}
+
+// NetStats returns the network counters so far (final once Close returned).
+func (s *Sandbox) NetStats() NetStats {
+	if s.net == nil {
+		return NetStats{}
+	}
+	return s.net.Stats()
 }
 
 func (s *Sandbox) setGone(err error) {
@@ -285,7 +443,9 @@ func (s *Sandbox) Close() error {
 		cancel()
 		s.client.Close()
 		s.closeErr = s.m.Close()
+		s.releaseSlot()
 		<-s.watchDone
+		s.closeNet()
 	})
 	return s.closeErr
 }
@@ -303,7 +463,15 @@ type Host struct {
 	TSCkHz      int
 	CPUModel    string        // QEMU -cpu override ($VOIDBOX_QEMU_CPU)
 	BootTimeout time.Duration // 0: DefaultBootTimeout
-	Logger      *slog.Logger
+	// Admission is the gate every boot of this host waits at (nil: the
+	// default gate, see Config.Admission).
+	Admission *admission.Gate
+	Logger    *slog.Logger
+	// Images is the OCI image cache boots open images from (nil: boots
+	// that ask for an image fail, saying so).
+	Images ImageStore
+	// VirtioFSD is the virtiofsd of host mounts ("": vmm.DefaultVirtioFSD).
+	VirtioFSD string
 	// Confine is how QEMU is jailed on this host (vmm.ProbeConfinement).
 	Confine vmm.Confinement
 }
@@ -312,5 +480,6 @@ type Host struct {
 // kernel and initramfs on this host.
 func (h Host) Config(name string, p policy.Sandbox, kernel, initramfs string) Config {
 	return Config{Name: name, Policy: p, QEMU: h.QEMU, Kernel: kernel, Initramfs: initramfs,
-		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout, Logger: h.Logger, Confine: h.Confine}
+		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout,
+		Admission: h.Admission, Logger: h.Logger, Images: h.Images, VirtioFSD: h.VirtioFSD, Confine: h.Confine}
 }

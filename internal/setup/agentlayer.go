@@ -17,12 +17,12 @@ type agentLayer struct{ path string }
 
 func (agentLayer) Name() string { return "agent" }
 
-func (l agentLayer) Key(context.Context) (string, error) {
+func (l agentLayer) Key(ctx context.Context) (string, error) {
 	fi, err := os.Stat(l.path)
 	if err != nil {
 		return "", fmt.Errorf("voidbox-agent: %w", err)
 	}
-	d, err := guestimage.FileDigest(l.path)
+	d, err := guestimage.InputDigest(ctx, l.path) // a start does not re-read 20 MB
 	if err != nil {
 		return "", fmt.Errorf("voidbox-agent: %w", err)
 	}

@@ -13,7 +13,11 @@ type MissingDependencyError struct {
 	What    string // "qemu-system-x86_64"
 	Package string // Debian package that provides it, if any
 	Hint    string // one sentence: what the user can do
+	Err     error  // the cause, if any (errors.Is reaches artifact.ErrDamaged through it)
 }
+
+// Unwrap returns the cause.
+func (e *MissingDependencyError) Unwrap() error { return e.Err }
 
 func (e *MissingDependencyError) Error() string {
 	msg := e.What + " not found"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/voidbox/voidbox/internal/artifact"
 	"github.com/voidbox/voidbox/internal/guestimage"
 )
 
@@ -118,8 +119,12 @@ func Lookup(ctx context.Context, o Options) (*Result, error) {
 }
 
 func notPrepared(err error) error {
-	if errors.Is(err, guestimage.ErrNotPrepared) {
-		return &MissingDependencyError{What: "the prepared guest image",
+	switch {
+	case errors.Is(err, artifact.ErrDamaged):
+		return &MissingDependencyError{What: "an intact guest image", Err: err,
+			Hint: fmt.Sprintf("%v; run `voidbox setup` (or call voidbox.Setup) to repair the cache", err)}
+	case errors.Is(err, guestimage.ErrNotPrepared):
+		return &MissingDependencyError{What: "the prepared guest image", Err: err,
 			Hint: fmt.Sprintf("%v; run `voidbox setup` (or call voidbox.Setup) first", err)}
 	}
 	return err

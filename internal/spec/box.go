@@ -52,10 +52,19 @@ type Box struct {
 	MaxTurns int
 	// Runtime is the agent loop (prompt boxes only).
 	Runtime Runtime
+	// Service is mode: service: a long-running stage, ready (its dependants
+	// start) when OutputFile appears in the guest, stopped when the run's
+	// other stages are done; Timeout bounds the time to become ready.
+	Service bool
 	// Retries is how many more attempts follow a failed one.
 	Retries int
 	// RetryBackoff is the delay before the first retry.
 	RetryBackoff time.Duration
+	// Outputs are directories the box leaves for later boxes, Inputs those
+	// it reads (pipeline boxes only): host directories mounted read-write
+	// and read-only.
+	Outputs []Output
+	Inputs  []Input
 	// Pos is where the box is defined (the agent block for kind: agent).
 	Pos Pos
 
@@ -109,6 +118,13 @@ func (d *decoder) boxFields(f *fields, b *Box) {
 				d.at(f.key(k), join(f.path, k), "only applies to prompt boxes, not to exec")
 			}
 		}
+		// An exec box runs no agent to read them; OCI skills (a mount
+		// and PATH) and agent skills (reported with the runtime) aside.
+		for _, s := range b.Skills {
+			if s.Kind != SkillOCI && s.Kind != SkillAgent {
+				d.atPos(s.Pos, s.path, "a %s skill only applies to prompt boxes, not to exec (an oci skill applies to both)", s.Kind)
+			}
+		}
 	}
 }
 
@@ -131,6 +147,9 @@ func (d *decoder) runtime(f *fields, b *Box) {
 		// cannot look into: an allowlist would be silently ignored.
 		if b.Runtime == RuntimeClaudeCode && b.Sandbox.Policy.AllowedCommands != nil && !b.IsCommand() && at != nil {
 			at("runtime claude-code cannot enforce sandbox.allowed_commands yet: remove the allowlist or use runtime voidbox")
+		}
+		if b.Runtime == RuntimeClaudeCode && b.Sandbox.Policy.Image != "" && !b.IsCommand() && at != nil {
+			at("runtime claude-code cannot run on sandbox.image yet (it links its own glibc over the guest's): remove the image or use runtime voidbox")
 		}
 	}()
 	for _, s := range b.Skills {
@@ -218,20 +237,24 @@ func (d *decoder) retries(f *fields, retries *int, backoff *time.Duration) {
 	}
 }
 
-// mode accepts only "task": the other modes of the seed are refused.
-func (d *decoder) mode(f *fields) {
+// mode decodes mode: task (the default) or service, which it reports.
+// interactive is refused.
+func (d *decoder) mode(f *fields) bool {
 	v, ok := f.str("mode")
 	if !ok {
-		return
+		return false
 	}
 	n, path := f.m["mode"].val, join(f.path, "mode")
 	switch v {
 	case "task":
-	case "service", "interactive":
-		d.at(n, path, "mode %q is not supported: only task", v)
+	case "service":
+		return true
+	case "interactive":
+		d.at(n, path, "mode interactive is not supported yet (valid: task, service)")
 	default:
-		d.at(n, path, "unknown mode %q (valid: task)", v)
+		d.at(n, path, "unknown mode %q (valid: task, service)", v)
 	}
+	return false
 }
 
 func (d *decoder) atPos(p Pos, path, format string, args ...any) {

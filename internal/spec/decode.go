@@ -19,13 +19,28 @@ const maxAliasNodes = 100_000
 // problem: each method records what is wrong and returns what it could decode,
 // with ok=false when the value is unusable.
 type decoder struct {
-	file  string
-	dir   string // absolute; relative host paths resolve against it
-	probs *problems
+	file string
+	dir  string // absolute; relative host paths resolve against it
+	// noHost refuses what would read the parsing host: files (skills,
+	// kernel, initramfs) and environment values (see ParseOptions).
+	noHost bool
+	probs  *problems
 	// aliasBudget is how many more nodes aliases may expand to.
 	aliasBudget int
 	// aliasSpent is set once the budget ran out, so it is reported once.
 	aliasSpent bool
+	// notices are what a spec says that voidbox accepts with another meaning
+	// (seed fields: mode: mock, credential_proxy: true), said to the user.
+	notices []*Error
+}
+
+// note records a notice at n: the spec is valid, but the user should know.
+func (d *decoder) note(n *yamlNode, path, format string, args ...any) {
+	line, col := 0, 0
+	if n != nil {
+		line, col = n.Line, n.Column
+	}
+	d.notices = append(d.notices, &Error{File: d.file, Line: line, Col: col, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func newDecoder(file, dir string, probs *problems) *decoder {

@@ -13,22 +13,34 @@
 //     an integer, yes/no are not booleans), duplicate keys and bad values are
 //     errors. Fields named "x-..." at the top level are ignored, as a place
 //     for YAML anchors; anchors, aliases and merge keys ("<<") work anywhere.
-//   - Refused until the feature exists: sandbox.network: true, mounts,
-//     snapshot, image and guest_image, observe, agent messaging, box
-//     outputs/inputs, remote: and OCI skills, and modes other than task.
+//   - Refused until the feature exists: sandbox.network: true, snapshot,
+//     agent messaging, and modes other than task.
 //     sandbox.mode: mock is refused for good (voidbox always boots a VM), and
-//     so is llm.credential_proxy (the gateway always keeps keys out of the
-//     guest). sandbox.mode auto and local are both what voidbox does (a
+//     so are llm.credential_proxy (the gateway always keeps keys out of the
+//     guest) and sandbox.guest_image (voidbox boots its own kernel and guest
+//     init; image sets the root file system).
+//   - sandbox.mounts: a missing host path is an error, rw too (the seed
+//     created missing rw paths); a box's list replaces the inherited one;
+//     mounts may not nest. Skills other than oci: and agent: on an exec box
+//     are errors (the seed ignored them). sandbox.mode auto and local are both what voidbox does (a
 //     local VM; auto never falls back to running without one).
 //   - allowed_commands lists program names only (the seed also took paths);
 //     [] allows no command. runtime claude-code with an allowlist is refused
 //     (it could not be enforced).
-//   - llm.provider is one of claude (alias anthropic), openai, ollama and
-//     custom (an Anthropic-compatible endpoint, needing base_url). Other
-//     names are errors; the seed silently turned them into claude.
+//   - llm.provider is one of claude (alias anthropic), claude-personal (the
+//     host's Claude subscription login, which stays on the host: the seed
+//     copied it into the guest), openai, ollama, lm-studio (LM Studio's
+//     server at localhost:1234, needing model) and custom (an
+//     Anthropic-compatible endpoint, needing base_url). Other names, codex
+//     among them, are errors; the seed silently turned them into claude.
+//   - observe (the seed parsed and ignored it) selects OTLP traces, metrics
+//     and logs (each true unless set false), otlp_endpoint and service_name;
+//     telemetry_buffer_size is refused (the SDK bounds its own queues).
 //
 // Additions: exec (a command box instead of an agent), sandbox.
-// allowed_commands, sandbox.timeout and sandbox.disk_mb, timeout as a duration string next to
+// allowed_commands, sandbox.timeout and sandbox.disk_mb, sandbox.image and
+// mounts in a box's sandbox, OCI skills spelled {oci, mount} (the seed's
+// {image, mount, readonly: true} too) with a default mount, timeout as a duration string next to
 // timeout_secs, max_turns, runtime (voidbox or claude-code; agent:NAME skills
 // select it too), retries and retry_backoff, output_file on pipeline boxes,
 // max_parallel, shorthand stages {box: X} and {fan_out: [X, Y]}, and MCP
@@ -48,8 +60,8 @@
 //     its boxes receives the pipeline's input.
 //   - Workflow stdin_from is also a dependency (Step.Needs). output_step
 //     defaults to the last step declared.
-//   - Relative host paths (skill files, kernel, initramfs) resolve against
-//     the spec file's directory and must exist at parse time; SKILL.md files
+//   - Relative host paths (skill files, kernel, initramfs, mounts) resolve
+//     against the spec file's directory and must exist at parse time; SKILL.md files
 //     are read then (Skill.Content) and need front matter with name and
 //     description.
 //   - An exec box's program, and a workflow step's, must pass the sandbox's

@@ -94,6 +94,11 @@ func (d *decoder) env(n *yamlNode, path string) (Env, bool) {
 			ok = false
 			continue
 		}
+		if s == "" && d.noHost {
+			d.at(v, vpath, "a spec sent to a daemon cannot copy the daemon's environment: give the value")
+			ok = false
+			continue
+		}
 		out[name] = EnvValue{Value: s, FromHost: s == ""}
 	}
 	return out, ok

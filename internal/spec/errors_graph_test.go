@@ -79,7 +79,6 @@ pipeline:
 			`t.yaml:5:14: pipeline.boxes[0].name: invalid name "Build": want 1-63 of a-z, 0-9, '_' and '-'`,
 			`t.yaml:7:7: pipeline.boxes[2].name: duplicate box name "a" (first at line 6)`,
 			`t.yaml:8:7: pipeline.boxes[3]: missing required field "name"`,
-			`t.yaml:9:31: pipeline.boxes[4].outputs: mount-based outputs and inputs are not available yet: a box's output_file is passed to the next stage`,
 			`t.yaml:9:53: pipeline.boxes[4].promt: unknown field "promt" (did you mean "prompt"?)`,
 			`t.yaml:10:17: pipeline.max_parallel: 0 is out of range [1, 2147483647]`,
 		}},
@@ -107,7 +106,7 @@ pipeline:
   boxes:
     - name: a
       exec: [cat]
-      sandbox: {memory_mb: 63, kernel: /vmlinux, network: true, snapshot: x}
+      sandbox: {memory_mb: 63, kernel: /vmlinux, network: {allow: ["*"]}, snapshot: x}
     - name: b
       prompt: hi
       llm: {provider: openai, credential_proxy: true}
@@ -127,11 +126,9 @@ pipeline:
 			`t.yaml:11:14: pipeline.boxes[0].exec[0]: command "cat" is not in sandbox.allowed_commands (echo)`,
 			`t.yaml:12:28: pipeline.boxes[0].sandbox.memory_mb: 63 MiB is outside 128..1048576 MiB`,
 			`t.yaml:12:32: pipeline.boxes[0].sandbox.kernel: can only be set in the top-level sandbox`,
-			`t.yaml:12:59: pipeline.boxes[0].sandbox.network: networking is not available yet`,
-			`t.yaml:12:65: pipeline.boxes[0].sandbox.snapshot: snapshots are not available yet`,
-			`t.yaml:15:31: pipeline.boxes[1].llm.credential_proxy: not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy`,
+			`t.yaml:12:68: pipeline.boxes[0].sandbox.network.allow[0]: "*": a wildcard needs a domain, as in *.example.com`,
+			`t.yaml:12:75: pipeline.boxes[0].sandbox.snapshot: snapshots are not available yet`,
 			`t.yaml:24:42: pipeline.boxes[4].sandbox.disk_mb: 80 MiB is more than half of the 128 MiB of memory, which holds the disk too`,
-			`t.yaml:27:17: pipeline.boxes[5].sandbox.image: OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)`,
 		}},
 		{"box lowers memory under the disk", `kind: pipeline
 name: p
@@ -187,15 +184,15 @@ workflow:
 name: w
 workflow:
   steps:
-    - {name: a, run: {program: echo}, mode: service, timeout_secs: 5, timeout: 5s}
+    - {name: a, run: {program: echo}, mode: serve, timeout_secs: 5, timeout: 5s}
     - {name: a, run: {program: echo}}
     - {name: b}
     - {name: c, run: {args: [x]}, depends_on: [b, b]}
     - {name: d, run: {program: "two words", stdin: a}}
   max_parallel: -2
 `, []string{
-			`t.yaml:5:45: workflow.steps[0].mode: mode "service" is not supported: only task`,
-			`t.yaml:5:71: workflow.steps[0].timeout: timeout_secs and timeout are mutually exclusive`,
+			`t.yaml:5:45: workflow.steps[0].mode: unknown mode "serve" (valid: task, service)`,
+			`t.yaml:5:69: workflow.steps[0].timeout: timeout_secs and timeout are mutually exclusive`,
 			`t.yaml:6:7: workflow.steps[1].name: duplicate step name "a" (first at line 5)`,
 			`t.yaml:7:7: workflow.steps[2]: missing required field "run"`,
 			`t.yaml:8:22: workflow.steps[3].run: missing required field "program"`,
@@ -213,7 +210,6 @@ workflow:
     - {name: a, run: {program: wc}, sandbox: {allowed_commands: [wc], mounts: []}}
     - {name: b, run: {program: wc}}
 `, []string{
-			`t.yaml:6:71: workflow.steps[0].sandbox.mounts: host mounts are not available yet`,
 			`t.yaml:7:32: workflow.steps[1].run.program: command "wc" is not in sandbox.allowed_commands (sort)`,
 		}},
 	}

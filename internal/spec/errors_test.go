@@ -50,12 +50,16 @@ func TestErrorsDocument(t *testing.T) {
 			`t.yaml:2:1: nmae: unknown field "nmae" (did you mean "name"?)`,
 		}},
 		{"unknown field", "kind: sandbox\nname: a\nfoo: 1\n", []string{
-			`t.yaml:3:1: foo: unknown field "foo" (known: api_version, kind, name, sandbox, llm, agent, pipeline, workflow)`,
+			`t.yaml:3:1: foo: unknown field "foo" (known: api_version, kind, name, sandbox, llm, agent, pipeline, workflow, observe)`,
 		}},
 		{"bad name", "kind: sandbox\nname: my box\n", []string{
 			`t.yaml:2:7: name: invalid name "my box": want letters, digits, '_', '.' and '-', starting with a letter or digit (at most 128)`,
 		}},
-		{"observe", "kind: sandbox\nname: a\nobserve:\n  traces: true\n", []string{`t.yaml:3:1: observe: telemetry export is not available yet`}},
+		{"observe", "kind: sandbox\nname: a\nobserve:\n  traces: yes\n  otlp_endpoint: ftp://x\n  telemetry_buffer_size: 3\n", []string{
+			`t.yaml:4:11: observe.traces: want true or false, got a string`,
+			`t.yaml:5:18: observe.otlp_endpoint: invalid URL "ftp://x": want http:// or https:// and a host`,
+			`t.yaml:6:3: observe.telemetry_buffer_size: ` + noBufferSize,
+		}},
 		{"block for another kind", "kind: sandbox\nname: a\nagent:\n  prompt: hi\n", []string{`t.yaml:3:1: agent: not allowed in a spec of kind sandbox`}},
 		{"missing block", "kind: agent\nname: a\n", []string{`t.yaml:1:1: missing required field "agent" for kind agent`}},
 		{"wrong blocks", "kind: workflow\nname: a\npipeline:\n  boxes: [{name: a, exec: [true]}]\n", []string{
@@ -63,7 +67,7 @@ func TestErrorsDocument(t *testing.T) {
 			`t.yaml:3:1: pipeline: not allowed in a spec of kind workflow`,
 		}},
 		{"extension fields", "kind: sandbox\nname: a\nx-anchors: {a: 1}\nsandbox:\n  x-note: no\n", []string{
-			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb)`,
+			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb, image, mounts, attach_shell, ports, ca_certificates)`,
 		}},
 	}
 	for _, tt := range tests {
@@ -77,7 +81,6 @@ func TestErrorsSandbox(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{"mock", "  mode: mock\n", []string{`t.yaml:4:9: sandbox.mode: mock mode is not supported: voidbox always boots a VM`}},
 		{"mode", "  mode: remote\n", []string{`t.yaml:4:9: sandbox.mode: unknown mode "remote" (valid: auto, local)`}},
 		{"memory type", "  memory_mb: lots\n", []string{`t.yaml:4:14: sandbox.memory_mb: want an integer, got a string`}},
 		{"memory low", "  memory_mb: 32\n", []string{`t.yaml:4:14: sandbox.memory_mb: 32 MiB is outside 128..1048576 MiB`}},
@@ -85,9 +88,48 @@ func TestErrorsSandbox(t *testing.T) {
 		{"vcpus", "  vcpus: 65\n", []string{`t.yaml:4:10: sandbox.vcpus: 65 is outside 1..64`}},
 		{"vcpus zero", "  vcpus: 0\n", []string{`t.yaml:4:10: sandbox.vcpus: 0 is outside 1..64`}},
 		{"huge int", "  vcpus: 99999999999999999999999\n", []string{`t.yaml:4:10: sandbox.vcpus: want an integer, got a number`}},
-		{"network", "  network: true\n", []string{`t.yaml:4:12: sandbox.network: networking is not available yet`}},
-		{"network type", "  network: yes\n", []string{`t.yaml:4:12: sandbox.network: want true or false, got a string`}},
-		{"mounts", "  mounts:\n    - {host: ., guest: /data}\n", []string{`t.yaml:4:3: sandbox.mounts: host mounts are not available yet`}},
+		{"network type", "  network: yes\n", []string{`t.yaml:4:12: sandbox.network: want true, false or a map, got a string`}},
+		{"network patterns", "  network:\n    allow: [\"*\", \"*.\", \"http://x\", 10.0.0.1/8, \"a.com:0\", \"a.com:65536\", ok.com]\n", []string{
+			`t.yaml:5:13: sandbox.network.allow[0]: "*": a wildcard needs a domain, as in *.example.com`,
+			`t.yaml:5:18: sandbox.network.allow[1]: "*.": a wildcard needs a domain, as in *.example.com`,
+			`t.yaml:5:24: sandbox.network.allow[2]: "http://x": a rule is a host name or CIDR, not a URL`,
+			`t.yaml:5:36: sandbox.network.allow[3]: "10.0.0.1/8": CIDR has host bits set; did you mean 10.0.0.0/8?`,
+			`t.yaml:5:48: sandbox.network.allow[4]: "a.com:0": port must be 1-65535`,
+			`t.yaml:5:59: sandbox.network.allow[5]: "a.com:65536": port must be 1-65535`,
+		}},
+		{"network fields", "  network:\n    deny: [\"10.0.0.0/33\"]\n    host_ports: [0, 11434]\n    hosts: {x.test: not-an-ip}\n    limits: {max_flows: 0, per_second: 1}\n    proxy: on\n", []string{
+			`t.yaml:5:12: sandbox.network.deny[0]: "10.0.0.0/33": not a valid CIDR`,
+			`t.yaml:6:18: sandbox.network.host_ports[0]: "0": port must be 1-65535`,
+			`t.yaml:7:21: sandbox.network.hosts.x.test: "not-an-ip": not an IP address`,
+			`t.yaml:8:25: sandbox.network.limits.max_flows: "0": must be at least 1`,
+			`t.yaml:8:28: sandbox.network.limits.per_second: unknown field "per_second" (known: conns_per_second, max_flows, max_bytes)`,
+			`t.yaml:9:5: sandbox.network.proxy: unknown field "proxy" (known: allow, deny, host_ports, hosts, limits)`,
+		}},
+		{"ports", "  network: true\n  ports: [\"8080:80\", \"80\", \"x:1:2\", 8080]\n", []string{
+			`t.yaml:5:22: sandbox.ports[1]: "80": want HOST_PORT:GUEST_PORT (a guest port alone does not say where the host listens)`,
+			`t.yaml:5:28: sandbox.ports[2]: "x:1:2": host address "x" is not an IP address`,
+			`t.yaml:5:37: sandbox.ports[3]: want a string, got an integer`,
+		}},
+		{"ports without network", "  ports: [\"8080:80\"]\n", []string{
+			`t.yaml:4:10: sandbox.ports: port forwards need a network (network: true or an allowlist)`,
+		}},
+		{"ca missing", "  ca_certificates: [no/such.pem]\n", []string{`t.yaml:4:21: sandbox.ca_certificates[0]: no/such.pem: no such file or directory`}},
+		{"ca not pem", "  ca_certificates: [testdata/valid/commands.yaml]\n", []string{
+			`t.yaml:4:21: sandbox.ca_certificates[0]: testdata/valid/commands.yaml: not PEM: want -----BEGIN CERTIFICATE----- blocks`,
+		}},
+		// A missing host path is an error, rw too (the seed created it).
+		{"mounts", "  mounts:\n    - {host: no/such/dir, guest: /data, mode: rw}\n    - {host: ., guest: data}\n" +
+			"    - {host: testdata, guest: /proc/x, mode: rx}\n    - {host: ., guest: /w}\n    - {host: ., guest: /w/sub}\n    - {guest: /z}\n" +
+			"    - {host: doc.go, guest: /f}\n", []string{
+			`t.yaml:5:14: sandbox.mounts[0].host: no/such/dir: no such file or directory (create it first: a missing host path is an error, not made for you)`,
+			`t.yaml:6:24: sandbox.mounts[1].guest: "data" is not an absolute guest path`,
+			`t.yaml:7:31: sandbox.mounts[2].guest: /proc/x is reserved for the guest system (/proc, /sys, /dev, /run, /usr/lib/voidbox)`,
+			`t.yaml:7:46: sandbox.mounts[2].mode: unknown mode "rx" (valid: ro, rw)`,
+			`t.yaml:9:24: sandbox.mounts[4].guest: /w/sub overlaps mounts[3] (/w): mounts may not nest`,
+			`t.yaml:10:7: sandbox.mounts[5]: missing required field "host"`,
+			`t.yaml:11:14: sandbox.mounts[6].host: doc.go: not a directory`,
+		}},
+		{"mounts type", "  mounts: {host: .}\n", []string{`t.yaml:4:11: sandbox.mounts: want a list, got a mapping`}},
 		{"snapshot", "  snapshot: abc123\n", []string{`t.yaml:4:3: sandbox.snapshot: snapshots are not available yet`}},
 		{"kernel missing", "  kernel: no/such/vmlinux\n", []string{`t.yaml:4:11: sandbox.kernel: no/such/vmlinux: no such file or directory`}},
 		{"kernel dir", "  initramfs: testdata\n", []string{`t.yaml:4:14: sandbox.initramfs: testdata: not a regular file`}},
@@ -110,12 +152,14 @@ func TestErrorsSandbox(t *testing.T) {
 		{"allowed path", "  allowed_commands: [/bin/echo]\n", []string{
 			`t.yaml:4:22: sandbox.allowed_commands[0]: "/bin/echo" is not a command name: list the name (echo), not a path: the guest finds it in the system directories`,
 		}},
-		// Parsed and then ignored by the runner: refused until they mean something.
-		{"image", "  image: docker.io/library/debian:12\n", []string{
-			`t.yaml:4:3: sandbox.image: OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)`,
-		}},
+		{"image", "  image: \"debian 12\"\n", []string{`t.yaml:4:10: sandbox.image: image reference "debian 12" contains spaces`}},
+		{"image type", "  image: [debian]\n", []string{`t.yaml:4:10: sandbox.image: want a string, got a list`}},
 		{"guest image", "  guest_image: \"\"\n", []string{
-			`t.yaml:4:3: sandbox.guest_image: OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)`,
+			`t.yaml:4:3: sandbox.guest_image: not supported: voidbox boots its own kernel and guest init (kernel and initramfs replace them); image sets the guest's root file system`,
+		}},
+		{"attach shell type", "  attach_shell: yes\n", []string{`t.yaml:4:17: sandbox.attach_shell: want true or false, got a string`}},
+		{"attach shell without sh", "  allowed_commands: [echo]\n  attach_shell: true\n", []string{
+			`t.yaml:5:17: sandbox.attach_shell: the attach shell is sh, which allowed_commands does not allow: add it or leave attach_shell off`,
 		}},
 		{"disk type", "  disk_mb: 1G\n", []string{`t.yaml:4:12: sandbox.disk_mb: want an integer, got a string`}},
 		{"disk low", "  disk_mb: 8\n", []string{`t.yaml:4:12: sandbox.disk_mb: 8 MiB is below the 16 MiB minimum`}},
@@ -134,14 +178,15 @@ func TestErrorsLLM(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{"unknown provider", "  provider: lm-studio\n", []string{`t.yaml:4:13: llm.provider: unknown provider "lm-studio" (valid: claude, anthropic, openai, ollama, custom)`}},
-		{"codex", "  provider: codex\n", []string{`t.yaml:4:13: llm.provider: provider "codex" is not supported (valid: claude, anthropic, openai, ollama, custom)`}},
-		{"claude-personal", "  provider: claude-personal\n", []string{`t.yaml:4:13: llm.provider: provider "claude-personal" is not supported (valid: claude, anthropic, openai, ollama, custom)`}},
+		{"unknown provider", "  provider: lmstudio\n", []string{`t.yaml:4:13: llm.provider: unknown provider "lmstudio" (valid: claude, anthropic, claude-personal, openai, ollama, lm-studio, custom)`}},
+		{"codex", "  provider: codex\n", []string{`t.yaml:4:13: llm.provider: provider "codex" is not supported: voidbox has no Codex runtime yet (valid: claude, anthropic, claude-personal, openai, ollama, lm-studio, custom)`}},
+		{"claude-personal key", "  provider: claude-personal\n  api_key_env: MY_KEY\n", []string{`t.yaml:4:3: llm.api_key_env: provider claude-personal uses the host's Claude login (~/.claude/.credentials.json or CLAUDE_CODE_OAUTH_TOKEN), not an API key`}},
+		{"lm-studio without model", "  provider: lm-studio\n", []string{`t.yaml:4:3: llm: provider lm-studio needs model: the name LM Studio shows for the model it has loaded`}},
 		{"custom without url", "  provider: custom\n", []string{`t.yaml:4:3: llm: provider custom (an Anthropic-compatible endpoint) needs base_url`}},
 		{"bad url", "  base_url: ftp://host/x\n", []string{`t.yaml:4:13: llm.base_url: invalid URL "ftp://host/x": want http:// or https:// and a host`}},
 		{"url credentials", "  base_url: https://me:secret@host/\n", []string{`t.yaml:4:13: llm.base_url: URL "https://me:xxxxx@host/" carries credentials: keep secrets out of specs`}},
 		{"key env", "  api_key_env: my-key\n", []string{`t.yaml:4:16: llm.api_key_env: invalid environment variable name "my-key"`}},
-		{"credential proxy", "  credential_proxy: true\n", []string{`t.yaml:4:3: llm.credential_proxy: not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy`}},
+		{"credential proxy off", "  credential_proxy: false\n", []string{`t.yaml:4:21: llm.credential_proxy: false would put the provider key inside the guest; voidbox never does (its gateway adds the key on the host)`}},
 		{"negative limit", "  limits: {max_requests: -1}\n", []string{`t.yaml:4:26: llm.limits.max_requests: -1 is out of range [0, 9007199254740992]`}},
 		{"cost as text", "  limits: {max_cost_usd: five}\n", []string{`t.yaml:4:26: llm.limits.max_cost_usd: want a number, got a string`}},
 		{"negative cost", "  limits: {max_cost_usd: -0.5}\n", []string{`t.yaml:4:26: llm.limits.max_cost_usd: -0.5 is out of range [0, 1.7976931348623157e+308]`}},
@@ -167,10 +212,10 @@ func TestErrorsAgent(t *testing.T) {
 		{"timeout secs zero", "  prompt: hi\n  timeout_secs: 0\n", []string{`t.yaml:5:17: agent.timeout_secs: 0 is out of range [1, 604800]`}},
 		{"output file", "  prompt: hi\n  output_file: out.json\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "out.json": want an absolute, clean path such as /workspace/output.json`}},
 		{"output file dots", "  prompt: hi\n  output_file: /workspace/../etc/passwd\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "/workspace/../etc/passwd": want an absolute, clean path such as /workspace/output.json`}},
-		{"service", "  prompt: hi\n  mode: service\n", []string{`t.yaml:5:9: agent.mode: mode "service" is not supported: only task`}},
+		{"service ports", "  prompt: hi\n  mode: service\n  ports: [8080]\n", []string{`t.yaml:6:3: agent.ports: a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest`}},
 		{"interactive", "  mode: interactive\n", []string{
 			`t.yaml:4:3: agent: missing required field "prompt" (or "exec" for a command)`,
-			`t.yaml:4:9: agent.mode: mode "interactive" is not supported: only task`,
+			`t.yaml:4:9: agent.mode: mode interactive is not supported yet (valid: task, service)`,
 		}},
 		{"messaging", "  prompt: hi\n  messaging: {enabled: true}\n", []string{`t.yaml:5:3: agent.messaging: agent messaging is not available yet`}},
 		{"max turns", "  prompt: hi\n  max_turns: 0\n", []string{`t.yaml:5:14: agent.max_turns: 0 is out of range [1, 10000]`}},

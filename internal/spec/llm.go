@@ -17,12 +17,17 @@ const (
 	ProviderOllama Provider = "ollama"
 	// ProviderCustom is any Anthropic-compatible endpoint; it needs BaseURL.
 	ProviderCustom Provider = "custom"
+	// ProviderClaudePersonal is Anthropic's API with the host user's Claude
+	// subscription login (Claude Code's), which stays on the host.
+	ProviderClaudePersonal Provider = "claude-personal"
+	// ProviderLMStudio is LM Studio's local server (OpenAI-compatible).
+	ProviderLMStudio Provider = "lm-studio"
 )
 
 // DefaultProvider is the provider of a spec that names none.
 const DefaultProvider = ProviderClaude
 
-const validProviders = "claude, anthropic, openai, ollama, custom"
+const validProviders = "claude, anthropic, claude-personal, openai, ollama, lm-studio, custom"
 
 // LLM says which model a box uses. The provider's key never enters the
 // guest: the host gateway reads it from APIKeyEnv and adds it to requests.
@@ -127,10 +132,10 @@ func (d *decoder) llmDecl(n *yamlNode, path string) *llmDecl {
 		switch p := Provider(strings.TrimSpace(v)); p {
 		case ProviderClaude, "anthropic":
 			l.provider = ptr(ProviderClaude)
-		case ProviderOpenAI, ProviderOllama, ProviderCustom:
+		case ProviderOpenAI, ProviderOllama, ProviderCustom, ProviderClaudePersonal, ProviderLMStudio:
 			l.provider = ptr(p)
-		case "claude-personal", "codex":
-			d.at(vn, vpath, "provider %q is not supported (valid: %s)", v, validProviders)
+		case "codex":
+			d.at(vn, vpath, "provider %q is not supported: voidbox has no Codex runtime yet (valid: %s)", v, validProviders)
 		default:
 			d.at(vn, vpath, "unknown provider %q (valid: %s)", v, validProviders)
 		}
@@ -152,6 +157,14 @@ func (d *decoder) llmDecl(n *yamlNode, path string) *llmDecl {
 	}
 	if vn, vpath, ok := f.get("limits"); ok {
 		l.limits = d.limitsDecl(vn, vpath)
+	}
+	if v, ok := f.boolean("credential_proxy"); ok {
+		n, p := f.m["credential_proxy"].val, join(path, "credential_proxy")
+		if v {
+			d.note(n, p, "true is what voidbox always does: its LLM gateway adds the provider key on the host, and the key never enters the guest")
+		} else {
+			d.at(n, p, "false would put the provider key inside the guest; voidbox never does (its gateway adds the key on the host)")
+		}
 	}
 	return l
 }
@@ -202,6 +215,12 @@ func (d *decoder) llm(l *llmDecl, report bool) LLM {
 	out.Limits = l.limits.limits()
 	if report && out.Provider == ProviderCustom && l.baseURL == nil {
 		d.at(l.node, l.path, "provider custom (an Anthropic-compatible endpoint) needs base_url")
+	}
+	if report && out.Provider == ProviderClaudePersonal && l.apiKeyEnv != nil {
+		d.at(l.node, join(l.path, "api_key_env"), "provider claude-personal uses the host's Claude login (~/.claude/.credentials.json or CLAUDE_CODE_OAUTH_TOKEN), not an API key")
+	}
+	if report && out.Provider == ProviderLMStudio && l.model == nil {
+		d.at(l.node, l.path, "provider lm-studio needs model: the name LM Studio shows for the model it has loaded")
 	}
 	return out
 }

@@ -6,43 +6,40 @@ package spec
 
 // Reasons for fields the format recognises but refuses today.
 const (
-	notYetMounts    = "host mounts are not available yet"
 	notYetSnapshot  = "snapshots are not available yet"
-	notYetIO        = "mount-based outputs and inputs are not available yet: a box's output_file is passed to the next stage"
 	topLevelOnly    = "can only be set in the top-level sandbox"
-	notYetObserve   = "telemetry export is not available yet"
 	notYetMessaging = "agent messaging is not available yet"
-	noCredProxy     = "not needed: the voidbox LLM gateway always keeps provider keys out of the guest, so there is nothing to proxy"
-	notYetImages    = "OCI images are not available yet: the guest boots voidbox's own image (kernel and initramfs set it)"
+	notYetPorts     = "a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest"
 )
 
 var (
 	specObject = object{
 		name:       "Spec",
-		fields:     []string{"api_version", "kind", "name", "sandbox", "llm", "agent", "pipeline", "workflow"},
-		rejected:   map[string]string{"observe": notYetObserve},
+		fields:     []string{"api_version", "kind", "name", "sandbox", "llm", "agent", "pipeline", "workflow", "observe"},
 		extensions: true,
 	}
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb"},
-		rejected: map[string]string{"mounts": notYetMounts, "snapshot": notYetSnapshot,
-			"image": notYetImages, "guest_image": notYetImages},
+			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
+		rejected: map[string]string{"snapshot": notYetSnapshot, "guest_image": noGuestImage},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
-		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb"},
+		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
 		rejected: map[string]string{
-			"mounts": notYetMounts, "snapshot": notYetSnapshot,
-			"mode": topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
-			"image": notYetImages, "guest_image": notYetImages, "timeout": topLevelOnly,
+			"snapshot": notYetSnapshot,
+			"mode":     topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
+			"guest_image": noGuestImage, "timeout": topLevelOnly,
 		},
 	}
-	llmObject = object{
-		name:     "LLM",
-		fields:   []string{"provider", "model", "base_url", "api_key_env", "limits"},
-		rejected: map[string]string{"credential_proxy": noCredProxy},
+	// networkObject and netLimitsObject are the mapping form of network;
+	// internal/netpolicy parses the values.
+	networkObject   = object{name: "Network", fields: []string{"allow", "deny", "host_ports", "hosts", "limits"}}
+	netLimitsObject = object{name: "NetLimits", fields: []string{"conns_per_second", "max_flows", "max_bytes"}}
+	llmObject       = object{
+		name:   "LLM",
+		fields: []string{"provider", "model", "base_url", "api_key_env", "credential_proxy", "limits"},
 	}
 	llmLimitsObject = object{
 		name:   "LLMLimits",
@@ -52,7 +49,7 @@ var (
 		name: "Agent",
 		fields: []string{"prompt", "exec", "skills", "timeout_secs", "timeout", "output_file", "mode",
 			"max_turns", "runtime", "retries", "retry_backoff"},
-		rejected: map[string]string{"messaging": notYetMessaging},
+		rejected: map[string]string{"messaging": notYetMessaging, "ports": notYetPorts},
 	}
 	pipelineObject = object{
 		name:   "Pipeline",
@@ -61,9 +58,12 @@ var (
 	boxObject = object{
 		name: "Box",
 		fields: []string{"name", "prompt", "exec", "skills", "llm", "sandbox", "timeout_secs", "timeout",
-			"output_file", "max_turns", "runtime", "retries", "retry_backoff"},
-		rejected: map[string]string{"outputs": notYetIO, "inputs": notYetIO},
+			"output_file", "max_turns", "runtime", "retries", "retry_backoff", "outputs", "inputs", "mode"},
+		rejected: map[string]string{"ports": notYetPorts},
 	}
+	mountObject  = object{name: "Mount", fields: []string{"host", "guest", "mode"}}
+	outputObject = object{name: "BoxOutput", fields: []string{"name", "guest"}}
+	inputObject  = object{name: "BoxInput", fields: []string{"from", "guest"}}
 	// stageTypedObject is the seed's stage form: {type: box, name: X} or
 	// {type: fan_out, boxes: [X, Y]}.
 	stageTypedObject = object{name: "StageTyped", fields: []string{"type", "name", "boxes"}}
@@ -76,17 +76,20 @@ var (
 	stepObject = object{
 		name: "Step",
 		fields: []string{"name", "run", "depends_on", "timeout_secs", "timeout", "retries", "retry_backoff",
-			"sandbox", "mode"},
+			"sandbox", "mode", "output_file"},
+		rejected: map[string]string{"ports": notYetPorts},
 	}
 	runObject           = object{name: "Run", fields: []string{"program", "args", "stdin_from"}}
 	skillInlineObject   = object{name: "SkillInline", fields: []string{"name", "content"}}
 	skillMCPStdioObject = object{name: "SkillMCPStdio", fields: []string{"name", "command", "args", "env"}}
 	skillMCPHTTPObject  = object{name: "SkillMCPHTTP", fields: []string{"name", "url"}}
+	skillOCIObject      = object{name: "SkillOCI", fields: []string{"oci", "image", "mount", "readonly"}}
 )
 
 // allObjects lists every object, for the schema test.
 var allObjects = []*object{
-	&specObject, &sandboxObject, &sandboxOverrideObject, &llmObject, &llmLimitsObject, &agentObject, &pipelineObject,
+	&specObject, &sandboxObject, &sandboxOverrideObject, &networkObject, &netLimitsObject, &llmObject, &llmLimitsObject, &agentObject, &pipelineObject,
 	&boxObject, &stageTypedObject, &stageShortObject, &workflowObject, &stepObject, &runObject,
-	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject,
+	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject, &skillOCIObject,
+	&mountObject, &outputObject, &inputObject, &observeObject,
 }

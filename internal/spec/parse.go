@@ -42,6 +42,18 @@ func ParseFile(path string) (*Spec, error) {
 	return Parse(path, data)
 }
 
+// ParseOptions tune ParseWith.
+type ParseOptions struct {
+	// NoHost is for specs from someone other than the parsing host's user
+	// (a daemon's clients): host files (skill files, kernel, initramfs) and
+	// environment copies (env values of "") are problems instead of being
+	// read, so the spec cannot read or probe the host through its fields.
+	NoHost bool
+}
+
+// noHostFiles is the problem of a host path under ParseOptions.NoHost.
+const noHostFiles = "a spec sent to a daemon cannot name files on its host"
+
 // Parse parses and validates one spec. name is used in error positions and
 // decides the syntax: ".yaml"/".yml" is YAML, ".json" is JSON, and anything
 // else is JSON when the first non-blank byte is '{' and YAML otherwise.
@@ -50,6 +62,11 @@ func ParseFile(path string) (*Spec, error) {
 // Every problem found is reported at once: the error is an errors.Join of
 // *Error values, one line each, and matches ErrInvalid.
 func Parse(name string, data []byte) (*Spec, error) {
+	return ParseWith(name, data, ParseOptions{})
+}
+
+// ParseWith is Parse with options.
+func ParseWith(name string, data []byte, o ParseOptions) (*Spec, error) {
 	if name == "" {
 		name = "spec"
 	}
@@ -67,10 +84,12 @@ func Parse(name string, data []byte) (*Spec, error) {
 		return nil, probs.err()
 	}
 	d := newDecoder(name, specDir(name), probs)
+	d.noHost = o.NoHost
 	s := d.spec(root)
 	if err := probs.err(); err != nil {
 		return nil, err
 	}
+	s.Notices = d.notices
 	return s, nil
 }
 

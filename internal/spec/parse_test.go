@@ -1,12 +1,16 @@
 package spec
 
 import (
+	"fmt"
+	"net/netip"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/netpolicy"
 	"github.com/voidbox/voidbox/internal/policy"
 )
 
@@ -42,7 +46,7 @@ func TestSeedAgent(t *testing.T) {
 	if b.LLM.Provider != ProviderOllama || b.LLM.Model != "qwen3-coder" {
 		t.Errorf("llm = %+v", b.LLM)
 	}
-	if want := (Pos{File: "testdata/valid/seed_agent.yaml", Line: 14, Col: 3}); b.Pos != want {
+	if want := (Pos{File: "testdata/valid/seed_agent.yaml", Line: 13, Col: 3}); b.Pos != want {
 		t.Errorf("agent pos = %v, want %v", b.Pos, want)
 	}
 	if got := s.Boxes(); len(got) != 1 || got[0] != b {
@@ -245,6 +249,124 @@ func TestEnvResolve(t *testing.T) {
 	if _, err := env.Resolve(lookup); err == nil || err.Error() != "host environment variable not set: HOME, TOKEN" {
 		t.Errorf("Resolve with missing host vars: %v", err)
 	}
+}
+
+func TestNetwork(t *testing.T) {
+	s := mustParseFile(t, "testdata/valid/network.yaml")
+	boxes := s.Boxes()
+	fetch, public, offline := boxes[0].Sandbox.Policy, boxes[1].Sandbox.Policy, boxes[2].Sandbox.Policy
+	n := fetch.Network
+	if n.Mode != netpolicy.ModeAllowlist || len(n.Allow) != 6 || len(n.Deny) != 1 {
+		t.Fatalf("network = %+v", n)
+	}
+	var rules []string
+	for _, r := range n.Allow {
+		rules = append(rules, r.String())
+	}
+	if got := strings.Join(rules, " "); got != "api.github.com *.pythonhosted.org pypi.org:443 registry.example.com:5000-5001 203.0.113.0/24 [2001:db8::/32]:443" {
+		t.Errorf("allow = %s", got)
+	}
+	if n.Hosts["registry.example.com"] != netip.MustParseAddr("127.0.0.1") || !slices.Equal(n.HostPorts, []uint16{11434}) ||
+		n.Limits != (netpolicy.Limits{ConnsPerSecond: 20, MaxFlows: 32, MaxBytes: 100 << 20}) {
+		t.Errorf("network = %+v", n)
+	}
+	if got := fmt.Sprint(fetch.Ports); got != "[127.0.0.1:8080:80 0.0.0.0:9000:9000 127.0.0.1:0:22]" {
+		t.Errorf("ports = %s", got)
+	}
+	if !strings.HasPrefix(string(fetch.CACerts), "-----BEGIN CERTIFICATE-----") || policy.CheckCACerts(fetch.CACerts) != nil {
+		t.Errorf("ca = %q", fetch.CACerts)
+	}
+	if public.Network.Mode != netpolicy.ModePublic || len(public.Ports) != 0 || offline.HasNetwork() {
+		t.Errorf("overrides: public %+v, offline %+v", public.Network, offline.Network)
+	}
+	if err := fetch.Validate(); err != nil {
+		t.Errorf("parsed policy does not validate: %v", err)
+	}
+	// The seed's network: true is the public internet.
+	if seed := mustParseFile(t, "testdata/valid/seed_agent.yaml"); seed.Agent.Sandbox.Policy.Network.Mode != netpolicy.ModePublic {
+		t.Errorf("seed network = %+v", seed.Agent.Sandbox.Policy.Network)
+	}
+}
+
+func TestObserve(t *testing.T) {
+	for _, tt := range []struct {
+		src  string
+		want *Observe
+	}{
+		{"kind: sandbox\nname: a\n", nil},
+		{"kind: sandbox\nname: a\nobserve: {}\n", &Observe{Traces: true, Metrics: true, Logs: true}},
+		{"kind: sandbox\nname: a\nobserve:\n  metrics: false\n  otlp_endpoint: http://127.0.0.1:4318\n  service_name: ci\n",
+			&Observe{Traces: true, Logs: true, Endpoint: "http://127.0.0.1:4318", ServiceName: "ci"}},
+	} {
+		s, err := Parse("t.yaml", []byte(tt.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Observe != nil {
+			s.Observe.Pos = Pos{}
+		}
+		if !reflect.DeepEqual(s.Observe, tt.want) {
+			t.Errorf("%q: Observe = %+v, want %+v", tt.src, s.Observe, tt.want)
+		}
+	}
+}
+
+func TestParseNoHost(t *testing.T) {
+	src := "kind: pipeline\nname: p\nsandbox:\n  kernel: /boot/vmlinuz\n  env: {HOME: \"\", A: b}\n  mounts: [{host: /etc, guest: /data}]\npipeline:\n  boxes:\n    - name: a\n      prompt: hi\n      skills: [\"file:/etc/passwd\"]\n" +
+		"    - name: b\n      exec: [echo]\n      sandbox: {network: {host_ports: [11434]}, ports: [\"8080:80\"], ca_certificates: [/etc/ssl/certs/ca-certificates.crt]}\n"
+	_, err := ParseWith("t.yaml", []byte(src), ParseOptions{NoHost: true})
+	want := []string{
+		"t.yaml:4:11: sandbox.kernel: /boot/vmlinuz: a spec sent to a daemon cannot name files on its host",
+		`t.yaml:5:15: sandbox.env.HOME: a spec sent to a daemon cannot copy the daemon's environment: give the value`,
+		"t.yaml:6:19: sandbox.mounts[0].host: /etc: a spec sent to a daemon cannot name files on its host",
+		"t.yaml:11:16: pipeline.boxes[0].skills[0]: skill file /etc/passwd: a spec sent to a daemon cannot name files on its host; inline the skill as {name, content}",
+		"t.yaml:14:39: pipeline.boxes[1].sandbox.network.host_ports: a spec sent to a daemon cannot reach or open ports of its host",
+		"t.yaml:14:56: pipeline.boxes[1].sandbox.ports: a spec sent to a daemon cannot reach or open ports of its host",
+		"t.yaml:14:87: pipeline.boxes[1].sandbox.ca_certificates[0]: /etc/ssl/certs/ca-certificates.crt: a spec sent to a daemon cannot name files on its host",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+}
+
+// attach_shell is off unless asked, per box, and a box's narrower
+// allowlist under an inherited attach_shell is an error at that box.
+func TestAttachShell(t *testing.T) {
+	src := `kind: pipeline
+name: p
+sandbox:
+  attach_shell: true
+pipeline:
+  boxes:
+    - name: a
+      exec: [echo, a]
+    - name: b
+      exec: [echo, b]
+      sandbox:
+        attach_shell: false
+`
+	s, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := s.Pipeline.Boxes[0].Sandbox.Policy.AttachShell, s.Pipeline.Boxes[1].Sandbox.Policy.AttachShell; !a || b {
+		t.Errorf("attach_shell a=%v b=%v, want true false", a, b)
+	}
+	s, err = Parse("t.yaml", []byte("kind: pipeline\nname: p\npipeline:\n  boxes:\n    - name: a\n      exec: [echo, a]\n"))
+	if err != nil || s.Pipeline.Boxes[0].Sandbox.Policy.AttachShell {
+		t.Errorf("default attach_shell: %v %v", err, s != nil && s.Pipeline.Boxes[0].Sandbox.Policy.AttachShell)
+	}
+	wantErrors(t, "t.yaml", `kind: pipeline
+name: p
+sandbox:
+  attach_shell: true
+pipeline:
+  boxes:
+    - name: a
+      exec: [echo, a]
+      sandbox:
+        allowed_commands: [echo]
+`, `t.yaml:10:27: pipeline.boxes[0].sandbox.allowed_commands: the attach shell is sh, which allowed_commands does not allow: add it or leave attach_shell off`)
 }
 
 // TestLLMLimits: llm.limits parse, and a box's limits merge over the

@@ -51,6 +51,13 @@ func (d *decoder) pipeline(n *yamlNode, path string, base Sandbox, llm *llmDecl)
 			p.Stages = append(p.Stages, Stage{Kind: StageBox, Boxes: []*Box{b}, Pos: b.Pos})
 		}
 	}
+	stageOf := map[string]int{}
+	for i, st := range p.Stages {
+		for _, b := range st.Boxes {
+			stageOf[b.Name] = i
+		}
+	}
+	d.checkBoxIO(p.Boxes, stageOf)
 	return p
 }
 
@@ -111,6 +118,9 @@ func (d *decoder) box(n *yamlNode, path string, base Sandbox, llm *llmDecl) *Box
 	}
 	b.LLM = d.llm(merged, own != nil && own.provider != nil)
 	d.boxFields(f, b)
+	b.Outputs = d.outputs(f)
+	b.Inputs = d.inputs(f)
+	b.Service = d.mode(f)
 	return b
 }
 

@@ -4,6 +4,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/voidbox/voidbox/internal/skillfetch"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -23,6 +25,13 @@ const (
 	SkillCLI SkillKind = "cli"
 	// SkillAgent selects the agent runtime; Box.Runtime already reflects it.
 	SkillAgent SkillKind = "agent"
+	// SkillRemote is a SKILL.md fetched on the host when the spec runs
+	// (remote:OWNER/REPO/SKILL[@REV]); Name is the reference until then.
+	SkillRemote SkillKind = "remote"
+	// SkillOCI is an OCI image mounted read-only at Mount in the guest: its
+	// bin/ goes on the agent's PATH and its SKILL.md, if any, is read like
+	// a file skill's.
+	SkillOCI SkillKind = "oci"
 )
 
 // Skill is one declared capability of a box.
@@ -43,6 +52,9 @@ type Skill struct {
 	MCP *MCPServer
 	// Runtime is set for SkillAgent.
 	Runtime Runtime
+	// Image (a reference) and Mount (an absolute guest path) are set for
+	// SkillOCI.
+	Image, Mount string
 	// Pos is where the skill is declared in the spec.
 	Pos Pos
 
@@ -97,7 +109,7 @@ func (d *decoder) skillString(n *yamlNode, p string) (Skill, bool) {
 		d.at(n, p, `want "type:value" (file:, mcp:, cli:, agent:), got %q`, n.Value)
 		return Skill{}, false
 	}
-	if val == "" && typ != "remote" {
+	if val == "" {
 		d.at(n, p, "%q has no value", typ+":")
 		return Skill{}, false
 	}
@@ -128,7 +140,12 @@ func (d *decoder) skillString(n *yamlNode, p string) (Skill, bool) {
 			d.at(n, p, "unknown agent %q (valid: voidbox, claude-code)", val)
 		}
 	case "remote":
-		d.at(n, p, "remote skills are not available yet")
+		ref, err := skillfetch.ParseRef(val)
+		if err != nil {
+			d.at(n, p, "%v", err)
+			return Skill{}, false
+		}
+		return Skill{Kind: SkillRemote, Name: ref.String()}, true
 	default:
 		d.at(n, p, "unknown skill type %q (valid: file, mcp, cli, agent)", typ)
 	}
@@ -142,9 +159,8 @@ func (d *decoder) skillObject(n *yamlNode, p string) (Skill, bool) {
 		return Skill{}, false
 	}
 	switch {
-	case f.has("image"):
-		d.at(n, p, "OCI skills are not available yet")
-		return Skill{}, false
+	case f.has("oci") || f.has("image"):
+		return d.ociSkill(f)
 	case f.has("content"):
 		return d.skillInline(f)
 	case f.has("url"):
@@ -152,7 +168,7 @@ func (d *decoder) skillObject(n *yamlNode, p string) (Skill, bool) {
 	case f.has("command"):
 		return d.skillMCPStdio(f)
 	}
-	d.at(n, p, "unknown skill: want {name, content}, {command, args, env} or {name, url}")
+	d.at(n, p, "unknown skill: want {name, content}, {command, args, env}, {name, url} or {oci, mount}")
 	return Skill{}, false
 }
 

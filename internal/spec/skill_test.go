@@ -107,8 +107,8 @@ agent:
     - file:badyaml.md
     - file:listdesc.md
     - file:adir
-    - remote:owner/repo/skill
-    - {image: ghcr.io/x/skills:1, mount: /skills}
+    - remote:owner/../skill
+    - {image: ghcr.io/x/skills:1, mount: /skills, readonly: false}
     - oci:thing
     - "file:"
     - just-a-name
@@ -131,7 +131,7 @@ agent:
     - "mcp:/ x"
 `
 	wantErrors(t, "s.yaml", src,
-		`s.yaml:6:7: agent.skills[0]: skill file missing/SKILL.md: no such file or directory`,
+		`s.yaml:6:7: agent.skills[0]: skill file missing/SKILL.md: not found (looked in `+filepath.Join(dir, "missing", "SKILL.md")+`)`,
 		`s.yaml:7:7: agent.skills[1]: skill file plain.md: no YAML front matter: the file must start with a "---" line`,
 		`s.yaml:8:7: agent.skills[2]: skill file nodesc/SKILL.md: front matter: missing "description"`,
 		`s.yaml:9:7: agent.skills[3]: skill file badname.md: front matter: invalid skill name "../escape": want letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)`,
@@ -139,14 +139,14 @@ agent:
 		`s.yaml:11:7: agent.skills[5]: skill file badyaml.md: front matter: invalid YAML: line 3: mapping values are not allowed in this context`,
 		`s.yaml:12:7: agent.skills[6]: skill file listdesc.md: front matter: line 3: description must be a non-empty string`,
 		`s.yaml:13:7: agent.skills[7]: skill file adir: not a regular file`,
-		`s.yaml:14:7: agent.skills[8]: remote skills are not available yet`,
-		`s.yaml:15:7: agent.skills[9]: OCI skills are not available yet`,
+		`s.yaml:14:7: agent.skills[8]: remote skill "owner/../skill": invalid name ".."`,
+		`s.yaml:15:61: agent.skills[9].readonly: OCI skills are always mounted read-only`,
 		`s.yaml:16:7: agent.skills[10]: unknown skill type "oci" (valid: file, mcp, cli, agent)`,
 		`s.yaml:17:7: agent.skills[11]: "file:" has no value`,
 		`s.yaml:18:7: agent.skills[12]: want "type:value" (file:, mcp:, cli:, agent:), got "just-a-name"`,
 		`s.yaml:19:7: agent.skills[13]: want "type:value" or a mapping, got an integer`,
 		`s.yaml:20:7: agent.skills[14]: agent "codex" is not supported (valid: voidbox, claude-code)`,
-		`s.yaml:21:7: agent.skills[15]: unknown skill: want {name, content}, {command, args, env} or {name, url}`,
+		`s.yaml:21:7: agent.skills[15]: unknown skill: want {name, content}, {command, args, env}, {name, url} or {oci, mount}`,
 		`s.yaml:22:14: agent.skills[16].name: invalid skill name "bad name": want letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)`,
 		`s.yaml:23:26: agent.skills[17].content: empty content`,
 		`s.yaml:24:22: agent.skills[18].url: invalid URL "ftp://x": want http:// or https:// and a host`,
@@ -160,4 +160,41 @@ agent:
 		`s.yaml:34:7: agent.skills[28]: invalid cli skill "bin/rg": want a command name`,
 		`s.yaml:35:7: agent.skills[29]: invalid command "/": want a name or an absolute path, without spaces`,
 	)
+}
+
+// TestSkillFileFromWorkingDirectory: a relative file: skill is looked up in
+// the spec's folder, then in the working directory (the seed's examples
+// name files from their repository root); when neither has it, the error
+// names both paths.
+func TestSkillFileFromWorkingDirectory(t *testing.T) {
+	repo := t.TempDir()
+	os.MkdirAll(filepath.Join(repo, "examples", "hn", "skills"), 0o755)
+	os.WriteFile(filepath.Join(repo, "examples", "hn", "skills", "api.md"), []byte("---\nname: hn-api\ndescription: HN API via curl\n---\nuse curl"), 0o644)
+	specFile := filepath.Join(repo, "examples", "hn", "agent.yaml")
+	os.WriteFile(specFile, []byte("api_version: v1\nkind: agent\nname: hn\nagent:\n  prompt: p\n  skills:\n    - file:examples/hn/skills/api.md\n"), 0o644)
+	t.Chdir(repo)
+	s, err := ParseFile(specFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sk := s.Agent.Skills; len(sk) != 1 || sk[0].Name != "hn-api" || sk[0].Path != filepath.Join(repo, "examples", "hn", "skills", "api.md") {
+		t.Errorf("skills %+v", sk)
+	}
+	t.Chdir(t.TempDir())
+	_, err = ParseFile(specFile)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(repo, "examples", "hn", "examples", "hn", "skills", "api.md")) ||
+		!strings.Contains(err.Error(), "looked in") || strings.Count(err.Error(), "api.md") < 3 {
+		t.Errorf("missing skill: %v", err)
+	}
+}
+
+func TestRemoteSkillParses(t *testing.T) {
+	s, err := Parse("r.yaml", []byte("kind: agent\nname: a\nagent:\n  prompt: hi\n  skills: [\"remote:acme/skills/hn-api@v1.2\", \"remote:acme/solo\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := s.Agent.Skills
+	if len(sk) != 2 || sk[0].Kind != SkillRemote || sk[0].Name != "acme/skills/hn-api@v1.2" || sk[1].Name != "acme/solo" {
+		t.Errorf("skills %+v", sk)
+	}
 }

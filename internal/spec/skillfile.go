@@ -19,11 +19,11 @@ const MaxSkillFileSize = 1 << 20
 // skillFile reads and checks the SKILL.md at rel (relative to the spec's
 // directory). Problems name the file as written in the spec.
 func (d *decoder) skillFile(n *yamlNode, p, rel string) (Skill, bool) {
-	abs := rel
-	if !filepath.IsAbs(rel) {
-		abs = filepath.Join(d.dir, rel)
+	if d.noHost {
+		d.at(n, p, "skill file %s: %s; inline the skill as {name, content}", rel, noHostFiles)
+		return Skill{}, false
 	}
-	data, err := readSkillFile(abs)
+	abs, data, err := findSkillFile(d.dir, rel)
 	if err != nil {
 		d.at(n, p, "skill file %s: %v", rel, err)
 		return Skill{}, false
@@ -34,6 +34,39 @@ func (d *decoder) skillFile(n *yamlNode, p, rel string) (Skill, bool) {
 		return Skill{}, false
 	}
 	return Skill{Kind: SkillFile, Name: name, Description: desc, Path: abs, Content: string(data)}, true
+}
+
+// findSkillFile reads a skill file named as in a spec. A relative path is
+// looked up in the spec's folder first, then in the working directory: the
+// seed implementation's examples name files from their repository's root
+// (file:examples/hackernews/skills/x.md) and are run from there. When
+// neither holds it, the error names every path tried.
+func findSkillFile(specDir, rel string) (string, []byte, error) {
+	if filepath.IsAbs(rel) {
+		data, err := readSkillFile(rel)
+		return rel, data, err
+	}
+	candidates := []string{filepath.Join(specDir, rel)}
+	if wd, err := os.Getwd(); err == nil {
+		if c := filepath.Join(wd, rel); c != candidates[0] {
+			candidates = append(candidates, c)
+		}
+	}
+	var tried []string
+	for _, c := range candidates {
+		data, err := readSkillFile(c)
+		if err == nil {
+			return c, data, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			if c != candidates[0] {
+				err = fmt.Errorf("%s: %w", c, err)
+			}
+			return c, nil, err // there, but unusable: say so, look no further
+		}
+		tried = append(tried, c)
+	}
+	return "", nil, fmt.Errorf("not found (looked in %s)", strings.Join(tried, " and "))
 }
 
 // readSkillFile reads a regular file of bounded size. The type is checked
@@ -75,6 +108,11 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// ParseSkillFrontMatter returns the name and description of a SKILL.md's
+// front matter, checked as for a file skill (an OCI skill's SKILL.md,
+// read from its image, is held to the same rules).
+func ParseSkillFrontMatter(data []byte) (name, desc string, err error) { return frontMatter(data) }
 
 // frontMatter extracts name and description from the YAML block between
 // the leading "---" line and the next "---" (or "...") line.
@@ -147,4 +185,14 @@ func ReadSkillFile(path string) (Skill, error) {
 		return Skill{}, fmt.Errorf("skill file %s: %w", path, err)
 	}
 	return Skill{Kind: SkillFile, Name: name, Description: desc, Path: abs, Content: string(data)}, nil
+}
+
+// SkillMarkdown checks a SKILL.md's content (size, front matter) and returns
+// its name and description: the rule file: skills follow, for skills that
+// come from elsewhere (remote:).
+func SkillMarkdown(data []byte) (name, desc string, err error) {
+	if len(data) > MaxSkillFileSize {
+		return "", "", fmt.Errorf("larger than the %d KiB limit", MaxSkillFileSize>>10)
+	}
+	return frontMatter(data)
 }

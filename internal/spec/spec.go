@@ -33,10 +33,16 @@ type Spec struct {
 	Agent    *Box
 	Pipeline *Pipeline
 	Workflow *Workflow
+	// Observe is the observe block; nil when the spec has none.
+	Observe *Observe
 	// File is the name the spec was parsed under; Dir is the absolute
 	// directory its relative paths were resolved against.
 	File string
 	Dir  string
+	// Notices are fields voidbox accepts with another meaning than the seed
+	// implementation's (sandbox.mode: mock, llm.credential_proxy: true), each
+	// at its position: show them to the user.
+	Notices []*Error
 }
 
 // Boxes returns the boxes the spec runs, in declaration order: the agent of
@@ -108,6 +114,9 @@ func (d *decoder) spec(root *yamlNode) *Spec {
 	if n, path, ok := f.get("workflow"); ok {
 		s.Workflow = d.workflow(n, path, s.Sandbox)
 	}
+	if n, path, ok := f.get("observe"); ok {
+		s.Observe = d.observe(n, path)
+	}
 	d.checkBlocks(f, s.Kind)
 	return s
 }
@@ -136,6 +145,6 @@ func (d *decoder) agent(n *yamlNode, path, name string, base Sandbox, llm *llmDe
 	}
 	b := &Box{Name: name, Sandbox: base.clone(), LLM: d.llm(llm, false)}
 	d.boxFields(f, b)
-	d.mode(f)
+	b.Service = d.mode(f)
 	return b
 }

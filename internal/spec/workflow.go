@@ -41,6 +41,13 @@ type Step struct {
 	Timeout      time.Duration
 	Retries      int
 	RetryBackoff time.Duration
+	// Service is mode: service: ready (its dependants start) when OutputFile
+	// appears in the guest, stopped when the run's other steps are done;
+	// Timeout bounds the time to become ready.
+	Service bool
+	// OutputFile is the guest file a service writes when it is ready (its
+	// content is the step's output); DefaultOutputFile unless given.
+	OutputFile string
 	// Sandbox is the effective sandbox policy for the step.
 	Sandbox Sandbox
 	Pos     Pos
@@ -143,7 +150,7 @@ func (d *decoder) step(n *yamlNode, path string, base Sandbox) (stepRefs, bool) 
 	if f == nil {
 		return stepRefs{}, false
 	}
-	s := &Step{Pos: d.pos(f.node), path: path, Sandbox: base.clone(), RetryBackoff: DefaultRetryBackoff}
+	s := &Step{Pos: d.pos(f.node), path: path, Sandbox: base.clone(), RetryBackoff: DefaultRetryBackoff, OutputFile: DefaultOutputFile}
 	r := stepRefs{step: s}
 	f.require("name", "run")
 	name, ok := f.str("name")
@@ -176,7 +183,17 @@ func (d *decoder) step(n *yamlNode, path string, base Sandbox) (stepRefs, bool) 
 		s.Timeout = v
 	}
 	d.retries(f, &s.Retries, &s.RetryBackoff)
-	d.mode(f)
+	s.Service = d.mode(f)
+	if v, good := f.str("output_file"); good {
+		if err := checkGuestPath(v); err != nil {
+			d.at(f.m["output_file"].val, join(path, "output_file"), "%v", err)
+		}
+		s.OutputFile = v
+		if !s.Service {
+			// A task step's output is its stdout (what stdin_from pipes).
+			d.at(f.key("output_file"), join(path, "output_file"), "only applies to mode: service (a step's output is its stdout)")
+		}
+	}
 	return r, ok
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/agentconfig"
@@ -45,9 +46,12 @@ type AgentDetail struct {
 	OutputTokens  int64          `json:"output_tokens"` // as counted by the host gateway
 	CostUSD       float64        `json:"cost_usd"`
 	Unpriced      int64          `json:"unpriced_requests,omitempty"`
+	FinalText     string         `json:"final_text,omitempty"`
+	// RemoteSkills are the remote: skills installed, with the SKILL.md's
+	// URL and content hash.
+	RemoteSkills []SkillSource `json:"remote_skills,omitempty"`
 	// BudgetRefused counts requests the box's llm.limits refused (429).
-	BudgetRefused int64  `json:"budget_refused_requests,omitempty"`
-	FinalText     string `json:"final_text,omitempty"`
+	BudgetRefused int64 `json:"budget_refused_requests,omitempty"`
 }
 
 // ToolCallInfo is one tool call of an agent stage.
@@ -65,21 +69,30 @@ const maxToolCallsReported = 500
 
 // agentRun is one attempt of an agent stage on the host side.
 type agentRun struct {
-	st     Staged
-	agent  *Agent
-	emit   func(event.Data)
-	gw     *llm.Gateway
-	stop   func() // shuts the gateway's HTTP server down
-	detail *AgentDetail
+	st       Staged
+	agent    *Agent
+	emit     func(event.Data)
+	gw       *llm.Gateway
+	provider llm.Kind
+	stop     func() // shuts the gateway's HTTP server down
+	detail   *AgentDetail
 }
 
-func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
+// runAgent runs an agent stage; ready is set for a service.
+func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []byte, emit func(event.Data), tap *attachTap, ready func(pipeline.Output)) (pipeline.Output, error) {
 	a := st.Box.Agent
 	prov, err := a.Provider()
 	if err != nil {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", sandbox.ErrInvalid, err))
 	}
-	ar := &agentRun{st: st, agent: a, emit: emit, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
+	if prov.Kind == llm.KindClaudePersonal {
+		src, err := r.claudeLogin()
+		if err != nil {
+			return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", sandbox.ErrInvalid, err))
+		}
+		prov.Token = src
+	}
+	ar := &agentRun{st: st, agent: a, emit: emit, provider: prov.Kind, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
 	budget := r.budget(st.Box)
 	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest, Budget: budget})
 	if err != nil {
@@ -100,7 +113,10 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	if a.runtime() == RuntimeVoidbox {
 		initramfs = r.host.AgentInitramfs
 	}
-	cfg := r.config(st.Box, initramfs)
+	cfg, outs, err := r.config(st.Box, initramfs)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
 	cfg.Listeners = []wire.Listener{{Service: "llm", Addr: llmEndpoint}}
 	cfg.Services = map[string]control.TunnelHandler{"llm": handler}
 	cfg.Shares = rt.shares()
@@ -109,14 +125,16 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		// 200 MB: the 512 MiB default is too tight.
 		cfg.Policy.MemoryMiB = claudeDefaultMemoryMiB
 	}
-	sb, d, err := r.bootVM(ctx, cfg, emit)
+	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	defer sb.Close()
+	defer release()
 	d.Agent = ar.detail
+	d.Outputs = outs
 
-	out, err := ar.run(ctx, sb, rt, attempt, input, d)
+	out, err := ar.run(ctx, sb, rt, attempt, input, d, ready)
+	release() // the VM's network counters are final once it is gone
 	ar.stop() // totals are final once the server is down
 	u := ar.gw.Usage()
 	ar.detail.Requests, ar.detail.InputTokens, ar.detail.OutputTokens = u.Requests, u.InputTokens, u.OutputTokens
@@ -133,12 +151,16 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	return out, err
 }
 
-func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, attempt int, input []byte, d *Detail) (pipeline.Output, error) {
+func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, attempt int, input []byte, d *Detail, ready func(pipeline.Output)) (pipeline.Output, error) {
 	a, box := ar.agent, ar.st.Box
 	if err := rt.prepare(ctx, sb); err != nil {
 		return pipeline.Output{}, err
 	}
-	skills, err := ar.installSkills(ctx, sb, rt.skillsDir())
+	fromImages, err := imageSkills(ctx, sb, box.Images)
+	if err != nil {
+		return pipeline.Output{}, pipeline.Permanent(err)
+	}
+	skills, err := ar.installSkills(ctx, sb, rt, fromImages)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
@@ -166,14 +188,14 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	for k, v := range stageEnv(box.Name, attempt) {
 		env[k] = v
 	}
-	var stderr bytes.Buffer
+	stderr := &tailWriter{}
 	parser := rt.parser(ar.apply)
 	lines := &lineSplitter{max: event.MaxLine, line: parser.Line}
-	cmd := sandbox.Cmd{Args: argv, Env: env, Stdout: lines, Stderr: sandbox.NewCapWriter(&stderr, 64<<10), As: sandbox.AsSystem}
+	cmd := sandbox.Cmd{Args: argv, Env: env, Stdout: lines, Stderr: stderr, As: sandbox.AsSystem}
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	res, err := sb.Exec(ctx, cmd)
+	res, err := execute(ctx, sb, cmd, box.Output(), ready, d)
 	lines.flush()
 	parser.Close()
 	if err != nil {
@@ -183,7 +205,8 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	d.ExecMS = ms(res.Duration)
 	out := pipeline.Output{ExitCode: new(res.ExitCode)}
 	if res.ExitCode != 0 {
-		msg := lastLine(stderr.String())
+		out.StderrTail = stderr.lines()
+		msg := stderr.last()
 		if msg == "" {
 			msg = fmt.Sprintf("exit code %d", res.ExitCode)
 		}
@@ -209,7 +232,7 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 	a, box := ar.agent, ar.st.Box
 	prov, _ := a.Provider()
 	kind := agentconfig.ProviderAnthropic
-	if prov.Kind == llm.KindOpenAI || prov.Kind == llm.KindOllama {
+	if prov.Kind == llm.KindOpenAI || prov.Kind == llm.KindOllama || prov.Kind == llm.KindLMStudio {
 		kind = agentconfig.ProviderOpenAI
 	}
 	c := agentconfig.Config{
@@ -222,6 +245,9 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 		MaxTurns:        a.MaxTurns,
 		AllowedCommands: box.Policy.AllowedCommands,
 	}
+	for _, im := range box.Images {
+		c.TrustedDirs = append(c.TrustedDirs, path.Join(im.Mount, "bin"))
+	}
 	for _, s := range a.Skills {
 		if s.Kind == SkillMCP {
 			c.MCPServers = append(c.MCPServers, agentconfig.MCPServer{Name: s.Name, Command: s.MCP.Command, Args: s.MCP.Args, Env: s.MCP.Env, URL: s.MCP.URL})
@@ -231,11 +257,31 @@ func (ar *agentRun) agentConfig(skills []agentconfig.Skill) agentconfig.Config {
 }
 
 // installSkills writes the file and inline skills (with a file skill's
-// scripts/ and references/) under dir in the guest.
-func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, dir string) ([]agentconfig.Skill, error) {
+// scripts/ and references/) under the runtime's skills directory in the
+// guest. Skills already in the guest (OCI skills' SKILL.md, extra) stay
+// where they are for runtimes that read skills from any path, and are
+// copied for those that look in their own directory only.
+func (ar *agentRun) installSkills(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntime, extra []Skill) ([]agentconfig.Skill, error) {
+	dir := rt.skillsDir()
 	var out []agentconfig.Skill
-	for _, s := range ar.agent.Skills {
-		if s.Kind != SkillFile && s.Kind != SkillInline {
+	seen := map[string]bool{}
+	for _, s := range append(slices.Clip(ar.agent.Skills), extra...) {
+		if s.Kind != SkillFile && s.Kind != SkillInline && s.Kind != SkillRemote {
+			continue
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("%w: two skills are named %q", sandbox.ErrInvalid, s.Name)
+		}
+		seen[s.Name] = true
+		if s.Kind == SkillRemote {
+			if s.Source == nil {
+				return nil, pipeline.Permanent(fmt.Errorf("remote skill %s was not fetched", s.Remote))
+			}
+			ar.emit(event.SkillFetched{Name: s.Name, URL: s.Source.URL, SHA256: s.Source.SHA256, Cached: s.Source.Cached})
+			ar.detail.RemoteSkills = append(ar.detail.RemoteSkills, *s.Source)
+		}
+		if s.GuestPath != "" && rt.skillsAnywhere() {
+			out = append(out, agentconfig.Skill{Name: s.Name, Description: s.Description, Path: s.GuestPath})
 			continue
 		}
 		base := path.Join(dir, s.Name)
@@ -321,7 +367,7 @@ func (ar *agentRun) apply(ev event.Data) {
 // onRequest reports each model request the gateway forwarded: counts and
 // timings, never prompts or keys.
 func (ar *agentRun) onRequest(e llm.RequestEvent) {
-	ar.emit(event.LLMRequest{Method: e.Method, Path: e.Path, Status: e.Status, Model: e.Model,
+	ar.emit(event.LLMRequest{Provider: string(ar.provider), Method: e.Method, Path: e.Path, Status: e.Status, Model: e.Model,
 		DurationMS: e.Duration.Milliseconds(), Streamed: e.Streamed, InputTokens: e.InputTokens,
 		OutputTokens: e.OutputTokens, CostUSD: e.CostUSD, Error: e.Error})
 }
@@ -361,12 +407,4 @@ func (s *lineSplitter) flush() {
 		s.line(s.buf)
 	}
 	s.buf = nil
-}
-
-func lastLine(s string) string {
-	s = string(bytes.TrimSpace([]byte(s)))
-	if i := bytes.LastIndexByte([]byte(s), '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	return s
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/claudeauth"
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
 	"github.com/voidbox/voidbox/internal/policy"
@@ -37,6 +38,17 @@ type Box struct {
 	Backoff           time.Duration // first retry delay, doubling (capped at 30s)
 	OutputFile        string        // "" for DefaultOutputFile
 	Agent             *Agent        // set for agent stages
+	// Images are OCI skills, mounted read-only (command and agent stages).
+	Images []ImageSkill
+	// Outputs and Inputs are directories shared with other boxes of a
+	// pipeline (host mounts the engine adds to Policy.Mounts).
+	Outputs []Output
+	Inputs  []Input
+	// Service runs the stage as a service: ready (its dependants start)
+	// when its output file appears in the guest, stopped with its VM when
+	// the run's other stages are done; Timeout bounds the time to become
+	// ready (see pipeline.Node.Service).
+	Service bool
 }
 
 // Agent is what an agent stage adds: a prompt, a model, skills, a runtime.
@@ -51,8 +63,13 @@ type Agent struct {
 // LLM is the model an agent box talks to. The provider key is read on the
 // host (from APIKeyEnv, by default ANTHROPIC_API_KEY or OPENAI_API_KEY) by a
 // gateway in the voidbox process; it never enters the guest.
+//
+// Provider claude-personal uses the host user's Claude subscription login
+// instead (Claude Code's ~/.claude/.credentials.json or
+// CLAUDE_CODE_OAUTH_TOKEN, see internal/claudeauth), refreshed on the host;
+// lm-studio is LM Studio's local server (OpenAI-compatible, no key).
 type LLM struct {
-	Provider  string // claude (or anthropic), openai, ollama, custom (an Anthropic-compatible BaseURL)
+	Provider  string // claude (or anthropic), claude-personal, openai, ollama, lm-studio, custom (an Anthropic-compatible BaseURL)
 	Model     string // "" for the provider's default
 	BaseURL   string // "" for the provider's default endpoint
 	APIKeyEnv string // host variable holding the key; "" for the provider's usual one
@@ -70,6 +87,7 @@ const (
 	SkillInline SkillKind = "inline" // a SKILL.md given as text
 	SkillMCP    SkillKind = "mcp"    // an MCP server in the guest (stdio) or reached by URL
 	SkillCLI    SkillKind = "cli"    // a program that must be on the guest PATH
+	SkillRemote SkillKind = "remote" // a SKILL.md fetched on the host when the run starts
 )
 
 // Skill is a capability declared for an agent box and materialised in its VM.
@@ -79,7 +97,22 @@ type Skill struct {
 	Description string
 	Content     string // SKILL.md text (file, inline)
 	HostPath    string // SKILL.md on the host (file): its scripts/ and references/ come along
-	MCP         *MCPServer
+	// GuestPath is a SKILL.md already in the guest (an OCI skill's, in its
+	// image): runtimes that can read it there are pointed at it.
+	GuestPath string
+	MCP       *MCPServer
+	// Remote is the reference of a SkillRemote (OWNER/REPO/SKILL[@REV]);
+	// Source says where its Content came from once the run fetched it.
+	Remote string
+	Source *SkillSource
+}
+
+// SkillSource is where a remote skill's SKILL.md came from.
+type SkillSource struct {
+	Name   string `json:"name"`
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+	Cached bool   `json:"cached,omitempty"` // the network failed; the copy cached last time was used
 }
 
 // MCPServer is an MCP server started inside the guest (Command, stdio) or
@@ -106,7 +139,7 @@ type Staged struct {
 
 // Node is the graph node of a box: ID, retries, timeout.
 func (b *Box) Node() pipeline.Node {
-	return pipeline.Node{ID: b.Name, Retries: b.Retries, Backoff: b.Backoff, Timeout: b.Timeout}
+	return pipeline.Node{ID: b.Name, Retries: b.Retries, Backoff: b.Backoff, Timeout: b.Timeout, Service: b.Service}
 }
 
 // Output is where the stage leaves its output.
@@ -143,6 +176,7 @@ func (b *Box) Problems() []error {
 	if err := b.Policy.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, b.storageProblems()...)
 	if b.Agent != nil {
 		errs = append(errs, b.Agent.problems(b.Policy)...)
 	}
@@ -155,6 +189,9 @@ var defaultModels = map[llm.Kind]string{
 	llm.KindOpenAI:    "gpt-4o",
 	llm.KindOllama:    "qwen3-coder",
 	llm.KindCustom:    "claude-sonnet-5-5",
+	// A subscription serves the same models as the API.
+	llm.KindClaudePersonal: "claude-sonnet-5-5",
+	// LM Studio has no default: the model is whichever the user loaded.
 }
 
 // Provider resolves the agent's LLM into a gateway provider (without the key).
@@ -195,6 +232,11 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 		// look into: the allowlist would be silently ignored.
 		errs = append(errs, errors.New("allowed commands: runtime claude-code cannot enforce them yet (use the voidbox runtime, or no allowlist)"))
 	}
+	if rt == RuntimeClaudeCode && p.Image != "" {
+		// Its runtime links its own glibc over the guest's /lib; on an
+		// image that would replace the image's.
+		errs = append(errs, errors.New("image: runtime claude-code cannot run on an OCI image yet (use the voidbox runtime, or no image)"))
+	}
 	if a.MaxTurns < 0 {
 		errs = append(errs, fmt.Errorf("max turns %d is negative", a.MaxTurns))
 	}
@@ -214,6 +256,17 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 	if _, ok := p.Env[keyVar]; ok && keyVar != "" {
 		errs = append(errs, fmt.Errorf("env sets %s, the provider key variable: keys stay on the host (the LLM gateway adds it)", keyVar))
 	}
+	if prov.Kind == llm.KindClaudePersonal {
+		if _, ok := p.Env[claudeauth.TokenEnv]; ok {
+			errs = append(errs, fmt.Errorf("env sets %s: the Claude login stays on the host (the LLM gateway adds it)", claudeauth.TokenEnv))
+		}
+		if a.LLM.APIKeyEnv != "" {
+			errs = append(errs, fmt.Errorf("api key env %s: provider claude-personal uses the host's Claude login, not an API key", a.LLM.APIKeyEnv))
+		}
+	}
+	if prov.Kind == llm.KindLMStudio && prov.Model == "" {
+		errs = append(errs, errors.New("provider lm-studio needs a model: the name LM Studio shows for the model it has loaded"))
+	}
 	seen := map[string]bool{}
 	for _, s := range a.Skills {
 		if s.Kind == "" || s.Name == "" {
@@ -221,13 +274,16 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 			continue
 		}
 		key := string(s.Kind) + ":" + s.Name
-		if s.Kind == SkillInline {
-			key = "file:" + s.Name
+		if s.Kind == SkillInline || (s.Kind == SkillRemote && s.Source != nil) {
+			key = "file:" + s.Name // SKILL.md skills share one namespace in the guest
 		}
 		if seen[key] {
 			errs = append(errs, fmt.Errorf("skill %q declared twice", s.Name))
 		}
 		seen[key] = true
+		if s.Kind == SkillRemote && s.Remote == "" {
+			errs = append(errs, fmt.Errorf("remote skill %q without a reference", s.Name))
+		}
 		if s.Kind == SkillMCP && (s.MCP == nil || (s.MCP.Command == "") == (s.MCP.URL == "")) {
 			errs = append(errs, fmt.Errorf("mcp skill %q: give exactly one of a command or a URL", s.Name))
 		}

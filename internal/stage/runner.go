@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/claudeauth"
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -19,11 +22,18 @@ import (
 type Detail struct {
 	Kernel        string       `json:"kernel,omitempty"`
 	Accel         string       `json:"accel,omitempty"`
+	QueueMS       float64      `json:"queue_ms,omitempty"` // waiting for a host-wide VM slot
 	BootMS        float64      `json:"boot_ms"`
 	ExecMS        float64      `json:"exec_ms"`
 	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
 	StdoutDropped int64        `json:"stdout_dropped_bytes,omitempty"`
 	Agent         *AgentDetail `json:"agent,omitempty"` // agent stages: turns, tokens, cost
+	// Network is set for a box with a network: its flows and bytes.
+	Network *NetDetail `json:"network,omitempty"`
+	// Outputs are the host directories of the box's outputs, by name.
+	Outputs map[string]string `json:"outputs,omitempty"`
+	// Image is the digest of the OCI image the VM booted from.
+	Image string `json:"image,omitempty"`
 }
 
 // Host is what every stage's VM shares, resolved once per run.
@@ -55,14 +65,23 @@ type Options struct {
 	Events event.Sink
 	// Boot boots VMs (default sandbox.Boot).
 	Boot Booter
+	// OutputsDir holds the host directories of box outputs (default: a new
+	// temporary directory, kept after the run; each stage's report names
+	// its outputs' directories).
+	OutputsDir string
 }
 
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot}
+	r := &Runner{host: host, stages: stages, boot: o.Boot, run: g.Name,
+		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) })}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
+	}
+	var err error
+	if r.outputs, err = newOutputDirs(stages, o.OutputsDir); err != nil {
+		return nil, err
 	}
 	return pipeline.Run(ctx, g, r, pipeline.Options{Input: o.Input, Sink: o.Events})
 }
@@ -78,6 +97,10 @@ func Preflight(stages map[string]Staged, order []string, cacheDir string) error 
 			continue
 		}
 		prov, err := a.Provider()
+		if err == nil && prov.Kind == llm.KindClaudePersonal {
+			// Finds a missing or corrupt login before any VM boots.
+			prov.Token, err = claudeauth.Open(claudeauth.Options{})
+		}
 		if err == nil {
 			var gw *llm.Gateway
 			if gw, err = llm.NewGateway(prov, llm.Options{}); err == nil {
@@ -117,9 +140,15 @@ func NeedsAgentImage(stages map[string]Staged) bool {
 
 // Runner boots one VM per stage attempt; it is the pipeline.Runner of Run.
 type Runner struct {
-	host   Host
-	stages map[string]Staged
-	boot   Booter
+	run     string // the graph's name: attach finds a stage by run and stage
+	host    Host
+	stages  map[string]Staged
+	boot    Booter
+	outputs *outputDirs
+	// claudeLogin is the host's Claude login, opened at the first
+	// claude-personal stage and shared by all of them, so that concurrent
+	// stages refresh an expired token once.
+	claudeLogin func() (*claudeauth.Source, error)
 
 	mu      sync.Mutex
 	budgets map[string]*llm.Budget // by box name, for the run; guarded by mu
@@ -145,48 +174,86 @@ func (r *Runner) budget(b *Box) *llm.Budget {
 }
 
 // config is the boot of one attempt of b, from the host's image unless
-// the box gives its own.
-func (r *Runner) config(b *Box, initramfs string) sandbox.Config {
+// the box gives its own, with its OCI skills and its outputs and inputs
+// mounted (output directories emptied: each attempt starts clean). outs
+// are the output directories by name.
+func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[string]string, err error) {
 	kernel := r.host.Kernel
 	if b.Kernel != "" {
 		kernel, initramfs = b.Kernel, b.Initramfs
 	}
-	return r.host.Sandbox.Config(b.Name, b.Policy, kernel, initramfs)
+	p, outs, err := r.outputs.mounts(b)
+	if err != nil {
+		return sandbox.Config{}, nil, pipeline.Permanent(err)
+	}
+	cfg = r.host.Sandbox.Config(b.Name, p, kernel, initramfs)
+	cfg.ImageMounts = b.imageMounts()
+	return cfg, outs, nil
 }
 
-// bootVM boots cfg, marking errors no retry would fix as permanent.
-func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data)) (*sandbox.Sandbox, *Detail, error) {
-	sb, err := r.boot.Boot(ctx, cfg)
+// bootVM boots cfg, marking errors no retry would fix as permanent, and
+// starts what watches the VM while it runs (vm.stats). The VM's own events
+// (its network's) go to emit too. release stops the watchers, closes the
+// VM and fills in d's network counters (final once the VM is gone); it may
+// be called more than once.
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
+	cfg.OnEvent = emit
+	sb, err := r.boot.Boot(ctx, withQueueEvents(cfg, emit))
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
 			err = pipeline.Permanent(err)
 		}
-		return nil, nil, fmt.Errorf("starting VM: %w", err)
+		return nil, nil, nil, fmt.Errorf("starting VM: %w", err)
 	}
 	info := sb.Info()
-	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, BootMS: ms(info.BootTime)}
+	d := &Detail{Kernel: info.Kernel, Accel: info.Accel, QueueMS: ms(info.QueueWait), BootMS: ms(info.BootTime), Image: info.Image}
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
-	return sb, d, nil
+	stopStats := watchStats(sb, emit)
+	stopAttach := tap.serve(sb)
+	var once sync.Once
+	return sb, d, func() {
+		once.Do(func() {
+			stopAttach()
+			stopStats()
+			closeVM(sb, d)
+		})
+	}, nil
 }
 
 // RunStage runs one attempt of node n.
 func (r *Runner) RunStage(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data)) (pipeline.Output, error) {
+	return r.runAttempt(ctx, n, attempt, input, emit, nil)
+}
+
+// runAttempt runs one attempt of node n; ready is set for a service.
+func (r *Runner) runAttempt(ctx context.Context, n *pipeline.Node, attempt int, input []byte, emit func(event.Data), ready func(pipeline.Output)) (pipeline.Output, error) {
 	st, ok := r.stages[n.ID]
 	if !ok {
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("no box for stage %q", n.ID))
 	}
+	tap := &attachTap{run: r.run, stage: n.ID, attempt: attempt}
+	emit = tap.wrap(emit)
 	if st.Box.Agent != nil {
-		return r.runAgent(ctx, st, attempt, input, emit)
+		return r.runAgent(ctx, st, attempt, input, emit, tap, ready)
 	}
-	sb, d, err := r.bootVM(ctx, r.config(st.Box, r.host.Initramfs), emit)
+	cfg, outs, err := r.config(st.Box, r.host.Initramfs)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	defer sb.Close()
-	return r.runCommand(ctx, sb, st, attempt, input, emit, d)
+	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
+	if err != nil {
+		return pipeline.Output{}, err
+	}
+	defer release()
+	d.Outputs = outs
+	if _, err := imageSkills(ctx, sb, st.Box.Images); err != nil {
+		return pipeline.Output{Detail: d}, pipeline.Permanent(err)
+	}
+	return r.runCommand(ctx, sb, st, attempt, input, emit, d, ready)
 }
 
-func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail) (pipeline.Output, error) {
+// runCommand runs a command stage in sb; ready is set for a service.
+func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged, attempt int, input []byte, emit func(event.Data), d *Detail, ready func(pipeline.Output)) (pipeline.Output, error) {
 	box := st.Box
 	cmd := sandbox.Cmd{Args: box.Exec, Env: stageEnv(box.Name, attempt)}
 	if input != nil {
@@ -201,8 +268,9 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	}
 	var stdout bytes.Buffer
 	cmd.Stdout = &emitWriter{stream: "stdout", emit: emit, keep: &stdout}
-	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit}
-	res, err := sb.Exec(ctx, cmd)
+	tail := &tailWriter{}
+	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit, keep: tail}
+	res, err := execute(ctx, sb, cmd, box.Output(), ready, d)
 	if err != nil {
 		return pipeline.Output{Detail: d}, err
 	}
@@ -210,12 +278,18 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	d.ExecMS = ms(res.Duration)
 	d.StdoutDropped = res.StdoutDropped
 	out := pipeline.Output{ExitCode: new(res.ExitCode), Data: stdout.Bytes(), Detail: d}
+	if res.TimedOut || res.ExitCode != 0 {
+		out.StderrTail = tail.lines()
+	}
 	switch {
 	case res.TimedOut:
 		return out, fmt.Errorf("command timed out after %v", sb.Policy().Timeout)
 	case res.OOMKilled && res.ExitCode != 0:
 		return out, fmt.Errorf("%s: %w", res.Reason(), &pipeline.ExitError{Code: res.ExitCode})
 	case res.ExitCode != 0:
+		if last := tail.last(); last != "" {
+			return out, fmt.Errorf("%w: %s", &pipeline.ExitError{Code: res.ExitCode}, last)
+		}
 		return out, &pipeline.ExitError{Code: res.ExitCode}
 	}
 	d.OutputFrom = "stdout"
@@ -244,7 +318,7 @@ func stageEnv(stage string, attempt int) map[string]string {
 type emitWriter struct {
 	stream string
 	emit   func(event.Data)
-	keep   *bytes.Buffer
+	keep   io.Writer
 }
 
 func (w *emitWriter) Write(p []byte) (int, error) {
@@ -267,10 +341,17 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Summary is the one-line description the CLI report shows for a stage.
 func (d *Detail) Summary() string {
-	a := d.Agent
-	if a == nil {
-		return ""
+	var parts []string
+	if a := d.Agent; a != nil {
+		parts = append(parts, a.summary())
 	}
+	if d.Network != nil {
+		parts = append(parts, d.Network.Summary())
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (a *AgentDetail) summary() string {
 	s := fmt.Sprintf("%s: %s, %s, %d+%d tokens", a.Model, plural.Of(a.Turns, "turn"), plural.Of(a.ToolCallCount, "tool call"), a.InputTokens, a.OutputTokens)
 	if a.CostUSD > 0 {
 		s += fmt.Sprintf(", $%.4f", a.CostUSD)

@@ -20,6 +20,9 @@ type agentRuntime interface {
 	prepare(ctx context.Context, sb *sandbox.Sandbox) error
 	// skillsDir is where the runtime looks for SKILL.md directories.
 	skillsDir() string
+	// skillsAnywhere says the runtime reads a skill at any guest path it is
+	// given (the built-in agent's configuration names each SKILL.md).
+	skillsAnywhere() bool
 	// command returns the agent's argv, environment and stdin for cfg.
 	command(ctx context.Context, sb *sandbox.Sandbox, cfg agentconfig.Config) (argv []string, env map[string]string, stdin []byte, err error)
 	// parser reads the agent's stdout (untrusted), one line at a time, and
@@ -51,6 +54,7 @@ type builtinRuntime struct{}
 func (builtinRuntime) shares() []vmm.Share                             { return nil }
 func (builtinRuntime) prepare(context.Context, *sandbox.Sandbox) error { return nil }
 func (builtinRuntime) skillsDir() string                               { return guestSkillsDir }
+func (builtinRuntime) skillsAnywhere() bool                            { return true }
 
 func (builtinRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agentconfig.Config) ([]string, map[string]string, []byte, error) {
 	b, err := json.Marshal(cfg)

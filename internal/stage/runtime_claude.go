@@ -59,6 +59,8 @@ func (c claudeRuntime) prepare(ctx context.Context, sb *sandbox.Sandbox) error {
 	return nil
 }
 
+func (claudeRuntime) skillsAnywhere() bool { return false }
+
 func (claudeRuntime) skillsDir() string {
 	dir, _ := claudecode.SkillDir(claudecode.GuestHome, "x")
 	return path.Dir(dir)

@@ -371,7 +371,7 @@ func (s *FS) DeleteRun(ctx context.Context, id string) error {
 
 // RecoverAfterRestart implements Runs. Each run is finished on its own:
 // stream, stages, then run.json; a crash half-way leaves the rest in flight
-// for the next call.
+// for the next call, which does not append the final event again.
 func (s *FS) RecoverAfterRestart(ctx context.Context, reason string) ([]Run, error) {
 	s.mu.Lock()
 	if s.closed {
@@ -408,8 +408,16 @@ func (r *fsRun) recover(reason string, now time.Time) (Run, bool, error) {
 	if err != nil {
 		return Run{}, false, err
 	}
-	if _, err := ev.append([]Event{finishedEvent(r.meta.run(), reason, now)}); err != nil {
-		return Run{}, false, err
+	var last []Event
+	if ev.last > 0 {
+		if last, err = ev.read(ev.last-1, 1); err != nil {
+			return Run{}, false, err
+		}
+	}
+	if len(last) == 0 || last[0].Type != finishedType {
+		if _, err := ev.append([]Event{finishedEvent(r.meta.run(), reason, now)}); err != nil {
+			return Run{}, false, err
+		}
 	}
 	for _, st := range r.stages {
 		if st, changed := recoverStage(st, reason, now); changed {

@@ -5,6 +5,11 @@ import (
 	"time"
 )
 
+// finishedType is the type of a stream's last event. Recovery appends one
+// only if the stream does not end with one already: a run whose engine
+// finished its stream, or whose recovery was cut short, gets no second.
+const finishedType = "run.finished"
+
 // finishedEvent is the run.finished event (docs/events.md) that
 // RecoverAfterRestart appends for a run whose engine died: the stream's
 // promise that run.finished comes last holds for recovered runs too.
@@ -15,7 +20,7 @@ func finishedEvent(r Run, reason string, at time.Time) Event {
 	}
 	data, _ := json.Marshal(map[string]any{
 		"time": at,
-		"type": "run.finished",
+		"type": finishedType,
 		"run":  r.Name,
 		"fields": map[string]any{
 			"status":      string(RunFailed),
@@ -23,7 +28,7 @@ func finishedEvent(r Run, reason string, at time.Time) Event {
 			"error":       reason,
 		},
 	})
-	return Event{Type: "run.finished", Time: at, Data: data}
+	return Event{Type: finishedType, Time: at, Data: data}
 }
 
 // recoverStage is the state an unfinished stage of a recovered run gets.

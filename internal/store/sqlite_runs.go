@@ -312,8 +312,15 @@ func (s *SQLite) RecoverAfterRestart(ctx context.Context, reason string) ([]Run,
 					}
 				}
 			}
-			if r.LastSeq, err = appendEventsTx(ctx, tx, r.ID, []Event{finishedEvent(*r, reason, now)}); err != nil {
+			var lastType string
+			err = tx.QueryRowContext(ctx, `SELECT type FROM events WHERE run_id = ? AND seq = ?`, r.ID, r.LastSeq).Scan(&lastType)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
+			}
+			if lastType != finishedType {
+				if r.LastSeq, err = appendEventsTx(ctx, tx, r.ID, []Event{finishedEvent(*r, reason, now)}); err != nil {
+					return err
+				}
 			}
 			if err := applyUpdate(r, RunUpdate{Status: RunFailed, Time: now, Error: truncateError(reason)}); err != nil {
 				return err

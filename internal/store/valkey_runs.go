@@ -262,7 +262,8 @@ func (v *Valkey) DeleteRun(ctx context.Context, id string) error {
 
 // RecoverAfterRestart implements Runs, run by run through the same atomic
 // scripts as any write: stages, the final event, then the status. A crash
-// half-way leaves a run in flight for the next call.
+// half-way leaves a run in flight for the next call, which does not append
+// the final event again.
 func (v *Valkey) RecoverAfterRestart(ctx context.Context, reason string) ([]Run, error) {
 	if err := v.check(); err != nil {
 		return nil, err
@@ -295,8 +296,16 @@ func (v *Valkey) RecoverAfterRestart(ctx context.Context, reason string) ([]Run,
 				}
 			}
 		}
-		if _, err := v.AppendEvents(ctx, id, []Event{finishedEvent(r, reason, now)}); err != nil {
-			return out, fmt.Errorf("recovering run %s: %w", id, err)
+		var last []Event
+		if r.LastSeq > 0 {
+			if last, err = v.Events(ctx, id, r.LastSeq-1, 1); err != nil {
+				return out, fmt.Errorf("recovering run %s: %w", id, err)
+			}
+		}
+		if len(last) == 0 || last[0].Type != finishedType {
+			if _, err := v.AppendEvents(ctx, id, []Event{finishedEvent(r, reason, now)}); err != nil {
+				return out, fmt.Errorf("recovering run %s: %w", id, err)
+			}
 		}
 		r, err = v.UpdateRun(ctx, id, RunUpdate{Status: RunFailed, Time: now, Error: reason})
 		if err != nil {

@@ -6,6 +6,7 @@ package vmm
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,20 +36,46 @@ type Config struct {
 	// ConsoleLog, if set, receives the serial console instead of a file in
 	// the runtime directory (which is removed when the VM is closed).
 	ConsoleLog string
-	// Shares are host directories exported to the guest with virtio-9p.
+	// Shares are host directories exported to the guest (virtio-9p or
+	// virtiofs, by Share.Protocol).
 	Shares []Share
+	// Disks are host files attached read-only as virtio-blk disks.
+	Disks []Disk
+	// VirtioFSD is the virtiofsd binary ("" means DefaultVirtioFSD).
+	VirtioFSD string
 	// CPUModel overrides QEMU's -cpu (default max under TCG, host under KVM).
 	CPUModel string
+	// NIC gives the VM a virtio-net device whose frames go over a socket
+	// pair (Machine.NetConn); nil: no network device at all.
+	NIC *NIC
 	// Confine is how QEMU is jailed on this host (ProbeConfinement); the
 	// zero value jails nothing and says so in the machine's Confinement.
 	Confine Confinement
 }
+
+// NIC is the VM's network device.
+type NIC struct {
+	MAC string // 52:54:00:12:34:56
+	// MTU is offered to the guest (virtio-net host_mtu), which then cannot
+	// raise its own above it; 68-65535.
+	MTU int
+	// Baseline replaces the host's own stack for `voidbox bench net` only:
+	// nothing then decides any flow. "" is voidbox's stack (NetConn);
+	// BaselineSlirp is QEMU's -netdev user; a path is a passt socket QEMU
+	// connects to.
+	Baseline string
+}
+
+// BaselineSlirp is QEMU's own user networking (libslirp), as a benchmark
+// baseline.
+const BaselineSlirp = "slirp"
 
 // Share is a host directory the guest can mount by Tag.
 type Share struct {
 	Tag      string
 	HostPath string
 	ReadOnly bool
+	Protocol Protocol // "" means NineP
 }
 
 // ErrInvalid reports a Config that cannot describe a VM.
@@ -71,12 +98,25 @@ func (c *Config) validate() error {
 	if len(c.Secret) < 16 {
 		errs = append(errs, errors.New("secret shorter than 16 bytes"))
 	}
-	for _, sh := range c.Shares {
-		// QEMU option syntax uses ',' as a separator; refuse rather than escape.
-		if sh.Tag == "" || strings.ContainsAny(sh.Tag+sh.HostPath, ",=") || !filepath.IsAbs(sh.HostPath) {
-			errs = append(errs, fmt.Errorf("share %q at %q: need a tag and an absolute path without ',' or '='", sh.Tag, sh.HostPath))
+	if n := c.NIC; n != nil {
+		if _, err := net.ParseMAC(n.MAC); err != nil || len(n.MAC) != 17 {
+			errs = append(errs, fmt.Errorf("nic: MAC %q is not xx:xx:xx:xx:xx:xx", n.MAC))
+		}
+		if n.MTU < 68 || n.MTU > 65535 {
+			errs = append(errs, fmt.Errorf("nic: MTU %d is outside 68..65535", n.MTU))
+		}
+		if b := n.Baseline; b != "" && b != BaselineSlirp && (!filepath.IsAbs(b) || strings.ContainsAny(b, ",=")) {
+			errs = append(errs, fmt.Errorf("nic: baseline %q is neither %s nor an absolute socket path without ',' or '='", b, BaselineSlirp))
 		}
 	}
+	for _, sh := range c.Shares {
+		// QEMU's and virtiofsd's option syntax uses ',' as a separator;
+		// refuse rather than escape.
+		if sh.Tag == "" || strings.ContainsAny(sh.Tag, ",= ") || strings.ContainsAny(sh.HostPath, ",\n") || !filepath.IsAbs(sh.HostPath) {
+			errs = append(errs, fmt.Errorf("share %q at %q: need a tag and an absolute path without ','", sh.Tag, sh.HostPath))
+		}
+	}
+	errs = append(errs, c.storageProblems()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -104,8 +144,12 @@ func (in *inputs) path(f *os.File) string { return "/proc/self/fd/" + strconv.It
 type resources struct {
 	kernel, initramfs, secret, console *os.File
 	ctl, qmp                           *os.File // a connected socket, a listening one
-	shares                             []*os.File
-	all                                []*os.File // every one of the above, to close
+	net                                *os.File // QEMU's end of the network device's socket pair; nil: none
+	disks                              []*os.File
+	// shares: each share's directory (9p) or a socket connected to its
+	// virtiofsd (virtiofs), by index of Config.Shares.
+	shares []*os.File
+	all    []*os.File // every one of the above, to close
 }
 
 func (r *resources) close() {
@@ -154,7 +198,11 @@ func (c *Config) args(r resources, in *inputs) []string {
 			cmdline = append(cmdline, "tsc_early_khz="+strconv.Itoa(c.TSCkHz))
 		}
 	}
+	if c.NIC != nil {
+		cmdline = append(cmdline, wire.NetCmdline)
+	}
 	cmdline = append(cmdline, c.Cmdline...)
+	machine += c.machineSuffix()
 	var a []string
 	if c.Confine.Seccomp {
 		a = append(a, "-sandbox", seccompSandbox)
@@ -183,15 +231,26 @@ func (c *Config) args(r resources, in *inputs) []string {
 	if r.initramfs != nil {
 		a = append(a, "-initrd", in.path(r.initramfs))
 	}
-	for i, sh := range c.Shares {
-		id := "fs" + strconv.Itoa(i)
-		dev := "local,id=" + id + ",path=" + in.path(r.shares[i]) + ",security_model=none"
-		if sh.ReadOnly {
-			dev += ",readonly=on"
+	if n := c.NIC; n != nil {
+		// QEMU gets one end of a socket pair as an already connected
+		// client (addr.type=fd): the host's stack owns the other end before
+		// the guest exists, and QEMU's uid needs no path to reach it. The
+		// stream backend has no virtio-net header, so QEMU offers the guest
+		// no offloads and frames arrive whole (RFC 894 Ethernet, each after
+		// a 4-byte big-endian length).
+		var netdev string
+		switch {
+		case n.Baseline == BaselineSlirp:
+			netdev = "user,id=net0" // 10.0.2.0/24, gateway 10.0.2.2 → host loopback
+		case n.Baseline != "":
+			netdev = "stream,id=net0,server=off,addr.type=unix,addr.path=" + n.Baseline // passt listens there
+		default:
+			netdev = "stream,id=net0,server=off,addr.type=fd,addr.str=" + strconv.Itoa(in.fd(r.net))
 		}
-		a = append(a, "-fsdev", dev, "-device", "virtio-9p-device,fsdev="+id+",mount_tag="+sh.Tag)
+		a = append(a, "-netdev", netdev,
+			"-device", "virtio-net-device,netdev=net0,mac="+n.MAC+",host_mtu="+strconv.Itoa(n.MTU))
 	}
-	return a
+	return append(a, c.storageArgs(r, in)...)
 }
 
 // accelArg is -accel's value. TCG's translation cache is given an explicit

@@ -26,6 +26,7 @@ type Machine struct {
 	dir     string
 	console string
 	conn    net.Conn
+	netConn net.Conn // the network device's frames; nil without a NIC
 	jail    *confine.Jail
 	confine ConfineStatus
 	memMiB  int64         // the jail's memory limit, for the exit reason
@@ -34,14 +35,16 @@ type Machine struct {
 	waitErr error         // set before done is closed
 	oom     bool          // the cgroup's memory limit killed QEMU; set before done is closed
 
+	daemons []*fsDaemon // virtiofsd of each virtiofs share, stopped after QEMU
+
 	closeOnce sync.Once
 	closeErr  error
 	stopCtx   func() bool
 }
 
 // Start launches QEMU, jailed as c.Confine allows, and returns once it is
-// running; the control channel (Conn) is a socket pair, so it is usable at
-// once. The VM is killed when ctx ends, when Close is called, or when this
+// running; the control channel (Conn) and the network device (NetConn) are
+// socket pairs, so they are usable at once. The VM is killed when ctx ends, when Close is called, or when this
 // process dies (PR_SET_PDEATHSIG). On error nothing is left behind.
 func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	if err := c.validate(); err != nil {
@@ -56,7 +59,8 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	}
 	// Unix socket paths are limited to 107 bytes; a deep runtime dir
 	// (a long $XDG_RUNTIME_DIR) falls back to the short per-user /tmp one.
-	if len(parent)+len("/vm-")+16+len("-1234567890/qmp.sock") > maxSocketPath {
+	// attach.sock (internal/attach) is the longest socket name in it.
+	if len(parent)+len("/vm-")+16+len("-1234567890/attach.sock") > maxSocketPath {
 		if parent, err = runParent(filepath.Join(os.TempDir(), fmt.Sprintf("voidbox-%d", os.Getuid()))); err != nil {
 			return nil, err
 		}
@@ -98,19 +102,34 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	if console == "" {
 		console = filepath.Join(dir, "console.log")
 	}
-	r, conn, err := c.open(dir, secret, console)
+	m := &Machine{dir: dir, console: console, jail: jail, memMiB: lim.MemoryBytes >> 20, done: make(chan struct{}),
+		confine: ConfineStatus{Status: jail.Status(), Seccomp: c.Confine.Seccomp, SeccompReason: c.Confine.SeccompReason}}
+	defer func() {
+		if err != nil {
+			m.stopDaemons()
+		}
+	}()
+	for i, sh := range c.Shares {
+		if sh.protocol() != VirtioFS {
+			continue
+		}
+		d, err := startVirtiofsd(ctx, c.virtiofsd(), sh, virtiofsSocket(dir, i))
+		if err != nil {
+			return nil, err
+		}
+		m.daemons = append(m.daemons, d)
+	}
+	r, conns, err := c.open(dir, secret, console)
 	if err != nil {
 		return nil, err
 	}
 	defer r.close() // QEMU holds its own copies once started
 	defer func() {
 		if err != nil {
-			conn.Close()
+			conns.close()
 		}
 	}()
-
-	m := &Machine{dir: dir, console: console, conn: conn, jail: jail, memMiB: lim.MemoryBytes >> 20, done: make(chan struct{}),
-		confine: ConfineStatus{Status: jail.Status(), Seccomp: c.Confine.Seccomp, SeccompReason: c.Confine.SeccompReason}}
+	m.conn, m.netConn = conns.ctl, conns.net
 	if !m.confine.Seccomp && m.confine.SeccompReason == "" {
 		m.confine.SeccompReason = "confinement not probed"
 	}
@@ -130,12 +149,34 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	return m, nil
 }
 
-// open opens what QEMU is given: the guest image, the secret, the console
-// file, the control channel (a socket pair: voidbox keeps one end, conn),
-// a listening QMP socket in dir (voidbox dials it by path to stop QEMU) and
-// the shared directories. On error nothing stays open.
-func (c *Config) open(dir, secret, console string) (_ resources, _ net.Conn, err error) {
+// hostConns are voidbox's ends of QEMU's socket pairs.
+type hostConns struct {
+	ctl net.Conn // the control channel
+	net net.Conn // the network device; nil without one
+}
+
+func (h hostConns) close() {
+	for _, c := range []net.Conn{h.ctl, h.net} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// open opens what QEMU is given: the guest image, the read-only disks, the
+// secret, the console file, the control channel and the network device
+// (socket pairs: voidbox keeps one end of each), a listening QMP socket in
+// dir (voidbox dials it by path to stop QEMU), the 9p shares' directories
+// and sockets connected to the virtiofs shares' daemons. On error nothing
+// stays open.
+func (c *Config) open(dir, secret, console string) (_ resources, _ hostConns, err error) {
 	var r resources
+	var h hostConns
+	defer func() {
+		if err != nil {
+			h.close()
+		}
+	}()
 	defer func() {
 		if err != nil {
 			r.close()
@@ -159,23 +200,26 @@ func (c *Config) open(dir, secret, console string) (_ resources, _ net.Conn, err
 	}
 	r.secret = open(secret, os.O_RDONLY)
 	r.console = open(console, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
-	for _, sh := range c.Shares {
+	for _, d := range c.Disks {
+		r.disks = append(r.disks, open(d.Path, os.O_RDONLY))
+	}
+	for i, sh := range c.Shares {
+		if sh.protocol() == VirtioFS {
+			r.shares = append(r.shares, dialFile(virtiofsSocket(dir, i), &r, &err))
+			continue
+		}
 		r.shares = append(r.shares, open(sh.HostPath, os.O_RDONLY|syscall.O_DIRECTORY))
 	}
 	if err != nil {
-		return r, nil, fmt.Errorf("opening qemu's inputs: %w", err)
+		return r, h, fmt.Errorf("opening qemu's inputs: %w", err)
 	}
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return r, nil, fmt.Errorf("control channel: %w", err)
+	if r.ctl, h.ctl, err = socketPair(&r, "ctl"); err != nil {
+		return r, h, fmt.Errorf("control channel: %w", err)
 	}
-	ours := os.NewFile(uintptr(fds[0]), "ctl")
-	r.ctl = os.NewFile(uintptr(fds[1]), "ctl-qemu")
-	r.all = append(r.all, r.ctl)
-	conn, err := net.FileConn(ours)
-	ours.Close()
-	if err != nil {
-		return r, nil, fmt.Errorf("control channel: %w", err)
+	if c.NIC != nil && c.NIC.Baseline == "" {
+		if r.net, h.net, err = socketPair(&r, "net"); err != nil {
+			return r, h, fmt.Errorf("network device: %w", err)
+		}
 	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "qmp.sock"), Net: "unix"})
 	if err == nil {
@@ -184,11 +228,49 @@ func (c *Config) open(dir, secret, console string) (_ resources, _ net.Conn, err
 		ln.Close()
 	}
 	if err != nil {
-		conn.Close()
-		return r, nil, fmt.Errorf("qmp socket: %w", err)
+		return r, h, fmt.Errorf("qmp socket: %w", err)
 	}
 	r.all = append(r.all, r.qmp)
-	return r, conn, nil
+	return r, h, nil
+}
+
+// socketPair makes a connected pair: QEMU's end (kept in r until started)
+// and voidbox's.
+func socketPair(r *resources, name string) (*os.File, net.Conn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	ours := os.NewFile(uintptr(fds[0]), name)
+	theirs := os.NewFile(uintptr(fds[1]), name+"-qemu")
+	r.all = append(r.all, theirs)
+	conn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	return theirs, conn, nil
+}
+
+// dialFile connects to the unix socket at path and returns the connection
+// as a file for QEMU (kept in r), recording a failure in *errp.
+func dialFile(path string, r *resources, errp *error) *os.File {
+	if *errp != nil {
+		return nil
+	}
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		*errp = err
+		return nil
+	}
+	defer c.Close()
+	f, err := c.File() // a duplicate, close-on-exec
+	if err != nil {
+		*errp = err
+		return nil
+	}
+	r.all = append(r.all, f)
+	return f
 }
 
 // Confinement is which confinements this QEMU runs under.
@@ -196,6 +278,11 @@ func (m *Machine) Confinement() ConfineStatus { return m.confine }
 
 // Conn is the host end of the virtio-serial control port.
 func (m *Machine) Conn() net.Conn { return m.conn }
+
+// NetConn is the host end of the network device (QEMU's `-netdev stream`
+// framing), or nil when the VM has none. Whoever takes it owns it; Close
+// closes it too.
+func (m *Machine) NetConn() net.Conn { return m.netConn }
 
 // PID is QEMU's process id.
 func (m *Machine) PID() int { return m.cmd.Process.Pid }
@@ -302,11 +389,24 @@ func (m *Machine) Close() error {
 		if m.conn != nil {
 			m.conn.Close()
 		}
+		if m.netConn != nil {
+			m.netConn.Close()
+		}
 		m.stop()
 		<-m.done
+		m.stopDaemons()
 		m.closeErr = errors.Join(m.jail.Close(), os.RemoveAll(m.dir))
 	})
 	return m.closeErr
+}
+
+// stopDaemons stops the virtiofsd helpers, which exit by themselves once
+// QEMU has closed their sockets.
+func (m *Machine) stopDaemons() {
+	for _, d := range m.daemons {
+		d.stop()
+	}
+	m.daemons = nil
 }
 
 // Shutdown waits up to grace for QEMU to exit on its own (after the guest
@@ -343,6 +443,17 @@ func sweepStale(parent string) {
 
 // maxSocketPath is sun_path's size minus the terminating NUL (unix(7)).
 const maxSocketPath = 107
+
+// RuntimeParents are the directories whose vm-* children are this user's
+// VM runtime directories, wherever Start put them: $XDG_RUNTIME_DIR/voidbox
+// (when set) and the short per-user one in the temp dir.
+func RuntimeParents() []string {
+	var out []string
+	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
+		out = append(out, filepath.Join(x, "voidbox"))
+	}
+	return append(out, filepath.Join(os.TempDir(), fmt.Sprintf("voidbox-%d", os.Getuid())))
+}
 
 func runParent(dir string) (string, error) {
 	if dir == "" {

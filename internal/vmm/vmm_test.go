@@ -3,6 +3,7 @@ package vmm
 import (
 	"errors"
 	"github.com/voidbox/voidbox/internal/policy"
+	"github.com/voidbox/voidbox/internal/wire"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,8 +58,9 @@ func TestTSCkHz(t *testing.T) {
 	}
 }
 
-// testResources opens stand-ins for what Start opens.
-func testResources(t *testing.T, shares int) resources {
+// testResources opens stand-ins for what Start opens: the fixed files, a
+// share each, a disk each and the network device's end.
+func testResources(t *testing.T, shares int, disks ...int) resources {
 	t.Helper()
 	f := func() *os.File {
 		f, err := os.CreateTemp(t.TempDir(), "res")
@@ -72,7 +74,20 @@ func testResources(t *testing.T, shares int) resources {
 	for i := 0; i < shares; i++ {
 		r.shares = append(r.shares, f())
 	}
+	for _, n := range disks {
+		for i := 0; i < n; i++ {
+			r.disks = append(r.disks, f())
+		}
+	}
+	r.net = f()
 	return r
+}
+
+// argsOf is c's argv with stand-in resources, joined.
+func argsOf(t *testing.T, c Config) string {
+	t.Helper()
+	var in inputs
+	return strings.Join(c.args(testResources(t, len(c.Shares), len(c.Disks)), &in), " ")
 }
 
 func TestArgsKeepSecretsOffTheCommandLine(t *testing.T) {
@@ -172,5 +187,60 @@ func TestPanicMessage(t *testing.T) {
 	}
 	if tail := m.ConsoleTail(1); tail != "[ 2.2] CPU: 0 PID: 1" {
 		t.Fatalf("tail %q", tail)
+	}
+}
+
+// A VM gets a network device only when the config asks for one.
+func TestArgsNICOnlyWhenAsked(t *testing.T) {
+	c := Config{QEMU: "q", Kernel: "/k", Accel: TCG, Secret: make([]byte, 32)}
+	a := argsOf(t, c)
+	for _, no := range []string{"-netdev", "virtio-net", wire.NetCmdline} {
+		if strings.Contains(a, no) {
+			t.Errorf("argv without a NIC has %q: %s", no, a)
+		}
+	}
+	c.NIC = &NIC{MAC: "52:54:00:12:34:56", MTU: 1500}
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	a = argsOf(t, c)
+	for _, want := range []string{
+		"-netdev stream,id=net0,server=off,addr.type=fd,addr.str=9",
+		"-device virtio-net-device,netdev=net0,mac=52:54:00:12:34:56,host_mtu=1500",
+		wire.NetCmdline,
+	} {
+		if !strings.Contains(a, want) {
+			t.Errorf("argv lacks %q: %s", want, a)
+		}
+	}
+	c.NIC = &NIC{MAC: "52:54:00:12:34", MTU: 70000}
+	err := c.validate()
+	if err == nil || !strings.Contains(err.Error(), "MAC") || !strings.Contains(err.Error(), "MTU") {
+		t.Errorf("bad NIC: %v", err)
+	}
+}
+
+// `bench net`'s baselines replace only the netdev: slirp, or a passt
+// socket; anything else is refused rather than put into QEMU's options.
+func TestArgsNICBaselines(t *testing.T) {
+	c := Config{QEMU: "q", Kernel: "/k", Accel: TCG, Secret: make([]byte, 32)}
+	for baseline, want := range map[string]string{
+		BaselineSlirp:   "-netdev user,id=net0 ",
+		"/tmp/x/p.sock": "-netdev stream,id=net0,server=off,addr.type=unix,addr.path=/tmp/x/p.sock ",
+	} {
+		c.NIC = &NIC{MAC: "52:54:00:12:34:56", MTU: 1500, Baseline: baseline}
+		if err := c.validate(); err != nil {
+			t.Fatal(err)
+		}
+		a := argsOf(t, c)
+		if !strings.Contains(a, want) || strings.Contains(a, "addr.type=fd") {
+			t.Errorf("%s: argv lacks %q or passes the host stack's socket: %s", baseline, want, a)
+		}
+	}
+	for _, bad := range []string{"user", "rel/p.sock", "/tmp/p.sock,fd=3"} {
+		c.NIC = &NIC{MAC: "52:54:00:12:34:56", MTU: 1500, Baseline: bad}
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "baseline") {
+			t.Errorf("baseline %q: %v", bad, err)
+		}
 	}
 }

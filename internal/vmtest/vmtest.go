@@ -18,10 +18,12 @@ import (
 
 	"github.com/voidbox/voidbox/internal/claudecode"
 	"github.com/voidbox/voidbox/internal/guestimage"
+	"github.com/voidbox/voidbox/internal/oci"
 	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/testgate"
+	"github.com/voidbox/voidbox/internal/toolbox"
 	"github.com/voidbox/voidbox/internal/vmm"
 )
 
@@ -97,4 +99,37 @@ func ClaudeImage(t testing.TB) {
 	if claudeErr != nil {
 		t.Fatalf("building the claude-code image: %v", claudeErr)
 	}
+}
+
+var (
+	toolboxOnce sync.Once
+	toolboxImg  *oci.Image
+	toolboxErr  error
+)
+
+// Toolbox builds the Debian toolbox OCI image (curl, jq, git, python3) and
+// its root file system once per test binary, in the default cache (about
+// 80 MB of packages downloaded with apt the first time, cached after). Like
+// Setup it fails, never skips.
+func Toolbox(t testing.TB) *oci.Image {
+	t.Helper()
+	Setup(t)
+	toolboxOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		if toolboxImg, toolboxErr = toolbox.Build(ctx, toolbox.Options{Progress: os.Stderr}); toolboxErr != nil {
+			return
+		}
+		var s *oci.Store
+		if s, toolboxErr = oci.Open(""); toolboxErr != nil {
+			return
+		}
+		if _, toolboxErr = s.BuildRootFS(ctx, toolboxImg.Digest, oci.RootFSOptions{Progress: os.Stderr}); toolboxErr == nil {
+			toolboxImg, toolboxErr = s.Inspect(toolboxImg.Digest)
+		}
+	})
+	if toolboxErr != nil {
+		t.Fatalf("building the toolbox image: %v", toolboxErr)
+	}
+	return toolboxImg
 }

@@ -3,6 +3,8 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,8 +21,18 @@ import (
 //   - the last element of its path, as found on PATH and not resolved
 //     through symlinks (busybox applets are links to one binary), is listed;
 //   - the directory it was found in, resolved through symlinks, is one of
-//     CommandDirs: root-owned in the guest image, so a program found there is
-//     the image's, never a copy the sandbox user wrote under the same name.
+//     CommandDirs;
+//   - the file it names, resolved through symlinks, and every directory
+//     above that file, are owned by root and writable by no one else (no
+//     write bit for others, nor for a group other than root's).
+//
+// The last condition is what makes a program found in a trusted directory
+// the image's, never a copy the sandbox user wrote under the same name: in
+// voidbox's initramfs those directories are root's by construction, but an
+// OCI image may hand one (or a program, or a directory above it) to uid
+// 1000, and its writable layer would then let the sandbox user replace
+// it. The program run is the resolved file, so what runs is what was
+// checked: no symlink on the way is followed again.
 //
 // Entries are names, not paths: "sh" allows /bin/sh and /usr/bin/sh alike.
 // A path entry could only add programs outside CommandDirs, which the
@@ -78,11 +90,12 @@ func CheckCommandAllowed(allowed []string, argv0 string) error {
 
 // AllowedProgram applies the whole rule to path, the program argv[0]
 // resolved to (absolute, as a shell found it), and returns the path to
-// execute: path's directory resolved through symlinks. Executing that,
-// not path, makes what runs what was checked, even if a symlink on the
-// way (one the sandbox user owns) changes in between. A nil allowlist
-// allows every program and returns path unchanged.
-func AllowedProgram(allowed []string, path string) (string, error) {
+// execute: path resolved through every symlink. Executing that, not path,
+// makes what runs what was checked, even if a symlink on the way changes in
+// between. A nil allowlist allows every program and returns path
+// unchanged. extra are trusted directories besides CommandDirs: the bin/
+// of OCI skill images, which the guest mounted read-only (Policy.TrustedDirs).
+func AllowedProgram(allowed []string, path string, extra ...string) (string, error) {
 	if allowed == nil {
 		return path, nil
 	}
@@ -96,14 +109,56 @@ func AllowedProgram(allowed []string, path string) (string, error) {
 	// The directory as the kernel walks it: symlinks first, then "..",
 	// which a lexical Clean would get wrong ("/usr/bin/link/../x").
 	dir, err := filepath.EvalSymlinks(path[:i] + "/")
+	trusted := false
+	dirs := append(CommandDirs(), extra...)
 	if err == nil {
-		for _, d := range CommandDirs() {
+		for _, d := range dirs {
 			if dir == d || dir == resolve(d) {
-				return filepath.Join(dir, path[i+1:]), nil
+				trusted = true
 			}
 		}
 	}
-	return "", refuse("%s is outside the trusted directories (%s)", path, strings.Join(CommandDirs(), ", "))
+	if !trusted {
+		return "", refuse("%s is outside the trusted directories (%s)", path, strings.Join(dirs, ", "))
+	}
+	target, err := filepath.EvalSymlinks(filepath.Join(dir, path[i+1:]))
+	if err != nil {
+		return "", refuse("%s: %v", path, err)
+	}
+	if err := rootOnly(target); err != nil {
+		return "", refuse("%s: %v", path, err)
+	}
+	return target, nil
+}
+
+// rootOnly checks that p and every directory above it are owned by root
+// and writable by no one else.
+func rootOnly(p string) error {
+	for q := p; ; q = filepath.Dir(q) {
+		fi, err := os.Lstat(q)
+		if err != nil {
+			return err
+		}
+		if err := checkRootOnly(q, fi); err != nil {
+			return err
+		}
+		if q == "/" {
+			return nil
+		}
+	}
+}
+
+// checkRootOnly is rootOnly's test of one file.
+func checkRootOnly(p string, fi fs.FileInfo) error {
+	uid, gid, ok := owner(fi)
+	if !ok {
+		return fmt.Errorf("cannot tell who owns %s", p)
+	}
+	perm := fi.Mode().Perm()
+	if uid != 0 || perm&0o002 != 0 || (perm&0o020 != 0 && gid != 0) {
+		return fmt.Errorf("%s (%v, uid %d, gid %d) is not root's alone, so the sandbox user may have changed it", p, fi.Mode(), uid, gid)
+	}
+	return nil
 }
 
 // resolve follows the symlinks of a trusted directory; one that does not

@@ -20,8 +20,10 @@ import (
 
 // Version is the protocol version exchanged in the handshake. Bump it on any
 // incompatible change to frames or messages. 2: an empty allowlist allows
-// no command (1 read it as no allowlist), Policy.DiskBytes.
-const Version = 2
+// no command (1 read it as no allowlist), Policy.DiskBytes. 3: Hello.Storage
+// (a guest that ignored it would run commands outside the image asked for).
+// 4: Hello.Network (the guest configures its interface) and Hello.CACerts.
+const Version = 4
 
 // HeaderSize is the length of a frame header: payload length (4) + type (1).
 const HeaderSize = 5

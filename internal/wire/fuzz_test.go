@@ -34,7 +34,7 @@ func FuzzReadFrames(f *testing.F) {
 				t.Fatalf("payload of %d bytes passed a 4096-byte limit", len(fr.Payload))
 			}
 			for _, v := range []any{&Welcome{}, &Reject{}, &Error{}, &ExecStarted{}, &ExecExit{},
-				&FileInfo{}, &Pong{}, &Tunnel{}, &Hello{}, &ExecRequest{}} {
+				&FileInfo{}, &Pong{}, &Tunnel{}, &Hello{}, &ExecRequest{}, &PtyRequest{}, &WindowSize{}} {
 				_ = fr.Decode(v)
 			}
 		}

@@ -12,6 +12,25 @@ type Hello struct {
 	// connection becomes a guest-initiated stream to the named host service
 	// (the LLM gateway), so the guest needs no network device for them.
 	Listeners []Listener `json:"listeners,omitempty"`
+	// Storage is mounted before the guest answers (see Storage).
+	Storage Storage `json:"storage,omitzero"`
+	// Network configures the guest's network interface before the init
+	// answers (no DHCP); nil when the VM has no network device.
+	Network *Network `json:"network,omitempty"`
+	// CACerts are PEM certificates appended to the guest's CA bundle.
+	CACerts string `json:"ca_certs,omitempty"`
+}
+
+// Network is the static configuration of the guest's one interface. The
+// guest finds the interface by MAC, turns IPv6 off on it (the host stack
+// speaks IPv4 only, so no unfiltered path exists), sets the MTU, address
+// and default route, and points /etc/resolv.conf at DNS.
+type Network struct {
+	MAC     string `json:"mac"`     // 52:54:00:12:34:56
+	Address string `json:"address"` // CIDR: 10.0.2.15/24
+	Gateway string `json:"gateway"` // 10.0.2.2
+	DNS     string `json:"dns"`     // the resolver, 10.0.2.2
+	MTU     int    `json:"mtu"`
 }
 
 // Listener is a guest-side endpoint tunnelled to a host service.
@@ -26,7 +45,11 @@ type Policy struct {
 	// null means none, [] allows no command. Never omitempty: that would
 	// turn "nothing allowed" into "no allowlist".
 	AllowedCommands []string `json:"allowed_commands"`
-	Limits          Limits   `json:"limits"`
+	// TrustedDirs are directories the allowlist trusts besides
+	// CommandDirs: the bin/ of read-only OCI skill images. The guest
+	// refuses the handshake if one is not the bin/ of an image it mounts.
+	TrustedDirs []string `json:"trusted_dirs,omitempty"`
+	Limits      Limits   `json:"limits"`
 	// DiskBytes is the one budget shared by every RAM-backed filesystem the
 	// sandbox user can write (/workspace, /tmp, /home/sandbox, /dev/shm);
 	// 0 means the guest's default, half the memory free after boot. The
@@ -185,4 +208,24 @@ type Pong struct {
 // Tunnel names the host service a guest-initiated stream wants to reach.
 type Tunnel struct {
 	Service string `json:"service"`
+}
+
+// PtyRequest starts a command on a new guest pseudo-terminal: its stdin,
+// stdout and stderr are the terminal, it leads a session of its own with
+// the terminal as its controlling tty, and the allowlist, rlimits and
+// timeout apply as to any exec. The terminal's output is not capped by
+// Limits.OutputBytes: it is interactive, and yamux's flow control already
+// holds it to the pace of the reader.
+type PtyRequest struct {
+	Exec ExecRequest `json:"exec"` // Stdin is ignored: the terminal is the input
+	Size WindowSize  `json:"size"`
+	// Term is the guest's TERM (letters, digits, "-", "_", "." and "+";
+	// anything else becomes "xterm").
+	Term string `json:"term,omitempty"`
+}
+
+// WindowSize is a terminal's size in character cells (TIOCSWINSZ).
+type WindowSize struct {
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
 }

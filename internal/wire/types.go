@@ -50,6 +50,12 @@ const (
 
 	// Guest-initiated streams.
 	TTunnel Type = 40 // guest→host: Tunnel; after TOK the stream carries raw bytes
+
+	// Terminals: a command on a guest pseudo-terminal, one stream each. The
+	// stream then carries the exec frames: TExecStart, TStdin (keys),
+	// TStdout (the terminal's output), TSignal, TResize and TExecExit.
+	TPty    Type = 60 // host→guest: PtyRequest
+	TResize Type = 61 // host→guest: WindowSize
 )
 
 var typeNames = map[Type]string{
@@ -59,6 +65,7 @@ var typeNames = map[Type]string{
 	TWriteFile: "write-file", TFileData: "file-data", TFileEnd: "file-end", TReadFile: "read-file",
 	TFileInfo: "file-info", TStat: "stat", TStatResult: "stat-result", TMkdir: "mkdir", TMount: "mount",
 	TPing: "ping", TPong: "pong", TShutdown: "shutdown", TTunnel: "tunnel",
+	TPty: "pty", TResize: "resize",
 }
 
 // Known reports whether t is defined by this protocol version.

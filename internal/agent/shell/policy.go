@@ -13,12 +13,14 @@ import (
 // the box. The zero value and a nil *Policy allow every command.
 type Policy struct {
 	allowed []string // nil: no allowlist; empty: no command
+	trusted []string // directories trusted besides wire.CommandDirs
 }
 
 // NewPolicy returns a policy that allows the programs named in allowed.
 // nil means no allowlist (every command runs); an empty, non-nil list allows
-// no command at all (shell builtins still work).
-func NewPolicy(allowed []string) (*Policy, error) {
+// no command at all (shell builtins still work). trusted are directories
+// trusted besides the system's (wire.AllowedProgram's extra).
+func NewPolicy(allowed []string, trusted ...string) (*Policy, error) {
 	for _, name := range allowed {
 		if err := wire.CheckCommandName(name); err != nil {
 			return nil, fmt.Errorf("allowed command: %w", err)
@@ -27,7 +29,7 @@ func NewPolicy(allowed []string) (*Policy, error) {
 	if allowed != nil {
 		allowed = append([]string{}, allowed...)
 	}
-	return &Policy{allowed: allowed}, nil
+	return &Policy{allowed: allowed, trusted: append([]string(nil), trusted...)}, nil
 }
 
 // Restricted reports whether the policy has an allowlist.
@@ -57,7 +59,7 @@ func (p *Policy) program(path string) (string, string) {
 	if !p.Restricted() {
 		return path, ""
 	}
-	run, err := wire.AllowedProgram(p.allowed, path)
+	run, err := wire.AllowedProgram(p.allowed, path, p.trusted...)
 	if err != nil {
 		return "", err.Error()
 	}

@@ -209,3 +209,23 @@ func testCrash(t *testing.T, h Harness) {
 	_, err = s.AppendEvents(ctx, st.Running, []store.Event{ev("zombie")})
 	wantErr(t, "append to a recovered run", err, store.ErrConflict)
 }
+
+// testRecoverFinishedStream: a run whose stream already ends with
+// run.finished (its engine finished, or a recovery was cut short before the
+// status changed) gets no second one.
+func testRecoverFinishedStream(t *testing.T, h Harness) {
+	ctx := ctxT(t)
+	s := fresh(t, h)
+	r := newRun(t, ctx, s, "half")
+	must(s.UpdateRun(ctx, r.ID, store.RunUpdate{Status: store.RunRunning}))(t)
+	fin := store.Event{Type: "run.finished", Data: []byte(`{"type":"run.finished","fields":{"status":"succeeded"}}`)}
+	must(s.AppendEvents(ctx, r.ID, []store.Event{ev("x"), fin}))(t)
+	got := must(s.RecoverAfterRestart(ctx, "daemon restarted"))(t)
+	if len(got) != 1 || got[0].Status != store.RunFailed {
+		t.Fatalf("recovered %+v", got)
+	}
+	evs := allEvents(t, ctx, s, r.ID, 10)
+	if len(evs) != 2 || evs[1].Type != "run.finished" {
+		t.Fatalf("after recovery the stream has %d events (last %s), want the 2 it had", len(evs), evs[len(evs)-1].Type)
+	}
+}

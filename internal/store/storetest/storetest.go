@@ -42,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		{"InvalidInput", testInvalid},
 		{"Reopen", testReopen},
 		{"CrashRecovery", testCrash},
+		{"RecoverFinishedStream", testRecoverFinishedStream},
 		{"Closed", testClosed},
 	}
 	for _, c := range cases {

@@ -1,0 +1,13 @@
+package daemon
+
+import (
+	"context"
+	"net"
+)
+
+type netConn = net.Conn
+
+func dialUnix(ctx context.Context, path string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "unix", path)
+}

@@ -1,0 +1,37 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestServiceMode(t *testing.T) {
+	s, err := Parse("w.yaml", []byte(`kind: workflow
+name: w
+workflow:
+  steps:
+    - name: db
+      mode: service
+      output_file: /workspace/ready
+      timeout: 30s
+      run: {program: sh, args: [-c, "echo up > /workspace/ready; sleep 1000"]}
+    - name: app
+      depends_on: [db]
+      run: {program: echo}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, app := s.Workflow.Step("db"), s.Workflow.Step("app")
+	if !db.Service || db.OutputFile != "/workspace/ready" || db.Timeout.Seconds() != 30 || app.Service || app.OutputFile != DefaultOutputFile {
+		t.Fatalf("db %+v app %+v", db, app)
+	}
+	p, err := Parse("p.yaml", []byte("kind: pipeline\nname: p\npipeline:\n  boxes:\n    - {name: a, exec: [sh], mode: service}\n"))
+	if err != nil || !p.Pipeline.Boxes[0].Service {
+		t.Fatalf("pipeline box: %v", err)
+	}
+	_, err = Parse("w.yaml", []byte("kind: workflow\nname: w\nworkflow:\n  steps:\n    - {name: a, run: {program: ls}, output_file: /x}\n"))
+	if err == nil || !strings.Contains(err.Error(), "w.yaml:5:37: workflow.steps[0].output_file: only applies to mode: service") {
+		t.Fatalf("output_file on a task step: %v", err)
+	}
+}
