@@ -17,6 +17,7 @@ type (
 	EventVMAdmitted     = event.VMAdmitted
 	EventVMBooted       = event.VMBooted
 	EventExecOutput     = event.ExecOutput
+	EventExecDenied     = event.ExecDenied
 	EventVMStats        = event.VMStats
 	EventAgentStarted   = event.AgentStarted
 	EventAgentTurn      = event.AgentTurn

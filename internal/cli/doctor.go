@@ -31,11 +31,13 @@ func newDoctorCmd(e *env) *cobra.Command {
 	var hf hostFlags
 	c := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check this host: QEMU, guest image, cache, accelerator",
+		Short: "Check this host: QEMU, its confinement, guest image, cache, accelerator",
 		Long: `Report what voidbox needs and whether it is in place, without changing anything:
-QEMU, the guest init, the cache, the guest kernel and image, and which accelerator
-(kvm or tcg) would be used and why. With --boot, also boot a VM and run a command.
-With --file, also say what each box of the spec may reach on the network.`,
+QEMU, how QEMU is confined (its own uid, a cgroup, its seccomp filter) and why any
+part is not, the guest init, the cache, the guest kernel and image, and which
+accelerator (kvm or tcg) would be used and why. With --boot, also boot a VM and
+run a command. With --file, also say what each box of the spec may reach on the
+network.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var host voidbox.HostOptions
@@ -123,6 +125,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host v
 		v, _ := exec.CommandContext(ctx, q, "--version").Output()
 		first, _, _ := strings.Cut(string(v), "\n")
 		out = append(out, check{Name: "qemu", OK: true, Detail: q + " (" + strings.TrimSpace(first) + ")"})
+		out = append(out, confinementCheck(vmm.ProbeConfinement(ctx, q).Status()))
 	}
 	if root, err := guestimage.CacheRoot(cacheDir); err != nil {
 		out = append(out, check{Name: "cache", Detail: err.Error(), Fix: "set VOIDBOX_CACHE_DIR to a writable directory"})
@@ -164,6 +167,22 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host v
 	return out
 }
 
+// confinementCheck says how QEMU would be jailed on this host and why any
+// part is missing. A missing part is not a failure (QEMU still runs), but
+// the line says what to change.
+func confinementCheck(st vmm.ConfineStatus) check {
+	c := check{Name: "confinement", OK: true, Detail: "QEMU gets " + st.Summary()}
+	switch {
+	case !st.OwnUID:
+		c.Fix = "run voidbox as root: QEMU then runs under an unprivileged uid of its own"
+	case st.Cgroup == "":
+		c.Fix = "mount cgroup v2 with the memory and pids controllers (or the cgroup v1 memory and pids hierarchies)"
+	case !st.Seccomp:
+		c.Fix = "install a QEMU built with seccomp (Debian's qemu-system-x86 is)"
+	}
+	return c
+}
+
 func bootCheck(ctx context.Context, cacheDir, accel string) check {
 	start := time.Now()
 	sb, err := voidbox.New(ctx, voidbox.Config{Name: "doctor", Host: voidbox.HostOptions{CacheDir: cacheDir, Accel: accel}})
@@ -176,6 +195,7 @@ func bootCheck(ctx context.Context, cacheDir, accel string) check {
 		return check{Name: "boot", Detail: err.Error()}
 	}
 	i := sb.Info()
-	return check{Name: "boot", OK: res.ExitCode == 0, Detail: fmt.Sprintf("guest kernel %s, %s, boot %v, first exec after %v",
-		strings.TrimSpace(string(res.Stdout)), i.Accel, i.BootTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))}
+	return check{Name: "boot", OK: res.ExitCode == 0, Detail: fmt.Sprintf("guest kernel %s, %s, boot %v, first exec after %v; qemu pid %d under %s",
+		strings.TrimSpace(string(res.Stdout)), i.Accel, i.BootTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond),
+		i.QEMUPID, i.Confinement.Summary())}
 }

@@ -27,6 +27,7 @@ var samples = []Data{
 	VMAdmitted{WaitMS: 4200},
 	VMBooted{BootMS: 2512.5, Kernel: "6.1.0-57-amd64", Accel: "tcg"},
 	ExecOutput{Stream: "stderr", Data: "hi\n"},
+	ExecDenied{PID: 12, Program: "cat", Path: "/bin/cat", Reason: `"cat" is not in allowed_commands`, Killed: true},
 	VMStats{MemoryMB: 256, RSSBytes: 200 << 20, CPUMS: 1500, CPUPercent: 97.5},
 	AgentStarted{Provider: "anthropic", Model: "m", Tools: []string{"bash"}},
 	AgentTurn{Turn: 1, InputTokens: 10, OutputTokens: 2, StopReason: "tool_use"},

@@ -34,6 +34,8 @@ func Main() {
 	switch {
 	case os.Getpid() == 1:
 		runInit() // does not return
+	case len(os.Args) == 1 && os.Args[0] == guardArgv0 && os.Geteuid() == 0:
+		runExecGuard() // PID 1's exec guard (execguard_linux.go); does not return
 	case len(os.Args) > 1 && os.Args[1] == netbench.Command:
 		// `voidbox bench net` runs its guest-side client as /init: the one
 		// program of ours every image has.

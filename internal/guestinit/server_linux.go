@@ -137,6 +137,14 @@ func (srv *server) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 	if err := srv.view.as(true, func() error { return addCACerts(h.CACerts) }); err != nil {
 		return reject("adding CA certificates: " + err.Error())
 	}
+	if h.Policy.AllowedCommands != nil {
+		// Before any command can run: the kernel checks every exec.
+		g, err := startExecGuard(h.Policy.AllowedCommands, h.Policy.TrustedDirs, srv.view.root)
+		if err != nil {
+			return reject(err.Error())
+		}
+		srv.spawner.guard = g
+	}
 	w := wire.Welcome{
 		Version:     wire.Version,
 		Kernel:      kernelRelease(),

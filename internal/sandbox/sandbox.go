@@ -80,6 +80,8 @@ type Config struct {
 	NetBaseline string
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
+	// Confine is how QEMU is jailed (Host.Confine, probed once per run).
+	Confine vmm.Confinement
 }
 
 // DefaultBootTimeout bounds a boot when Config.BootTimeout is zero.
@@ -136,6 +138,9 @@ type Info struct {
 	BootTime    time.Duration // from admission to the guest init's welcome
 	QEMUPID     int
 	RuntimeDir  string
+	// Confinement is what QEMU runs under (its own uid, cgroup, seccomp),
+	// and why any part is missing.
+	Confinement vmm.ConfineStatus
 	// Forwards are the port forwards into the guest, as bound.
 	Forwards []Forwarded
 	// Image is the digest of the OCI image the root file system is from,
@@ -194,6 +199,7 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 		Cmdline:    st.preload(),
 		VirtioFSD:  cfg.VirtioFSD,
 		CPUModel:   cfg.CPUModel,
+		Confine:    cfg.Confine,
 		NIC:        cfg.nic(),
 	})
 	if err != nil {
@@ -312,6 +318,9 @@ func newSandbox(cfg Config, m Machine, client *control.Client, start time.Time, 
 	}
 	if p, ok := commandPath(s.env, cfg.ImageMounts); ok {
 		s.env["PATH"] = p
+	}
+	if c, ok := m.(interface{ Confinement() vmm.ConfineStatus }); ok {
+		s.info.Confinement = c.Confinement()
 	}
 	go s.watch()
 	cfg.Logger.Info("sandbox booted", "name", cfg.Name, "kernel", w.Kernel, "accel", cfg.Accel.Accel, "boot", s.info.BootTime)
@@ -477,6 +486,8 @@ type Host struct {
 	Images ImageStore
 	// VirtioFSD is the virtiofsd of host mounts ("": vmm.DefaultVirtioFSD).
 	VirtioFSD string
+	// Confine is how QEMU is jailed on this host (vmm.ProbeConfinement).
+	Confine vmm.Confinement
 }
 
 // Config is the boot of one VM named name with policy p from the given
@@ -484,5 +495,5 @@ type Host struct {
 func (h Host) Config(name string, p policy.Sandbox, kernel, initramfs string) Config {
 	return Config{Name: name, Policy: p, QEMU: h.QEMU, Kernel: kernel, Initramfs: initramfs,
 		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout,
-		Admission: h.Admission, Logger: h.Logger, Images: h.Images, VirtioFSD: h.VirtioFSD}
+		Admission: h.Admission, Logger: h.Logger, Images: h.Images, VirtioFSD: h.VirtioFSD, Confine: h.Confine}
 }

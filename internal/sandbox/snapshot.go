@@ -42,6 +42,9 @@ func Snapshottable(cfg Config) error {
 	if cfg.Policy.HasNetwork() || len(cfg.Policy.Ports) > 0 {
 		why = append(why, "a network")
 	}
+	if cfg.Confine.Confines() {
+		why = append(why, "a confined QEMU (own uid, cgroup, seccomp)")
+	}
 	if len(why) > 0 {
 		return fmt.Errorf("%w: snapshots do not support %s yet", ErrInvalid, strings.Join(why, ", "))
 	}
@@ -224,7 +227,7 @@ func vmConfig(cfg Config, secret []byte, mem vmm.MemoryFile, incoming string) vm
 	return vmm.Config{
 		QEMU: cfg.QEMU, Kernel: cfg.Kernel, Initramfs: cfg.Initramfs, Policy: cfg.Policy,
 		Accel: cfg.Accel.Accel, TSCkHz: cfg.TSCkHz, Secret: secret, Name: cfg.Name,
-		ConsoleLog: cfg.ConsoleLog, VirtioFSD: cfg.VirtioFSD, CPUModel: cfg.CPUModel,
+		ConsoleLog: cfg.ConsoleLog, VirtioFSD: cfg.VirtioFSD, CPUModel: cfg.CPUModel, Confine: cfg.Confine,
 		Memory: mem, Incoming: incoming,
 	}
 }

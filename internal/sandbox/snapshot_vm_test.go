@@ -32,6 +32,7 @@ func TestSnapshotRestore(t *testing.T) {
 	ctx := context.Background()
 	canary := "canary-" + hex.EncodeToString(randBytes(t, 12))
 	cfg := vmtest.Host(t).Config("snap", policy.Sandbox{MemoryMiB: 256, Env: map[string]string{"CANARY": canary}}, r.Kernel, r.Initramfs)
+	cfg.Confine = vmm.Confinement{} // snapshots need an unconfined QEMU
 	m, err := sandbox.MachineOf(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +93,7 @@ func TestSnapshotRestore(t *testing.T) {
 	old, _ := hex.DecodeString(meta.Secret)
 	fresh := randBytes(t, 32)
 	vm, err := vmm.Start(ctx, vmm.Config{QEMU: cfg.QEMU, Kernel: cfg.Kernel, Initramfs: cfg.Initramfs, Policy: cfg.Policy,
-		Accel: cfg.Accel.Accel, TSCkHz: cfg.TSCkHz, CPUModel: cfg.CPUModel, Secret: fresh, Name: "copy-c",
+		Confine: cfg.Confine, Accel: cfg.Accel.Accel, TSCkHz: cfg.TSCkHz, CPUModel: cfg.CPUModel, Secret: fresh, Name: "copy-c",
 		Memory: vmm.MemoryFile{Path: filepath.Join(dir, snapshot.MemoryFile)}, Incoming: filepath.Join(dir, snapshot.StateFile)})
 	if err != nil {
 		t.Fatal(err)

@@ -187,6 +187,10 @@ func TestErrorsLLM(t *testing.T) {
 		{"url credentials", "  base_url: https://me:secret@host/\n", []string{`t.yaml:4:13: llm.base_url: URL "https://me:xxxxx@host/" carries credentials: keep secrets out of specs`}},
 		{"key env", "  api_key_env: my-key\n", []string{`t.yaml:4:16: llm.api_key_env: invalid environment variable name "my-key"`}},
 		{"credential proxy off", "  credential_proxy: false\n", []string{`t.yaml:4:21: llm.credential_proxy: false would put the provider key inside the guest; voidbox never does (its gateway adds the key on the host)`}},
+		{"negative limit", "  limits: {max_requests: -1}\n", []string{`t.yaml:4:26: llm.limits.max_requests: -1 is out of range [0, 9007199254740992]`}},
+		{"cost as text", "  limits: {max_cost_usd: five}\n", []string{`t.yaml:4:26: llm.limits.max_cost_usd: want a number, got a string`}},
+		{"negative cost", "  limits: {max_cost_usd: -0.5}\n", []string{`t.yaml:4:26: llm.limits.max_cost_usd: -0.5 is out of range [0, 1.7976931348623157e+308]`}},
+		{"unknown limit", "  limits: {max_streams: 3}\n", []string{`t.yaml:4:12: llm.limits.max_streams: unknown field "max_streams" (known: max_requests, max_input_tokens, max_output_tokens, max_cost_usd)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantErrors(t, "t.yaml", head+tt.src, tt.want...) })

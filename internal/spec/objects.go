@@ -39,7 +39,11 @@ var (
 	netLimitsObject = object{name: "NetLimits", fields: []string{"conns_per_second", "max_flows", "max_bytes"}}
 	llmObject       = object{
 		name:   "LLM",
-		fields: []string{"provider", "model", "base_url", "api_key_env", "credential_proxy"},
+		fields: []string{"provider", "model", "base_url", "api_key_env", "credential_proxy", "limits"},
+	}
+	llmLimitsObject = object{
+		name:   "LLMLimits",
+		fields: []string{"max_requests", "max_input_tokens", "max_output_tokens", "max_cost_usd"},
 	}
 	agentObject = object{
 		name: "Agent",
@@ -84,7 +88,7 @@ var (
 
 // allObjects lists every object, for the schema test.
 var allObjects = []*object{
-	&specObject, &sandboxObject, &sandboxOverrideObject, &networkObject, &netLimitsObject, &llmObject, &agentObject, &pipelineObject,
+	&specObject, &sandboxObject, &sandboxOverrideObject, &networkObject, &netLimitsObject, &llmObject, &llmLimitsObject, &agentObject, &pipelineObject,
 	&boxObject, &stageTypedObject, &stageShortObject, &workflowObject, &stepObject, &runObject,
 	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject, &skillOCIObject,
 	&mountObject, &outputObject, &inputObject, &observeObject,

@@ -368,3 +368,33 @@ pipeline:
         allowed_commands: [echo]
 `, `t.yaml:10:27: pipeline.boxes[0].sandbox.allowed_commands: the attach shell is sh, which allowed_commands does not allow: add it or leave attach_shell off`)
 }
+
+// TestLLMLimits: llm.limits parse, and a box's limits merge over the
+// top-level ones field by field, also when the box names another provider.
+func TestLLMLimits(t *testing.T) {
+	src := `kind: pipeline
+name: p
+llm:
+  limits: {max_requests: 10, max_cost_usd: 2}
+pipeline:
+  boxes:
+    - name: a
+      prompt: x
+    - name: b
+      prompt: y
+      llm:
+        provider: openai
+        limits: {max_requests: 2, max_output_tokens: 500}
+  stages: [{box: a}, {box: b}]
+`
+	s, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Pipeline.Box("a").LLM.Limits; got != (LLMLimits{MaxRequests: 10, MaxCostUSD: 2}) {
+		t.Errorf("a: %+v", got)
+	}
+	if got := s.Pipeline.Box("b").LLM.Limits; got != (LLMLimits{MaxRequests: 2, MaxOutputTokens: 500, MaxCostUSD: 2}) {
+		t.Errorf("b: %+v", got)
+	}
+}

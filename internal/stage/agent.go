@@ -50,6 +50,8 @@ type AgentDetail struct {
 	// RemoteSkills are the remote: skills installed, with the SKILL.md's
 	// URL and content hash.
 	RemoteSkills []SkillSource `json:"remote_skills,omitempty"`
+	// BudgetRefused counts requests the box's llm.limits refused (429).
+	BudgetRefused int64 `json:"budget_refused_requests,omitempty"`
 }
 
 // ToolCallInfo is one tool call of an agent stage.
@@ -91,7 +93,8 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		prov.Token = src
 	}
 	ar := &agentRun{st: st, agent: a, emit: emit, provider: prov.Kind, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
-	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest})
+	budget := r.budget(st.Box)
+	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest, Budget: budget})
 	if err != nil {
 		// A missing key or a bad endpoint will not fix itself on retry.
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("llm gateway: %w", err))
@@ -137,6 +140,14 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	ar.detail.Requests, ar.detail.InputTokens, ar.detail.OutputTokens = u.Requests, u.InputTokens, u.OutputTokens
 	ar.detail.CostUSD, ar.detail.Unpriced = u.CostUSD, u.Unpriced
 	out.Detail = d
+	if budget != nil {
+		if reason, refused := budget.Exhausted(); refused > 0 {
+			// Whatever the agent made of its 429s, the box ran out; a
+			// retry would share the spent budget.
+			ar.detail.BudgetRefused = refused
+			return out, pipeline.Permanent(fmt.Errorf("model budget exhausted: %s (%d request(s) refused)", reason, refused))
+		}
+	}
 	return out, err
 }
 
@@ -190,6 +201,7 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	if err != nil {
 		return pipeline.Output{}, err
 	}
+	emitDenials(res, ar.emit)
 	d.ExecMS = ms(res.Duration)
 	out := pipeline.Output{ExitCode: new(res.ExitCode)}
 	if res.ExitCode != 0 {

@@ -154,6 +154,28 @@ type Runner struct {
 	// claude-personal stage and shared by all of them, so that concurrent
 	// stages refresh an expired token once.
 	claudeLogin func() (*claudeauth.Source, error)
+
+	mu      sync.Mutex
+	budgets map[string]*llm.Budget // by box name, for the run; guarded by mu
+}
+
+// budget is box's model budget for the run, shared by its attempts; nil
+// when the box sets no limits.
+func (r *Runner) budget(b *Box) *llm.Budget {
+	if b.Agent == nil || b.Agent.LLM.Limits.IsZero() {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.budgets == nil {
+		r.budgets = map[string]*llm.Budget{}
+	}
+	bg, ok := r.budgets[b.Name]
+	if !ok {
+		bg = llm.NewBudget(b.Agent.LLM.Limits)
+		r.budgets[b.Name] = bg
+	}
+	return bg
 }
 
 // config is the boot of one attempt of b, from the host's image unless
@@ -262,6 +284,7 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	if err != nil {
 		return pipeline.Output{Detail: d}, err
 	}
+	emitDenials(res, emit)
 	d.ExecMS = ms(res.Duration)
 	d.StdoutDropped = res.StdoutDropped
 	out := pipeline.Output{ExitCode: new(res.ExitCode), Data: stdout.Bytes(), Detail: d}
@@ -314,6 +337,14 @@ func (w *emitWriter) Write(p []byte) (int, error) {
 		w.keep.Write(p)
 	}
 	return len(p), nil
+}
+
+// emitDenials reports the programs the guest kernel's exec check refused
+// to the command or to a process it started.
+func emitDenials(res *sandbox.Result, emit func(event.Data)) {
+	for _, d := range res.Denied {
+		emit(event.ExecDenied{PID: d.PID, Program: d.Program, Path: d.Path, Reason: d.Reason, Killed: d.Killed})
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ func (c *Config) snapshotProblems() []error {
 		}
 		if c.hasVirtioFS() {
 			errs = append(errs, errors.New("a memory file and virtiofs shares (memfd memory) exclude each other"))
+		}
+		if c.Confine.Confines() {
+			errs = append(errs, errors.New("snapshots need an unconfined QEMU for now (its migration runs a shell, which seccomp's spawn=deny forbids, and a jailed uid cannot open the memory file)"))
 		}
 	}
 	if c.Incoming != "" {
@@ -66,6 +70,10 @@ func (c *Config) memoryArgs(machine *string) []string {
 	}
 	return a
 }
+
+// Confines reports whether c jails QEMU at all (its own uid or cgroup, or
+// seccomp).
+func (c Confinement) Confines() bool { return c.Seccomp || !reflect.ValueOf(c.Jail).IsZero() }
 
 // shellSafe reports whether p can be passed to QEMU's exec: migration
 // (which runs /bin/sh -c) without quoting.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/sandbox"
+	"github.com/voidbox/voidbox/internal/vmm"
 	"github.com/voidbox/voidbox/internal/vmtest"
 	"github.com/voidbox/voidbox/internal/warm"
 )
@@ -31,6 +32,7 @@ func TestFanOutStartsWarm(t *testing.T) {
 	errs := make([]error, 3)
 	for i := range sbs {
 		cfg := vmtest.Host(t).Config("fan", policy.Sandbox{MemoryMiB: 256, Env: map[string]string{"I": strings.Repeat("x", i)}}, r.Kernel, r.Initramfs)
+		cfg.Confine = vmm.Confinement{} // snapshots need an unconfined QEMU
 		wg.Go(func() { sbs[i], errs[i] = w.Boot(ctx, cfg) })
 	}
 	wg.Wait()

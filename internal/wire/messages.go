@@ -139,6 +139,25 @@ type ExecExit struct {
 	// OOMKilled says the kernel's out-of-memory killer killed a process of
 	// this command (counted in the command's own cgroup).
 	OOMKilled bool `json:"oom_killed,omitempty"`
+	// Denied lists programs the command allowlist refused to the command
+	// or any process it started (at most MaxDenials; DeniedCount counts
+	// them all).
+	Denied      []ExecDenial `json:"denied,omitempty"`
+	DeniedCount int          `json:"denied_count,omitempty"`
+}
+
+// MaxDenials bounds ExecExit.Denied.
+const MaxDenials = 16
+
+// ExecDenial is one program the guest refused to run under the command
+// allowlist: an exec the kernel check failed with EACCES, or a busybox
+// applet started without an exec (then the process was killed).
+type ExecDenial struct {
+	PID     int    `json:"pid"`
+	Program string `json:"program"`        // the name checked: a program or an applet
+	Path    string `json:"path,omitempty"` // the path the exec named, resolved
+	Reason  string `json:"reason"`
+	Killed  bool   `json:"killed,omitempty"` // the process was killed rather than refused an exec
 }
 
 // WriteFile creates or replaces a file. Data follows as TFileData frames and a TFileEnd.
