@@ -6,6 +6,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/skillfetch"
 
+	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/spec"
 	"github.com/voidbox/voidbox/internal/stage"
 )
@@ -20,6 +21,13 @@ const (
 // host (from APIKeyEnv, by default ANTHROPIC_API_KEY or OPENAI_API_KEY) by a
 // gateway in the voidbox process; it never enters the guest.
 type LLM = stage.LLM
+
+// LLMLimits is a box's model budget over all its attempts (LLM.Limits):
+// MaxRequests, MaxInputTokens (the whole prompt), MaxOutputTokens,
+// MaxCostUSD; zero is no limit. The host gateway refuses the request that
+// finds one reached (a 429 in the provider's format) and the stage fails
+// with the reason.
+type LLMLimits = llm.Limits
 
 // MCPServer is an MCP server started inside the guest (Command, stdio) or
 // reached over streamable HTTP (URL, from inside the guest).

@@ -17,6 +17,7 @@ type (
 	EventVMAdmitted     = event.VMAdmitted
 	EventVMBooted       = event.VMBooted
 	EventExecOutput     = event.ExecOutput
+	EventExecDenied     = event.ExecDenied
 	EventVMStats        = event.VMStats
 	EventAgentStarted   = event.AgentStarted
 	EventAgentTurn      = event.AgentTurn
@@ -27,4 +28,8 @@ type (
 	EventSkillFetched   = event.SkillFetched
 	EventServiceReady   = event.ServiceReady
 	EventServiceStopped = event.ServiceStopped
+	EventNetAllowed     = event.NetAllowed
+	EventNetDenied      = event.NetDenied
+	// EventNetFlow is what both network events say about a flow or query.
+	EventNetFlow = event.NetFlow
 )

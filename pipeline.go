@@ -8,7 +8,9 @@ import (
 
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/guestimage"
+	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/stage"
+	"github.com/voidbox/voidbox/internal/warm"
 
 	"github.com/voidbox/voidbox/internal/pipeline"
 )
@@ -304,10 +306,28 @@ func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged,
 	if o.Terminal != nil {
 		so.Terminal = &stage.Terminal{Keys: o.Terminal.Keys, Screen: o.Terminal.Screen, TTY: o.Terminal.TTY}
 	}
+	cold, warmBoot := stage.BootFunc(sandbox.Boot), stage.BootFunc(nil)
+	if !o.Host.NoWarm {
+		w, err := warm.New("", o.Host.Logger)
+		if err != nil {
+			return nil, err
+		}
+		defer w.Close()
+		warmBoot = w.Boot
+	}
 	if o.VMSlots != nil {
-		sb := &slotBooter{slots: o.VMSlots}
+		sb := &slotBooter{slots: o.VMSlots, boot: cold}
 		defer sb.wait()
-		so.Boot = sb
+		cold = sb.Boot
+		if warmBoot != nil {
+			wb := &slotBooter{slots: o.VMSlots, boot: warmBoot}
+			defer wb.wait()
+			warmBoot = wb.Boot
+		}
+	}
+	so.Boot = cold
+	if warmBoot != nil {
+		so.Warm = warmBoot
 	}
 	return stage.Run(ctx, g, stages, host, so)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/admission"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/stage"
 )
@@ -19,6 +20,12 @@ type Sandbox struct {
 
 // Info describes a booted sandbox.
 type Info = sandbox.Info
+
+// Forwarded is a running sandbox's port forward, as bound (Info.Forwards).
+type Forwarded = sandbox.Forwarded
+
+// NetStats are a sandbox's network counters.
+type NetStats = sandbox.NetStats
 
 // New boots a sandbox. The VM lives until Close is called or ctx ends,
 // whichever comes first; either way QEMU is stopped and its runtime directory
@@ -42,9 +49,10 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	}
 	c := h.config(cfg.Name, cfg.Policy, h.image(cfg.Image))
 	c.ConsoleLog = cfg.ConsoleLog
-	if cfg.Events != nil {
-		c.OnQueued = func(st admission.Status) { emitNow(cfg.Events, stage.QueuedEvent(st)) }
-		c.OnAdmitted = func(waited time.Duration) { emitNow(cfg.Events, EventVMAdmitted{WaitMS: waited.Milliseconds()}) }
+	if sink := cfg.Events; sink != nil {
+		c.OnEvent = func(d event.Data) { sink.Emit(event.Event{Time: time.Now(), Run: cfg.Name, Data: d}) }
+		c.OnQueued = func(st admission.Status) { emitNow(sink, stage.QueuedEvent(st)) }
+		c.OnAdmitted = func(waited time.Duration) { emitNow(sink, EventVMAdmitted{WaitMS: waited.Milliseconds()}) }
 	}
 	s, err := sandbox.Boot(ctx, c)
 	if err != nil {
@@ -68,6 +76,9 @@ func (s *Sandbox) Close() error { return s.s.Close() }
 
 // Policy is the sandbox's policy, with defaults applied.
 func (s *Sandbox) Policy() Policy { return s.s.Policy() }
+
+// NetStats returns the network counters so far (final after Close).
+func (s *Sandbox) NetStats() NetStats { return s.s.NetStats() }
 
 // Ping round-trips an empty request to the guest init.
 func (s *Sandbox) Ping(ctx context.Context) error { return s.s.Ping(ctx) }

@@ -149,6 +149,8 @@ func resolveHost(ctx context.Context, h HostOptions, agents bool) (hostEnv, erro
 	if root, err := guestimage.CacheRoot(h.CacheDir); err == nil {
 		verdicts = filepath.Join(root, "accel")
 	}
+	// Once per run: every VM of the run is jailed the same way.
+	env.Confine = vmm.ProbeConfinement(ctx, env.QEMU)
 	var err error
 	base := env.config("kvm-smoke", policy.Sandbox{}, env.base)
 	env.Accel, env.TSCkHz, err = sandbox.ChooseAccel(ctx, vmm.HostProbe{}, want, base, verdicts)

@@ -120,13 +120,16 @@ func TestArchitectureTable(t *testing.T) {
 }
 
 // TestGuestLinksNoHostCode keeps PID 1 of every VM small and its attack
-// surface known: the wire protocol and its own package, nothing else of ours
-// (not even the built-in agent, which is a separate binary), and no HTTP.
+// surface known: the wire protocol and its own package, the network
+// benchmark's client (stdlib only, run as a command, never by PID 1),
+// nothing else of ours (not even the built-in agent, which is a separate
+// binary), and no HTTP.
 func TestGuestLinksNoHostCode(t *testing.T) {
 	allowed := map[string]bool{
 		mod + "/cmd/voidbox-guest":  true,
 		mod + "/internal/guestinit": true,
 		mod + "/internal/wire":      true,
+		mod + "/internal/netbench":  true,
 	}
 	for _, d := range deps(t, mod+"/cmd/voidbox-guest", "GOOS=linux", "CGO_ENABLED=0") {
 		if strings.HasPrefix(d, mod) && !allowed[d] {
@@ -170,11 +173,11 @@ func TestHostLinksNoGuestCode(t *testing.T) {
 	}
 }
 
-// TestStdlibOnlyTransitively: the protocol, policy and event packages, which
+// TestStdlibOnlyTransitively: the protocol, policy (network policy too) and event packages, which
 // both the host and a guest binary link, pull in nothing outside the
 // standard library and each other, however deep.
 func TestStdlibOnlyTransitively(t *testing.T) {
-	ours := []string{mod + "/internal/wire", mod + "/internal/policy", mod + "/internal/event", mod + "/internal/agentconfig"}
+	ours := []string{mod + "/internal/wire", mod + "/internal/policy", mod + "/internal/netpolicy", mod + "/internal/event", mod + "/internal/agentconfig"}
 	for _, p := range ours {
 		for _, d := range deps(t, p) {
 			if !slices.Contains(ours, d) && strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {

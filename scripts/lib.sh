@@ -29,6 +29,8 @@ TEST_PACKAGES=(
 	/usr/sbin/mkfs.ext4:e2fsprogs                 # internal/rootfs: the ext4 format (and debugfs to read it back)
 	fakeroot:fakeroot                             # internal/rootfs: image ownership without root
 	setfattr:attr                                 # internal/rootfs: image xattrs
+	ip:iproute2                                   # cmd/voidbox: the seed network: true test's own network namespace
+	passt:passt                                   # voidbox bench net: the passt baseline
 	tmux:tmux                                     # cmd/voidbox: the panel view and shell tests drive the real binary in a terminal
 )
 

@@ -27,14 +27,17 @@ type check struct {
 
 func newDoctorCmd(e *env) *cobra.Command {
 	var asJSON, boot bool
-	var cacheDir, accel string
+	var cacheDir, accel, file string
 	var hf hostFlags
 	c := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check this host: QEMU, guest image, cache, accelerator",
+		Short: "Check this host: QEMU, its confinement, guest image, cache, accelerator",
 		Long: `Report what voidbox needs and whether it is in place, without changing anything:
-QEMU, the guest init, the cache, the guest kernel and image, and which accelerator
-(kvm or tcg) would be used and why. With --boot, also boot a VM and run a command.`,
+QEMU, how QEMU is confined (its own uid, a cgroup, its seccomp filter) and why any
+part is not, the guest init, the cache, the guest kernel and image, and which
+accelerator (kvm or tcg) would be used and why. With --boot, also boot a VM and
+run a command. With --file, also say what each box of the spec may reach on the
+network.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var host voidbox.HostOptions
@@ -43,6 +46,13 @@ QEMU, the guest init, the cache, the guest kernel and image, and which accelerat
 				return usageError{errors.Join(errs...)}
 			}
 			checks := doctorChecks(cmd.Context(), cacheDir, accel, boot, host)
+			if file != "" {
+				pc, err := policyChecks(e, file)
+				if err != nil {
+					return err
+				}
+				checks = append(checks, pc...)
+			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
@@ -55,7 +65,13 @@ QEMU, the guest init, the cache, the guest kernel and image, and which accelerat
 					if !c.OK {
 						mark = "FAIL"
 					}
-					fmt.Fprintf(e.stdout, "%s %-12s %s\n", mark, c.Name, c.Detail)
+					first, rest, _ := strings.Cut(c.Detail, "\n")
+					fmt.Fprintf(e.stdout, "%s %-12s %s\n", mark, c.Name, first)
+					for _, l := range strings.Split(rest, "\n") {
+						if l != "" {
+							fmt.Fprintf(e.stdout, "     %-12s   %s\n", "", l)
+						}
+					}
 					if c.Fix != "" {
 						fmt.Fprintf(e.stdout, "     %-12s fix: %s\n", "", c.Fix)
 					}
@@ -73,8 +89,31 @@ QEMU, the guest init, the cache, the guest kernel and image, and which accelerat
 	c.Flags().BoolVar(&boot, "boot", false, "also boot a VM and run a command in it")
 	c.Flags().StringVar(&cacheDir, "cache-dir", "", "artifact cache to inspect")
 	c.Flags().StringVar(&accel, "accel", "", "accelerator override to evaluate (kvm, tcg, auto)")
+	c.Flags().StringVarP(&file, "file", "f", "", "also describe the network policy of each box of this spec")
 	hf.register(c.Flags())
 	return c
+}
+
+// policyChecks describes what each box of the spec at file may reach:
+// one "network" line per box, its details on the following lines.
+func policyChecks(e *env, file string) ([]check, error) {
+	s, _, err := loadSpec(e, file, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []check
+	for _, b := range s.Boxes() {
+		p := b.Sandbox.Policy
+		lines := p.Network.Describe()
+		for _, f := range p.Ports {
+			lines = append(lines, fmt.Sprintf("port forward: host %s → guest port %d", f.Host, f.GuestPort))
+		}
+		if len(p.CACerts) > 0 {
+			lines = append(lines, "extra CA certificates trusted (ca_certificates)")
+		}
+		out = append(out, check{Name: "network", OK: true, Detail: "box " + b.Name + ": " + strings.Join(lines, "\n")})
+	}
+	return out, nil
 }
 
 func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host voidbox.HostOptions) []check {
@@ -86,6 +125,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host v
 		v, _ := exec.CommandContext(ctx, q, "--version").Output()
 		first, _, _ := strings.Cut(string(v), "\n")
 		out = append(out, check{Name: "qemu", OK: true, Detail: q + " (" + strings.TrimSpace(first) + ")"})
+		out = append(out, confinementCheck(vmm.ProbeConfinement(ctx, q).Status()))
 	}
 	if root, err := guestimage.CacheRoot(cacheDir); err != nil {
 		out = append(out, check{Name: "cache", Detail: err.Error(), Fix: "set VOIDBOX_CACHE_DIR to a writable directory"})
@@ -127,6 +167,22 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host v
 	return out
 }
 
+// confinementCheck says how QEMU would be jailed on this host and why any
+// part is missing. A missing part is not a failure (QEMU still runs), but
+// the line says what to change.
+func confinementCheck(st vmm.ConfineStatus) check {
+	c := check{Name: "confinement", OK: true, Detail: "QEMU gets " + st.Summary()}
+	switch {
+	case !st.OwnUID:
+		c.Fix = "run voidbox as root: QEMU then runs under an unprivileged uid of its own"
+	case st.Cgroup == "":
+		c.Fix = "mount cgroup v2 with the memory and pids controllers (or the cgroup v1 memory and pids hierarchies)"
+	case !st.Seccomp:
+		c.Fix = "install a QEMU built with seccomp (Debian's qemu-system-x86 is)"
+	}
+	return c
+}
+
 func bootCheck(ctx context.Context, cacheDir, accel string) check {
 	start := time.Now()
 	sb, err := voidbox.New(ctx, voidbox.Config{Name: "doctor", Host: voidbox.HostOptions{CacheDir: cacheDir, Accel: accel}})
@@ -139,6 +195,7 @@ func bootCheck(ctx context.Context, cacheDir, accel string) check {
 		return check{Name: "boot", Detail: err.Error()}
 	}
 	i := sb.Info()
-	return check{Name: "boot", OK: res.ExitCode == 0, Detail: fmt.Sprintf("guest kernel %s, %s, boot %v, first exec after %v",
-		strings.TrimSpace(string(res.Stdout)), i.Accel, i.BootTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))}
+	return check{Name: "boot", OK: res.ExitCode == 0, Detail: fmt.Sprintf("guest kernel %s, %s, boot %v, first exec after %v; qemu pid %d under %s",
+		strings.TrimSpace(string(res.Stdout)), i.Accel, i.BootTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond),
+		i.QEMUPID, i.Confinement.Summary())}
 }

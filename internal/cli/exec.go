@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/bytesize"
+	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/progress"
 	"golang.org/x/term"
 )
@@ -20,7 +22,7 @@ import (
 func newExecCmd(e *env) *cobra.Command {
 	var sf sandboxFlags
 	var asJSON, interactive, tty bool
-	var dir string
+	var dir, events string
 	c := &cobra.Command{
 		Use:   "exec [flags] -- COMMAND [ARG...]",
 		Short: "Run one command in a fresh micro-VM",
@@ -36,6 +38,8 @@ voidbox.local/toolbox:latest, is built). --mount shares host directories.`,
 		Example: `  voidbox exec -- uname -r
   voidbox exec --memory 1G --timeout 30s --env GREETING=hi -- sh -c 'echo $GREETING'
   echo data | voidbox exec -- wc -c
+  voidbox exec --net --allow-net example.test --host-map example.test=127.0.0.1 -- wget -qO- https://example.test/
+  voidbox exec --net --allow-net pypi.org --allow-net files.pythonhosted.org -p 8080:8000 -- sh -c '...'
   voidbox exec -it -- top
   voidbox exec --image voidbox.local/toolbox:latest -- sh -c 'curl --version && jq --version'
   voidbox exec --mount .:/workspace/src --mount ./out:/workspace/out:rw -- ls /workspace/src`,
@@ -49,9 +53,12 @@ voidbox.local/toolbox:latest, is built). --mount shares host directories.`,
 				if asJSON {
 					return usageError{errors.New("--tty and --json: a terminal's output is not captured")}
 				}
+				if events != "" {
+					return usageError{errors.New("--tty and --events: not supported together yet")}
+				}
 				return runTerminal(cmd.Context(), e, cfg, args, dir)
 			}
-			return runExec(cmd.Context(), e, cfg, args, dir, asJSON, interactive)
+			return runExec(cmd.Context(), e, cfg, args, execOptions{dir: dir, events: events, asJSON: asJSON, interactive: interactive})
 		},
 	}
 	sf.register(c.Flags())
@@ -59,7 +66,13 @@ voidbox.local/toolbox:latest, is built). --mount shares host directories.`,
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "forward standard input even when it is a terminal")
 	c.Flags().BoolVarP(&tty, "tty", "t", false, "run the command on a guest terminal connected to yours (raw mode; with -i: -it)")
 	c.Flags().StringVarP(&dir, "workdir", "w", "", "working directory in the guest (default /workspace)")
+	c.Flags().StringVar(&events, "events", "", "write the VM's events (net.allowed, net.denied) to FILE as JSON lines")
 	return c
+}
+
+type execOptions struct {
+	dir, events         string
+	asJSON, interactive bool
 }
 
 // execReport is the --json output of voidbox exec.
@@ -79,10 +92,43 @@ type execReport struct {
 	BootMS        float64 `json:"boot_ms"`
 	Kernel        string  `json:"kernel"`
 	Accel         string  `json:"accel"`
+	// Network is set when the VM had one: its counters and refusals.
+	Network *execNetwork `json:"network,omitempty"`
 }
 
-func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir string, asJSON, interactive bool) error {
-	cfg.Events = queueNotice(e)
+// execNetwork is the network part of exec's --json report.
+type execNetwork struct {
+	FlowsAllowed int64 `json:"flows_allowed"`
+	FlowsDenied  int64 `json:"flows_denied"`
+	DNSAllowed   int64 `json:"dns_allowed"`
+	DNSDenied    int64 `json:"dns_denied"`
+	BytesIn      int64 `json:"bytes_in"`
+	BytesOut     int64 `json:"bytes_out"`
+	// Denied are the refusals, in order (the first maxDeniedReported).
+	Denied []event.NetFlow `json:"denied,omitempty"`
+}
+
+const maxDeniedReported = 100
+
+func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, o execOptions) error {
+	netLog := &netLog{stderr: e.stderr, quiet: o.asJSON}
+	sinks := event.Sinks{netLog}
+	if o.events != "" {
+		f, err := os.Create(o.events)
+		if err != nil {
+			return usageError{fmt.Errorf("--events: %w", err)}
+		}
+		defer f.Close()
+		w := event.NewWriter(f)
+		sinks = append(sinks, w)
+		defer func() {
+			if w.Err() != nil {
+				fmt.Fprintf(e.stderr, "voidbox: writing events to %s: %v\n", o.events, w.Err())
+			}
+		}()
+	}
+	sinks = append(sinks, queueNotice(e))
+	cfg.Events = sinks
 	sb, err := onDemand(ctx, e, voidbox.SetupOptions{CacheDir: cfg.Host.CacheDir}, func() (*voidbox.Sandbox, error) {
 		return voidbox.New(ctx, cfg)
 	})
@@ -90,12 +136,15 @@ func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir
 		return err
 	}
 	defer sb.Close()
+	for _, fw := range sb.Info().Forwards {
+		fmt.Fprintf(e.stderr, "voidbox: forwarding %s to guest port %d\n", fw.Host, fw.GuestPort)
+	}
 
-	c := voidbox.Cmd{Args: args, Dir: dir}
-	if interactive || stdinIsData(e.stdin) {
+	c := voidbox.Cmd{Args: args, Dir: o.dir}
+	if o.interactive || stdinIsData(e.stdin) {
 		c.Stdin = e.stdin
 	}
-	if !asJSON {
+	if !o.asJSON {
 		c.Stdout, c.Stderr = e.stdout, e.stderr
 	}
 	res, err := sb.Exec(ctx, c)
@@ -105,17 +154,25 @@ func runExec(ctx context.Context, e *env, cfg voidbox.Config, args []string, dir
 		}
 		return err
 	}
-	if asJSON {
+	if o.asJSON {
 		info := sb.Info()
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(execReport{
+		rep := execReport{
 			ExitCode: res.ExitCode, Signal: res.Signal, TimedOut: res.TimedOut, Error: res.Error,
 			OOMKilled: res.OOMKilled, Reason: res.Reason(),
 			Stdout: string(res.Stdout), Stderr: string(res.Stderr),
 			StdoutDropped: res.StdoutDropped, StderrDropped: res.StderrDropped,
 			DurationMS: ms(res.Duration), QueueMS: ms(info.QueueWait), BootMS: ms(info.BootTime), Kernel: info.Kernel, Accel: info.Accel,
-		}); err != nil {
+		}
+		if cfg.Policy.HasNetwork() {
+			sb.Close() // flows end with the VM: the counters are final
+			st := sb.NetStats()
+			rep.Network = &execNetwork{FlowsAllowed: st.FlowsAllowed, FlowsDenied: st.FlowsDenied,
+				DNSAllowed: st.DNSAllowed, DNSDenied: st.DNSDenied, BytesIn: st.BytesIn, BytesOut: st.BytesOut,
+				Denied: netLog.deniedFlows()}
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
 			return err
 		}
 	} else {
@@ -161,6 +218,38 @@ func stdinIsData(r io.Reader) bool {
 		return false
 	}
 	return true
+}
+
+// netLog tells the user of each network refusal as it happens (the guest's
+// program often says only "bad address" or "connection refused"), and
+// keeps them for the --json report.
+type netLog struct {
+	stderr io.Writer
+	quiet  bool // --json: the report carries them
+
+	mu     sync.Mutex
+	denied []event.NetFlow // guarded by mu
+}
+
+func (l *netLog) Emit(e event.Event) {
+	d, ok := e.Data.(event.NetDenied)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.denied) < maxDeniedReported {
+		l.denied = append(l.denied, d.NetFlow)
+	}
+	if !l.quiet {
+		fmt.Fprintf(l.stderr, "voidbox: network denied %s: %s\n", d.Target(), d.Reason)
+	}
+}
+
+func (l *netLog) deniedFlows() []event.NetFlow {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.denied)
 }
 
 // queueNotice prints one line on stderr when the VM has to wait for a

@@ -26,6 +26,7 @@ type sandboxFlags struct {
 	consoleLog  string
 	bootTimeout time.Duration
 	outputLimit string
+	net         netFlags
 	image       string
 	mounts      []string
 	host        hostFlags
@@ -73,16 +74,33 @@ func (f *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.consoleLog, "console-log", "", "keep the guest serial console in this file")
 	fs.DurationVar(&f.bootTimeout, "boot-timeout", voidbox.DefaultBootTimeout, "give up if the guest is not up after this long")
 	fs.StringVar(&f.outputLimit, "output-limit", "16M", "cap on each output stream; the rest is dropped with a notice")
+	f.net.register(fs)
 	fs.StringVar(&f.image, "image", "", "boot from this OCI image's file system (pulled into the image cache if missing); default voidbox's own initramfs")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "share a host directory: HOST:GUEST[:ro|rw] (repeatable; ro by default, enforced on the host)")
 	f.host.register(fs)
 }
 
-// flagOf names the flag that sets each policy field (policy.Problem.Key).
+// flagOf names the flag that sets each policy field (policy.Problem.Key;
+// network fields by their first two parts, see flagFor).
 var flagOf = map[string]string{
 	"memory_mb": "--memory", "vcpus": "--cpus", "disk_mb": "--disk", "timeout": "--timeout",
 	"env": "--env", "allowed_commands": "--allow", "output_limit": "--output-limit",
-	"image": "--image", "mounts": "--mount",
+	"network": "--net", "network.allow": "--allow-net", "network.deny": "--deny-net",
+	"network.host_ports": "--host-port", "network.hosts": "--host-map", "ports": "--publish",
+	"ca_certificates": "--ca-cert", "image": "--image", "mounts": "--mount",
+}
+
+// flagFor is the flag behind a policy problem.
+func flagFor(p policy.Problem) string {
+	if p.Key() == "network" {
+		rest := strings.TrimPrefix(p.Field, "network.")
+		sub, _, _ := strings.Cut(rest, ".")
+		sub, _, _ = strings.Cut(sub, "[")
+		if f, ok := flagOf["network."+sub]; ok {
+			return f
+		}
+	}
+	return flagOf[p.Key()]
 }
 
 // config validates the flags and returns the sandbox config; every problem is
@@ -137,6 +155,7 @@ func (f *sandboxFlags) config(name string) (voidbox.Config, error) {
 		}
 		p.Env[k] = v
 	}
+	errs = append(errs, f.net.apply(p)...)
 	p.Image = f.image
 	for _, spec := range f.mounts {
 		m, err := parseMount(spec)
@@ -147,7 +166,7 @@ func (f *sandboxFlags) config(name string) (voidbox.Config, error) {
 		p.Mounts = append(p.Mounts, m)
 	}
 	for _, pr := range policy.AsProblems(p.Validate()) {
-		errs = append(errs, fmt.Errorf("%s: %s", flagOf[pr.Key()], pr.Message))
+		errs = append(errs, fmt.Errorf("%s: %s", flagFor(pr), pr.Message))
 	}
 	switch f.accel {
 	case "", "auto", "kvm", "tcg":

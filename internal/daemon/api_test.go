@@ -118,6 +118,15 @@ func TestRequestErrors(t *testing.T) {
 	if st, eb := post(t, s, "/v1/sandboxes", "application/json", body); st != 400 || eb.Error.Field != "policy.mounts" {
 		t.Errorf("host mount: %d %+v", st, eb)
 	}
+	for pol, field := range map[string]string{
+		`{"network": {"allow": ["example.test"], "host_ports": [11434]}}`: "policy.network.host_ports",
+		`{"network": true, "ports": ["8080:80"]}`:                         "policy.ports",
+	} {
+		body, _ = json.Marshal(apiv1.CreateSandbox{Policy: json.RawMessage(pol)})
+		if st, eb := post(t, s, "/v1/sandboxes", "application/json", body); st != 400 || eb.Error.Field != field {
+			t.Errorf("%s: %d %+v", pol, st, eb)
+		}
+	}
 	_, err := s.c.GetRun(ctxT(t, 10e9), "nope")
 	if !client.IsNotFound(err) {
 		t.Errorf("unknown run: %v", err)

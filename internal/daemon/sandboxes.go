@@ -122,6 +122,16 @@ func decodePolicy(raw json.RawMessage) (policy.Sandbox, error) {
 		return p, apiserver.Errorf(http.StatusBadRequest, apiv1.CodeInvalidPolicy, "policy.mounts",
 			"a client of the daemon cannot mount directories of its host")
 	}
+	// Host ports reach the daemon's host loopback and forwards listen on
+	// it: neither is a remote client's to ask for.
+	if len(p.Network.HostPorts) > 0 {
+		return p, apiserver.Errorf(http.StatusBadRequest, apiv1.CodeInvalidPolicy, "policy.network.host_ports",
+			"a client of the daemon cannot reach ports of its host")
+	}
+	if len(p.Ports) > 0 {
+		return p, apiserver.Errorf(http.StatusBadRequest, apiv1.CodeInvalidPolicy, "policy.ports",
+			"a client of the daemon cannot open ports on its host")
+	}
 	return p, nil
 }
 

@@ -27,6 +27,7 @@ var samples = []Data{
 	VMAdmitted{WaitMS: 4200},
 	VMBooted{BootMS: 2512.5, Kernel: "6.1.0-57-amd64", Accel: "tcg"},
 	ExecOutput{Stream: "stderr", Data: "hi\n"},
+	ExecDenied{PID: 12, Program: "cat", Path: "/bin/cat", Reason: `"cat" is not in allowed_commands`, Killed: true},
 	VMStats{MemoryMB: 256, RSSBytes: 200 << 20, CPUMS: 1500, CPUPercent: 97.5},
 	AgentStarted{Provider: "anthropic", Model: "m", Tools: []string{"bash"}},
 	AgentTurn{Turn: 1, InputTokens: 10, OutputTokens: 2, StopReason: "tool_use"},
@@ -35,6 +36,8 @@ var samples = []Data{
 	AgentFinished{Turns: 2, ToolCalls: 1, InputTokens: 3, OutputTokens: 4, FinalText: "done", OutputFile: "/o", Error: "x"},
 	SkillFetched{Name: "hn-api", URL: "https://x/SKILL.md", SHA256: "ab", Cached: true},
 	LLMRequest{Method: "POST", Path: "/v1/messages", Status: 200, Model: "m", DurationMS: 3, Streamed: true, InputTokens: 1, OutputTokens: 2, CostUSD: 0.5, Error: "e"},
+	NetAllowed{NetFlow{Box: "b", Proto: "tcp", Name: "example.test", IP: "127.0.0.1", Port: 443, Reason: "pinned", BytesIn: 5, BytesOut: 6, DurationMS: 1.5}},
+	NetDenied{NetFlow{Box: "b", Proto: "dns", Name: "other.test", Port: 53, Reason: "other.test is not in the allowlist"}},
 	ServiceReady{ReadyMS: 2600, OutputBytes: 6},
 	ServiceStopped{UptimeMS: 4100, Reason: "stopped: the run's other stages finished"},
 }
@@ -136,4 +139,17 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-decoding %s: %v", again, err)
 		}
 	})
+}
+
+func TestNetFlowTarget(t *testing.T) {
+	for want, f := range map[string]NetFlow{
+		"dns other.test":                 {Proto: "dns", Name: "other.test", Port: 53, IP: "127.0.0.1"},
+		"tcp example.test 127.0.0.1:443": {Proto: "tcp", Name: "example.test", IP: "127.0.0.1", Port: 443},
+		"udp [2001:db8::1]:53":           {Proto: "udp", IP: "2001:db8::1", Port: 53},
+		"icmp 198.18.0.9":                {Proto: "icmp", IP: "198.18.0.9"},
+	} {
+		if got := f.Target(); got != want {
+			t.Errorf("%+v: %q, want %q", f, got, want)
+		}
+	}
 }

@@ -105,9 +105,11 @@ var registry = registryOf(
 	decoderOf[RunStarted], decoderOf[RunFinished],
 	decoderOf[StageQueued], decoderOf[StageStarted], decoderOf[StageRetrying],
 	decoderOf[StageSucceeded], decoderOf[StageFailed], decoderOf[StageSkipped], decoderOf[StageCancelled],
+	decoderOf[VMBooted], decoderOf[ExecOutput], decoderOf[ExecDenied],
 	decoderOf[VMQueued], decoderOf[VMAdmitted], decoderOf[VMBooted], decoderOf[ExecOutput], decoderOf[VMStats],
 	decoderOf[AgentStarted], decoderOf[AgentTurn], decoderOf[AgentToolCall], decoderOf[AgentDenied],
 	decoderOf[AgentFinished], decoderOf[LLMRequest], decoderOf[SkillFetched],
+	decoderOf[NetAllowed], decoderOf[NetDenied],
 	decoderOf[ServiceReady], decoderOf[ServiceStopped],
 )
 

@@ -8,6 +8,7 @@ const (
 	TypeVMAdmitted Type = "vm.admitted"
 	TypeVMBooted   Type = "vm.booted"
 	TypeExecOutput Type = "exec.output"
+	TypeExecDenied Type = "exec.denied"
 	TypeVMStats    Type = "vm.stats"
 )
 
@@ -51,6 +52,18 @@ func NewExecOutput(stream string, data []byte) ExecOutput {
 	return ExecOutput{Stream: stream, Data: strings.ToValidUTF8(string(data), "\uFFFD")}
 }
 
+// ExecDenied is a program the guest kernel's exec check refused to the
+// stage's command or to a process it started (allowed_commands): the exec
+// failed with EACCES, or a busybox applet run without an exec was killed.
+// Reported when the command ends; the text is the guest's, for display.
+type ExecDenied struct {
+	PID     int    `json:"pid,omitempty"` // in the guest
+	Program string `json:"program"`       // the name checked: a program or a busybox applet
+	Path    string `json:"path,omitempty"`
+	Reason  string `json:"reason"`
+	Killed  bool   `json:"killed,omitempty"` // the process was killed rather than refused an exec
+}
+
 func (VMQueued) EventType() Type   { return TypeVMQueued }
 func (VMAdmitted) EventType() Type { return TypeVMAdmitted }
 
@@ -75,3 +88,4 @@ type VMStats struct {
 func (VMBooted) EventType() Type   { return TypeVMBooted }
 func (VMStats) EventType() Type    { return TypeVMStats }
 func (ExecOutput) EventType() Type { return TypeExecOutput }
+func (ExecDenied) EventType() Type { return TypeExecDenied }

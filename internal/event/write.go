@@ -82,6 +82,9 @@ func Clamp(d Data) Data {
 	case AgentDenied:
 		e.Command, e.Reason = Truncate(e.Command, MaxField), Truncate(e.Reason, MaxField)
 		return e
+	case ExecDenied:
+		e.Program, e.Path, e.Reason = Truncate(e.Program, MaxField), Truncate(e.Path, MaxField), Truncate(e.Reason, MaxField)
+		return e
 	case AgentFinished:
 		e.FinalText = Truncate(e.FinalText, MaxFinalText)
 		e.Error, e.OutputFile = Truncate(e.Error, MaxField), Truncate(e.OutputFile, MaxField)

@@ -19,7 +19,7 @@ import (
 
 // formatVersion is part of every initramfs digest. Bump it when the image layout changes in a way
 // the other inputs do not capture (new files, different manifest shape).
-const formatVersion = 1
+const formatVersion = 2
 
 const (
 	kernelMetapackage = "linux-image-amd64"
@@ -159,6 +159,7 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest st
 		k     kernelFiles
 		order []ManifestModule
 		bb    busyboxFiles
+		ca    string
 	)
 	kpkg, err := c.withPackage(ctx, kernelReq, true, func(p pkgRef) (err error) {
 		k, order, err = c.ensureKernel(ctx, p, set)
@@ -175,12 +176,20 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest st
 		return nil, err
 	}
 
+	cpkg, err := c.withPackage(ctx, caPackage, false, func(p pkgRef) (err error) {
+		ca, err = c.ensureCABundle(ctx, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	// "agent" is the guest init's digest; the key keeps its old name so
 	// that existing caches stay valid.
 	baseKey := digestOf(map[string]any{
-		"format": formatVersion, "kernel": kpkg, "busybox": bpkg, "agent": initDigest, "modules": set,
+		"format": formatVersion, "kernel": kpkg, "busybox": bpkg, "agent": initDigest, "modules": set, "cacerts": cpkg,
 	})
-	base, err := c.ensureArchive(ctx, "base", baseKey, func() (*Tree, error) { return baseTree(initBin, k, order, bb) })
+	base, err := c.ensureArchive(ctx, "base", baseKey, func() (*Tree, error) { return baseTree(initBin, k, order, bb, ca) })
 	if err != nil {
 		return nil, fmt.Errorf("building initramfs: %w", err)
 	}
@@ -203,7 +212,8 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest st
 	}
 	return &Artifacts{
 		Kernel: k.vmlinux, BzImage: k.vmlinuz, KernelRelease: k.meta.Index.Release,
-		KernelPackage: kpkg.String(), Busybox: bpkg.String(), BusyboxBinary: bb.binary, Initramfs: initramfs, Digest: digest,
+		KernelPackage: kpkg.String(), Busybox: bpkg.String(), BusyboxBinary: bb.binary, CACertificates: cpkg.String(),
+		Initramfs: initramfs, Digest: digest,
 		CacheDir: c.root, Modules: order, Cached: !c.built,
 	}, nil
 }

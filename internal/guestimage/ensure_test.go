@@ -68,6 +68,18 @@ func TestEnsureBuildsImage(t *testing.T) {
 	if bb := e["bin/busybox"]; bb.mode != cpio.TypeReg|0o755 || !strings.Contains(bb.data, "--list-full") {
 		t.Errorf("/bin/busybox = mode %v, %d bytes", bb.mode, len(bb.data))
 	}
+	// The CA bundle is every certificate of the package, in path order,
+	// each ending in a newline; other files of the package are not in it.
+	wantBundle := testCAs["usr/share/ca-certificates/mozilla/A_Root.crt"] + "\n" + testCAs["usr/share/ca-certificates/mozilla/B_Root.crt"]
+	if got := e[CABundlePath]; got.data != wantBundle || got.mode != cpio.TypeReg|0o644 {
+		t.Errorf("/%s = %+v, want the bundle %q", CABundlePath, got, wantBundle)
+	}
+	if a.CACertificates != "ca-certificates=20230311" {
+		t.Errorf("CACertificates = %q", a.CACertificates)
+	}
+	if !strings.Contains(e["etc/hosts"].data, "127.0.0.1\tlocalhost") || e["etc/nsswitch.conf"].data != "hosts: files dns\n" {
+		t.Errorf("hosts %q, nsswitch %q", e["etc/hosts"].data, e["etc/nsswitch.conf"].data)
+	}
 	if !strings.Contains(e["etc/passwd"].data, "sandbox:x:1000:1000:sandbox:/home/sandbox:/bin/sh\n") ||
 		!strings.HasPrefix(e["etc/passwd"].data, "root:x:0:0:") || !strings.Contains(e["etc/group"].data, "sandbox:x:1000:") {
 		t.Errorf("passwd/group:\n%s\n%s", e["etc/passwd"].data, e["etc/group"].data)
@@ -108,7 +120,7 @@ func TestEnsureBuildsImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !again.Cached || arch.src.totalDownloads() != 2 || arch.src.count(arch.src.shows, "linux-image-amd64") != shows {
+	if !again.Cached || arch.src.totalDownloads() != 3 || arch.src.count(arch.src.shows, "linux-image-amd64") != shows {
 		t.Errorf("warm Ensure: cached=%v downloads=%d shows=%d", again.Cached, arch.src.totalDownloads(), arch.src.count(arch.src.shows, "linux-image-amd64"))
 	}
 	again.Cached = a.Cached
@@ -161,7 +173,7 @@ func TestEnsureReusesUnchangedInputs(t *testing.T) {
 	if second.Digest == first.Digest || second.Initramfs == first.Initramfs || second.Cached {
 		t.Errorf("new guest init: digest %s → %s, cached=%v", first.Digest, second.Digest, second.Cached)
 	}
-	if arch.src.totalDownloads() != 2 {
+	if arch.src.totalDownloads() != 3 {
 		t.Errorf("new guest init caused downloads: %d in total", arch.src.totalDownloads())
 	}
 

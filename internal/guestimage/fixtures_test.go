@@ -111,6 +111,23 @@ func busyboxDeb(t *testing.T, version string) string {
 	return buildDeb(t, "busybox-static", version, "xz", map[string]testFile{"bin/busybox": {[]byte(script), 0o755}})
 }
 
+// testCAs are the stand-in certificates of the ca-certificates package,
+// by path in the package; the bundle holds them in path order.
+var testCAs = map[string]string{
+	"usr/share/ca-certificates/mozilla/B_Root.crt": "-----BEGIN CERTIFICATE-----\nQg==\n-----END CERTIFICATE-----\n",
+	"usr/share/ca-certificates/mozilla/A_Root.crt": "-----BEGIN CERTIFICATE-----\nQQ==\n-----END CERTIFICATE-----", // no final newline
+}
+
+// caCertsDeb builds a stand-in ca-certificates with testCAs and a file that is no certificate.
+func caCertsDeb(t *testing.T, version string) string {
+	t.Helper()
+	files := map[string]testFile{"usr/share/doc/ca-certificates/README": {[]byte("not a cert"), 0o644}}
+	for p, c := range testCAs {
+		files[p] = testFile{[]byte(c), 0o644}
+	}
+	return buildDeb(t, "ca-certificates", version, "xz", files)
+}
+
 // fakeSource is a deb.Source over .deb files built by the test. It answers like apt: the kernel
 // metapackage depends on a versioned package, Show returns candidates, Download copies the .deb.
 type fakeSource struct {
@@ -204,6 +221,7 @@ func newTestArchive(t *testing.T) *testArchive {
 	src.add("linux-image-amd64", "6.1.1-1", "", "linux-image-"+testRelease, "firmware-linux-free")
 	src.add("linux-image-"+testRelease, "6.1.1-1", kernelDeb(t, "linux-image-"+testRelease, "6.1.1-1", 0x1000000))
 	src.add("busybox-static", "1:1.35.0-4", busyboxDeb(t, "1:1.35.0-4"))
+	src.add("ca-certificates", "20230311", caCertsDeb(t, "20230311"))
 	dir := t.TempDir()
 	guestInit := filepath.Join(dir, "voidbox-guest")
 	if err := os.WriteFile(guestInit, []byte("\x7fELF stand-in agent"), 0o755); err != nil {

@@ -19,7 +19,7 @@ const sandboxUID = 1000
 
 // baseTree is the content of the base initramfs: the guest init (initBin) as /init, busybox, modules and their
 // manifest, users, and the mount points the guest init expects.
-func baseTree(initBin string, k kernelFiles, order []ManifestModule, bb busyboxFiles) (*Tree, error) {
+func baseTree(initBin string, k kernelFiles, order []ManifestModule, bb busyboxFiles, caBundle string) (*Tree, error) {
 	t := NewTree()
 	t.CopyFile("init", 0o755, initBin)
 
@@ -42,8 +42,13 @@ func baseTree(initBin string, k kernelFiles, order []ManifestModule, bb busyboxF
 			"sandbox:x:1000:1000:sandbox:/home/sandbox:/bin/sh\n"+
 			"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
 	t.File("etc/group", 0o644, []byte("root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n"))
+	// Name resolution for a box with a network: /etc/resolv.conf is
+	// written by the guest init at boot; localhost resolves without DNS.
+	t.File("etc/hosts", 0o644, []byte("127.0.0.1\tlocalhost voidbox\n::1\tlocalhost\n"))
+	t.File("etc/nsswitch.conf", 0o644, []byte("hosts: files dns\n"))
+	t.CopyFile(CABundlePath, 0o644, caBundle)
 
-	for _, d := range []string{"proc", "sys", "dev", "run", "workspace", "root", "etc", "etc/voidbox",
+	for _, d := range []string{"proc", "sys", "dev", "run", "workspace", "root", "etc", "etc/voidbox", "etc/ssl", "etc/ssl/certs",
 		"usr", "usr/bin", "usr/sbin", "sbin", "bin", "lib", "home"} {
 		if !t.Has(d) {
 			perm := 0o755

@@ -25,6 +25,8 @@ type CacheState struct {
 	KernelRelease string `json:"kernel_release,omitempty"` // guest `uname -r`
 	Vmlinux       string `json:"vmlinux,omitempty"`
 	Busybox       string `json:"busybox_package,omitempty"`
+	// CACertificates is the package of the guest's CA bundle.
+	CACertificates string `json:"ca_certificates_package,omitempty"`
 }
 
 // Inspect reports what the cache holds for the kernel that set-up would use
@@ -42,6 +44,9 @@ func Inspect(cacheDir string) (CacheState, error) {
 	st := loadState(root)
 	if b, ok := st[busyboxPackage]; ok {
 		s.Busybox = b.String()
+	}
+	if c, ok := st[caPackage]; ok {
+		s.CACertificates = c.String()
 	}
 	k, ok := st[s.KernelRequest]
 	if !ok {

@@ -50,7 +50,7 @@ func pruneArchives(ix *cacheIndex, root, dir string, keep int, protect []string)
 	}
 }
 
-// pruneUnrecorded removes kernel and busybox directories of versions that resolved.json no longer
+// pruneUnrecorded removes kernel, busybox and CA bundle directories of versions that resolved.json no longer
 // names. It runs only after a Refresh: that is when a user asks to move to new versions, and other
 // kernels pinned by VOIDBOX_KERNEL_PACKAGE stay recorded under their own name.
 // Precondition: the cache lock is held.
@@ -59,7 +59,7 @@ func (c *cacheRun) pruneUnrecorded() {
 	for _, ref := range c.state {
 		keep[ref.dirName()] = true
 	}
-	for _, sub := range []string{"kernel", "busybox"} {
+	for _, sub := range []string{"kernel", "busybox", "cacerts"} {
 		entries, _ := os.ReadDir(filepath.Join(c.root, sub))
 		for _, e := range entries {
 			if e.IsDir() && !keep[e.Name()] {

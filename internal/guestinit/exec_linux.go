@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/wire"
+	"golang.org/x/sys/unix"
 )
 
 // Defaults applied when the host's policy leaves a limit at zero.
@@ -51,18 +52,39 @@ func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 	}
 	var path, msg string
 	var code int
+	spec := spawnSpec{Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root, Chroot: srv.view.root}
+	guard := srv.spawner.guard
+	if guard != nil && !req.Root {
+		spec.Guarded = true // the command and all it starts are checked
+	}
 	// Resolved in the view (as root, as PID 1 looks): the program found is
 	// the one the chrooted command will execute.
 	_ = srv.view.as(true, func() error {
 		path, code, msg = resolveCommand(req.Argv[0], dir, envPath(env), allowed, pol.TrustedDirs)
+		if code == 0 && guard != nil && allowed != nil {
+			// The first exec is PID 1's own: the guard's helper lets it
+			// through, so the same rule is applied here, and what runs is
+			// checked at the exec stop.
+			v := guard.rule.check(execCall{pid: os.Getpid(), tid: unix.Gettid(), dirfd: atFDCWD, path: path, argv: req.Argv})
+			if v.err != nil {
+				code, msg = 126, notAllowed(req.Argv[0], v.err)
+			} else {
+				spec.Want = &v.want
+			}
+		}
 		return nil
 	})
+	spec.Path = path
 	if code != 0 {
+		exit := wire.ExecExit{ExitCode: code, Error: msg, DurationMicros: time.Since(start).Microseconds()}
+		if code == 126 && allowed != nil && strings.Contains(msg, notAllowedText) {
+			exit.Denied = []wire.ExecDenial{{Program: filepath.Base(req.Argv[0]), Path: path, Reason: msg}}
+			exit.DeniedCount = 1
+		}
 		_ = wire.WriteFrame(st, wire.TStderr, []byte("voidbox: "+msg+"\n"))
-		_ = wire.WriteJSON(st, wire.TExecExit, wire.ExecExit{ExitCode: code, Error: msg, DurationMicros: time.Since(start).Microseconds()})
+		_ = wire.WriteJSON(st, wire.TExecExit, exit)
 		return
 	}
-	spec := spawnSpec{Path: path, Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root, Chroot: srv.view.root}
 	p, err := srv.spawner.start(spec, req.Stdin)
 	if err != nil {
 		code := 126
@@ -127,6 +149,9 @@ func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 		DurationMicros:  time.Since(start).Microseconds(),
 		MaxRSSKilobytes: ws.maxRSS,
 		OOMKilled:       oom,
+	}
+	if guard != nil && p.cgroup != nil {
+		exit.Denied, exit.DeniedCount = guard.take(strings.TrimPrefix(p.cgroup.dir, cgroupRoot))
 	}
 	_ = wire.WriteJSON(st, wire.TExecExit, exit)
 }
@@ -231,8 +256,11 @@ func resolveCommand(name, dir, pathEnv string, allowed, trusted []string) (path 
 	return path, 0, ""
 }
 
+// notAllowedText marks the message of a command the allowlist refused.
+const notAllowedText = "command not allowed by sandbox policy"
+
 func notAllowed(name string, err error) string {
-	return fmt.Sprintf("%s: command not allowed by sandbox policy (%v)", filepath.Base(name), err)
+	return fmt.Sprintf("%s: %s (%v)", filepath.Base(name), notAllowedText, err)
 }
 
 func buildEnv(req []string, root bool) []string {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/voidbox/voidbox/internal/netbench"
 	"github.com/voidbox/voidbox/internal/wire"
 )
 
@@ -33,6 +34,15 @@ func Main() {
 	switch {
 	case os.Getpid() == 1:
 		runInit() // does not return
+	case len(os.Args) == 1 && os.Args[0] == guardArgv0 && os.Geteuid() == 0:
+		runExecGuard() // PID 1's exec guard (execguard_linux.go); does not return
+	case len(os.Args) > 1 && os.Args[1] == netbench.Command:
+		// `voidbox bench net` runs its guest-side client as /init: the one
+		// program of ours every image has.
+		if err := netbench.Client(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "voidbox-guest: must run as PID 1 inside a voidbox micro-VM")
 		os.Exit(2)

@@ -11,3 +11,7 @@ func runInit() {
 	fmt.Fprintln(os.Stderr, "voidbox-guest: only runs on Linux")
 	os.Exit(2)
 }
+
+const guardArgv0 = "voidbox-exec-guard"
+
+func runExecGuard() { runInit() }

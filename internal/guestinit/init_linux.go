@@ -78,7 +78,14 @@ func setupSystem() error {
 	if err := os.WriteFile("/proc/self/oom_score_adj", []byte("-1000"), 0); err != nil {
 		return fmt.Errorf("protecting PID 1 from the OOM killer: %w", err)
 	}
-	if err := loadModules(ModulesFile, true); err != nil {
+	// The host says on the command line when the VM has a network device:
+	// its driver then loads with the boot modules, concurrently, instead
+	// of adding to the handshake.
+	var extra []string
+	if hasNIC() {
+		extra = netModules
+	}
+	if err := loadModules(ModulesFile, true, extra...); err != nil {
 		return err
 	}
 	if err := loopbackUp(); err != nil {

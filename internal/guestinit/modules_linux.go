@@ -38,6 +38,17 @@ func ensureModules(manifest string, names ...string) error {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("parsing %s: %w", manifest, err)
 	}
+	want, err := withDeps(m, names)
+	if err != nil {
+		return err
+	}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	return loadConcurrently(m, string(cmdline), func(name string, _ bool) bool { return want[name] })
+}
+
+// withDeps is the set of names and everything they depend on; a name
+// the manifest lacks is an error.
+func withDeps(m moduleManifest, names []string) (map[string]bool, error) {
 	deps := map[string][]string{}
 	for _, mod := range m.Modules {
 		deps[mod.Name] = mod.Deps
@@ -55,12 +66,11 @@ func ensureModules(manifest string, names ...string) error {
 	}
 	for _, n := range names {
 		if _, ok := deps[n]; !ok {
-			return fmt.Errorf("module %s is not in the guest image", n)
+			return nil, fmt.Errorf("module %s is not in the guest image", n)
 		}
 		add(n)
 	}
-	cmdline, _ := os.ReadFile("/proc/cmdline")
-	return loadConcurrently(m, string(cmdline), func(name string, _ bool) bool { return want[name] })
+	return want, nil
 }
 
 // loadConcurrently loads the manifest's modules that pick selects, each
@@ -101,9 +111,10 @@ func loadConcurrently(m moduleManifest, cmdline string, pick func(name string, b
 }
 
 // loadModules loads the manifest's boot modules (or all, if bootOnly is false)
-// with finit_module, passing the "name.param=value" arguments found on the
-// kernel command line, as modprobe would.
-func loadModules(manifest string, bootOnly bool) error {
+// and the extra ones with their dependencies, with finit_module, passing the
+// "name.param=value" arguments found on the kernel command line, as
+// modprobe would.
+func loadModules(manifest string, bootOnly bool, extra ...string) error {
 	b, err := os.ReadFile(manifest)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // a kernel with everything built in needs no modules
@@ -118,7 +129,11 @@ func loadModules(manifest string, bootOnly bool) error {
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	// Modules load concurrently, each once its dependencies are in: a probe
 	// that waits on its device (virtio_console) does not hold up the others.
-	return loadConcurrently(m, string(cmdline), func(_ string, boot bool) bool { return !bootOnly || boot })
+	want, err := withDeps(m, extra)
+	if err != nil {
+		return err
+	}
+	return loadConcurrently(m, string(cmdline), func(name string, boot bool) bool { return !bootOnly || boot || want[name] })
 }
 
 // loaded reports whether module name is live already (a preload, or an

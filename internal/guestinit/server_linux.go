@@ -40,6 +40,15 @@ func (srv *server) serve(ch io.ReadWriteCloser) error {
 		return err
 	}
 	setClock(hello.TimeUnixNano)
+	// A parked guest (a snapshot's template) starts nothing until a
+	// Resume makes this copy its own.
+	for park := hello.Park; park; {
+		r, err := srv.resume(ch)
+		if err != nil {
+			return err
+		}
+		park = r.Park
+	}
 	sess, err := yamux.Server(ch, MuxConfig())
 	if err != nil {
 		return err
@@ -115,6 +124,26 @@ func (srv *server) handshake(ch io.ReadWriter) (*wire.Hello, error) {
 	}
 	if srv.listeners, err = openListeners(h.Listeners); err != nil {
 		return reject(err.Error())
+	}
+	if h.Network != nil {
+		if err := configureNetwork(h.Network); err != nil {
+			return reject(err.Error())
+		}
+		// Commands resolve through the view's /etc (an image root's own).
+		if err := srv.view.as(true, func() error { return writeResolvConf(h.Network.DNS) }); err != nil {
+			return reject(err.Error())
+		}
+	}
+	if err := srv.view.as(true, func() error { return addCACerts(h.CACerts) }); err != nil {
+		return reject("adding CA certificates: " + err.Error())
+	}
+	if h.Policy.AllowedCommands != nil {
+		// Before any command can run: the kernel checks every exec.
+		g, err := startExecGuard(h.Policy.AllowedCommands, h.Policy.TrustedDirs, srv.view.root)
+		if err != nil {
+			return reject(err.Error())
+		}
+		srv.spawner.guard = g
 	}
 	w := wire.Welcome{
 		Version:     wire.Version,

@@ -1,6 +1,7 @@
 package guestinit
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -23,6 +24,12 @@ type spawnSpec struct {
 	// Chroot is the view's root the command runs in ("" for the
 	// initramfs); Path and Dir are inside it.
 	Chroot string
+	// Guarded: under the exec guard (the sandbox user's commands when an
+	// allowlist is set), forked from the filtered thread.
+	Guarded bool
+	// Want, when set, is what must run after the first exec (the guard's
+	// verdict on it, made before the fork): checked at the exec stop.
+	Want *fileID
 }
 
 type exitStatus struct {
@@ -100,6 +107,7 @@ func (r *reaper) wait(pid int) exitStatus {
 type spawner struct {
 	reaper  *reaper
 	cgroups *cgroups
+	guard   *execGuard // set by the handshake when an allowlist applies; nil otherwise
 }
 
 // process is a running command.
@@ -151,7 +159,12 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 		Sys:   sys,
 	}
 	done := make(chan exitStatus, 1)
-	pid, err := s.forkTraced(spec, attr, done)
+	var pid int
+	if spec.Guarded && s.guard != nil {
+		s.guard.thread.do(func() { pid, err = s.forkTraced(spec, attr, done) })
+	} else {
+		pid, err = s.forkTraced(spec, attr, done)
+	}
 	inR.Close()
 	outW.Close()
 	errW.Close()
@@ -221,7 +234,10 @@ func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan e
 		_ = unix.Kill(pid, unix.SIGKILL)
 		return 0, fmt.Errorf("starting %s: child did not stop at exec (%v)", spec.Argv[0], err)
 	}
-	err = applyLimits(pid, spec.Limits)
+	err = checkFirstExec(pid, spec.Want)
+	if err == nil {
+		err = applyLimits(pid, spec.Limits)
+	}
 	if err == nil {
 		// Undo PID 1's OOM immunity, inherited through fork.
 		err = os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("0"), 0)
@@ -230,6 +246,9 @@ func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan e
 		_ = unix.Kill(pid, unix.SIGKILL)
 		_ = unix.PtraceDetach(pid)
 		s.own(pid, done) // reaps the killed child
+		if errors.Is(err, wire.ErrNotAllowed) {
+			return 0, &startError{code: 126, msg: notAllowed(spec.Argv[0], err)}
+		}
 		return 0, fmt.Errorf("starting %s: setting limits: %w", spec.Argv[0], err)
 	}
 	if err := unix.PtraceDetach(pid); err != nil {
@@ -239,6 +258,22 @@ func (s *spawner) forkTraced(spec spawnSpec, attr *syscall.ProcAttr, done chan e
 	}
 	s.own(pid, done)
 	return pid, nil
+}
+
+// checkFirstExec checks that the stopped child runs want, the program the
+// guard allowed before the fork (nil: nothing to check).
+func checkFirstExec(pid int, want *fileID) error {
+	if want == nil {
+		return nil
+	}
+	fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return err
+	}
+	if idOf(fi) != *want {
+		return refuse("the program changed between the check and the exec")
+	}
+	return nil
 }
 
 // own registers pid as tracked and starts its owner, which delivers the exit

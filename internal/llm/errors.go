@@ -13,6 +13,12 @@ import (
 // OpenAI {"error":{"message":..,"type":..,"param":null,"code":..}};
 // Ollama {"error":".."}.
 func errorBody(f apiFormat, status int, msg string) []byte {
+	return typedErrorBody(f, status, "", msg)
+}
+
+// typedErrorBody is errorBody with an OpenAI error type and code of the
+// caller's choice ("": by status, no code).
+func typedErrorBody(f apiFormat, status int, openAIType, msg string) []byte {
 	var v any
 	switch f {
 	case formatAnthropic:
@@ -21,11 +27,15 @@ func errorBody(f apiFormat, status int, msg string) []byte {
 			"error": map[string]string{"type": anthropicErrorType(status), "message": msg},
 		}
 	case formatOpenAI:
+		typ, code := openAIErrorType(status), any(nil)
+		if openAIType != "" {
+			typ, code = openAIType, openAIType
+		}
 		v = map[string]any{"error": map[string]any{
 			"message": msg,
-			"type":    openAIErrorType(status),
+			"type":    typ,
 			"param":   nil,
-			"code":    nil,
+			"code":    code,
 		}}
 	default:
 		v = map[string]string{"error": msg}
@@ -68,7 +78,19 @@ func openAIErrorType(status int) string {
 // writeError sends a gateway-made error. Precondition: nothing has been
 // written to w yet.
 func writeError(w http.ResponseWriter, f apiFormat, status int, msg string) {
-	b := errorBody(f, status, msg)
+	writeBody(w, status, errorBody(f, status, msg))
+}
+
+// writeBudgetError refuses a request past the box's model budget: 429, as
+// providers answer a spent quota (OpenAI's type and code
+// insufficient_quota), with x-should-retry: false, which the official SDKs
+// and the built-in agent obey, so no client retries into it.
+func writeBudgetError(w http.ResponseWriter, f apiFormat, msg string) {
+	w.Header().Set("X-Should-Retry", "false")
+	writeBody(w, http.StatusTooManyRequests, typedErrorBody(f, http.StatusTooManyRequests, "insufficient_quota", msg))
+}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))

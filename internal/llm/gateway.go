@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,10 @@ import (
 
 // DefaultMaxRequestBytes caps a guest request body; larger bodies get 413.
 const DefaultMaxRequestBytes = 8 << 20
+
+// DefaultMaxConcurrent caps the requests of one gateway at the provider at
+// once (streams included); more wait for a free slot.
+const DefaultMaxConcurrent = 8
 
 // Options tunes a Gateway. The zero value is ready to use.
 type Options struct {
@@ -26,6 +31,12 @@ type Options struct {
 	MaxRequestBytes int64
 	// LookupEnv reads the key's environment variable. Default os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Budget, if set, caps the box's model use (shared by its attempts'
+	// gateways): a generation request past a limit gets a 429.
+	Budget *Budget
+	// MaxConcurrent caps requests in flight to the provider. Default
+	// DefaultMaxConcurrent.
+	MaxConcurrent int
 }
 
 // Gateway is the host side of one box's LLM endpoint: an http.Handler that
@@ -56,6 +67,8 @@ type Gateway struct {
 	ownsTr    bool
 	maxBody   int64
 	onRequest func(RequestEvent)
+	budget    *Budget       // nil: no limits
+	streams   chan struct{} // a slot per request in flight to the provider
 
 	// mu guards total.
 	mu    sync.Mutex
@@ -79,6 +92,14 @@ func NewGateway(p Provider, opts Options) (*Gateway, error) {
 		}
 		prices[model] = price
 	}
+	if opts.MaxConcurrent < 0 {
+		errs = append(errs, fmt.Errorf("max concurrent: %w: %d is negative", ErrInvalid, opts.MaxConcurrent))
+	}
+	if opts.Budget != nil {
+		if err := opts.Budget.Limits().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("limits: %w", err))
+		}
+	}
 	if opts.MaxRequestBytes < 0 {
 		errs = append(errs, fmt.Errorf("max request bytes: %w: %d is negative", ErrInvalid, opts.MaxRequestBytes))
 	}
@@ -92,6 +113,8 @@ func NewGateway(p Provider, opts Options) (*Gateway, error) {
 		transport: opts.Transport,
 		maxBody:   opts.MaxRequestBytes,
 		onRequest: opts.OnRequest,
+		budget:    opts.Budget,
+		streams:   make(chan struct{}, cmp.Or(opts.MaxConcurrent, DefaultMaxConcurrent)),
 	}
 	if g.transport == nil {
 		g.transport = http.DefaultTransport.(*http.Transport).Clone()

@@ -21,6 +21,10 @@ const maxQueryBytes = 1024
 // the key can be scrubbed from it before the guest sees it.
 const maxErrorBodyBytes = 1 << 20
 
+// statusClientClosed is recorded for a request the guest abandoned before
+// it was forwarded (nginx's 499; nothing is sent).
+const statusClientClosed = 499
+
 // ServeHTTP handles one guest request. Every path through it ends in
 // g.record, so each request yields exactly one event.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +63,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		red, bearer = g.red.with(tok), tok
+	}
+	select {
+	case g.streams <- struct{}{}: // at most MaxConcurrent requests of the box at the provider
+		defer func() { <-g.streams }()
+	case <-r.Context().Done():
+		ev.Status, ev.Error = statusClientClosed, "the guest hung up while waiting for a free stream"
+		return
+	}
+	if g.budget != nil && ep.usage != usageNone {
+		ok, reason := g.budget.admit()
+		if !ok {
+			ev.Status, ev.Error, ev.OverBudget = http.StatusTooManyRequests, "model budget exhausted: "+reason, true
+			writeBudgetError(w, ep.format, "voidbox llm gateway: this box's model budget is exhausted: "+reason)
+			return
+		}
+		// Runs before record (defers unwind in reverse), once ev is final.
+		defer func() { g.budget.spent(ev) }()
 	}
 	ev.Forwarded = true
 	resp, err := g.roundTrip(r, ep, out, query, bearer)

@@ -52,6 +52,9 @@ type RequestEvent struct {
 	// Priced is false when the cost is unknown (no price for the model, or
 	// no readable usage in a successful answer); CostUSD is then 0.
 	Priced bool
+	// OverBudget: the gateway refused the request because the box's model
+	// budget (Limits) was reached.
+	OverBudget bool
 	// Error says why the gateway refused the request, the provider could not
 	// be reached, or the stream ended abnormally; empty on success.
 	Error string

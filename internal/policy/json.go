@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/netpolicy"
 )
 
 // sandboxJSON is Sandbox's JSON form (the daemon's sandbox API, stored
@@ -29,6 +31,11 @@ type sandboxJSON struct {
 	Image           string      `json:"image,omitempty"`
 	Mounts          []mountJSON `json:"mounts,omitempty"`
 	AttachShell     bool        `json:"attach_shell,omitempty"`
+	// Network is the spec's form (true, or an allowlist map), Ports its
+	// docker -p strings; CACerts are PEM text, not host files.
+	Network any      `json:"network,omitempty"`
+	Ports   []string `json:"ports,omitempty"`
+	CACerts string   `json:"ca_certificates_pem,omitempty"`
 }
 
 type limitsJSON struct {
@@ -49,7 +56,11 @@ type mountJSON struct {
 func (s Sandbox) MarshalJSON() ([]byte, error) {
 	j := sandboxJSON{MemoryMiB: s.MemoryMiB, VCPUs: s.VCPUs, DiskMiB: s.DiskMiB, Env: s.Env,
 		Limits:      limitsJSON(s.Limits),
-		OutputLimit: s.OutputLimit, Image: s.Image, AttachShell: s.AttachShell}
+		OutputLimit: s.OutputLimit, Image: s.Image, AttachShell: s.AttachShell,
+		Network: s.Network.Plain(), CACerts: string(s.CACerts)}
+	for _, f := range s.Ports {
+		j.Ports = append(j.Ports, f.String())
+	}
 	for _, m := range s.Mounts {
 		j.Mounts = append(j.Mounts, mountJSON(m))
 	}
@@ -80,6 +91,9 @@ func (s *Sandbox) UnmarshalJSON(b []byte) error {
 		Limits: Limits(j.Limits), OutputLimit: j.OutputLimit, Image: j.Image, AttachShell: j.AttachShell}
 	for _, m := range j.Mounts {
 		out.Mounts = append(out.Mounts, Mount(m))
+	}
+	if ps := j.network(&out); len(ps) > 0 {
+		return ps
 	}
 	if j.AllowedCommands != nil { // null leaves it nil: no allowlist
 		out.AllowedCommands = *j.AllowedCommands
@@ -122,4 +136,38 @@ func jsonKind(k string) string {
 		return "an array"
 	}
 	return "a " + k
+}
+
+// network sets out's network, port forwards and CAs, or names what is
+// wrong with them by the fields Validate uses.
+func (j sandboxJSON) network(out *Sandbox) Problems {
+	var ps Problems
+	np, err := netpolicy.Parse(j.Network)
+	for _, e := range unjoin(err) {
+		var fe *netpolicy.FieldError
+		if !errors.As(e, &fe) {
+			ps = append(ps, Problem{Field: "network", Message: e.Error()})
+			continue
+		}
+		field := "network"
+		if fe.Path != "network" {
+			field += "." + fe.Path
+		}
+		ps = append(ps, Problem{Field: field, Message: fe.Msg})
+	}
+	if err == nil {
+		out.Network = *np
+	}
+	for i, s := range j.Ports {
+		f, err := netpolicy.ParseForward(s)
+		if err != nil {
+			ps = append(ps, Problem{Field: fmt.Sprintf("ports[%d]", i), Message: fmt.Sprintf("%q: %v", s, err)})
+			continue
+		}
+		out.Ports = append(out.Ports, f)
+	}
+	if j.CACerts != "" {
+		out.CACerts = []byte(j.CACerts)
+	}
+	return ps
 }

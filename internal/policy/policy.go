@@ -7,17 +7,22 @@
 // each producer can point at its own source: a spec's file:line:col, a
 // flag's name.
 //
-// It depends on the standard library and internal/wire (the allowlist rule
-// the guest applies) only.
+// It depends on the standard library, internal/wire (the allowlist rule
+// the guest applies) and internal/netpolicy (the network policy's types)
+// only.
 package policy
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/netpolicy"
 	"github.com/voidbox/voidbox/internal/wire"
 )
 
@@ -87,9 +92,24 @@ type Sandbox struct {
 	// boxes too: the VM then serves only a read-only follow of the stage.
 	AttachShell bool
 
-	// Network and snapshots join here (wave 2), each with its JSON name in
-	// json.go.
+	// Network is what the box may reach. The zero value (ModeNone) gives
+	// the VM no network device at all; netpolicy.Public() is the seed's
+	// `network: true` (public internet only); an allowlist allows only what
+	// it names. Every flow and DNS query is decided on the host.
+	Network netpolicy.Policy
+	// Ports forward host ports into the guest (a server in the box); they
+	// need a network.
+	Ports []netpolicy.Forward
+	// CACerts are PEM certificates the guest's TLS clients trust besides
+	// Debian's bundle (appended to /etc/ssl/certs/ca-certificates.crt), at
+	// most MaxCACertBytes.
+	CACerts []byte
+
+	// Snapshots join here (wave 2), with its JSON name in json.go.
 }
+
+// MaxCACertBytes bounds Sandbox.CACerts: they travel in the handshake.
+const MaxCACertBytes = 32 << 10
 
 // Limits are per-command resource limits enforced in the guest with rlimits.
 type Limits struct {
@@ -125,9 +145,15 @@ func (s Sandbox) Clone() Sandbox {
 	if s.AllowedCommands != nil {
 		s.AllowedCommands = slices.Clone(s.AllowedCommands)
 	}
+	s.Network = s.Network.Clone()
+	s.Ports = slices.Clone(s.Ports)
+	s.CACerts = slices.Clone(s.CACerts)
 	s.Mounts = cloneMounts(s.Mounts)
 	return s
 }
+
+// HasNetwork reports whether the VM gets a network device.
+func (s Sandbox) HasNetwork() bool { return s.Network.Mode != netpolicy.ModeNone }
 
 // Wire is the part of s the guest enforces, as the protocol carries it.
 func (s Sandbox) Wire() wire.Policy {
@@ -291,6 +317,7 @@ func (s Sandbox) Validate() error {
 	if s.OutputLimit != 0 {
 		add("output_limit", CheckOutputLimit(s.OutputLimit))
 	}
+	ps = append(ps, s.networkProblems()...)
 	s.storageProblems(add)
 	add("attach_shell", CheckAttachShell(s.AttachShell, s.AllowedCommands), "allowed_commands")
 	if len(ps) == 0 {
@@ -327,4 +354,88 @@ func AsProblems(err error) Problems {
 		return ps
 	}
 	return nil
+}
+
+// networkProblems checks the network policy, the port forwards and the
+// CAs, naming each problem by its spec path (network.allow[2], ports[0]).
+func (s Sandbox) networkProblems() Problems {
+	var ps Problems
+	var fe *netpolicy.FieldError
+	for _, err := range unjoin(s.Network.Validate()) {
+		if errors.As(err, &fe) {
+			field := "network"
+			if fe.Path != "network" {
+				field += "." + fe.Path
+			}
+			msg := fe.Msg
+			if fe.Value != "" {
+				msg = fmt.Sprintf("%q: %s", fe.Value, fe.Msg)
+			}
+			ps = append(ps, Problem{Field: field, Message: msg})
+		}
+	}
+	seen := map[netip.AddrPort]bool{}
+	for i, f := range s.Ports {
+		field := fmt.Sprintf("ports[%d]", i)
+		if err := f.Check(); err != nil {
+			ps = append(ps, Problem{Field: field, Message: err.Error()})
+			continue
+		}
+		if f.Host.Port() != 0 && seen[f.Host] {
+			ps = append(ps, Problem{Field: field, Message: fmt.Sprintf("host %s is forwarded twice", f.Host)})
+		}
+		seen[f.Host] = true
+	}
+	if len(s.Ports) > 0 && !s.HasNetwork() {
+		ps = append(ps, Problem{Field: "ports", Also: []string{"network"}, Message: "port forwards need a network (network: true or an allowlist)"})
+	}
+	if len(s.CACerts) > 0 {
+		if err := CheckCACerts(s.CACerts); err != nil {
+			ps = append(ps, Problem{Field: "ca_certificates", Message: err.Error()})
+		}
+	}
+	return ps
+}
+
+// CheckCACerts checks PEM data for Sandbox.CACerts: only CERTIFICATE
+// blocks, each a parseable CA certificate, nothing else, within
+// MaxCACertBytes.
+func CheckCACerts(b []byte) error {
+	if len(b) > MaxCACertBytes {
+		return fmt.Errorf("%d bytes of certificates is over the %d byte limit", len(b), MaxCACertBytes)
+	}
+	n := 0
+	for rest := b; len(strings.TrimSpace(string(rest))) > 0; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			return errors.New("not PEM: want -----BEGIN CERTIFICATE----- blocks")
+		}
+		if blk.Type != "CERTIFICATE" {
+			return fmt.Errorf("a %s block: want certificates only", blk.Type)
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return fmt.Errorf("certificate %d: %v", n+1, err)
+		}
+		if !c.IsCA {
+			return fmt.Errorf("certificate %d (%s) is not a CA certificate", n+1, c.Subject.CommonName)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("no certificate")
+	}
+	return nil
+}
+
+// unjoin splits an errors.Join result into its errors.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -2,8 +2,11 @@ package policy
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/voidbox/voidbox/internal/netpolicy"
 )
 
 func TestZeroIsValidAndDefaults(t *testing.T) {
@@ -79,6 +82,43 @@ func TestCloneSharesNothing(t *testing.T) {
 	c.Env["A"], c.AllowedCommands[0] = "2", "awk"
 	if p.Env["A"] != "1" || p.AllowedCommands[0] != "sh" {
 		t.Errorf("clone shares with the original: %+v", p)
+	}
+}
+
+func TestNetworkProblemsNameSpecPaths(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	err := Sandbox{
+		Network: netpolicy.Policy{Mode: netpolicy.ModeAllowlist, Allow: []netpolicy.Rule{{Name: "ok.com"}, {Name: "Bad.com"}},
+			Limits: netpolicy.Limits{MaxFlows: -1}},
+		Ports:   []netpolicy.Forward{{Host: netip.AddrPortFrom(lo, 80), GuestPort: 80}, {Host: netip.AddrPortFrom(lo, 80), GuestPort: 81}, {GuestPort: 1}},
+		CACerts: []byte("not pem"),
+	}.Validate()
+	var fields []string
+	for _, p := range AsProblems(err) {
+		fields = append(fields, p.Field)
+	}
+	want := "network.allow[1] network.limits.max_flows ports[1] ports[2] ca_certificates"
+	if got := strings.Join(fields, " "); got != want {
+		t.Errorf("fields %q, want %q (%v)", got, want, err)
+	}
+	if ps := AsProblems(err); ps[0].Key() != "network" || !strings.Contains(ps[0].Message, `"Bad.com"`) {
+		t.Errorf("problems %+v", ps)
+	}
+	err = Sandbox{Ports: []netpolicy.Forward{{Host: netip.AddrPortFrom(lo, 0), GuestPort: 80}}}.Validate()
+	if ps := AsProblems(err); len(ps) != 1 || ps[0].Field != "ports" || !strings.Contains(ps[0].Message, "need a network") {
+		t.Errorf("ports without a network: %v", err)
+	}
+	if err := (Sandbox{Network: *netpolicy.Public()}).Validate(); err != nil {
+		t.Errorf("public network: %v", err)
+	}
+}
+
+func TestCloneNetwork(t *testing.T) {
+	s := Sandbox{Network: netpolicy.Policy{Mode: netpolicy.ModeAllowlist, Allow: []netpolicy.Rule{{Name: "a.com"}}}, CACerts: []byte("x")}
+	c := s.Clone()
+	c.Network.Allow[0].Name, c.CACerts[0] = "b.com", 'y'
+	if s.Network.Allow[0].Name != "a.com" || s.CACerts[0] != 'x' {
+		t.Errorf("clone shares the network policy: %+v", s)
 	}
 }
 

@@ -52,6 +52,8 @@ func (r *Renderer) printPlain(ev event.Event) {
 	case event.StageCancelled:
 		r.printPartial(ts, st)
 		line("stage %s cancelled", name)
+	case event.NetDenied:
+		line("stage %s network denied %s: %s", name, clean(d.Target()), clean(d.Reason))
 	case event.VMQueued:
 		if !st.queuedShown {
 			st.queuedShown = true

@@ -144,7 +144,9 @@ func box(sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
 // agentBox configures an agent stage: its LLM, runtime and skills.
 func agentBox(b *voidbox.Box, sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
 	b.Prompt(sb.Prompt).
-		LLM(voidbox.LLM{Provider: string(sb.LLM.Provider), Model: sb.LLM.Model, BaseURL: sb.LLM.BaseURL, APIKeyEnv: sb.LLM.APIKeyEnv}).
+		LLM(voidbox.LLM{Provider: string(sb.LLM.Provider), Model: sb.LLM.Model, BaseURL: sb.LLM.BaseURL, APIKeyEnv: sb.LLM.APIKeyEnv,
+			Limits: voidbox.LLMLimits{MaxRequests: sb.LLM.Limits.MaxRequests, MaxInputTokens: sb.LLM.Limits.MaxInputTokens,
+				MaxOutputTokens: sb.LLM.Limits.MaxOutputTokens, MaxCostUSD: sb.LLM.Limits.MaxCostUSD}}).
 		MaxTurns(sb.MaxTurns).
 		Runtime(string(sb.Runtime))
 	var errs []error

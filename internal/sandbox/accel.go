@@ -42,7 +42,7 @@ func smokeTestKVM(ctx context.Context, choice vmm.AccelChoice, base Config, verd
 		return v
 	}
 	smoke := Config{Name: "kvm-smoke", QEMU: base.QEMU, Kernel: base.Kernel, Initramfs: base.Initramfs,
-		Accel: vmm.AccelChoice{Accel: vmm.KVM}, BootTimeout: 30 * time.Second, Logger: base.Logger}
+		Accel: vmm.AccelChoice{Accel: vmm.KVM}, BootTimeout: 30 * time.Second, Logger: base.Logger, Confine: base.Confine}
 	sb, err := Boot(ctx, smoke)
 	if err == nil {
 		err = sb.Ping(ctx)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,6 +81,43 @@ type Result struct {
 	// StdoutDropped and StderrDropped count bytes discarded past the output cap.
 	StdoutDropped, StderrDropped int64
 	Duration                     time.Duration
+	// Denied lists programs the command allowlist refused to the command
+	// or to processes it started, as the guest kernel's check reported them
+	// (at most wire.MaxDenials; DeniedCount counts all).
+	Denied      []Denial
+	DeniedCount int
+}
+
+// Denial is one program the guest's allowlist check refused. Its text is
+// the guest's, clipped: untrusted, for display.
+type Denial struct {
+	PID     int    `json:"pid,omitempty"`
+	Program string `json:"program"`
+	Path    string `json:"path,omitempty"`
+	Reason  string `json:"reason"`
+	// Killed: the process was killed (a busybox applet run without an
+	// exec) rather than refused an exec.
+	Killed bool `json:"killed,omitempty"`
+}
+
+// denials copies the guest's report, bounded.
+func denials(x wire.ExecExit) ([]Denial, int) {
+	var out []Denial
+	for i, d := range x.Denied {
+		if i == wire.MaxDenials {
+			break
+		}
+		out = append(out, Denial{PID: d.PID, Program: clip(d.Program, 256), Path: clip(d.Path, 1024),
+			Reason: clip(d.Reason, 1024), Killed: d.Killed})
+	}
+	return out, max(x.DeniedCount, len(out))
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // Reason says in a few words why a command that ran was killed ("killed:
@@ -169,6 +207,7 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 		StderrDropped: x.StderrDropped + capErr.dropped(),
 		Duration:      time.Duration(x.DurationMicros) * time.Microsecond,
 	}
+	res.Denied, res.DeniedCount = denials(x)
 	if c.Stdout == nil {
 		res.Stdout = outBuf.Bytes()
 	}

@@ -14,6 +14,9 @@ import (
 
 	"github.com/voidbox/voidbox/internal/admission"
 	"github.com/voidbox/voidbox/internal/control"
+	"github.com/voidbox/voidbox/internal/event"
+	"github.com/voidbox/voidbox/internal/netstack"
+	"github.com/voidbox/voidbox/internal/netstack/dns"
 	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/vmm"
 	"github.com/voidbox/voidbox/internal/wire"
@@ -61,8 +64,24 @@ type Config struct {
 	// Listeners are guest loopback endpoints tunnelled to Services.
 	Listeners []wire.Listener
 	Services  map[string]control.TunnelHandler
+	// OnEvent receives the sandbox's events as they happen: the network's
+	// net.allowed and net.denied (from the stack's goroutines, so it must
+	// be safe for concurrent use and not block). nil discards them.
+	OnEvent func(event.Data)
+	// Resolver looks up the names a networked box may resolve (nil: the
+	// host's resolver); `hosts:` entries never reach it.
+	Resolver dns.Resolver
+	// MTU of the guest's network interface (0: netstack.DefaultMTU).
+	MTU int
+	// NetBaseline is for `voidbox bench net` only: the VM's network device
+	// goes to QEMU's own slirp (vmm.BaselineSlirp) or to a passt socket
+	// instead of voidbox's stack, so no policy decides anything. It needs
+	// the public network policy (to say there is a device) and no ports.
+	NetBaseline string
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
+	// Confine is how QEMU is jailed (Host.Confine, probed once per run).
+	Confine vmm.Confinement
 }
 
 // DefaultBootTimeout bounds a boot when Config.BootTimeout is zero.
@@ -97,6 +116,9 @@ type Sandbox struct {
 	dir string
 
 	slot *admission.Slot // the VM's memory on the host budget; nil for Attach
+	// net is the box's network stack; nil without network. It outlives
+	// nothing: closed with the VM, by Close or by the exit watcher.
+	net *netstack.Stack
 
 	closeOnce sync.Once
 	closeErr  error
@@ -116,9 +138,17 @@ type Info struct {
 	BootTime    time.Duration // from admission to the guest init's welcome
 	QEMUPID     int
 	RuntimeDir  string
+	// Confinement is what QEMU runs under (its own uid, cgroup, seccomp),
+	// and why any part is missing.
+	Confinement vmm.ConfineStatus
+	// Forwards are the port forwards into the guest, as bound.
+	Forwards []Forwarded
 	// Image is the digest of the OCI image the root file system is from,
 	// "" for voidbox's initramfs.
 	Image string
+	// Snapshot is the directory of the snapshot the VM was restored from,
+	// "" for a boot.
+	Snapshot string
 }
 
 // Boot starts QEMU for cfg and completes the handshake. The VM lives until
@@ -169,6 +199,8 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 		Cmdline:    st.preload(),
 		VirtioFSD:  cfg.VirtioFSD,
 		CPUModel:   cfg.CPUModel,
+		Confine:    cfg.Confine,
+		NIC:        cfg.nic(),
 	})
 	if err != nil {
 		st.release()
@@ -184,7 +216,10 @@ func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 // Attach completes the handshake with the guest init behind m and returns
 // the sandbox; m is closed on failure. Boot uses it for QEMU; tests use it
 // for an in-process guest. The policy's Image and Mounts and cfg's
-// ImageMounts are Boot's: Attach asks the guest for none of them.
+// ImageMounts are Boot's: Attach asks the guest for none of them. A policy
+// with a network needs a machine with a network device (NetConn); its
+// stack starts before the handshake, which tells the guest how to
+// configure its interface.
 func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time) (*Sandbox, error) {
 	return attach(ctx, cfg, m, secret, start, &storage{}, nil)
 }
@@ -193,37 +228,61 @@ func Attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 // VM stops).
 func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start time.Time, st *storage, slot *admission.Slot) (*Sandbox, error) {
 	cfg = cfg.withDefaults()
+	stack, netCfg, fwds, err := startNetwork(cfg, m)
+	if err != nil {
+		m.Close()
+		st.release()
+		if slot != nil {
+			slot.Release()
+		}
+		return nil, &BootError{Reason: err.Error()}
+	}
 	bootCtx, stopWatch := watchBoot(ctx, m.PID(), cfg.BootTimeout, start)
 	pol := cfg.Policy.Wire()
 	pol.TrustedDirs = trustedDirs(cfg.ImageMounts)
 	client, err := control.Handshake(bootCtx, m.Conn(), secret, control.Options{
-		Policy: pol, Listeners: cfg.Listeners, Services: cfg.Services, Storage: st.wire})
+		Policy: pol, Listeners: cfg.Listeners, Services: cfg.Services, Storage: st.wire,
+		Network: netCfg, CACerts: string(cfg.Policy.CACerts)})
 	stopWatch()
 	if err != nil {
-		defer st.release()
-		reason := err.Error()
-		// If QEMU is exiting (panic, init crash), wait briefly so the
-		// console tail and exit status are complete.
-		select {
-		case <-m.Done():
-		case <-time.After(500 * time.Millisecond):
+		if stack != nil {
+			stack.Close()
 		}
-		if gone, why := m.Exited(); gone && !errors.Is(err, control.ErrRefused) {
-			reason = "qemu exited during boot (" + why + ")"
-			if p := m.PanicMessage(); p != "" {
-				reason = "guest kernel panicked during boot: " + p
-			}
-		}
-		tail := m.ConsoleTail(20)
-		m.Close()
-		if slot != nil {
-			slot.Release()
-		}
-		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
-		}
-		return nil, &BootError{Reason: reason, ConsoleTail: tail}
+		return nil, bootFailed(ctx, m, err, st, slot)
 	}
+	return newSandbox(cfg, m, client, start, st, slot, stack, fwds), nil
+}
+
+// bootFailed closes m after a failed handshake and says why, from QEMU's
+// exit and the console when the guest died. st and slot are released.
+func bootFailed(ctx context.Context, m Machine, err error, st *storage, slot *admission.Slot) error {
+	defer st.release()
+	reason := err.Error()
+	// If QEMU is exiting (panic, init crash), wait briefly so the
+	// console tail and exit status are complete.
+	select {
+	case <-m.Done():
+	case <-time.After(500 * time.Millisecond):
+	}
+	if gone, why := m.Exited(); gone && !errors.Is(err, control.ErrRefused) {
+		reason = "qemu exited during boot (" + why + ")"
+		if p := m.PanicMessage(); p != "" {
+			reason = "guest kernel panicked during boot: " + p
+		}
+	}
+	tail := m.ConsoleTail(20)
+	m.Close()
+	if slot != nil {
+		slot.Release()
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return &BootError{Reason: reason, ConsoleTail: tail}
+}
+
+// newSandbox is the sandbox of a VM whose guest init answered.
+func newSandbox(cfg Config, m Machine, client *control.Client, start time.Time, st *storage, slot *admission.Slot, stack *netstack.Stack, fwds []Forwarded) *Sandbox {
 	w := client.Welcome()
 	if slot != nil {
 		slot.Booted() // the next VM may boot; this one keeps its memory
@@ -232,8 +291,10 @@ func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 		cfg:    cfg,
 		m:      m,
 		client: client,
+		net:    stack,
 		slot:   slot,
 		info: Info{
+			Forwards:    fwds,
 			Kernel:      w.Kernel,
 			InitVersion: w.InitVersion,
 			Accel:       string(cfg.Accel.Accel),
@@ -258,9 +319,12 @@ func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 	if p, ok := commandPath(s.env, cfg.ImageMounts); ok {
 		s.env["PATH"] = p
 	}
+	if c, ok := m.(interface{ Confinement() vmm.ConfineStatus }); ok {
+		s.info.Confinement = c.Confinement()
+	}
 	go s.watch()
 	cfg.Logger.Info("sandbox booted", "name", cfg.Name, "kernel", w.Kernel, "accel", cfg.Accel.Accel, "boot", s.info.BootTime)
-	return s, nil
+	return s
 }
 
 func (c Config) withDefaults() Config {
@@ -273,6 +337,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.OnEvent == nil {
+		c.OnEvent = func(event.Data) {}
 	}
 	return c
 }
@@ -296,6 +363,7 @@ func (s *Sandbox) watch() {
 	// QEMU has exited: nothing reads the image files any more.
 	s.storage.release()
 	s.releaseSlot()
+	s.closeNet()
 }
 
 // releaseSlot gives the VM's memory back to the host budget once QEMU is gone.
@@ -303,6 +371,21 @@ func (s *Sandbox) releaseSlot() {
 	if s.slot != nil {
 		s.slot.Release()
 	}
+}
+
+// closeNet stops the network (every flow, every forward) once QEMU is gone.
+func (s *Sandbox) closeNet() {
+	if s.net != nil {
+		s.net.Close()
+	}
+}
+
+// NetStats returns the network counters so far (final once Close returned).
+func (s *Sandbox) NetStats() NetStats {
+	if s.net == nil {
+		return NetStats{}
+	}
+	return s.net.Stats()
 }
 
 func (s *Sandbox) setGone(err error) {
@@ -376,6 +459,7 @@ func (s *Sandbox) Close() error {
 		s.closeErr = s.m.Close()
 		s.releaseSlot()
 		<-s.watchDone
+		s.closeNet()
 	})
 	return s.closeErr
 }
@@ -402,6 +486,8 @@ type Host struct {
 	Images ImageStore
 	// VirtioFSD is the virtiofsd of host mounts ("": vmm.DefaultVirtioFSD).
 	VirtioFSD string
+	// Confine is how QEMU is jailed on this host (vmm.ProbeConfinement).
+	Confine vmm.Confinement
 }
 
 // Config is the boot of one VM named name with policy p from the given
@@ -409,5 +495,5 @@ type Host struct {
 func (h Host) Config(name string, p policy.Sandbox, kernel, initramfs string) Config {
 	return Config{Name: name, Policy: p, QEMU: h.QEMU, Kernel: kernel, Initramfs: initramfs,
 		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout,
-		Admission: h.Admission, Logger: h.Logger, Images: h.Images, VirtioFSD: h.VirtioFSD}
+		Admission: h.Admission, Logger: h.Logger, Images: h.Images, VirtioFSD: h.VirtioFSD, Confine: h.Confine}
 }

@@ -4,6 +4,10 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +37,12 @@ func newImageFixture(t *testing.T) *imageFixture {
 	reg := ocitest.Registry(t)
 	files := ocitest.BusyboxRoot(t, r.BusyboxBinary, "voidtest")
 	files["/srv"] = ocitest.File{Kind: tar.TypeDir, Mode: 0o755}
+	// An image's resolv.conf is often a symlink (systemd's stub): the
+	// guest must replace it inside the image, never write through it.
+	if _, ok := files["/etc"]; !ok {
+		files["/etc"] = ocitest.File{Kind: tar.TypeDir, Mode: 0o755}
+	}
+	files["/etc/resolv.conf"] = ocitest.File{Kind: tar.TypeSymlink, Link: "/run/stub-resolv.conf"}
 	// A setuid-root copy of busybox: nosuid must keep it from making the
 	// sandbox user root.
 	bb := files["/bin/busybox"]
@@ -126,8 +136,17 @@ func TestImageRootVM(t *testing.T) {
 	mustDo(t, os.Symlink(secret, filepath.Join(ro, "abs")))
 	mustDo(t, os.Link(other, filepath.Join(ro, "hard")))
 
+	// The network reaches the image's programs: its resolver is the
+	// policy's, and the policy's CA lands in the image's bundle.
+	ca := newTestCA(t, "example.test")
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "page for the image") }))
+	t.Cleanup(page.Close)
+	_, pagePort, _ := net.SplitHostPort(page.Listener.Addr().String())
+
 	sb := f.boot(t, "image", policy.Sandbox{DiskMiB: 64, Env: map[string]string{"FROM_POLICY": "yes"},
-		Image: f.root, Mounts: []policy.Mount{{Host: ro, Guest: "/mnt/ro"}, {Host: rw, Guest: "/workspace/out", Mode: policy.ReadWrite}}},
+		Image: f.root, Mounts: []policy.Mount{{Host: ro, Guest: "/mnt/ro"}, {Host: rw, Guest: "/workspace/out", Mode: policy.ReadWrite}},
+		Network: mustNet(t, map[string]any{"allow": []any{"example.test"}, "hosts": map[string]any{"example.test": "127.0.0.1"}}),
+		CACerts: ca.pem},
 		sandbox.ImageMount{Ref: f.skill, Path: "/skills/hello"})
 
 	checks := []struct{ name, script, want string }{
@@ -148,6 +167,10 @@ func TestImageRootVM(t *testing.T) {
 		{"relative symlink resolves in the guest", "cat /mnt/ro/up 2>&1", "cat: can't open '/mnt/ro/up': No such file or directory"},
 		{"absolute symlink resolves in the guest", "cat /mnt/ro/abs 2>&1", "cat: can't open '/mnt/ro/abs': No such file or directory"},
 		{"hard link to another user's file", "cat /mnt/ro/hard 2>&1; stat -c %u /mnt/ro/hard", "cat: can't open '/mnt/ro/hard': Permission denied\n65534"},
+		{"the image's resolv.conf replaced, not written through", "test -L /etc/resolv.conf; echo $?; grep nameserver /etc/resolv.conf", "1\nnameserver 10.0.2.2"},
+		{"an allowed name from the image", "wget -qO- http://example.test:" + pagePort + "/", "page for the image"},
+		{"another name from the image", "wget -qO- http://other.test:" + pagePort + "/ 2>&1; echo $?", "wget: bad address 'other.test:" + pagePort + "'\n1"},
+		{"the policy's CA in the image's bundle", "grep -c 'BEGIN CERTIFICATE' /etc/ssl/certs/ca-certificates.crt", "1"},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {

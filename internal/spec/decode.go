@@ -180,6 +180,24 @@ func (d *decoder) integer(n *yamlNode, path string, lo, hi int64) (int, bool) {
 	return int(v), true
 }
 
+// number decodes an integer or decimal number in [lo, hi].
+func (d *decoder) number(n *yamlNode, path string, lo, hi float64) (float64, bool) {
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
+		d.at(n, path, "want a number, got %s", describe(n))
+		return 0, false
+	}
+	var v float64
+	if err := n.Decode(&v); err != nil || v != v {
+		d.at(n, path, "%s is not a number", n.Value)
+		return 0, false
+	}
+	if v < lo || v > hi {
+		d.at(n, path, "%v is out of range [%v, %v]", v, lo, hi)
+		return 0, false
+	}
+	return v, true
+}
+
 func (d *decoder) boolean(n *yamlNode, path string) (bool, bool) {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
 		d.at(n, path, "want true or false, got %s", describe(n))

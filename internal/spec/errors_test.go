@@ -67,7 +67,7 @@ func TestErrorsDocument(t *testing.T) {
 			`t.yaml:3:1: pipeline: not allowed in a spec of kind workflow`,
 		}},
 		{"extension fields", "kind: sandbox\nname: a\nx-anchors: {a: 1}\nsandbox:\n  x-note: no\n", []string{
-			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb, image, mounts, attach_shell)`,
+			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb, image, mounts, attach_shell, ports, ca_certificates)`,
 		}},
 	}
 	for _, tt := range tests {
@@ -88,8 +88,35 @@ func TestErrorsSandbox(t *testing.T) {
 		{"vcpus", "  vcpus: 65\n", []string{`t.yaml:4:10: sandbox.vcpus: 65 is outside 1..64`}},
 		{"vcpus zero", "  vcpus: 0\n", []string{`t.yaml:4:10: sandbox.vcpus: 0 is outside 1..64`}},
 		{"huge int", "  vcpus: 99999999999999999999999\n", []string{`t.yaml:4:10: sandbox.vcpus: want an integer, got a number`}},
-		{"network", "  network: true\n", []string{`t.yaml:4:12: sandbox.network: networking is not available yet`}},
-		{"network type", "  network: yes\n", []string{`t.yaml:4:12: sandbox.network: want true or false, got a string`}},
+		{"network type", "  network: yes\n", []string{`t.yaml:4:12: sandbox.network: want true, false or a map, got a string`}},
+		{"network patterns", "  network:\n    allow: [\"*\", \"*.\", \"http://x\", 10.0.0.1/8, \"a.com:0\", \"a.com:65536\", ok.com]\n", []string{
+			`t.yaml:5:13: sandbox.network.allow[0]: "*": a wildcard needs a domain, as in *.example.com`,
+			`t.yaml:5:18: sandbox.network.allow[1]: "*.": a wildcard needs a domain, as in *.example.com`,
+			`t.yaml:5:24: sandbox.network.allow[2]: "http://x": a rule is a host name or CIDR, not a URL`,
+			`t.yaml:5:36: sandbox.network.allow[3]: "10.0.0.1/8": CIDR has host bits set; did you mean 10.0.0.0/8?`,
+			`t.yaml:5:48: sandbox.network.allow[4]: "a.com:0": port must be 1-65535`,
+			`t.yaml:5:59: sandbox.network.allow[5]: "a.com:65536": port must be 1-65535`,
+		}},
+		{"network fields", "  network:\n    deny: [\"10.0.0.0/33\"]\n    host_ports: [0, 11434]\n    hosts: {x.test: not-an-ip}\n    limits: {max_flows: 0, per_second: 1}\n    proxy: on\n", []string{
+			`t.yaml:5:12: sandbox.network.deny[0]: "10.0.0.0/33": not a valid CIDR`,
+			`t.yaml:6:18: sandbox.network.host_ports[0]: "0": port must be 1-65535`,
+			`t.yaml:7:21: sandbox.network.hosts.x.test: "not-an-ip": not an IP address`,
+			`t.yaml:8:25: sandbox.network.limits.max_flows: "0": must be at least 1`,
+			`t.yaml:8:28: sandbox.network.limits.per_second: unknown field "per_second" (known: conns_per_second, max_flows, max_bytes)`,
+			`t.yaml:9:5: sandbox.network.proxy: unknown field "proxy" (known: allow, deny, host_ports, hosts, limits)`,
+		}},
+		{"ports", "  network: true\n  ports: [\"8080:80\", \"80\", \"x:1:2\", 8080]\n", []string{
+			`t.yaml:5:22: sandbox.ports[1]: "80": want HOST_PORT:GUEST_PORT (a guest port alone does not say where the host listens)`,
+			`t.yaml:5:28: sandbox.ports[2]: "x:1:2": host address "x" is not an IP address`,
+			`t.yaml:5:37: sandbox.ports[3]: want a string, got an integer`,
+		}},
+		{"ports without network", "  ports: [\"8080:80\"]\n", []string{
+			`t.yaml:4:10: sandbox.ports: port forwards need a network (network: true or an allowlist)`,
+		}},
+		{"ca missing", "  ca_certificates: [no/such.pem]\n", []string{`t.yaml:4:21: sandbox.ca_certificates[0]: no/such.pem: no such file or directory`}},
+		{"ca not pem", "  ca_certificates: [testdata/valid/commands.yaml]\n", []string{
+			`t.yaml:4:21: sandbox.ca_certificates[0]: testdata/valid/commands.yaml: not PEM: want -----BEGIN CERTIFICATE----- blocks`,
+		}},
 		// A missing host path is an error, rw too (the seed created it).
 		{"mounts", "  mounts:\n    - {host: no/such/dir, guest: /data, mode: rw}\n    - {host: ., guest: data}\n" +
 			"    - {host: testdata, guest: /proc/x, mode: rx}\n    - {host: ., guest: /w}\n    - {host: ., guest: /w/sub}\n    - {guest: /z}\n" +
@@ -103,7 +130,7 @@ func TestErrorsSandbox(t *testing.T) {
 			`t.yaml:11:14: sandbox.mounts[6].host: doc.go: not a directory`,
 		}},
 		{"mounts type", "  mounts: {host: .}\n", []string{`t.yaml:4:11: sandbox.mounts: want a list, got a mapping`}},
-		{"snapshot", "  snapshot: abc123\n", []string{`t.yaml:4:3: sandbox.snapshot: snapshots are not available yet`}},
+		{"snapshot", "  snapshot: abc123\n", []string{`t.yaml:4:3: sandbox.snapshot: a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)`}},
 		{"kernel missing", "  kernel: no/such/vmlinux\n", []string{`t.yaml:4:11: sandbox.kernel: no/such/vmlinux: no such file or directory`}},
 		{"kernel dir", "  initramfs: testdata\n", []string{`t.yaml:4:14: sandbox.initramfs: testdata: not a regular file`}},
 		{"timeout", "  timeout: 30\n", []string{`t.yaml:4:12: sandbox.timeout: want a string, got an integer`}},
@@ -160,6 +187,10 @@ func TestErrorsLLM(t *testing.T) {
 		{"url credentials", "  base_url: https://me:secret@host/\n", []string{`t.yaml:4:13: llm.base_url: URL "https://me:xxxxx@host/" carries credentials: keep secrets out of specs`}},
 		{"key env", "  api_key_env: my-key\n", []string{`t.yaml:4:16: llm.api_key_env: invalid environment variable name "my-key"`}},
 		{"credential proxy off", "  credential_proxy: false\n", []string{`t.yaml:4:21: llm.credential_proxy: false would put the provider key inside the guest; voidbox never does (its gateway adds the key on the host)`}},
+		{"negative limit", "  limits: {max_requests: -1}\n", []string{`t.yaml:4:26: llm.limits.max_requests: -1 is out of range [0, 9007199254740992]`}},
+		{"cost as text", "  limits: {max_cost_usd: five}\n", []string{`t.yaml:4:26: llm.limits.max_cost_usd: want a number, got a string`}},
+		{"negative cost", "  limits: {max_cost_usd: -0.5}\n", []string{`t.yaml:4:26: llm.limits.max_cost_usd: -0.5 is out of range [0, 1.7976931348623157e+308]`}},
+		{"unknown limit", "  limits: {max_streams: 3}\n", []string{`t.yaml:4:12: llm.limits.max_streams: unknown field "max_streams" (known: max_requests, max_input_tokens, max_output_tokens, max_cost_usd)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantErrors(t, "t.yaml", head+tt.src, tt.want...) })
@@ -181,7 +212,7 @@ func TestErrorsAgent(t *testing.T) {
 		{"timeout secs zero", "  prompt: hi\n  timeout_secs: 0\n", []string{`t.yaml:5:17: agent.timeout_secs: 0 is out of range [1, 604800]`}},
 		{"output file", "  prompt: hi\n  output_file: out.json\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "out.json": want an absolute, clean path such as /workspace/output.json`}},
 		{"output file dots", "  prompt: hi\n  output_file: /workspace/../etc/passwd\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "/workspace/../etc/passwd": want an absolute, clean path such as /workspace/output.json`}},
-		{"service ports", "  prompt: hi\n  mode: service\n  ports: [8080]\n", []string{`t.yaml:6:3: agent.ports: port forwards need networking, which this build does not have: a service is ready when its output_file appears in the guest`}},
+		{"service ports", "  prompt: hi\n  mode: service\n  ports: [8080]\n", []string{`t.yaml:6:3: agent.ports: a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest`}},
 		{"interactive built-in", "  mode: interactive\n", []string{
 			`t.yaml:4:9: agent.mode: mode interactive needs runtime claude-code (or the agent:claude-code skill): the built-in agent has no interactive session`,
 		}},

@@ -1,6 +1,9 @@
 package spec
 
-import "strings"
+import (
+	"math"
+	"strings"
+)
 
 // Provider is the LLM API a box talks to through the host gateway.
 type Provider string
@@ -38,9 +41,73 @@ type LLM struct {
 	// APIKeyEnv names the host environment variable holding the key; "" for
 	// the provider's usual variable (such as ANTHROPIC_API_KEY).
 	APIKeyEnv string
+	// Limits is the box's model budget over all its attempts; zero fields
+	// are no limit.
+	Limits LLMLimits
 	// Pos is where the block that last set these values is (a box's llm
 	// override, or the top-level llm block); zero when all are defaults.
 	Pos Pos
+}
+
+// LLMLimits caps a box's model use (llm.limits), enforced by the host
+// gateway: the request that finds a limit reached gets a 429 and the stage
+// fails with the reason. Zero: no limit.
+type LLMLimits struct {
+	MaxRequests     int64
+	MaxInputTokens  int64 // the whole prompt: input, cache reads, cache writes
+	MaxOutputTokens int64
+	MaxCostUSD      float64
+}
+
+// limitsDecl is an llm.limits block as written: nil fields were not given.
+type limitsDecl struct {
+	maxRequests, maxInput, maxOutput *int64
+	maxCost                          *float64
+}
+
+// maxLimit bounds integer limits (2^53: exact in JSON numbers).
+const maxLimit = 1 << 53
+
+func (d *decoder) limitsDecl(n *yamlNode, path string) *limitsDecl {
+	f := d.mapping(n, path, &llmLimitsObject)
+	if f == nil {
+		return nil
+	}
+	l := &limitsDecl{}
+	for _, x := range []struct {
+		key string
+		dst **int64
+	}{{"max_requests", &l.maxRequests}, {"max_input_tokens", &l.maxInput}, {"max_output_tokens", &l.maxOutput}} {
+		if v, ok := f.integer(x.key, 0, maxLimit); ok {
+			*x.dst = ptr(int64(v))
+		}
+	}
+	if vn, vpath, ok := f.get("max_cost_usd"); ok {
+		if v, ok := d.number(vn, vpath, 0, math.MaxFloat64); ok {
+			l.maxCost = ptr(v)
+		}
+	}
+	return l
+}
+
+// over returns base with o's fields on top.
+func (base *limitsDecl) over(o *limitsDecl) *limitsDecl {
+	switch {
+	case o == nil:
+		return base
+	case base == nil:
+		return o
+	}
+	return &limitsDecl{maxRequests: or(o.maxRequests, base.maxRequests), maxInput: or(o.maxInput, base.maxInput),
+		maxOutput: or(o.maxOutput, base.maxOutput), maxCost: or(o.maxCost, base.maxCost)}
+}
+
+func (l *limitsDecl) limits() LLMLimits {
+	if l == nil {
+		return LLMLimits{}
+	}
+	return LLMLimits{MaxRequests: deref(l.maxRequests), MaxInputTokens: deref(l.maxInput),
+		MaxOutputTokens: deref(l.maxOutput), MaxCostUSD: deref(l.maxCost)}
 }
 
 // llmDecl is an llm block as written: nil fields were not given. Box blocks
@@ -50,6 +117,7 @@ type llmDecl struct {
 	path                      string
 	provider                  *Provider
 	model, baseURL, apiKeyEnv *string
+	limits                    *limitsDecl
 }
 
 // llmDecl decodes an llm block.
@@ -87,6 +155,9 @@ func (d *decoder) llmDecl(n *yamlNode, path string) *llmDecl {
 		}
 		l.apiKeyEnv = ptr(v)
 	}
+	if vn, vpath, ok := f.get("limits"); ok {
+		l.limits = d.limitsDecl(vn, vpath)
+	}
 	if v, ok := f.boolean("credential_proxy"); ok {
 		n, p := f.m["credential_proxy"].val, join(path, "credential_proxy")
 		if v {
@@ -108,13 +179,17 @@ func (base *llmDecl) over(o *llmDecl) *llmDecl {
 	case base == nil:
 		return o
 	case o.provider != nil && *o.provider != base.providerOrDefault():
-		return o
+		// The budget is the box's, whatever its provider: it carries over.
+		out := *o
+		out.limits = base.limits.over(o.limits)
+		return &out
 	}
 	out := *o
 	out.provider = or(o.provider, base.provider)
 	out.model = or(o.model, base.model)
 	out.baseURL = or(o.baseURL, base.baseURL)
 	out.apiKeyEnv = or(o.apiKeyEnv, base.apiKeyEnv)
+	out.limits = base.limits.over(o.limits)
 	return &out
 }
 
@@ -137,6 +212,7 @@ func (d *decoder) llm(l *llmDecl, report bool) LLM {
 	out.Model = deref(l.model)
 	out.BaseURL = deref(l.baseURL)
 	out.APIKeyEnv = deref(l.apiKeyEnv)
+	out.Limits = l.limits.limits()
 	if report && out.Provider == ProviderCustom && l.baseURL == nil {
 		d.at(l.node, l.path, "provider custom (an Anthropic-compatible endpoint) needs base_url")
 	}

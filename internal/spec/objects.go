@@ -6,10 +6,10 @@ package spec
 
 // Reasons for fields the format recognises but refuses today.
 const (
-	notYetSnapshot  = "snapshots are not available yet"
+	notYetSnapshot  = "a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)"
 	topLevelOnly    = "can only be set in the top-level sandbox"
 	notYetMessaging = "agent messaging is not available yet"
-	notYetPorts     = "port forwards need networking, which this build does not have: a service is ready when its output_file appears in the guest"
+	notYetPorts     = "a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest"
 )
 
 var (
@@ -21,21 +21,29 @@ var (
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell"},
+			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
 		rejected: map[string]string{"snapshot": notYetSnapshot, "guest_image": noGuestImage},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
-		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell"},
+		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
 		rejected: map[string]string{
 			"snapshot": notYetSnapshot,
 			"mode":     topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
 			"guest_image": noGuestImage, "timeout": topLevelOnly,
 		},
 	}
-	llmObject = object{
+	// networkObject and netLimitsObject are the mapping form of network;
+	// internal/netpolicy parses the values.
+	networkObject   = object{name: "Network", fields: []string{"allow", "deny", "host_ports", "hosts", "limits"}}
+	netLimitsObject = object{name: "NetLimits", fields: []string{"conns_per_second", "max_flows", "max_bytes"}}
+	llmObject       = object{
 		name:   "LLM",
-		fields: []string{"provider", "model", "base_url", "api_key_env", "credential_proxy"},
+		fields: []string{"provider", "model", "base_url", "api_key_env", "credential_proxy", "limits"},
+	}
+	llmLimitsObject = object{
+		name:   "LLMLimits",
+		fields: []string{"max_requests", "max_input_tokens", "max_output_tokens", "max_cost_usd"},
 	}
 	agentObject = object{
 		name: "Agent",
@@ -80,7 +88,7 @@ var (
 
 // allObjects lists every object, for the schema test.
 var allObjects = []*object{
-	&specObject, &sandboxObject, &sandboxOverrideObject, &llmObject, &agentObject, &pipelineObject,
+	&specObject, &sandboxObject, &sandboxOverrideObject, &networkObject, &netLimitsObject, &llmObject, &llmLimitsObject, &agentObject, &pipelineObject,
 	&boxObject, &stageTypedObject, &stageShortObject, &workflowObject, &stepObject, &runObject,
 	&skillInlineObject, &skillMCPStdioObject, &skillMCPHTTPObject, &skillOCIObject,
 	&mountObject, &outputObject, &inputObject, &observeObject,

@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"fmt"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -8,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voidbox/voidbox/internal/netpolicy"
 	"github.com/voidbox/voidbox/internal/policy"
 )
 
@@ -43,7 +46,7 @@ func TestSeedAgent(t *testing.T) {
 	if b.LLM.Provider != ProviderOllama || b.LLM.Model != "qwen3-coder" {
 		t.Errorf("llm = %+v", b.LLM)
 	}
-	if want := (Pos{File: "testdata/valid/seed_agent.yaml", Line: 14, Col: 3}); b.Pos != want {
+	if want := (Pos{File: "testdata/valid/seed_agent.yaml", Line: 13, Col: 3}); b.Pos != want {
 		t.Errorf("agent pos = %v, want %v", b.Pos, want)
 	}
 	if got := s.Boxes(); len(got) != 1 || got[0] != b {
@@ -248,6 +251,43 @@ func TestEnvResolve(t *testing.T) {
 	}
 }
 
+func TestNetwork(t *testing.T) {
+	s := mustParseFile(t, "testdata/valid/network.yaml")
+	boxes := s.Boxes()
+	fetch, public, offline := boxes[0].Sandbox.Policy, boxes[1].Sandbox.Policy, boxes[2].Sandbox.Policy
+	n := fetch.Network
+	if n.Mode != netpolicy.ModeAllowlist || len(n.Allow) != 6 || len(n.Deny) != 1 {
+		t.Fatalf("network = %+v", n)
+	}
+	var rules []string
+	for _, r := range n.Allow {
+		rules = append(rules, r.String())
+	}
+	if got := strings.Join(rules, " "); got != "api.github.com *.pythonhosted.org pypi.org:443 registry.example.com:5000-5001 203.0.113.0/24 [2001:db8::/32]:443" {
+		t.Errorf("allow = %s", got)
+	}
+	if n.Hosts["registry.example.com"] != netip.MustParseAddr("127.0.0.1") || !slices.Equal(n.HostPorts, []uint16{11434}) ||
+		n.Limits != (netpolicy.Limits{ConnsPerSecond: 20, MaxFlows: 32, MaxBytes: 100 << 20}) {
+		t.Errorf("network = %+v", n)
+	}
+	if got := fmt.Sprint(fetch.Ports); got != "[127.0.0.1:8080:80 0.0.0.0:9000:9000 127.0.0.1:0:22]" {
+		t.Errorf("ports = %s", got)
+	}
+	if !strings.HasPrefix(string(fetch.CACerts), "-----BEGIN CERTIFICATE-----") || policy.CheckCACerts(fetch.CACerts) != nil {
+		t.Errorf("ca = %q", fetch.CACerts)
+	}
+	if public.Network.Mode != netpolicy.ModePublic || len(public.Ports) != 0 || offline.HasNetwork() {
+		t.Errorf("overrides: public %+v, offline %+v", public.Network, offline.Network)
+	}
+	if err := fetch.Validate(); err != nil {
+		t.Errorf("parsed policy does not validate: %v", err)
+	}
+	// The seed's network: true is the public internet.
+	if seed := mustParseFile(t, "testdata/valid/seed_agent.yaml"); seed.Agent.Sandbox.Policy.Network.Mode != netpolicy.ModePublic {
+		t.Errorf("seed network = %+v", seed.Agent.Sandbox.Policy.Network)
+	}
+}
+
 func TestObserve(t *testing.T) {
 	for _, tt := range []struct {
 		src  string
@@ -272,13 +312,17 @@ func TestObserve(t *testing.T) {
 }
 
 func TestParseNoHost(t *testing.T) {
-	src := "kind: pipeline\nname: p\nsandbox:\n  kernel: /boot/vmlinuz\n  env: {HOME: \"\", A: b}\n  mounts: [{host: /etc, guest: /data}]\npipeline:\n  boxes:\n    - name: a\n      prompt: hi\n      skills: [\"file:/etc/passwd\"]\n"
+	src := "kind: pipeline\nname: p\nsandbox:\n  kernel: /boot/vmlinuz\n  env: {HOME: \"\", A: b}\n  mounts: [{host: /etc, guest: /data}]\npipeline:\n  boxes:\n    - name: a\n      prompt: hi\n      skills: [\"file:/etc/passwd\"]\n" +
+		"    - name: b\n      exec: [echo]\n      sandbox: {network: {host_ports: [11434]}, ports: [\"8080:80\"], ca_certificates: [/etc/ssl/certs/ca-certificates.crt]}\n"
 	_, err := ParseWith("t.yaml", []byte(src), ParseOptions{NoHost: true})
 	want := []string{
 		"t.yaml:4:11: sandbox.kernel: /boot/vmlinuz: a spec sent to a daemon cannot name files on its host",
 		`t.yaml:5:15: sandbox.env.HOME: a spec sent to a daemon cannot copy the daemon's environment: give the value`,
 		"t.yaml:6:19: sandbox.mounts[0].host: /etc: a spec sent to a daemon cannot name files on its host",
 		"t.yaml:11:16: pipeline.boxes[0].skills[0]: skill file /etc/passwd: a spec sent to a daemon cannot name files on its host; inline the skill as {name, content}",
+		"t.yaml:14:39: pipeline.boxes[1].sandbox.network.host_ports: a spec sent to a daemon cannot reach or open ports of its host",
+		"t.yaml:14:56: pipeline.boxes[1].sandbox.ports: a spec sent to a daemon cannot reach or open ports of its host",
+		"t.yaml:14:87: pipeline.boxes[1].sandbox.ca_certificates[0]: /etc/ssl/certs/ca-certificates.crt: a spec sent to a daemon cannot name files on its host",
 	}
 	if err == nil || err.Error() != strings.Join(want, "\n") {
 		t.Fatalf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
@@ -323,4 +367,34 @@ pipeline:
       sandbox:
         allowed_commands: [echo]
 `, `t.yaml:10:27: pipeline.boxes[0].sandbox.allowed_commands: the attach shell is sh, which allowed_commands does not allow: add it or leave attach_shell off`)
+}
+
+// TestLLMLimits: llm.limits parse, and a box's limits merge over the
+// top-level ones field by field, also when the box names another provider.
+func TestLLMLimits(t *testing.T) {
+	src := `kind: pipeline
+name: p
+llm:
+  limits: {max_requests: 10, max_cost_usd: 2}
+pipeline:
+  boxes:
+    - name: a
+      prompt: x
+    - name: b
+      prompt: y
+      llm:
+        provider: openai
+        limits: {max_requests: 2, max_output_tokens: 500}
+  stages: [{box: a}, {box: b}]
+`
+	s, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Pipeline.Box("a").LLM.Limits; got != (LLMLimits{MaxRequests: 10, MaxCostUSD: 2}) {
+		t.Errorf("a: %+v", got)
+	}
+	if got := s.Pipeline.Box("b").LLM.Limits; got != (LLMLimits{MaxRequests: 2, MaxOutputTokens: 500, MaxCostUSD: 2}) {
+		t.Errorf("b: %+v", got)
+	}
 }

@@ -47,8 +47,8 @@ type Sandbox struct {
 	// the host when the spec runs, into Policy.Env.
 	Env Env
 	// Policy is the box's sandbox policy (memory_mb, vcpus, disk_mb,
-	// timeout, allowed_commands), validated by internal/policy. Its Env is
-	// empty until the spec runs.
+	// timeout, allowed_commands, network, ports, ca_certificates),
+	// validated by internal/policy. Its Env is empty until the spec runs.
 	Policy policy.Sandbox
 	// Pos is where the sandbox block (or the box's override) is; zero when
 	// the spec has none.
@@ -130,8 +130,17 @@ func (d *decoder) sandboxLimits(f *fields, s *Sandbox) {
 	p := &s.Policy
 	d.checked(f, "memory_mb", &p.MemoryMiB, policy.CheckMemoryMiB)
 	d.checked(f, "vcpus", &p.VCPUs, policy.CheckVCPUs)
-	if v, ok := f.boolean("network"); ok && v {
-		d.at(f.m["network"].val, join(f.path, "network"), "networking is not available yet")
+	d.network(f, p)
+	d.ports(f, p)
+	d.caCertificates(f, p)
+	if len(p.Ports) > 0 && !p.HasNetwork() {
+		// Checked on the merged result, at whichever of the two this block sets.
+		for _, key := range []string{"ports", "network"} {
+			if f.has(key) {
+				d.at(f.m[key].val, join(f.path, key), "port forwards need a network (network: true or an allowlist)")
+				break
+			}
+		}
 	}
 	if n, path, ok := f.get("env"); ok {
 		if env, ok := d.env(n, path); ok {

@@ -50,6 +50,8 @@ type AgentDetail struct {
 	// RemoteSkills are the remote: skills installed, with the SKILL.md's
 	// URL and content hash.
 	RemoteSkills []SkillSource `json:"remote_skills,omitempty"`
+	// BudgetRefused counts requests the box's llm.limits refused (429).
+	BudgetRefused int64 `json:"budget_refused_requests,omitempty"`
 }
 
 // ToolCallInfo is one tool call of an agent stage.
@@ -92,7 +94,8 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		prov.Token = src
 	}
 	ar := &agentRun{st: st, agent: a, emit: emit, provider: prov.Kind, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}, term: r.terminal}
-	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest})
+	budget := r.budget(st.Box)
+	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest, Budget: budget})
 	if err != nil {
 		// A missing key or a bad endpoint will not fix itself on retry.
 		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("llm gateway: %w", err))
@@ -123,7 +126,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		// 200 MB: the 512 MiB default is too tight.
 		cfg.Policy.MemoryMiB = claudeDefaultMemoryMiB
 	}
-	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
+	sb, d, release, err := r.bootVM(ctx, cfg, attempt, emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
@@ -132,11 +135,20 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	d.Outputs = outs
 
 	out, err := ar.run(ctx, sb, rt, attempt, input, d, ready)
+	release() // the VM's network counters are final once it is gone
 	ar.stop() // totals are final once the server is down
 	u := ar.gw.Usage()
 	ar.detail.Requests, ar.detail.InputTokens, ar.detail.OutputTokens = u.Requests, u.InputTokens, u.OutputTokens
 	ar.detail.CostUSD, ar.detail.Unpriced = u.CostUSD, u.Unpriced
 	out.Detail = d
+	if budget != nil {
+		if reason, refused := budget.Exhausted(); refused > 0 {
+			// Whatever the agent made of its 429s, the box ran out; a
+			// retry would share the spent budget.
+			ar.detail.BudgetRefused = refused
+			return out, pipeline.Permanent(fmt.Errorf("model budget exhausted: %s (%d request(s) refused)", reason, refused))
+		}
+	}
 	return out, err
 }
 
@@ -193,6 +205,7 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	if err != nil {
 		return pipeline.Output{}, err
 	}
+	emitDenials(res, ar.emit)
 	d.ExecMS = ms(res.Duration)
 	out := pipeline.Output{ExitCode: new(res.ExitCode)}
 	if res.ExitCode != 0 {

@@ -78,6 +78,9 @@ type LLM struct {
 	Model     string // "" for the provider's default
 	BaseURL   string // "" for the provider's default endpoint
 	APIKeyEnv string // host variable holding the key; "" for the provider's usual one
+	// Limits caps the box's model use over all its attempts (zero: none),
+	// enforced by the gateway; a stage that hits one fails with the reason.
+	Limits llm.Limits
 }
 
 // SkillKind is how a skill is materialised in the guest.
@@ -256,6 +259,9 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 	prov, err := a.Provider()
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if err := a.LLM.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("llm limits: %w", err))
 	}
 	// The whole point of the gateway: refuse a sandbox env that would copy
 	// the provider key into the guest.

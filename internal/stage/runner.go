@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,8 @@ type Detail struct {
 	OutputFrom    string       `json:"output_from,omitempty"` // "file", "stdout" or "final_text"
 	StdoutDropped int64        `json:"stdout_dropped_bytes,omitempty"`
 	Agent         *AgentDetail `json:"agent,omitempty"` // agent stages: turns, tokens, cost
+	// Network is set for a box with a network: its flows and bytes.
+	Network *NetDetail `json:"network,omitempty"`
 	// Outputs are the host directories of the box's outputs, by name.
 	Outputs map[string]string `json:"outputs,omitempty"`
 	// Image is the digest of the OCI image the VM booted from.
@@ -62,6 +65,10 @@ type Options struct {
 	Events event.Sink
 	// Boot boots VMs (default sandbox.Boot).
 	Boot Booter
+	// Warm, if set, starts the first attempt of every stage instead of
+	// Boot (warm starts from a template snapshot); a retry boots through
+	// Boot, a clean cold VM.
+	Warm Booter
 	// OutputsDir holds the host directories of box outputs (default: a new
 	// temporary directory, kept after the run; each stage's report names
 	// its outputs' directories).
@@ -74,7 +81,7 @@ type Options struct {
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot, run: g.Name, terminal: o.Terminal,
+	r := &Runner{host: host, stages: stages, boot: o.Boot, warm: o.Warm, run: g.Name, terminal: o.Terminal,
 		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) })}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
@@ -144,6 +151,7 @@ type Runner struct {
 	host    Host
 	stages  map[string]Staged
 	boot    Booter
+	warm    Booter // first attempts, when set
 	outputs *outputDirs
 	// terminal is Options.Terminal (interactive agent stages).
 	terminal *Terminal
@@ -151,6 +159,28 @@ type Runner struct {
 	// claude-personal stage and shared by all of them, so that concurrent
 	// stages refresh an expired token once.
 	claudeLogin func() (*claudeauth.Source, error)
+
+	mu      sync.Mutex
+	budgets map[string]*llm.Budget // by box name, for the run; guarded by mu
+}
+
+// budget is box's model budget for the run, shared by its attempts; nil
+// when the box sets no limits.
+func (r *Runner) budget(b *Box) *llm.Budget {
+	if b.Agent == nil || b.Agent.LLM.Limits.IsZero() {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.budgets == nil {
+		r.budgets = map[string]*llm.Budget{}
+	}
+	bg, ok := r.budgets[b.Name]
+	if !ok {
+		bg = llm.NewBudget(b.Agent.LLM.Limits)
+		r.budgets[b.Name] = bg
+	}
+	return bg
 }
 
 // config is the boot of one attempt of b, from the host's image unless
@@ -172,10 +202,18 @@ func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[
 }
 
 // bootVM boots cfg, marking errors no retry would fix as permanent, and
-// starts what watches the VM while it runs (vm.stats). release stops the
-// watchers and closes the VM.
-func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
-	sb, err := r.boot.Boot(ctx, withQueueEvents(cfg, emit))
+// starts what watches the VM while it runs (vm.stats). The VM's own events
+// (its network's) go to emit too. A first attempt starts through r.warm
+// when set. release stops the watchers, closes the VM and fills in d's
+// network counters (final once the VM is gone); it may be called more
+// than once.
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, attempt int, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
+	cfg.OnEvent = emit
+	boot := r.boot
+	if r.warm != nil && attempt <= 1 {
+		boot = r.warm
+	}
+	sb, err := boot.Boot(ctx, withQueueEvents(cfg, emit))
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
 			err = pipeline.Permanent(err)
@@ -187,10 +225,13 @@ func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event
 	emit(event.VMBooted{BootMS: d.BootMS, Kernel: info.Kernel, Accel: info.Accel})
 	stopStats := watchStats(sb, emit)
 	stopAttach := tap.serve(sb)
+	var once sync.Once
 	return sb, d, func() {
-		stopAttach()
-		stopStats()
-		sb.Close()
+		once.Do(func() {
+			stopAttach()
+			stopStats()
+			closeVM(sb, d)
+		})
 	}, nil
 }
 
@@ -214,7 +255,7 @@ func (r *Runner) runAttempt(ctx context.Context, n *pipeline.Node, attempt int, 
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
+	sb, d, release, err := r.bootVM(ctx, cfg, attempt, emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
 	}
@@ -248,6 +289,7 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	if err != nil {
 		return pipeline.Output{Detail: d}, err
 	}
+	emitDenials(res, emit)
 	d.ExecMS = ms(res.Duration)
 	d.StdoutDropped = res.StdoutDropped
 	out := pipeline.Output{ExitCode: new(res.ExitCode), Data: stdout.Bytes(), Detail: d}
@@ -302,14 +344,29 @@ func (w *emitWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// emitDenials reports the programs the guest kernel's exec check refused
+// to the command or to a process it started.
+func emitDenials(res *sandbox.Result, emit func(event.Data)) {
+	for _, d := range res.Denied {
+		emit(event.ExecDenied{PID: d.PID, Program: d.Program, Path: d.Path, Reason: d.Reason, Killed: d.Killed})
+	}
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Summary is the one-line description the CLI report shows for a stage.
 func (d *Detail) Summary() string {
-	a := d.Agent
-	if a == nil {
-		return ""
+	var parts []string
+	if a := d.Agent; a != nil {
+		parts = append(parts, a.summary())
 	}
+	if d.Network != nil {
+		parts = append(parts, d.Network.Summary())
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (a *AgentDetail) summary() string {
 	s := fmt.Sprintf("%s: %s, %s, %d+%d tokens", a.Model, plural.Of(a.Turns, "turn"), plural.Of(a.ToolCallCount, "tool call"), a.InputTokens, a.OutputTokens)
 	if a.CostUSD > 0 {
 		s += fmt.Sprintf(", $%.4f", a.CostUSD)

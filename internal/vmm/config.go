@@ -6,11 +6,14 @@ package vmm
 import (
 	"errors"
 	"fmt"
-	"github.com/voidbox/voidbox/internal/policy"
-	"github.com/voidbox/voidbox/internal/wire"
+	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/voidbox/voidbox/internal/policy"
+	"github.com/voidbox/voidbox/internal/wire"
 )
 
 // Config describes one VM.
@@ -42,7 +45,35 @@ type Config struct {
 	VirtioFSD string
 	// CPUModel overrides QEMU's -cpu (default max under TCG, host under KVM).
 	CPUModel string
+	// Memory, when its Path is set, backs guest RAM with a file (snapshots).
+	Memory MemoryFile
+	// Incoming, when set, starts the VM from the device state Save wrote
+	// to this file (with Memory mapped private) instead of booting it.
+	Incoming string
+	// NIC gives the VM a virtio-net device whose frames go over a socket
+	// pair (Machine.NetConn); nil: no network device at all.
+	NIC *NIC
+	// Confine is how QEMU is jailed on this host (ProbeConfinement); the
+	// zero value jails nothing and says so in the machine's Confinement.
+	Confine Confinement
 }
+
+// NIC is the VM's network device.
+type NIC struct {
+	MAC string // 52:54:00:12:34:56
+	// MTU is offered to the guest (virtio-net host_mtu), which then cannot
+	// raise its own above it; 68-65535.
+	MTU int
+	// Baseline replaces the host's own stack for `voidbox bench net` only:
+	// nothing then decides any flow. "" is voidbox's stack (NetConn);
+	// BaselineSlirp is QEMU's -netdev user; a path is a passt socket QEMU
+	// connects to.
+	Baseline string
+}
+
+// BaselineSlirp is QEMU's own user networking (libslirp), as a benchmark
+// baseline.
+const BaselineSlirp = "slirp"
 
 // Share is a host directory the guest can mount by Tag.
 type Share struct {
@@ -72,6 +103,17 @@ func (c *Config) validate() error {
 	if len(c.Secret) < 16 {
 		errs = append(errs, errors.New("secret shorter than 16 bytes"))
 	}
+	if n := c.NIC; n != nil {
+		if _, err := net.ParseMAC(n.MAC); err != nil || len(n.MAC) != 17 {
+			errs = append(errs, fmt.Errorf("nic: MAC %q is not xx:xx:xx:xx:xx:xx", n.MAC))
+		}
+		if n.MTU < 68 || n.MTU > 65535 {
+			errs = append(errs, fmt.Errorf("nic: MTU %d is outside 68..65535", n.MTU))
+		}
+		if b := n.Baseline; b != "" && b != BaselineSlirp && (!filepath.IsAbs(b) || strings.ContainsAny(b, ",=")) {
+			errs = append(errs, fmt.Errorf("nic: baseline %q is neither %s nor an absolute socket path without ',' or '='", b, BaselineSlirp))
+		}
+	}
 	for _, sh := range c.Shares {
 		// QEMU's and virtiofsd's option syntax uses ',' as a separator;
 		// refuse rather than escape.
@@ -80,14 +122,57 @@ func (c *Config) validate() error {
 		}
 	}
 	errs = append(errs, c.storageProblems()...)
+	errs = append(errs, c.snapshotProblems()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }
 
-// args builds the QEMU argv for a VM whose runtime files live in dir.
-func (c *Config) args(dir, console string) []string {
+// inputs are the host resources QEMU gets, opened by voidbox: QEMU runs as
+// a uid that can reach none of voidbox's files by path, so each is an
+// inherited descriptor, named by its /proc/self/fd link (reopening through
+// it checks only the file's own permissions) or passed as a QEMU fd set.
+type inputs struct {
+	files []*os.File // QEMU's descriptors 3, 4, …
+}
+
+// fd passes f to QEMU and returns its descriptor number there.
+func (in *inputs) fd(f *os.File) int {
+	in.files = append(in.files, f)
+	return 2 + len(in.files)
+}
+
+// path passes f and names it as QEMU should open it.
+func (in *inputs) path(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(in.fd(f)) }
+
+// resources are the opened files one VM's argv names.
+type resources struct {
+	kernel, initramfs, secret, console *os.File
+	ctl, qmp                           *os.File // a connected socket, a listening one
+	net                                *os.File // QEMU's end of the network device's socket pair; nil: none
+	disks                              []*os.File
+	// shares: each share's directory (9p) or a socket connected to its
+	// virtiofsd (virtiofs), by index of Config.Shares.
+	shares []*os.File
+	all    []*os.File // every one of the above, to close
+}
+
+func (r *resources) close() {
+	for _, f := range r.all {
+		f.Close()
+	}
+	r.all = nil
+}
+
+// seccompSandbox is QEMU's own syscall filter (-sandbox, libseccomp):
+// obsolete system calls, gaining privileges (setuid and friends), spawning
+// processes (fork, exec) and resource control (scheduling, affinity) all
+// fail. QEMU applies it once initialised, before running the guest.
+const seccompSandbox = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
+// args builds the QEMU argv for a VM whose resources are r, passing them in in.
+func (c *Config) args(r resources, in *inputs) []string {
 	p := c.Policy.WithDefaults()
 	machine := "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,pic=off"
 	// TCG: "max" so guest software finds the instructions it expects (Claude
@@ -119,29 +204,69 @@ func (c *Config) args(dir, console string) []string {
 			cmdline = append(cmdline, "tsc_early_khz="+strconv.Itoa(c.TSCkHz))
 		}
 	}
+	if c.NIC != nil {
+		cmdline = append(cmdline, wire.NetCmdline)
+	}
 	cmdline = append(cmdline, c.Cmdline...)
-	storage := c.storageArgs(dir, &machine)
-	a := []string{
+	machine += c.machineSuffix()
+	memory := c.memoryArgs(&machine)
+	var a []string
+	if c.Confine.Seccomp {
+		a = append(a, "-sandbox", seccompSandbox)
+	}
+	a = append(a,
 		"-M", machine,
-		"-accel", string(c.Accel),
+		"-accel", accelArg(c.Accel),
 		"-cpu", cpu,
-		"-m", strconv.Itoa(p.MemoryMiB) + "M",
+		"-m", strconv.Itoa(p.MemoryMiB)+"M",
 		"-smp", strconv.Itoa(p.VCPUs),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-kernel", c.Kernel,
+		"-kernel", in.path(r.kernel),
 		"-append", strings.Join(cmdline, " "),
-		"-chardev", "file,id=con,path=" + console,
+		"-add-fd", "fd="+strconv.Itoa(in.fd(r.console))+",set=1",
+		"-chardev", "file,id=con,path=/dev/fdset/1",
 		"-serial", "chardev:con",
-		"-chardev", "socket,id=ctl,path=" + dir + "/ctl.sock",
+		"-chardev", "socket,id=ctl,fd="+strconv.Itoa(in.fd(r.ctl)),
 		"-device", "virtio-serial-device",
-		"-device", "virtserialport,chardev=ctl,name=" + wire.ControlPortName,
+		"-device", "virtserialport,chardev=ctl,name="+wire.ControlPortName,
 		"-object", "rng-random,id=rng0,filename=/dev/urandom",
 		"-device", "virtio-rng-device,rng=rng0",
-		"-fw_cfg", "name=" + wire.SecretFwCfgName + ",file=" + dir + "/secret",
-		"-qmp", "unix:" + dir + "/qmp.sock,server=on,wait=off",
+		"-fw_cfg", "name="+wire.SecretFwCfgName+",file="+in.path(r.secret),
+		"-chardev", "socket,id=qmp,fd="+strconv.Itoa(in.fd(r.qmp))+",server=on,wait=off",
+		"-mon", "chardev=qmp,mode=control",
+	)
+	if r.initramfs != nil {
+		a = append(a, "-initrd", in.path(r.initramfs))
 	}
-	if c.Initramfs != "" {
-		a = append(a, "-initrd", c.Initramfs)
+	if n := c.NIC; n != nil {
+		// QEMU gets one end of a socket pair as an already connected
+		// client (addr.type=fd): the host's stack owns the other end before
+		// the guest exists, and QEMU's uid needs no path to reach it. The
+		// stream backend has no virtio-net header, so QEMU offers the guest
+		// no offloads and frames arrive whole (RFC 894 Ethernet, each after
+		// a 4-byte big-endian length).
+		var netdev string
+		switch {
+		case n.Baseline == BaselineSlirp:
+			netdev = "user,id=net0" // 10.0.2.0/24, gateway 10.0.2.2 → host loopback
+		case n.Baseline != "":
+			netdev = "stream,id=net0,server=off,addr.type=unix,addr.path=" + n.Baseline // passt listens there
+		default:
+			netdev = "stream,id=net0,server=off,addr.type=fd,addr.str=" + strconv.Itoa(in.fd(r.net))
+		}
+		a = append(a, "-netdev", netdev,
+			"-device", "virtio-net-device,netdev=net0,mac="+n.MAC+",host_mtu="+strconv.Itoa(n.MTU))
 	}
-	return append(a, storage...)
+	a = append(a, memory...)
+	return append(a, c.storageArgs(r, in)...)
+}
+
+// accelArg is -accel's value. TCG's translation cache is given an explicit
+// size so that QEMU's memory is bounded by what its cgroup allows
+// (memoryLimit): QEMU 7.2 otherwise sizes it at up to 1 GiB.
+func accelArg(a Accel) string {
+	if a == TCG {
+		return "tcg,tb-size=" + strconv.Itoa(tcgCodeMiB)
+	}
+	return string(a)
 }

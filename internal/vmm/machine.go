@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/confine"
 )
 
 // Machine is a running QEMU process and its runtime directory.
@@ -23,9 +26,14 @@ type Machine struct {
 	dir     string
 	console string
 	conn    net.Conn
+	netConn net.Conn // the network device's frames; nil without a NIC
+	jail    *confine.Jail
+	confine ConfineStatus
+	memMiB  int64         // the jail's memory limit, for the exit reason
 	done    chan struct{} // closed when QEMU has exited and been reaped
 	stderr  bytes.Buffer  // QEMU's own diagnostics (bounded by QEMU's behaviour)
 	waitErr error         // set before done is closed
+	oom     bool          // the cgroup's memory limit killed QEMU; set before done is closed
 
 	daemons []*fsDaemon // virtiofsd of each virtiofs share, stopped after QEMU
 
@@ -34,12 +42,16 @@ type Machine struct {
 	stopCtx   func() bool
 }
 
-// Start launches QEMU and waits until it has connected the control channel.
-// The VM is killed when ctx ends, when Close is called, or when this process
-// dies (PR_SET_PDEATHSIG). On error nothing is left behind.
+// Start launches QEMU, jailed as c.Confine allows, and returns once it is
+// running; the control channel (Conn) and the network device (NetConn) are
+// socket pairs, so they are usable at once. The VM is killed when ctx ends, when Close is called, or when this
+// process dies (PR_SET_PDEATHSIG). On error nothing is left behind.
 func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 	if err := c.validate(); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, context.Cause(ctx)
 	}
 	parent, err := runParent(c.RunDir)
 	if err != nil {
@@ -69,20 +81,29 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 		return nil, err
 	}
 	sweepStale(parent)
-	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(hex.EncodeToString(c.Secret)), 0o600); err != nil {
+	lim := limits(c.Policy, c.Accel)
+	jail, err := c.Confine.Jail.New(confine.Spec{Name: c.Name, Limits: lim, Groups: kvmGroups(c.Accel)})
+	if err != nil {
+		return nil, fmt.Errorf("jailing qemu: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			jail.Close()
+		}
+	}()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(hex.EncodeToString(c.Secret)), 0o600); err != nil {
 		return nil, fmt.Errorf("writing secret: %w", err)
 	}
-	ln, err := net.Listen("unix", filepath.Join(dir, "ctl.sock"))
-	if err != nil {
-		return nil, fmt.Errorf("listening for the control channel: %w", err)
+	if err := jail.Give(secret); err != nil {
+		return nil, fmt.Errorf("handing the secret to qemu's uid: %w", err)
 	}
-	defer ln.Close()
 	console := c.ConsoleLog
 	if console == "" {
 		console = filepath.Join(dir, "console.log")
 	}
-
-	m := &Machine{dir: dir, console: console, done: make(chan struct{})}
+	m := &Machine{dir: dir, console: console, jail: jail, memMiB: lim.MemoryBytes >> 20, done: make(chan struct{}),
+		confine: ConfineStatus{Status: jail.Status(), Seccomp: c.Confine.Seccomp, SeccompReason: c.Confine.SeccompReason}}
 	defer func() {
 		if err != nil {
 			m.stopDaemons()
@@ -98,57 +119,177 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 		}
 		m.daemons = append(m.daemons, d)
 	}
-	m.cmd = exec.Command(c.QEMU, c.args(dir, console)...)
-	m.cmd.Stdin = nil
-	m.cmd.Stdout = io.Discard
+	r, conns, err := c.open(dir, secret, console)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close() // QEMU holds its own copies once started
+	defer func() {
+		if err != nil {
+			conns.close()
+		}
+	}()
+	m.conn, m.netConn = conns.ctl, conns.net
+	if !m.confine.Seccomp && m.confine.SeccompReason == "" {
+		m.confine.SeccompReason = "confinement not probed"
+	}
+	var in inputs
+	m.cmd = exec.Command(c.QEMU, c.args(r, &in)...)
 	m.cmd.Stderr = &limitedBuffer{buf: &m.stderr, max: 64 << 10}
-	m.cmd.SysProcAttr = procAttr()
-	if err := m.cmd.Start(); err != nil {
+	m.cmd.ExtraFiles = in.files
+	if err := jail.Start(m.cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", c.QEMU, err)
 	}
 	go func() {
 		m.waitErr = m.cmd.Wait()
+		m.oom = jail.OOMKilled()
 		close(m.done)
 	}()
-	defer func() {
-		if err != nil {
+	if c.Incoming != "" {
+		if err := m.load(ctx, c.Incoming); err != nil {
 			m.kill()
 			<-m.done
+			return nil, err
 		}
-	}()
-
-	type accepted struct {
-		conn net.Conn
-		err  error
-	}
-	acc := make(chan accepted, 1)
-	go func() {
-		conn, err := ln.Accept()
-		acc <- accepted{conn, err}
-	}()
-	select {
-	case a := <-acc:
-		if a.err != nil {
-			return nil, fmt.Errorf("accepting control channel: %w", a.err)
-		}
-		m.conn = a.conn
-	case <-m.done:
-		ln.Close()
-		<-acc
-		return nil, fmt.Errorf("qemu exited at start: %s", m.exitDetail())
-	case <-ctx.Done():
-		ln.Close()
-		if a := <-acc; a.conn != nil {
-			a.conn.Close()
-		}
-		return nil, context.Cause(ctx)
 	}
 	m.stopCtx = context.AfterFunc(ctx, func() { m.kill() })
 	return m, nil
 }
 
+// hostConns are voidbox's ends of QEMU's socket pairs.
+type hostConns struct {
+	ctl net.Conn // the control channel
+	net net.Conn // the network device; nil without one
+}
+
+func (h hostConns) close() {
+	for _, c := range []net.Conn{h.ctl, h.net} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// open opens what QEMU is given: the guest image, the read-only disks, the
+// secret, the console file, the control channel and the network device
+// (socket pairs: voidbox keeps one end of each), a listening QMP socket in
+// dir (voidbox dials it by path to stop QEMU), the 9p shares' directories
+// and sockets connected to the virtiofs shares' daemons. On error nothing
+// stays open.
+func (c *Config) open(dir, secret, console string) (_ resources, _ hostConns, err error) {
+	var r resources
+	var h hostConns
+	defer func() {
+		if err != nil {
+			h.close()
+		}
+	}()
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	open := func(path string, flag int) *os.File {
+		if err != nil {
+			return nil
+		}
+		f, ferr := os.OpenFile(path, flag|syscall.O_CLOEXEC, 0o600)
+		if ferr != nil {
+			err = ferr
+			return nil
+		}
+		r.all = append(r.all, f)
+		return f
+	}
+	r.kernel = open(c.Kernel, os.O_RDONLY)
+	if c.Initramfs != "" {
+		r.initramfs = open(c.Initramfs, os.O_RDONLY)
+	}
+	r.secret = open(secret, os.O_RDONLY)
+	r.console = open(console, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	for _, d := range c.Disks {
+		r.disks = append(r.disks, open(d.Path, os.O_RDONLY))
+	}
+	for i, sh := range c.Shares {
+		if sh.protocol() == VirtioFS {
+			r.shares = append(r.shares, dialFile(virtiofsSocket(dir, i), &r, &err))
+			continue
+		}
+		r.shares = append(r.shares, open(sh.HostPath, os.O_RDONLY|syscall.O_DIRECTORY))
+	}
+	if err != nil {
+		return r, h, fmt.Errorf("opening qemu's inputs: %w", err)
+	}
+	if r.ctl, h.ctl, err = socketPair(&r, "ctl"); err != nil {
+		return r, h, fmt.Errorf("control channel: %w", err)
+	}
+	if c.NIC != nil && c.NIC.Baseline == "" {
+		if r.net, h.net, err = socketPair(&r, "net"); err != nil {
+			return r, h, fmt.Errorf("network device: %w", err)
+		}
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "qmp.sock"), Net: "unix"})
+	if err == nil {
+		ln.SetUnlinkOnClose(false) // QEMU listens on it from now on
+		r.qmp, err = ln.File()
+		ln.Close()
+	}
+	if err != nil {
+		return r, h, fmt.Errorf("qmp socket: %w", err)
+	}
+	r.all = append(r.all, r.qmp)
+	return r, h, nil
+}
+
+// socketPair makes a connected pair: QEMU's end (kept in r until started)
+// and voidbox's.
+func socketPair(r *resources, name string) (*os.File, net.Conn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	ours := os.NewFile(uintptr(fds[0]), name)
+	theirs := os.NewFile(uintptr(fds[1]), name+"-qemu")
+	r.all = append(r.all, theirs)
+	conn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	return theirs, conn, nil
+}
+
+// dialFile connects to the unix socket at path and returns the connection
+// as a file for QEMU (kept in r), recording a failure in *errp.
+func dialFile(path string, r *resources, errp *error) *os.File {
+	if *errp != nil {
+		return nil
+	}
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		*errp = err
+		return nil
+	}
+	defer c.Close()
+	f, err := c.File() // a duplicate, close-on-exec
+	if err != nil {
+		*errp = err
+		return nil
+	}
+	r.all = append(r.all, f)
+	return f
+}
+
+// Confinement is which confinements this QEMU runs under.
+func (m *Machine) Confinement() ConfineStatus { return m.confine }
+
 // Conn is the host end of the virtio-serial control port.
 func (m *Machine) Conn() net.Conn { return m.conn }
+
+// NetConn is the host end of the network device (QEMU's `-netdev stream`
+// framing), or nil when the VM has none. Whoever takes it owns it; Close
+// closes it too.
+func (m *Machine) NetConn() net.Conn { return m.netConn }
 
 // PID is QEMU's process id.
 func (m *Machine) PID() int { return m.cmd.Process.Pid }
@@ -173,6 +314,9 @@ func (m *Machine) exitDetail() string {
 	s := "exit status 0"
 	if m.waitErr != nil {
 		s = m.waitErr.Error()
+	}
+	if m.oom {
+		s += fmt.Sprintf(" (killed by its cgroup's %d MiB memory limit)", m.memMiB)
 	}
 	if e := strings.TrimSpace(m.stderr.String()); e != "" {
 		s += ": " + lastLines(e, 5)
@@ -252,10 +396,13 @@ func (m *Machine) Close() error {
 		if m.conn != nil {
 			m.conn.Close()
 		}
+		if m.netConn != nil {
+			m.netConn.Close()
+		}
 		m.stop()
 		<-m.done
 		m.stopDaemons()
-		m.closeErr = os.RemoveAll(m.dir)
+		m.closeErr = errors.Join(m.jail.Close(), os.RemoveAll(m.dir))
 	})
 	return m.closeErr
 }

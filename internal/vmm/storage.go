@@ -85,26 +85,28 @@ func (c *Config) hasVirtioFS() bool {
 	return false
 }
 
-// storageArgs are the QEMU arguments of the disks and shares. machine is
-// the -M value, which virtiofs extends with a shared memory backend.
-func (c *Config) storageArgs(dir string, machine *string) []string {
+// storageArgs are the QEMU arguments of the disks and shares, each passed
+// in as r's descriptor. With virtiofs, -M names the memory backend made
+// here (machineSuffix).
+func (c *Config) storageArgs(r resources, in *inputs) []string {
 	var a []string
 	for i, d := range c.Disks {
 		id := "disk" + strconv.Itoa(i)
-		a = append(a, "-drive", "file="+d.Path+",if=none,id="+id+",format=raw,readonly=on",
+		a = append(a, "-drive", "file="+in.path(r.disks[i])+",if=none,id="+id+",format=raw,readonly=on",
 			"-device", "virtio-blk-device,drive="+id+",serial="+d.Serial)
 	}
 	for i, sh := range c.Shares {
 		id := "fs" + strconv.Itoa(i)
 		switch sh.protocol() {
 		case NineP:
-			dev := "local,id=" + id + ",path=" + sh.HostPath + ",security_model=none"
+			dev := "local,id=" + id + ",path=" + in.path(r.shares[i]) + ",security_model=none"
 			if sh.ReadOnly {
 				dev += ",readonly=on"
 			}
 			a = append(a, "-fsdev", dev, "-device", "virtio-9p-device,fsdev="+id+",mount_tag="+sh.Tag)
 		case VirtioFS:
-			a = append(a, "-chardev", "socket,id="+id+",path="+virtiofsSocket(dir, i),
+			// A socket voidbox connected to the share's virtiofsd.
+			a = append(a, "-chardev", "socket,id="+id+",fd="+strconv.Itoa(in.fd(r.shares[i])),
 				"-device", "vhost-user-fs-device,chardev="+id+",tag="+sh.Tag)
 		}
 	}
@@ -114,9 +116,17 @@ func (c *Config) storageArgs(dir string, machine *string) []string {
 		p := c.Policy.WithDefaults()
 		a = append(a, "-object", "memory-backend-memfd,id=mem,share=on,size="+strconv.Itoa(p.MemoryMiB)+"M",
 			"-global", "virtio-mmio.force-legacy=false")
-		*machine += ",memory-backend=mem"
 	}
 	return a
+}
+
+// machineSuffix is what storage adds to -M: guest RAM in the shared
+// backend virtiofs needs.
+func (c *Config) machineSuffix() string {
+	if c.hasVirtioFS() {
+		return ",memory-backend=mem"
+	}
+	return ""
 }
 
 func virtiofsSocket(dir string, i int) string {

@@ -14,12 +14,14 @@ func TestStorageArgs(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	a := strings.Join(c.args("/run/vm", "/run/vm/console.log"), " ")
+	a := argsOf(t, c)
+	// Descriptors: 3 the kernel, 4 the console, 5 ctl, 6 the secret, 7 qmp,
+	// 8 the initrd, then storage in order.
 	for _, want := range []string{
-		"-drive file=/c/rootfs.erofs,if=none,id=disk0,format=raw,readonly=on", "-device virtio-blk-device,drive=disk0,serial=root",
-		"-chardev socket,id=fs0,path=/run/vm/fs0.sock", "-device vhost-user-fs-device,chardev=fs0,tag=vbmnt0",
+		"-drive file=/proc/self/fd/9,if=none,id=disk0,format=raw,readonly=on", "-device virtio-blk-device,drive=disk0,serial=root",
+		"-chardev socket,id=fs0,fd=10", "-device vhost-user-fs-device,chardev=fs0,tag=vbmnt0",
 		"memory-backend-memfd,id=mem,share=on,size=256M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,pic=off,memory-backend=mem",
-		"virtio-mmio.force-legacy=false", "-fsdev local,id=fs1,path=/c,security_model=none,readonly=on",
+		"virtio-mmio.force-legacy=false", "-fsdev local,id=fs1,path=/proc/self/fd/11,security_model=none,readonly=on",
 	} {
 		if !strings.Contains(a, want) {
 			t.Errorf("argv lacks %q:\n%s", want, a)
@@ -27,7 +29,7 @@ func TestStorageArgs(t *testing.T) {
 	}
 	// Without virtiofs, guest RAM is QEMU's own and the devices legacy.
 	c.Shares = c.Shares[1:]
-	if a := strings.Join(c.args("/run/vm", "/run/vm/console.log"), " "); strings.Contains(a, "memfd") || strings.Contains(a, "force-legacy") {
+	if a := argsOf(t, c); strings.Contains(a, "memfd") || strings.Contains(a, "force-legacy") {
 		t.Errorf("virtiofs arguments without a virtiofs share: %s", a)
 	}
 	for _, bad := range []Config{

@@ -3,6 +3,7 @@ package vmm
 import (
 	"errors"
 	"github.com/voidbox/voidbox/internal/policy"
+	"github.com/voidbox/voidbox/internal/wire"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,26 +58,93 @@ func TestTSCkHz(t *testing.T) {
 	}
 }
 
+// testResources opens stand-ins for what Start opens: the fixed files, a
+// share each, a disk each and the network device's end.
+func testResources(t *testing.T, shares int, disks ...int) resources {
+	t.Helper()
+	f := func() *os.File {
+		f, err := os.CreateTemp(t.TempDir(), "res")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	r := resources{kernel: f(), initramfs: f(), secret: f(), console: f(), ctl: f(), qmp: f()}
+	for i := 0; i < shares; i++ {
+		r.shares = append(r.shares, f())
+	}
+	for _, n := range disks {
+		for i := 0; i < n; i++ {
+			r.disks = append(r.disks, f())
+		}
+	}
+	r.net = f()
+	return r
+}
+
+// argsOf is c's argv with stand-in resources, joined.
+func argsOf(t *testing.T, c Config) string {
+	t.Helper()
+	var in inputs
+	return strings.Join(c.args(testResources(t, len(c.Shares), len(c.Disks)), &in), " ")
+}
+
 func TestArgsKeepSecretsOffTheCommandLine(t *testing.T) {
-	c := Config{QEMU: "q", Kernel: "/k", Initramfs: "/i", Policy: policy.Sandbox{MemoryMiB: 256, VCPUs: 2}, Accel: TCG, TSCkHz: 1000,
-		Secret: []byte("0123456789abcdef-secret"), Shares: []Share{{Tag: "t", HostPath: "/h", ReadOnly: true}}}
+	c := Config{QEMU: "q", Kernel: "/host/kernel", Initramfs: "/host/initrd", Policy: policy.Sandbox{MemoryMiB: 256, VCPUs: 2}, Accel: TCG, TSCkHz: 1000,
+		Secret: []byte("0123456789abcdef-secret"), Shares: []Share{{Tag: "t", HostPath: "/host/share", ReadOnly: true}},
+		Confine: Confinement{Seccomp: true}}
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	a := strings.Join(c.args("/run/vm", "/run/vm/console.log"), " ")
-	for _, want := range []string{"-M microvm", "-accel tcg", "-m 256M", "-smp 2", "-nodefaults", "-no-reboot",
-		"tsc=reliable", "tsc_early_khz=1000", "file=/run/vm/secret", "readonly=on", "mount_tag=t"} {
+	r := testResources(t, 1)
+	var in inputs
+	args := c.args(r, &in)
+	a := strings.Join(args, " ")
+	for _, want := range []string{"-M microvm", "-accel tcg,tb-size=256", "-m 256M", "-smp 2", "-nodefaults", "-no-reboot",
+		"tsc=reliable", "tsc_early_khz=1000", "readonly=on", "mount_tag=t",
+		"-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+		"-kernel /proc/self/fd/3", "-add-fd fd=4,set=1", "path=/dev/fdset/1", "socket,id=ctl,fd=5",
+		"file=/proc/self/fd/6", "socket,id=qmp,fd=7,server=on", "-initrd /proc/self/fd/8", "path=/proc/self/fd/9,"} {
 		if !strings.Contains(a, want) {
 			t.Errorf("argv lacks %q: %s", want, a)
 		}
 	}
-	if strings.Contains(a, "secret\"") || strings.Contains(a, "6162636465662d736563726574") || strings.Contains(a, "-secret") {
+	if args[0] != "-sandbox" {
+		t.Errorf("-sandbox must come first (QEMU applies it before the rest): %v", args[:2])
+	}
+	want := []*os.File{r.kernel, r.console, r.ctl, r.secret, r.qmp, r.initramfs, r.shares[0]}
+	if len(in.files) != len(want) {
+		t.Fatalf("passed %d files, want %d", len(in.files), len(want))
+	}
+	for i := range want {
+		if in.files[i] != want[i] {
+			t.Errorf("descriptor %d is %s, want %s", 3+i, in.files[i].Name(), want[i].Name())
+		}
+	}
+	if strings.Contains(a, "/host/") {
+		t.Errorf("host paths on the command line (QEMU's uid cannot open them): %s", a)
+	}
+	if strings.Contains(a, "6162636465662d736563726574") || strings.Contains(a, "-secret") {
 		t.Errorf("secret material on the QEMU command line: %s", a)
 	}
 	kvm := c
 	kvm.Accel = KVM
-	if a := strings.Join(kvm.args("/d", "/c"), " "); strings.Contains(a, "tsc=reliable") || !strings.Contains(a, "-cpu host") {
+	kvm.Confine = Confinement{}
+	var in2 inputs
+	if a := strings.Join(kvm.args(r, &in2), " "); strings.Contains(a, "tsc=reliable") || !strings.Contains(a, "-cpu host") ||
+		!strings.Contains(a, "-accel kvm ") || strings.Contains(a, "-sandbox") {
 		t.Errorf("kvm argv: %s", a)
+	}
+}
+
+func TestLimitsCoverTheGuestAndQEMU(t *testing.T) {
+	l := limits(policy.Sandbox{MemoryMiB: 512, VCPUs: 2}, TCG)
+	if l.MemoryBytes != (512+qemuOwnMiB+tcgCodeMiB)<<20 || l.Tasks != qemuTasks+4 || l.CPUWeight != 200 {
+		t.Fatalf("tcg limits %+v", l)
+	}
+	if l := limits(policy.Sandbox{}, KVM); l.MemoryBytes != (policy.DefaultMemoryMiB+qemuOwnMiB)<<20 || l.CPUWeight != 100 {
+		t.Fatalf("kvm limits %+v", l)
 	}
 }
 
@@ -119,5 +187,60 @@ func TestPanicMessage(t *testing.T) {
 	}
 	if tail := m.ConsoleTail(1); tail != "[ 2.2] CPU: 0 PID: 1" {
 		t.Fatalf("tail %q", tail)
+	}
+}
+
+// A VM gets a network device only when the config asks for one.
+func TestArgsNICOnlyWhenAsked(t *testing.T) {
+	c := Config{QEMU: "q", Kernel: "/k", Accel: TCG, Secret: make([]byte, 32)}
+	a := argsOf(t, c)
+	for _, no := range []string{"-netdev", "virtio-net", wire.NetCmdline} {
+		if strings.Contains(a, no) {
+			t.Errorf("argv without a NIC has %q: %s", no, a)
+		}
+	}
+	c.NIC = &NIC{MAC: "52:54:00:12:34:56", MTU: 1500}
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	a = argsOf(t, c)
+	for _, want := range []string{
+		"-netdev stream,id=net0,server=off,addr.type=fd,addr.str=9",
+		"-device virtio-net-device,netdev=net0,mac=52:54:00:12:34:56,host_mtu=1500",
+		wire.NetCmdline,
+	} {
+		if !strings.Contains(a, want) {
+			t.Errorf("argv lacks %q: %s", want, a)
+		}
+	}
+	c.NIC = &NIC{MAC: "52:54:00:12:34", MTU: 70000}
+	err := c.validate()
+	if err == nil || !strings.Contains(err.Error(), "MAC") || !strings.Contains(err.Error(), "MTU") {
+		t.Errorf("bad NIC: %v", err)
+	}
+}
+
+// `bench net`'s baselines replace only the netdev: slirp, or a passt
+// socket; anything else is refused rather than put into QEMU's options.
+func TestArgsNICBaselines(t *testing.T) {
+	c := Config{QEMU: "q", Kernel: "/k", Accel: TCG, Secret: make([]byte, 32)}
+	for baseline, want := range map[string]string{
+		BaselineSlirp:   "-netdev user,id=net0 ",
+		"/tmp/x/p.sock": "-netdev stream,id=net0,server=off,addr.type=unix,addr.path=/tmp/x/p.sock ",
+	} {
+		c.NIC = &NIC{MAC: "52:54:00:12:34:56", MTU: 1500, Baseline: baseline}
+		if err := c.validate(); err != nil {
+			t.Fatal(err)
+		}
+		a := argsOf(t, c)
+		if !strings.Contains(a, want) || strings.Contains(a, "addr.type=fd") {
+			t.Errorf("%s: argv lacks %q or passes the host stack's socket: %s", baseline, want, a)
+		}
+	}
+	for _, bad := range []string{"user", "rel/p.sock", "/tmp/p.sock,fd=3"} {
+		c.NIC = &NIC{MAC: "52:54:00:12:34:56", MTU: 1500, Baseline: bad}
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "baseline") {
+			t.Errorf("baseline %q: %v", bad, err)
+		}
 	}
 }

@@ -46,7 +46,8 @@ func Setup(t testing.TB) *setup.Result {
 		if err != nil {
 			return
 		}
-		host = sandbox.Host{QEMU: result.QEMU, CPUModel: os.Getenv("VOIDBOX_QEMU_CPU")}
+		host = sandbox.Host{QEMU: result.QEMU, CPUModel: os.Getenv("VOIDBOX_QEMU_CPU"),
+			Confine: vmm.ProbeConfinement(ctx, result.QEMU)}
 		verdicts := ""
 		if root, rerr := guestimage.CacheRoot(""); rerr == nil {
 			verdicts = filepath.Join(root, "accel")

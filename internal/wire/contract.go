@@ -9,6 +9,11 @@ const (
 	// the guest reads it at /sys/firmware/qemu_fw_cfg/by_name/<name>/raw,
 	// readable by root only.
 	SecretFwCfgName = "opt/org.voidbox/secret"
+	// NetCmdline is the kernel command-line word the host adds when the VM
+	// has a network device, so the guest init loads its driver with the
+	// boot modules instead of during the handshake. It carries no secret
+	// and no configuration: those come in the handshake.
+	NetCmdline = "voidbox.net=1"
 )
 
 // DefaultPath is the PATH of guest commands that set none (and the base the

@@ -22,7 +22,10 @@ import (
 // incompatible change to frames or messages. 2: an empty allowlist allows
 // no command (1 read it as no allowlist), Policy.DiskBytes. 3: Hello.Storage
 // (a guest that ignored it would run commands outside the image asked for).
-const Version = 3
+// 4: Hello.Network (the guest configures its interface) and Hello.CACerts.
+// 5: Hello.Park and TResume (a guest that ignored Park would start the
+// multiplexer under a host that is about to snapshot it).
+const Version = 5
 
 // HeaderSize is the length of a frame header: payload length (4) + type (1).
 const HeaderSize = 5

@@ -14,6 +14,26 @@ type Hello struct {
 	Listeners []Listener `json:"listeners,omitempty"`
 	// Storage is mounted before the guest answers (see Storage).
 	Storage Storage `json:"storage,omitzero"`
+	// Network configures the guest's network interface before the init
+	// answers (no DHCP); nil when the VM has no network device.
+	Network *Network `json:"network,omitempty"`
+	// CACerts are PEM certificates appended to the guest's CA bundle.
+	CACerts string `json:"ca_certs,omitempty"`
+	// Park asks the guest init to wait for a Resume after its Welcome
+	// instead of starting the multiplexer (see Resume).
+	Park bool `json:"park,omitempty"`
+}
+
+// Network is the static configuration of the guest's one interface. The
+// guest finds the interface by MAC, turns IPv6 off on it (the host stack
+// speaks IPv4 only, so no unfiltered path exists), sets the MTU, address
+// and default route, and points /etc/resolv.conf at DNS.
+type Network struct {
+	MAC     string `json:"mac"`     // 52:54:00:12:34:56
+	Address string `json:"address"` // CIDR: 10.0.2.15/24
+	Gateway string `json:"gateway"` // 10.0.2.2
+	DNS     string `json:"dns"`     // the resolver, 10.0.2.2
+	MTU     int    `json:"mtu"`
 }
 
 // Listener is a guest-side endpoint tunnelled to a host service.
@@ -119,6 +139,25 @@ type ExecExit struct {
 	// OOMKilled says the kernel's out-of-memory killer killed a process of
 	// this command (counted in the command's own cgroup).
 	OOMKilled bool `json:"oom_killed,omitempty"`
+	// Denied lists programs the command allowlist refused to the command
+	// or any process it started (at most MaxDenials; DeniedCount counts
+	// them all).
+	Denied      []ExecDenial `json:"denied,omitempty"`
+	DeniedCount int          `json:"denied_count,omitempty"`
+}
+
+// MaxDenials bounds ExecExit.Denied.
+const MaxDenials = 16
+
+// ExecDenial is one program the guest refused to run under the command
+// allowlist: an exec the kernel check failed with EACCES, or a busybox
+// applet started without an exec (then the process was killed).
+type ExecDenial struct {
+	PID     int    `json:"pid"`
+	Program string `json:"program"`        // the name checked: a program or an applet
+	Path    string `json:"path,omitempty"` // the path the exec named, resolved
+	Reason  string `json:"reason"`
+	Killed  bool   `json:"killed,omitempty"` // the process was killed rather than refused an exec
 }
 
 // WriteFile creates or replaces a file. Data follows as TFileData frames and a TFileEnd.

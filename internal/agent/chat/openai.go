@@ -163,7 +163,8 @@ func (o *OpenAI) post(ctx context.Context, body []byte) (*http.Response, error) 
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	pe := &ProviderError{Provider: "openai", Status: resp.StatusCode}
 	pe.Type, pe.Message = openAIErrorBody(raw)
-	return nil, &statusError{pe: pe, retryAfter: resp.Header.Get("Retry-After")}
+	return nil, &statusError{pe: pe, retryAfter: resp.Header.Get("Retry-After"),
+		noRetry: resp.Header.Get("X-Should-Retry") == "false"}
 }
 
 // openAIErrorBody reads {"error":{"message","type"}}, or falls back to the
@@ -205,6 +206,7 @@ func (e *connError) Unwrap() error { return e.err }
 type statusError struct {
 	pe         *ProviderError
 	retryAfter string
+	noRetry    bool // the server said x-should-retry: false (a spent budget)
 }
 
 func (e *statusError) Error() string { return e.pe.Error() }
@@ -218,7 +220,7 @@ func retryable(err error, attempt int) (time.Duration, bool) {
 		return backoff, true
 	}
 	var se *statusError
-	if !errors.As(err, &se) {
+	if !errors.As(err, &se) || se.noRetry {
 		return 0, false
 	}
 	switch s := se.pe.Status; {
