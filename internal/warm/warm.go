@@ -19,6 +19,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/snapshot"
+	"github.com/voidbox/voidbox/internal/vmm"
 )
 
 // Starter boots VMs warm where the configuration allows a snapshot and
@@ -32,12 +33,13 @@ type Starter struct {
 	closed    bool
 }
 
-// template is one configuration's snapshot; ready is closed once dir,
-// meta and err are set.
+// template is one configuration's snapshot; ready is closed once meta,
+// mem and err are set.
 type template struct {
 	ready chan struct{}
 	dir   string
 	meta  snapshot.Meta
+	mem   *vmm.MemoryImage // shared by every restore of the template
 	err   error
 }
 
@@ -76,7 +78,7 @@ func (s *Starter) Boot(ctx context.Context, cfg sandbox.Config) (*sandbox.Sandbo
 		s.log.Warn("warm start unavailable, booting cold", "name", cfg.Name, "err", err)
 		return sandbox.Boot(ctx, cfg)
 	}
-	sb, err := sandbox.RestoreChecked(ctx, cfg, t.dir, t.meta)
+	sb, err := sandbox.RestoreChecked(ctx, cfg, t.dir, t.meta, t.mem)
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("restore failed, booting cold", "name", cfg.Name, "err", err)
 		return sandbox.Boot(ctx, cfg)
@@ -103,7 +105,18 @@ func (s *Starter) template(ctx context.Context, cfg sandbox.Config) (*template, 
 	}
 	s.mu.Unlock()
 	if !ok {
-		t.meta, t.err = s.take(ctx, cfg, t.dir)
+		meta, err := s.take(ctx, cfg, t.dir)
+		var mem *vmm.MemoryImage
+		if err == nil {
+			mem, err = sandbox.OpenMemory(t.dir)
+		}
+		s.mu.Lock()
+		if s.closed && mem != nil {
+			mem.Close() // Close has passed: nothing would close it
+			mem, err = nil, fmt.Errorf("warm starter closed")
+		}
+		t.meta, t.mem, t.err = meta, mem, err
+		s.mu.Unlock()
 		close(t.ready)
 	}
 	select {
@@ -152,11 +165,16 @@ func Key(cfg sandbox.Config) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// Close removes the templates (VMs restored from them keep their private
-// mappings of the memory files until they stop). Idempotent.
+// Close removes the templates and drops their memory images (VMs restored
+// from them keep their own mappings until they stop). Idempotent.
 func (s *Starter) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	for _, t := range s.templates {
+		if t.mem != nil {
+			t.mem.Close()
+		}
+	}
 	s.mu.Unlock()
 	return os.RemoveAll(s.dir)
 }
