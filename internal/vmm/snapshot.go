@@ -74,6 +74,7 @@ func (c *Config) memoryArgs(r resources, in *inputs, machine *string) []string {
 	if r.state != nil {
 		// The stream is given later, by migrate-incoming (after the
 		// capabilities are set), as this inherited descriptor.
+		in.fd(r.state)
 		a = append(a, "-incoming", "defer")
 	}
 	return a
