@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -28,7 +29,7 @@ func main() {
 		"ctlport":   ctlport,
 		"module":    module,
 		"mount":     mountTmpfs,
-		"userns":    func([]string) error { return syscall.Unshare(syscall.CLONE_NEWUSER) },
+		"userns":    userns,
 		"mountns":   func([]string) error { return syscall.Unshare(syscall.CLONE_NEWNS) },
 		"ptrace":    func([]string) error { return errno(syscall.Syscall(syscall.SYS_PTRACE, syscall.PTRACE_ATTACH, 1, 0)) },
 		"kill1":     func([]string) error { return syscall.Kill(1, syscall.SIGKILL) },
@@ -161,4 +162,13 @@ func bpfMap([]string) error {
 	}
 	syscall.Close(int(fd))
 	return nil
+}
+
+// userns starts /bin/true in a new user namespace. unshare(CLONE_NEWUSER)
+// itself would fail with EINVAL in any multithreaded process (a Go program),
+// whatever the policy; a child cloned into one says what the kernel allows.
+func userns([]string) error {
+	cmd := exec.Command("/bin/true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
+	return cmd.Run()
 }
