@@ -85,6 +85,13 @@ type HostOptions struct {
 	// three quarters of RAM; never more than RAM). A start waits for room;
 	// a box larger than the whole budget is refused at once.
 	MemoryBudgetMiB int
+	// NoWarm boots every VM of a run cold. By default the first VM of
+	// each sandbox configuration (policy, memory, vCPUs, guest image)
+	// that allows a snapshot (no OCI image root, host mounts or shared
+	// directories) takes a template snapshot right after its handshake,
+	// and every first attempt of that configuration is restored from it;
+	// retries always boot cold.
+	NoWarm bool
 	// Progress receives set-up progress (downloads); nil is silent.
 	Progress io.Writer
 	// Logger receives lifecycle logs; nil discards them.

@@ -5,11 +5,13 @@ import (
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/sandbox"
+	"github.com/voidbox/voidbox/internal/stage"
 )
 
 // slotBooter boots each VM of a run inside a slot of RunOptions.VMSlots.
 type slotBooter struct {
 	slots VMSlots
+	boot  stage.BootFunc // sandbox.Boot, or a warm start
 	// vms counts the watchers that give a slot back when their VM's QEMU
 	// exits; wait waits for them, so no goroutine outlives the run.
 	vms sync.WaitGroup
@@ -19,7 +21,7 @@ func (b *slotBooter) Boot(ctx context.Context, cfg sandbox.Config) (*sandbox.San
 	if err := b.slots.Acquire(ctx); err != nil {
 		return nil, err
 	}
-	sb, err := sandbox.Boot(ctx, cfg)
+	sb, err := b.boot(ctx, cfg)
 	if err != nil {
 		b.slots.Release() // a failed boot has stopped its QEMU already
 		return nil, err

@@ -34,7 +34,13 @@ type BootResult struct {
 	ColdStart Stats   `json:"cold_start"` // voidbox New + first Exec result
 	RatioP50  float64 `json:"ratio_p50"`  // cold_start.p50 / floor.p50 (target ≤ 1.10)
 	RatioP95  float64 `json:"ratio_p95"`
-	ExecRTT   Stats   `json:"exec_rtt"` // Exec of `true` on a running sandbox (target p50 ≤ 5 ms)
+	// WarmStart is voidbox.Restore from a snapshot taken once + first
+	// Exec result; WarmRatioP50 is warm_start.p50 / cold_start.p50 (target
+	// ≤ 0.2).
+	WarmStart    Stats   `json:"warm_start"`
+	WarmRatioP50 float64 `json:"warm_ratio_p50"`
+	SnapshotSave int64   `json:"snapshot_save_ms"`
+	ExecRTT      Stats   `json:"exec_rtt"` // Exec of `true` on a running sandbox (target p50 ≤ 5 ms)
 	// GuestSpawn is what one fork+exec+wait of /bin/true costs inside the
 	// guest itself (a busybox sh loop), the floor under any exec round trip.
 	GuestSpawn time.Duration `json:"guest_spawn_ns"`
@@ -69,7 +75,17 @@ func Boot(ctx context.Context, o BootOptions) (*BootResult, error) {
 	}
 	tsc, _ := vmm.HostProbe{}.TSCkHz()
 	res := &BootResult{Accel: string(accel.Accel), Kernel: setup.KernelRelease}
-	var floor, cold []time.Duration
+	snapDir, err := os.MkdirTemp("", "voidbox-bench-snap-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(snapDir)
+	meta, err := voidbox.CreateSnapshot(ctx, cfg, snapDir)
+	if err != nil {
+		return nil, fmt.Errorf("taking the warm start's snapshot: %w", err)
+	}
+	res.SnapshotSave = meta.SaveMS
+	var floor, cold, warm []time.Duration
 	for i := 0; i < o.Iterations; i++ {
 		d, err := floorBoot(ctx, vmm.Config{QEMU: setup.QEMU, Kernel: setup.Image.Kernel, Initramfs: floorImage,
 			Policy: policy.Sandbox{MemoryMiB: o.MemoryMiB, VCPUs: 1}, Accel: accel.Accel, TSCkHz: tsc, Name: "floor"})
@@ -82,9 +98,15 @@ func Boot(ctx context.Context, o BootOptions) (*BootResult, error) {
 			return nil, fmt.Errorf("voidbox boot %d: %w", i+1, err)
 		}
 		cold = append(cold, d)
-		progressf(o.Progress, "boot %d/%d: floor %v, voidbox %v", i+1, o.Iterations, round(floor[i]), round(d))
+		w, err := startExec(ctx, func() (*voidbox.Sandbox, error) { return voidbox.Restore(ctx, cfg, snapDir) })
+		if err != nil {
+			return nil, fmt.Errorf("warm start %d: %w", i+1, err)
+		}
+		warm = append(warm, w)
+		progressf(o.Progress, "boot %d/%d: floor %v, voidbox %v, warm %v", i+1, o.Iterations, round(floor[i]), round(d), round(w))
 	}
-	res.Floor, res.ColdStart = Summarize(floor), Summarize(cold)
+	res.Floor, res.ColdStart, res.WarmStart = Summarize(floor), Summarize(cold), Summarize(warm)
+	res.WarmRatioP50 = float64(res.WarmStart.P50) / float64(res.ColdStart.P50)
 	res.RatioP50 = float64(res.ColdStart.P50) / float64(res.Floor.P50)
 	res.RatioP95 = float64(res.ColdStart.P95) / float64(res.Floor.P95)
 	res.ExecRTT, res.GuestSpawn, res.IdleRSSkB, err = execAndRSS(ctx, cfg, o.Execs)
@@ -134,8 +156,13 @@ func floorBoot(ctx context.Context, c vmm.Config) (time.Duration, error) {
 }
 
 func coldStart(ctx context.Context, cfg voidbox.Config) (time.Duration, error) {
-	start := time.Now()
-	sb, err := voidbox.New(ctx, cfg)
+	return startExec(ctx, func() (*voidbox.Sandbox, error) { return voidbox.New(ctx, cfg) })
+}
+
+// startExec times start and the first Exec("true") result.
+func startExec(ctx context.Context, start func() (*voidbox.Sandbox, error)) (time.Duration, error) {
+	t0 := time.Now()
+	sb, err := start()
 	if err != nil {
 		return 0, err
 	}
@@ -144,7 +171,7 @@ func coldStart(ctx context.Context, cfg voidbox.Config) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	d := time.Since(start)
+	d := time.Since(t0)
 	if r.ExitCode != 0 {
 		return 0, fmt.Errorf("true exited %d", r.ExitCode)
 	}

@@ -29,7 +29,8 @@ func newBenchBootCmd(e *env) *cobra.Command {
 		Short: "Cold start vs raw QEMU, exec round trip, idle memory",
 		Long: `Alternate two kinds of boot with the same kernel, image and memory:
   floor:   raw QEMU whose /init powers off at once (the best any VMM wrapper can do);
-  voidbox: voidbox.New and the first Exec result.
+  voidbox: voidbox.New and the first Exec result;
+  warm:    voidbox.Restore from a snapshot taken once in the same run, and the first Exec result.
 Print p50/p95 of each and their ratio (target ≤ 1.10), then the round trip of Exec("true")
 on a running sandbox (target p50 ≤ 5 ms) and QEMU's resident memory for one idle sandbox.`,
 		Args: cobra.NoArgs,
@@ -46,6 +47,12 @@ on a running sandbox (target p50 ≤ 5 ms) and QEMU's resident memory for one id
 			fmt.Fprintf(e.stdout, "floor (raw qemu → poweroff):   %v\n", r.Floor)
 			fmt.Fprintf(e.stdout, "voidbox (new → first exec):    %v\n", r.ColdStart)
 			fmt.Fprintf(e.stdout, "ratio voidbox/floor:           p50 %.3f  p95 %.3f  (target ≤ 1.10)\n", r.RatioP50, r.RatioP95)
+			fmt.Fprintf(e.stdout, "warm (restore → first exec):   %v  (snapshot saved in %d ms)\n", r.WarmStart, r.SnapshotSave)
+			met := "met"
+			if r.WarmRatioP50 > 0.2 {
+				met = "not met"
+			}
+			fmt.Fprintf(e.stdout, "ratio warm/cold:               p50 %.3f  (target ≤ 0.20, %s)\n", r.WarmRatioP50, met)
 			fmt.Fprintf(e.stdout, "exec round trip (true):        %v  (target p50 ≤ 5ms)\n", r.ExecRTT)
 			fmt.Fprintf(e.stdout, "guest's own fork+exec+wait:    %v per /bin/true (the floor under the round trip)\n", r.GuestSpawn.Round(10*time.Microsecond))
 			fmt.Fprintf(e.stdout, "idle sandbox qemu RSS:         %d MiB\n", r.IdleRSSkB/1024)

@@ -93,6 +93,7 @@ func newRoot(e *env) *cobra.Command {
 		newLogsCmd(e),
 		newCancelCmd(e),
 		newRmCmd(e),
+		newSnapshotCmd(e),
 	)
 	return root
 }

@@ -18,7 +18,7 @@ import (
 
 type runFlags struct {
 	file, input, output, events, progress, accel string
-	showOutput, tui                              bool
+	showOutput, tui, noWarm                      bool
 	remote                                       bool
 	host, idempotencyKey                         string
 	budgets                                      hostFlags
@@ -53,6 +53,7 @@ it was interrupted.`,
 	fl.StringVar(&f.host, "host", "", "daemon address for --remote: unix:///PATH, tcp://HOST:PORT or https://HOST:PORT")
 	fl.StringVar(&f.idempotencyKey, "idempotency-key", "", "with --remote: a retry with the same key returns the first run")
 	fl.BoolVar(&f.tui, "tui", false, "show the run in the live panel view (voidbox tui); plain progress without a terminal")
+	fl.BoolVar(&f.noWarm, "no-warm", false, "boot every stage's VM cold (default: stages of one sandbox configuration start from a template snapshot taken once in the run; retries boot cold)")
 	f.budgets.register(fl)
 	return c
 }
@@ -65,13 +66,16 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 		if f.accel != "" {
 			return usageError{errors.New("--accel: the daemon chooses its accelerator (serve --accel)")}
 		}
+		if f.noWarm {
+			return usageError{errors.New("--no-warm: the daemon decides warm starts (serve --no-warm)")}
+		}
 		return runRemote(ctx, e, f)
 	}
 	mode, err := progressMode(f.progress)
 	if err != nil {
 		return err
 	}
-	host := voidbox.HostOptions{Accel: f.accel}
+	host := voidbox.HostOptions{Accel: f.accel, NoWarm: f.noWarm}
 	var errs []error
 	if f.budgets.apply(&host, &errs); len(errs) > 0 {
 		return usageError{errors.Join(errs...)}
@@ -79,6 +83,9 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 	s, job, err := loadSpec(e, f.file, false)
 	if err != nil {
 		return err
+	}
+	if isInteractive(s) {
+		return usageError{fmt.Errorf("%s: agent.mode is interactive, a session on your terminal: open it with voidbox shell --file %s", f.file, f.file)}
 	}
 	tcfg, err := telemetry.Resolve(s.Observe, os.Getenv)
 	if err != nil {

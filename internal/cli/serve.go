@@ -24,7 +24,7 @@ type serveFlags struct {
 	listen                  []string
 	token, tokenFile        string
 	certFile, keyFile       string
-	allowPlaintext          bool
+	allowPlaintext, noWarm  bool
 	storeURL                string
 	maxVMs, maxQueued       int
 	drain                   bool
@@ -69,6 +69,7 @@ is left. The API is described by GET /v1/openapi.yaml.`,
 	fl.StringArrayVar(&f.allowURLs, "allow-url", nil, "an origin (scheme://host:port) specs may name as llm.base_url or observe.otlp_endpoint, repeatable")
 	fl.StringArrayVar(&f.allowKeyEnvs, "allow-key-env", nil, "a variable specs may name as llm.api_key_env, repeatable")
 	fl.StringVar(&f.accel, "accel", "", "accelerator: kvm, tcg or auto")
+	fl.BoolVar(&f.noWarm, "no-warm", false, "boot every stage's VM cold (default: a run's stages of one sandbox configuration start from a template snapshot)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (logs go to stderr)")
 	return c
 }
@@ -124,7 +125,7 @@ func serve(ctx context.Context, e *env, f serveFlags) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--store: %w", err)}
 	}
-	host := voidbox.HostOptions{Accel: f.accel, Logger: log}
+	host := voidbox.HostOptions{Accel: f.accel, Logger: log, NoWarm: f.noWarm}
 	if err := host.Validate(); err != nil {
 		return usageError{err}
 	}

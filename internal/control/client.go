@@ -54,9 +54,22 @@ type Options struct {
 // Handshake authenticates to the guest init on conn and starts the stream
 // multiplexer. On error conn is closed. ctx bounds the handshake only.
 func Handshake(ctx context.Context, conn net.Conn, secret []byte, o Options) (*Client, error) {
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	hello := wire.Hello{
+	w, err := exchange(ctx, conn, wire.THello, hello(secret, o, false))
+	if err != nil {
+		return nil, err
+	}
+	return start(conn, w, o.Services)
+}
+
+// HandshakePark authenticates as Handshake does but asks the guest init to
+// park after its Welcome (wire.Resume): on success the guest waits on conn,
+// with nothing in flight either way, for a Resume. On error conn is closed.
+func HandshakePark(ctx context.Context, conn net.Conn, secret []byte, o Options) (wire.Welcome, error) {
+	return exchange(ctx, conn, wire.THello, hello(secret, o, true))
+}
+
+func hello(secret []byte, o Options, park bool) wire.Hello {
+	return wire.Hello{
 		Version:      wire.Version,
 		Secret:       hex.EncodeToString(secret),
 		TimeUnixNano: time.Now().UnixNano(),
@@ -65,47 +78,58 @@ func Handshake(ctx context.Context, conn net.Conn, secret []byte, o Options) (*C
 		Network:      o.Network,
 		CACerts:      o.CACerts,
 		Storage:      o.Storage,
+		Park:         park,
 	}
-	if err := wire.WriteJSON(conn, wire.THello, hello); err != nil {
+}
+
+// exchange sends the opening message of a handshake (Hello or Resume) and
+// reads the guest's answer. On error conn is closed.
+func exchange(ctx context.Context, conn net.Conn, t wire.Type, msg any) (wire.Welcome, error) {
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	fail := func(err error) (wire.Welcome, error) {
 		conn.Close()
-		return nil, fmt.Errorf("sending hello: %w", err)
+		return wire.Welcome{}, err
+	}
+	if err := wire.WriteJSON(conn, t, msg); err != nil {
+		return fail(fmt.Errorf("sending %s: %w", t, err))
 	}
 	f, err := wire.NewReader(conn, 64<<10).ReadFrame()
 	if err != nil {
-		conn.Close()
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("waiting for the guest init: %w", context.Cause(ctx))
+			return fail(fmt.Errorf("waiting for the guest init: %w", context.Cause(ctx)))
 		}
-		return nil, fmt.Errorf("reading welcome: %w", err)
+		return fail(fmt.Errorf("reading welcome: %w", err))
 	}
 	switch f.Type {
 	case wire.TWelcome:
 	case wire.TReject:
 		var rj wire.Reject
 		_ = f.Decode(&rj)
-		conn.Close()
-		return nil, fmt.Errorf("%w: %s", ErrRefused, rj.Reason)
+		return fail(fmt.Errorf("%w: %s", ErrRefused, rj.Reason))
 	default:
-		conn.Close()
-		return nil, fmt.Errorf("handshake: unexpected %s frame", f.Type)
+		return fail(fmt.Errorf("handshake: unexpected %s frame", f.Type))
 	}
 	var w wire.Welcome
 	if err := f.Decode(&w); err != nil {
-		conn.Close()
-		return nil, err
+		return fail(err)
 	}
 	if w.Version != wire.Version {
-		conn.Close()
-		return nil, fmt.Errorf("the guest init speaks protocol %d, host speaks %d", w.Version, wire.Version)
+		return fail(fmt.Errorf("the guest init speaks protocol %d, host speaks %d", w.Version, wire.Version))
 	}
 	_ = conn.SetDeadline(time.Time{})
+	return w, nil
+}
+
+// start runs the multiplexer over an authenticated conn.
+func start(conn net.Conn, w wire.Welcome, services map[string]TunnelHandler) (*Client, error) {
 	sess, err := yamux.Client(conn, muxConfig())
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
 	c := &Client{sess: sess, welcome: w, services: map[string]TunnelHandler{}}
-	for name, h := range o.Services {
+	for name, h := range services {
 		c.services[name] = h
 	}
 	c.wg.Add(1)

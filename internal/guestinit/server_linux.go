@@ -40,6 +40,15 @@ func (srv *server) serve(ch io.ReadWriteCloser) error {
 		return err
 	}
 	setClock(hello.TimeUnixNano)
+	// A parked guest (a snapshot's template) starts nothing until a
+	// Resume makes this copy its own.
+	for park := hello.Park; park; {
+		r, err := srv.resume(ch)
+		if err != nil {
+			return err
+		}
+		park = r.Park
+	}
 	sess, err := yamux.Server(ch, MuxConfig())
 	if err != nil {
 		return err

@@ -146,6 +146,9 @@ type Info struct {
 	// Image is the digest of the OCI image the root file system is from,
 	// "" for voidbox's initramfs.
 	Image string
+	// Snapshot is the directory of the snapshot the VM was restored from,
+	// "" for a boot.
+	Snapshot string
 }
 
 // Boot starts QEMU for cfg and completes the handshake. The VM lives until
@@ -242,33 +245,44 @@ func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 		Network: netCfg, CACerts: string(cfg.Policy.CACerts)})
 	stopWatch()
 	if err != nil {
-		defer st.release()
-		reason := err.Error()
-		// If QEMU is exiting (panic, init crash), wait briefly so the
-		// console tail and exit status are complete.
-		select {
-		case <-m.Done():
-		case <-time.After(500 * time.Millisecond):
-		}
-		if gone, why := m.Exited(); gone && !errors.Is(err, control.ErrRefused) {
-			reason = "qemu exited during boot (" + why + ")"
-			if p := m.PanicMessage(); p != "" {
-				reason = "guest kernel panicked during boot: " + p
-			}
-		}
-		tail := m.ConsoleTail(20)
-		m.Close()
 		if stack != nil {
 			stack.Close()
 		}
-		if slot != nil {
-			slot.Release()
-		}
-		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
-		}
-		return nil, &BootError{Reason: reason, ConsoleTail: tail}
+		return nil, bootFailed(ctx, m, err, st, slot)
 	}
+	return newSandbox(cfg, m, client, start, st, slot, stack, fwds), nil
+}
+
+// bootFailed closes m after a failed handshake and says why, from QEMU's
+// exit and the console when the guest died. st and slot are released.
+func bootFailed(ctx context.Context, m Machine, err error, st *storage, slot *admission.Slot) error {
+	defer st.release()
+	reason := err.Error()
+	// If QEMU is exiting (panic, init crash), wait briefly so the
+	// console tail and exit status are complete.
+	select {
+	case <-m.Done():
+	case <-time.After(500 * time.Millisecond):
+	}
+	if gone, why := m.Exited(); gone && !errors.Is(err, control.ErrRefused) {
+		reason = "qemu exited during boot (" + why + ")"
+		if p := m.PanicMessage(); p != "" {
+			reason = "guest kernel panicked during boot: " + p
+		}
+	}
+	tail := m.ConsoleTail(20)
+	m.Close()
+	if slot != nil {
+		slot.Release()
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return &BootError{Reason: reason, ConsoleTail: tail}
+}
+
+// newSandbox is the sandbox of a VM whose guest init answered.
+func newSandbox(cfg Config, m Machine, client *control.Client, start time.Time, st *storage, slot *admission.Slot, stack *netstack.Stack, fwds []Forwarded) *Sandbox {
 	w := client.Welcome()
 	if slot != nil {
 		slot.Booted() // the next VM may boot; this one keeps its memory
@@ -310,7 +324,7 @@ func attach(ctx context.Context, cfg Config, m Machine, secret []byte, start tim
 	}
 	go s.watch()
 	cfg.Logger.Info("sandbox booted", "name", cfg.Name, "kernel", w.Kernel, "accel", cfg.Accel.Accel, "boot", s.info.BootTime)
-	return s, nil
+	return s
 }
 
 func (c Config) withDefaults() Config {

@@ -65,16 +65,23 @@ type Options struct {
 	Events event.Sink
 	// Boot boots VMs (default sandbox.Boot).
 	Boot Booter
+	// Warm, if set, starts the first attempt of every stage instead of
+	// Boot (warm starts from a template snapshot); a retry boots through
+	// Boot, a clean cold VM.
+	Warm Booter
 	// OutputsDir holds the host directories of box outputs (default: a new
 	// temporary directory, kept after the run; each stage's report names
 	// its outputs' directories).
 	OutputsDir string
+	// Terminal is the user's terminal, for an interactive agent stage (a
+	// run of that one stage).
+	Terminal *Terminal
 }
 
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot, run: g.Name,
+	r := &Runner{host: host, stages: stages, boot: o.Boot, warm: o.Warm, run: g.Name, terminal: o.Terminal,
 		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) })}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
@@ -144,7 +151,10 @@ type Runner struct {
 	host    Host
 	stages  map[string]Staged
 	boot    Booter
+	warm    Booter // first attempts, when set
 	outputs *outputDirs
+	// terminal is Options.Terminal (interactive agent stages).
+	terminal *Terminal
 	// claudeLogin is the host's Claude login, opened at the first
 	// claude-personal stage and shared by all of them, so that concurrent
 	// stages refresh an expired token once.
@@ -193,12 +203,17 @@ func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[
 
 // bootVM boots cfg, marking errors no retry would fix as permanent, and
 // starts what watches the VM while it runs (vm.stats). The VM's own events
-// (its network's) go to emit too. release stops the watchers, closes the
-// VM and fills in d's network counters (final once the VM is gone); it may
-// be called more than once.
-func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
+// (its network's) go to emit too. A first attempt starts through r.warm
+// when set. release stops the watchers, closes the VM and fills in d's
+// network counters (final once the VM is gone); it may be called more
+// than once.
+func (r *Runner) bootVM(ctx context.Context, cfg sandbox.Config, attempt int, emit func(event.Data), tap *attachTap) (_ *sandbox.Sandbox, _ *Detail, release func(), _ error) {
 	cfg.OnEvent = emit
-	sb, err := r.boot.Boot(ctx, withQueueEvents(cfg, emit))
+	boot := r.boot
+	if r.warm != nil && attempt <= 1 {
+		boot = r.warm
+	}
+	sb, err := boot.Boot(ctx, withQueueEvents(cfg, emit))
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvalid) || errors.Is(err, sandbox.ErrMissingDependency) {
 			err = pipeline.Permanent(err)
@@ -240,7 +255,7 @@ func (r *Runner) runAttempt(ctx context.Context, n *pipeline.Node, attempt int, 
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	sb, d, release, err := r.bootVM(ctx, cfg, emit, tap)
+	sb, d, release, err := r.bootVM(ctx, cfg, attempt, emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
 	}

@@ -45,6 +45,11 @@ type Config struct {
 	VirtioFSD string
 	// CPUModel overrides QEMU's -cpu (default max under TCG, host under KVM).
 	CPUModel string
+	// Memory, when its Path is set, backs guest RAM with a file (snapshots).
+	Memory MemoryFile
+	// Incoming, when set, starts the VM from the device state Save wrote
+	// to this file (with Memory mapped private) instead of booting it.
+	Incoming string
 	// NIC gives the VM a virtio-net device whose frames go over a socket
 	// pair (Machine.NetConn); nil: no network device at all.
 	NIC *NIC
@@ -117,6 +122,7 @@ func (c *Config) validate() error {
 		}
 	}
 	errs = append(errs, c.storageProblems()...)
+	errs = append(errs, c.snapshotProblems()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -203,6 +209,7 @@ func (c *Config) args(r resources, in *inputs) []string {
 	}
 	cmdline = append(cmdline, c.Cmdline...)
 	machine += c.machineSuffix()
+	memory := c.memoryArgs(&machine)
 	var a []string
 	if c.Confine.Seccomp {
 		a = append(a, "-sandbox", seccompSandbox)
@@ -250,6 +257,7 @@ func (c *Config) args(r resources, in *inputs) []string {
 		a = append(a, "-netdev", netdev,
 			"-device", "virtio-net-device,netdev=net0,mac="+n.MAC+",host_mtu="+strconv.Itoa(n.MTU))
 	}
+	a = append(a, memory...)
 	return append(a, c.storageArgs(r, in)...)
 }
 

@@ -145,6 +145,13 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 		m.oom = jail.OOMKilled()
 		close(m.done)
 	}()
+	if c.Incoming != "" {
+		if err := m.load(ctx, c.Incoming); err != nil {
+			m.kill()
+			<-m.done
+			return nil, err
+		}
+	}
 	m.stopCtx = context.AfterFunc(ctx, func() { m.kill() })
 	return m, nil
 }

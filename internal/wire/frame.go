@@ -23,7 +23,9 @@ import (
 // no command (1 read it as no allowlist), Policy.DiskBytes. 3: Hello.Storage
 // (a guest that ignored it would run commands outside the image asked for).
 // 4: Hello.Network (the guest configures its interface) and Hello.CACerts.
-const Version = 4
+// 5: Hello.Park and TResume (a guest that ignored Park would start the
+// multiplexer under a host that is about to snapshot it).
+const Version = 5
 
 // HeaderSize is the length of a frame header: payload length (4) + type (1).
 const HeaderSize = 5

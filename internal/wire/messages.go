@@ -19,6 +19,9 @@ type Hello struct {
 	Network *Network `json:"network,omitempty"`
 	// CACerts are PEM certificates appended to the guest's CA bundle.
 	CACerts string `json:"ca_certs,omitempty"`
+	// Park asks the guest init to wait for a Resume after its Welcome
+	// instead of starting the multiplexer (see Resume).
+	Park bool `json:"park,omitempty"`
 }
 
 // Network is the static configuration of the guest's one interface. The

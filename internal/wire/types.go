@@ -56,6 +56,9 @@ const (
 	// TStdout (the terminal's output), TSignal, TResize and TExecExit.
 	TPty    Type = 60 // host→guest: PtyRequest
 	TResize Type = 61 // host→guest: WindowSize
+
+	// Snapshots (see Resume): on the raw channel of a parked guest init.
+	TResume Type = 70 // host→guest: Resume; guest replies TWelcome or TReject
 )
 
 var typeNames = map[Type]string{
@@ -65,7 +68,7 @@ var typeNames = map[Type]string{
 	TWriteFile: "write-file", TFileData: "file-data", TFileEnd: "file-end", TReadFile: "read-file",
 	TFileInfo: "file-info", TStat: "stat", TStatResult: "stat-result", TMkdir: "mkdir", TMount: "mount",
 	TPing: "ping", TPong: "pong", TShutdown: "shutdown", TTunnel: "tunnel",
-	TPty: "pty", TResize: "resize",
+	TPty: "pty", TResize: "resize", TResume: "resume",
 }
 
 // Known reports whether t is defined by this protocol version.

@@ -1,0 +1,162 @@
+// Package warm starts a run's VMs from template snapshots: the first VM of a
+// sandbox configuration costs a boot that is parked and saved right after
+// the handshake, every VM of that configuration (the first included) is a
+// copy-on-write restore of it. Templates live in a private temporary
+// directory removed by Close; nothing of a stage (env, files, commands)
+// has reached a guest when its template is saved.
+package warm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/voidbox/voidbox/internal/sandbox"
+	"github.com/voidbox/voidbox/internal/snapshot"
+)
+
+// Starter boots VMs warm where the configuration allows a snapshot and
+// cold (sandbox.Boot) elsewhere. Safe for concurrent use.
+type Starter struct {
+	dir string
+	log *slog.Logger
+
+	mu        sync.Mutex           // guards templates and closed
+	templates map[string]*template // by configuration key
+	closed    bool
+}
+
+// template is one configuration's snapshot; ready is closed once dir,
+// meta and err are set.
+type template struct {
+	ready chan struct{}
+	dir   string
+	meta  snapshot.Meta
+	err   error
+}
+
+// New returns a Starter keeping its templates in a new private directory
+// under parent ("" for the temp dir). log may be nil.
+func New(parent string, log *slog.Logger) (*Starter, error) {
+	dir, err := os.MkdirTemp(parent, "voidbox-warm-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the template dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Starter{dir: dir, log: log, templates: map[string]*template{}}, nil
+}
+
+// Dir is where the templates are.
+func (s *Starter) Dir() string { return s.dir }
+
+// Boot starts cfg's VM from its configuration's template, taking the
+// template first if this is the configuration's first VM. A configuration
+// that cannot be snapshotted, or whose template failed, boots cold.
+func (s *Starter) Boot(ctx context.Context, cfg sandbox.Config) (*sandbox.Sandbox, error) {
+	if sandbox.Snapshottable(cfg) != nil {
+		return sandbox.Boot(ctx, cfg)
+	}
+	t, err := s.template(ctx, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		s.log.Warn("warm start unavailable, booting cold", "name", cfg.Name, "err", err)
+		return sandbox.Boot(ctx, cfg)
+	}
+	sb, err := sandbox.RestoreChecked(ctx, cfg, t.dir, t.meta)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("restore failed, booting cold", "name", cfg.Name, "err", err)
+		return sandbox.Boot(ctx, cfg)
+	}
+	return sb, err
+}
+
+// template returns cfg's template, taking it once per configuration;
+// concurrent first VMs of one configuration wait for the same one.
+func (s *Starter) template(ctx context.Context, cfg sandbox.Config) (*template, error) {
+	key, err := Key(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("warm starter closed")
+	}
+	t, ok := s.templates[key]
+	if !ok {
+		t = &template{ready: make(chan struct{}), dir: filepath.Join(s.dir, key[:16])}
+		s.templates[key] = t
+	}
+	s.mu.Unlock()
+	if !ok {
+		t.meta, t.err = s.take(ctx, cfg, t.dir)
+		close(t.ready)
+	}
+	select {
+	case <-t.ready:
+		return t, t.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+func (s *Starter) take(ctx context.Context, cfg sandbox.Config, dir string) (snapshot.Meta, error) {
+	m, err := sandbox.MachineOf(ctx, cfg)
+	if err != nil {
+		return snapshot.Meta{}, err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return snapshot.Meta{}, err
+	}
+	tc := cfg
+	tc.Name, tc.ConsoleLog = "template", ""
+	tc.Listeners, tc.Services = nil, nil
+	meta, err := sandbox.Template(ctx, tc, m, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return snapshot.Meta{}, fmt.Errorf("taking the template: %w", err)
+	}
+	s.log.Info("template taken", "dir", dir, "save_ms", meta.SaveMS, "memory_bytes", meta.MemoryBytes)
+	return meta, nil
+}
+
+// Key identifies a sandbox configuration for warm starts: what the parked
+// guest holds (policy's guest part, memory, vCPUs) and what it was booted
+// with. Env and timeouts are not in it: they never reach a template.
+func Key(cfg sandbox.Config) (string, error) {
+	p := cfg.Policy.WithDefaults()
+	b, err := json.Marshal(struct {
+		QEMU, Kernel, Initramfs, Accel, CPU string
+		TSC, Mem, CPUs                      int
+		Guest                               any
+		CACerts                             string
+	}{cfg.QEMU, cfg.Kernel, cfg.Initramfs, string(cfg.Accel.Accel), cfg.CPUModel, cfg.TSCkHz, p.MemoryMiB, p.VCPUs, p.Wire(), string(p.CACerts)})
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Close removes the templates (VMs restored from them keep their private
+// mappings of the memory files until they stop). Idempotent.
+func (s *Starter) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return os.RemoveAll(s.dir)
+}
