@@ -115,6 +115,14 @@ func (b *Box) Skill(s ...Skill) *Box {
 // MaxTurns caps the model responses of an agent box (default 20).
 func (b *Box) MaxTurns(n int) *Box { b.agent().MaxTurns = n; return b }
 
+// Interactive makes the agent box a session on the user's terminal
+// instead of a task: Claude Code's interactive mode (RuntimeClaudeCode; the
+// built-in agent has none) in the box's VM, set up as a task would be
+// (skills, the LLM gateway, the input), its prompt (optional) the first
+// message. Run it as the only box of a pipeline with RunOptions.Terminal;
+// its output is its output file, if the session wrote one.
+func (b *Box) Interactive() *Box { b.agent().Interactive = true; return b }
+
 // Runtime selects the agent runtime: RuntimeVoidbox (default) or RuntimeClaudeCode.
 func (b *Box) Runtime(r string) *Box { b.agent().Runtime = r; return b }
 

@@ -121,7 +121,10 @@ func TestImageAgentVM(t *testing.T) {
 		}),
 	)
 	t.Setenv("VOIDBOX_TEST_KEY", "sk-test-key")
-	box := voidbox.NewBox("agent").OCIImage(root).AllowCommands("hello", "head").Prompt("greet").
+	// hello is a #!/bin/sh script: the kernel's exec check runs its
+	// interpreter through the allowlist too, so sh is named (and ls, which
+	// sh could start, stays refused).
+	box := voidbox.NewBox("agent").OCIImage(root).AllowCommands("hello", "head", "sh").Prompt("greet").
 		Skill(voidbox.SkillOCI(skill, "/skills/hello")).
 		LLM(voidbox.LLM{Provider: "claude", BaseURL: srv.URL, APIKeyEnv: "VOIDBOX_TEST_KEY", Model: "claude-sonnet-4-5"})
 	rep, err := voidbox.NewPipeline("agent-image").Pipe(box).Run(context.Background(), voidbox.RunOptions{Host: hostConfig(t)})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/guestimage"
@@ -58,6 +59,18 @@ type RunOptions struct {
 	// that shares it: each VM takes a slot before it boots and gives it
 	// back once its QEMU has exited. A daemon shares one among its runs.
 	VMSlots VMSlots
+	// Terminal is the user's terminal, for a pipeline of one interactive
+	// box (Box.Interactive); the run fails without one.
+	Terminal *Terminal
+}
+
+// Terminal is the user's terminal an interactive box runs on: Keys is what
+// the user types (the terminal in raw mode), Screen gets what the guest
+// terminal shows (filter it, as voidbox shell does), TTY its size.
+type Terminal struct {
+	Keys   io.Reader
+	Screen io.Writer
+	TTY    *TTY
 }
 
 // VMSlots hands out the right to run one VM.
@@ -268,6 +281,9 @@ func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged,
 	for i, n := range g.Nodes {
 		order[i] = n.ID
 	}
+	if err := checkInteractive(stages, order, o.Terminal); err != nil {
+		return nil, err
+	}
 	// Preflight first: a missing key should not wait for the host.
 	if err := stage.Preflight(stages, order, o.Host.CacheDir); err != nil {
 		return nil, err
@@ -287,6 +303,9 @@ func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged,
 	host := stage.Host{Sandbox: h.Host, Kernel: h.base.Kernel, Initramfs: h.base.Initramfs,
 		AgentInitramfs: h.agentImage.Initramfs, CacheDir: o.Host.CacheDir}
 	so := stage.Options{Input: o.Input, Events: o.Events, OutputsDir: o.OutputsDir}
+	if o.Terminal != nil {
+		so.Terminal = &stage.Terminal{Keys: o.Terminal.Keys, Screen: o.Terminal.Screen, TTY: o.Terminal.TTY}
+	}
 	cold, warmBoot := stage.BootFunc(sandbox.Boot), stage.BootFunc(nil)
 	if !o.Host.NoWarm {
 		w, err := warm.New("", o.Host.Logger)
@@ -311,6 +330,23 @@ func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged,
 		so.Warm = warmBoot
 	}
 	return stage.Run(ctx, g, stages, host, so)
+}
+
+// checkInteractive: an interactive box runs alone, on a terminal.
+func checkInteractive(stages map[string]stage.Staged, order []string, t *Terminal) error {
+	for _, name := range order {
+		a := stages[name].Box.Agent
+		if a == nil || !a.Interactive {
+			continue
+		}
+		switch {
+		case len(order) > 1:
+			return fmt.Errorf("%w: box %q is interactive: it runs alone (a pipeline of that one box)", ErrInvalid, name)
+		case t == nil || t.Keys == nil || t.Screen == nil:
+			return fmt.Errorf("%w: box %q is interactive: it needs a terminal (RunOptions.Terminal; from the command line, voidbox shell --file SPEC)", ErrInvalid, name)
+		}
+	}
+	return nil
 }
 
 // EventSinkFunc adapts a function to EventSink.

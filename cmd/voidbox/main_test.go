@@ -207,14 +207,21 @@ func TestInterruptE2E(t *testing.T) {
 	}
 }
 
-// qemuPIDs finds the QEMU processes whose command line uses runtime dir rt.
+// qemuPIDs finds the QEMU processes of runtime dir rt: its command line
+// names rt, or (a confined QEMU, handed descriptors instead of paths) its
+// environment, inherited from voidbox, does.
 func qemuPIDs(t *testing.T, rt string) []int {
 	t.Helper()
 	var pids []int
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
-		if err != nil || !bytes.Contains(b, []byte("qemu-system")) || !bytes.Contains(b, []byte(rt)) {
+		if err != nil || !bytes.Contains(b, []byte("qemu-system")) {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "environ"))
+		inRT := bytes.Contains(append([]byte{0}, env...), []byte("\x00XDG_RUNTIME_DIR="+rt+"\x00"))
+		if !bytes.Contains(b, []byte(rt)) && !inRT {
 			continue
 		}
 		var pid int

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/voidbox/voidbox/internal/llm/llmtest"
+	"github.com/voidbox/voidbox/internal/toolbox"
 	"github.com/voidbox/voidbox/internal/vmtest"
 )
 
@@ -42,7 +43,8 @@ var offLimits = map[string]string{
 // true, a file: skill, an ollama-style provider) validates and runs an
 // agent stage whose tool call fetches from the "API" with busybox wget.
 func TestSeedNetworkTrueE2E(t *testing.T) {
-	vmtest.Setup(t) // prepares the image before the namespace (downloads need the host's network)
+	vmtest.Setup(t)   // prepares the image before the namespace (downloads need the host's network)
+	vmtest.Toolbox(t) // and the toolbox image, for the curl variant
 	enterNetNS(t)
 
 	ln, err := net.Listen("tcp", hnAddr+":80")
@@ -171,6 +173,33 @@ agent:
 	}
 	if r := denied["127.0.0.1:"+loopPort]; !strings.Contains(r, "not in host_ports") {
 		t.Errorf("denial of host loopback: %q", r)
+	}
+
+	// The same spec on the toolbox image: the agent's tool is curl, from
+	// the image, through the same public-only network.
+	curl := "curl -sS http://" + hnAddr + "/v0/item/4101.json; curl -sS -m 5 http://169.254.169.254/ ; echo metadata exit $?"
+	model2 := llmtest.NewOpenAI(t,
+		llmtest.ToolCall("bash", map[string]any{"command": curl}),
+		llmtest.Func(func(r *llmtest.Request) llmtest.Turn {
+			res := r.ToolResults()
+			if len(res) == 0 {
+				return llmtest.Text("no tool result")
+			}
+			return llmtest.Text("fetched: " + res[0].Content)
+		}))
+	src, _ := os.ReadFile(spec)
+	img := strings.Replace(strings.Replace(string(src), "  network: true\n", "  network: true\n  image: "+toolbox.Ref+"\n", 1),
+		fmt.Sprintf("%q", model.URL), fmt.Sprintf("%q", model2.URL), 1)
+	spec2 := filepath.Join(dir, "hackernews_toolbox.yaml")
+	os.WriteFile(spec2, []byte(img), 0o644)
+	r = voidbox(t, "", "run", "--file", spec2, "--output", "json", "--progress", "none")
+	rep.Output = ""
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("toolbox: exit %d: %v\nstdout %s\nstderr %s", r.code, err, r.stdout, r.stderr)
+	}
+	if !strings.Contains(rep.Output, `"title":"Agents in micro-VMs"`) || !(strings.Contains(rep.Output, "metadata exit 7") || strings.Contains(rep.Output, "metadata exit 28")) ||
+		strings.Contains(rep.Output, "FORBIDDEN") || reached.Load() != 0 {
+		t.Errorf("toolbox output %q (forbidden requests %d)", rep.Output, reached.Load())
 	}
 }
 

@@ -17,13 +17,16 @@ import (
 // progressShape is plain progress without its times and durations, so a
 // local and a remote run of one spec compare.
 func progressShape(s string) []string {
-	times := regexp.MustCompile(`^\d\d:\d\d:\d\d |in [0-9.]+m?s`)
+	// Clock times and durations (progress lines, the report's DURATION
+	// column) differ between any two runs; so does the padding around them.
+	times := regexp.MustCompile(`^\d\d:\d\d:\d\d |\b[0-9.]+(ms|s|m)\b`)
+	space := regexp.MustCompile(`\s+`)
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
 		if strings.HasPrefix(l, "run ") && strings.Contains(l, "queued on the daemon") || l == "" {
 			continue
 		}
-		out = append(out, times.ReplaceAllString(l, ""))
+		out = append(out, space.ReplaceAllString(times.ReplaceAllString(l, ""), " "))
 	}
 	return out
 }

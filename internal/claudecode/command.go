@@ -49,13 +49,23 @@ type Config struct {
 	// (CLAUDE_CODE_MAX_RETRIES); 0 keeps its default of 10 with backoff,
 	// which can take minutes when the gateway keeps failing.
 	MaxRetries int
+	// Interactive is a session on a terminal instead of a headless run:
+	// Prompt (optional) is its first message, MaxTurns does not apply, and
+	// the home needs HomeConfig written first.
+	Interactive bool
 }
 
 // Validate reports every problem with c.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Prompt == "" {
+	switch {
+	case c.Prompt == "" && !c.Interactive:
 		errs = append(errs, errors.New("prompt is empty"))
+	case c.Interactive && len(c.Prompt) > MaxArgPrompt:
+		// A session reads its terminal, not stdin: the prompt must be an argument.
+		errs = append(errs, fmt.Errorf("prompt of %d bytes: a session's first message is at most %d", len(c.Prompt), MaxArgPrompt))
+	case c.Interactive && c.MaxTurns > 0:
+		errs = append(errs, errors.New("max turns: a session has no turn limit (claude-code takes it in headless runs only)"))
 	}
 	if u, err := url.Parse(c.BaseURL); c.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("base URL %q: want http://127.0.0.1:<port>", c.BaseURL))
@@ -103,14 +113,18 @@ func Command(c Config) (argv []string, env map[string]string) {
 	if key == "" {
 		key = PlaceholderAPIKey
 	}
-	argv = []string{
-		path.Join(dir, "bin/claude"), "-p",
-		"--output-format", "stream-json", "--verbose",
-		"--dangerously-skip-permissions",
-		// Stages are never resumed: keep no transcript in the guest's home.
-		"--no-session-persistence",
-		"--strict-mcp-config",
+	argv = []string{path.Join(dir, "bin/claude")}
+	if !c.Interactive {
+		argv = append(argv, "-p", "--output-format", "stream-json", "--verbose")
 	}
+	argv = append(argv, "--dangerously-skip-permissions")
+	if !c.Interactive {
+		// Stages are never resumed: keep no transcript in the guest's home
+		// (the flag exists for headless runs only; a session's transcript
+		// goes with its VM).
+		argv = append(argv, "--no-session-persistence")
+	}
+	argv = append(argv, "--strict-mcp-config")
 	if c.Model != "" {
 		argv = append(argv, "--model", c.Model)
 	}
@@ -123,7 +137,7 @@ func Command(c Config) (argv []string, env map[string]string) {
 	if c.AppendSystemPrompt != "" {
 		argv = append(argv, "--append-system-prompt", c.AppendSystemPrompt)
 	}
-	if len(c.Prompt) <= MaxArgPrompt {
+	if c.Prompt != "" && len(c.Prompt) <= MaxArgPrompt {
 		// After "--", a prompt starting with "-" is not taken for a flag.
 		argv = append(argv, "--", c.Prompt)
 	}

@@ -110,3 +110,50 @@ func TestMoveSystemMessages(t *testing.T) {
 		t.Errorf("an untouched body changed: %s", out)
 	}
 }
+
+func TestInteractiveCommand(t *testing.T) {
+	c := Config{Interactive: true, Prompt: "start here", BaseURL: "http://127.0.0.1:4000", AppendSystemPrompt: "be brief"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	argv, env := Command(c)
+	want := []string{"/opt/voidbox/claude-code/bin/claude", "--dangerously-skip-permissions", "--strict-mcp-config",
+		"--append-system-prompt", "be brief", "--", "start here"}
+	if !slices.Equal(argv, want) {
+		t.Errorf("argv\n got %q\nwant %q", argv, want)
+	}
+	if env["ANTHROPIC_API_KEY"] != PlaceholderAPIKey || env["ANTHROPIC_BASE_URL"] != c.BaseURL {
+		t.Errorf("env %v", env)
+	}
+	c.Prompt = ""
+	if argv, _ := Command(c); slices.Contains(argv, "--") {
+		t.Errorf("a session without a prompt got one: %q", argv)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("a session without a prompt: %v", err)
+	}
+	for _, bad := range []Config{
+		{Interactive: true, BaseURL: c.BaseURL, MaxTurns: 3},
+		{Interactive: true, BaseURL: c.BaseURL, Prompt: strings.Repeat("x", MaxArgPrompt+1)},
+	} {
+		if err := bad.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: %v", bad.MaxTurns, err)
+		}
+	}
+}
+
+func TestHomeConfig(t *testing.T) {
+	b, err := HomeConfig("/workspace", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{`"hasCompletedOnboarding": true`, `"-voidbox-placeholder"`, `"/workspace": {`, `"hasTrustDialogAccepted": true`, `"bypassPermissionsModeAccepted": true`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("home config lacks %s:\n%s", want, s)
+		}
+	}
+	if HomeConfigPath("") != "/home/sandbox/.claude.json" {
+		t.Errorf("path %s", HomeConfigPath(""))
+	}
+}

@@ -84,6 +84,9 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 	if err != nil {
 		return err
 	}
+	if isInteractive(s) {
+		return usageError{fmt.Errorf("%s: agent.mode is interactive, a session on your terminal: open it with voidbox shell --file %s", f.file, f.file)}
+	}
 	tcfg, err := telemetry.Resolve(s.Observe, os.Getenv)
 	if err != nil {
 		return usageError{fmt.Errorf("telemetry: %w", err)}

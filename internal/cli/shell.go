@@ -16,9 +16,9 @@ import (
 
 func newShellCmd(e *env) *cobra.Command {
 	var sf sandboxFlags
-	var dir string
+	var dir, file string
 	c := &cobra.Command{
-		Use:   "shell [flags] [-- COMMAND [ARG...]]",
+		Use:   "shell [flags] [-- COMMAND [ARG...]] | shell --file SPEC",
 		Short: "Open an interactive shell in a fresh micro-VM",
 		Long: `Boot a micro-VM and open a shell (or COMMAND) on a terminal in it, as the sandbox
 user (uid 1000). Your terminal is put in raw mode: every key, Ctrl-C, Ctrl-Z and
@@ -29,11 +29,22 @@ The guest's output reaches your terminal through a filter: text, colours, cursor
 movement, the alternate screen, titles and hyperlinks pass; sequences that reach
 beyond the screen (clipboard, colour or font changes, window operations and
 reports, device control strings) are dropped, and modes the guest left on
-(mouse reporting, bracketed paste, a hidden cursor, ...) are reset at the end.`,
+(mouse reporting, bracketed paste, a hidden cursor, ...) are reset at the end.
+
+With --file, SPEC is an interactive agent (kind: agent, agent.mode: interactive,
+runtime claude-code): its VM boots with the spec's sandbox, skills and LLM gateway
+as voidbox run would set them up, and your terminal is attached to Claude Code's
+interactive session in it, the spec's prompt (if any) its first message. The
+provider key stays on the host. Leaving Claude Code (/exit, or Ctrl-D twice)
+stops the VM; a file the session left at the agent's output_file is printed.`,
 		Example: `  voidbox shell
   voidbox shell --memory 1G --allow sh,ls,cat
-  voidbox shell -- sh -c 'top'`,
+  voidbox shell -- sh -c 'top'
+  voidbox shell --file examples/interactive.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if file != "" {
+				return runSpecShell(cmd.Context(), e, cmd, sf, file, args)
+			}
 			cfg, err := sf.config("shell")
 			if err != nil {
 				return err
@@ -46,6 +57,7 @@ reports, device control strings) are dropped, and modes the guest left on
 	}
 	sf.register(c.Flags())
 	c.Flags().StringVarP(&dir, "workdir", "w", "", "working directory in the guest (default /workspace)")
+	c.Flags().StringVarP(&file, "file", "f", "", "an interactive agent spec (agent.mode: interactive) to open a session with")
 	return c
 }
 

@@ -132,6 +132,9 @@ func box(sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
 	if sb.Service {
 		b.Service()
 	}
+	if sb.Interactive {
+		b.Interactive()
+	}
 	if len(sb.Exec) > 0 {
 		return b.Exec(sb.Exec...), nil
 	}

@@ -56,6 +56,10 @@ type Box struct {
 	// start) when OutputFile appears in the guest, stopped when the run's
 	// other stages are done; Timeout bounds the time to become ready.
 	Service bool
+	// Interactive is agent.mode: interactive (kind: agent only): the agent
+	// is a session on the user's terminal (voidbox shell --file), Prompt
+	// (optional) its first message.
+	Interactive bool
 	// Retries is how many more attempts follow a failed one.
 	Retries int
 	// RetryBackoff is the delay before the first retry.
@@ -83,7 +87,7 @@ func (d *decoder) boxFields(f *fields, b *Box) {
 	b.Runtime = RuntimeVoidbox
 	b.RetryBackoff = DefaultRetryBackoff
 
-	if f.exclusive("prompt", "exec") && !f.has("prompt") && !f.has("exec") {
+	if f.exclusive("prompt", "exec") && !f.has("prompt") && !f.has("exec") && !b.Interactive {
 		d.at(f.node, f.path, `missing required field "prompt" (or "exec" for a command)`)
 	}
 	if v, ok := f.str("prompt"); ok {
@@ -238,7 +242,8 @@ func (d *decoder) retries(f *fields, retries *int, backoff *time.Duration) {
 }
 
 // mode decodes mode: task (the default) or service, which it reports.
-// interactive is refused.
+// interactive is refused: only a kind: agent spec's agent can be one (see
+// agentMode).
 func (d *decoder) mode(f *fields) bool {
 	v, ok := f.str("mode")
 	if !ok {
@@ -250,11 +255,53 @@ func (d *decoder) mode(f *fields) bool {
 	case "service":
 		return true
 	case "interactive":
-		d.at(n, path, "mode interactive is not supported yet (valid: task, service)")
+		d.at(n, path, "mode interactive applies to the agent of a kind: agent spec only (a session on your terminal: voidbox shell --file)")
 	default:
 		d.at(n, path, "unknown mode %q (valid: task, service)", v)
 	}
 	return false
+}
+
+// agentMode decodes a kind: agent spec's mode into b: task, service or
+// interactive (a Claude Code session on the user's terminal).
+func (d *decoder) agentMode(f *fields, b *Box) {
+	v, ok := f.str("mode")
+	if !ok {
+		return
+	}
+	n, path := f.m["mode"].val, join(f.path, "mode")
+	switch v {
+	case "task":
+	case "service":
+		b.Service = true
+	case "interactive":
+		b.Interactive = true
+	default:
+		d.at(n, path, "unknown mode %q (valid: task, service, interactive)", v)
+	}
+}
+
+// checkInteractive reports what an interactive agent cannot have; b's
+// fields are decoded.
+func (d *decoder) checkInteractive(f *fields, b *Box) {
+	if !b.Interactive {
+		return
+	}
+	n, path := f.m["mode"].val, join(f.path, "mode")
+	switch {
+	case b.IsCommand():
+		d.at(n, path, "mode interactive is a session with an agent, not a command (for a shell: voidbox shell)")
+	case b.Runtime != RuntimeClaudeCode:
+		// The built-in agent works a task to its end: it has no session a
+		// terminal could drive.
+		d.at(n, path, "mode interactive needs runtime claude-code (or the agent:claude-code skill): the built-in agent has no interactive session")
+	}
+	for _, k := range []string{"max_turns", "retries"} {
+		if f.has(k) {
+			d.at(f.key(k), join(f.path, k), "does not apply to mode interactive (a session runs until you leave it)")
+		}
+	}
+	b.MaxTurns = 0
 }
 
 func (d *decoder) atPos(p Pos, path, format string, args ...any) {

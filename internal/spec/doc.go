@@ -14,7 +14,10 @@
 //     errors. Fields named "x-..." at the top level are ignored, as a place
 //     for YAML anchors; anchors, aliases and merge keys ("<<") work anywhere.
 //   - Refused until the feature exists: sandbox.network: true, snapshot,
-//     agent messaging, and modes other than task.
+//     agent messaging. mode: service works for workflow steps, pipeline
+//     boxes and agents; mode: interactive for a kind: agent spec's agent
+//     only, with runtime claude-code (the built-in agent has no session),
+//     run by voidbox shell --file.
 //     sandbox.mode: mock is refused for good (voidbox always boots a VM), and
 //     so are llm.credential_proxy (the gateway always keeps keys out of the
 //     guest) and sandbox.guest_image (voidbox boots its own kernel and guest

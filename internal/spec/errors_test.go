@@ -213,10 +213,17 @@ func TestErrorsAgent(t *testing.T) {
 		{"output file", "  prompt: hi\n  output_file: out.json\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "out.json": want an absolute, clean path such as /workspace/output.json`}},
 		{"output file dots", "  prompt: hi\n  output_file: /workspace/../etc/passwd\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "/workspace/../etc/passwd": want an absolute, clean path such as /workspace/output.json`}},
 		{"service ports", "  prompt: hi\n  mode: service\n  ports: [8080]\n", []string{`t.yaml:6:3: agent.ports: a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest`}},
-		{"interactive", "  mode: interactive\n", []string{
-			`t.yaml:4:3: agent: missing required field "prompt" (or "exec" for a command)`,
-			`t.yaml:4:9: agent.mode: mode interactive is not supported yet (valid: task, service)`,
+		{"interactive built-in", "  mode: interactive\n", []string{
+			`t.yaml:4:9: agent.mode: mode interactive needs runtime claude-code (or the agent:claude-code skill): the built-in agent has no interactive session`,
 		}},
+		{"interactive exec", "  mode: interactive\n  exec: [sh]\n", []string{
+			`t.yaml:4:9: agent.mode: mode interactive is a session with an agent, not a command (for a shell: voidbox shell)`,
+		}},
+		{"interactive turns", "  mode: interactive\n  runtime: claude-code\n  max_turns: 3\n  retries: 1\n", []string{
+			`t.yaml:6:3: agent.max_turns: does not apply to mode interactive (a session runs until you leave it)`,
+			`t.yaml:7:3: agent.retries: does not apply to mode interactive (a session runs until you leave it)`,
+		}},
+		{"mode", "  prompt: hi\n  mode: batch\n", []string{`t.yaml:5:9: agent.mode: unknown mode "batch" (valid: task, service, interactive)`}},
 		{"messaging", "  prompt: hi\n  messaging: {enabled: true}\n", []string{`t.yaml:5:3: agent.messaging: agent messaging is not available yet`}},
 		{"max turns", "  prompt: hi\n  max_turns: 0\n", []string{`t.yaml:5:14: agent.max_turns: 0 is out of range [1, 10000]`}},
 		{"runtime", "  prompt: hi\n  runtime: codex\n", []string{`t.yaml:5:12: agent.runtime: unknown runtime "codex" (valid: voidbox, claude-code)`}},

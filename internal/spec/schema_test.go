@@ -209,7 +209,7 @@ func TestSchemaRejects(t *testing.T) {
 		agent + "agent: {prompt: hi, exec: [ls]}\n",
 		agent + "agent: {timeout: 1s}\n",
 		agent + "agent: {prompt: hi, timeout: 1s, timeout_secs: 1}\n",
-		agent + "agent: {prompt: hi, mode: interactive}\n",
+		"kind: pipeline\nname: p\npipeline: {boxes: [{name: b, prompt: hi, mode: interactive}]}\n",
 		agent + "agent: {prompt: hi, mode: service, ports: [8080]}\n",
 		agent + "agent: {prompt: hi, output_file: out.json}\n",
 		agent + "agent: {prompt: hi, output_file: /a/../b}\n",

@@ -35,3 +35,18 @@ workflow:
 		t.Fatalf("output_file on a task step: %v", err)
 	}
 }
+
+func TestInteractiveAgent(t *testing.T) {
+	s, err := Parse("i.yaml", []byte("kind: agent\nname: chat\nagent:\n  mode: interactive\n  skills: [\"agent:claude-code\", \"cli:ls\"]\n  timeout: 1h\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.Agent
+	if !b.Interactive || b.Service || b.Prompt != "" || b.Runtime != RuntimeClaudeCode || b.MaxTurns != 0 || b.Timeout.Hours() != 1 {
+		t.Errorf("box %+v", b)
+	}
+	_, err = Parse("p.yaml", []byte("kind: pipeline\nname: p\npipeline:\n  boxes:\n    - {name: a, prompt: hi, runtime: claude-code, mode: interactive}\n"))
+	if err == nil || !strings.Contains(err.Error(), "p.yaml:5:57: pipeline.boxes[0].mode: mode interactive applies to the agent of a kind: agent spec only") {
+		t.Errorf("interactive pipeline box: %v", err)
+	}
+}

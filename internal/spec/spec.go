@@ -144,7 +144,8 @@ func (d *decoder) agent(n *yamlNode, path, name string, base Sandbox, llm *llmDe
 		return nil
 	}
 	b := &Box{Name: name, Sandbox: base.clone(), LLM: d.llm(llm, false)}
+	d.agentMode(f, b) // first: an interactive agent needs no prompt
 	d.boxFields(f, b)
-	b.Service = d.mode(f)
+	d.checkInteractive(f, b)
 	return b
 }

@@ -76,6 +76,7 @@ type agentRun struct {
 	provider llm.Kind
 	stop     func() // shuts the gateway's HTTP server down
 	detail   *AgentDetail
+	term     *Terminal // interactive agents: the user's terminal
 }
 
 // runAgent runs an agent stage; ready is set for a service.
@@ -92,7 +93,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		}
 		prov.Token = src
 	}
-	ar := &agentRun{st: st, agent: a, emit: emit, provider: prov.Kind, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}}
+	ar := &agentRun{st: st, agent: a, emit: emit, provider: prov.Kind, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}, term: r.terminal}
 	budget := r.budget(st.Box)
 	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest, Budget: budget})
 	if err != nil {
@@ -180,6 +181,9 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 		if err := sb.WriteFile(ctx, InputFile, input, 0o644); err != nil {
 			return pipeline.Output{}, fmt.Errorf("writing %s: %w", InputFile, err)
 		}
+	}
+	if a.Interactive {
+		return ar.session(ctx, sb, rt, ar.agentConfig(skills), stageEnv(box.Name, attempt), d)
 	}
 	argv, env, stdin, err := rt.command(ctx, sb, ar.agentConfig(skills))
 	if err != nil {

@@ -58,6 +58,11 @@ type Agent struct {
 	Skills   []Skill
 	MaxTurns int    // 0: the runtime's default (20)
 	Runtime  string // RuntimeVoidbox ("" too) or RuntimeClaudeCode
+	// Interactive runs the agent as a session on the user's terminal
+	// (Options.Terminal) instead of a task: Claude Code's interactive
+	// mode, Prompt (optional) its first message. The stage's output is its
+	// output file if the session wrote one.
+	Interactive bool
 }
 
 // LLM is the model an agent box talks to. The provider key is read on the
@@ -179,6 +184,9 @@ func (b *Box) Problems() []error {
 	errs = append(errs, b.storageProblems()...)
 	if b.Agent != nil {
 		errs = append(errs, b.Agent.problems(b.Policy)...)
+		if b.Agent.Interactive && (b.Service || b.Retries > 0) {
+			errs = append(errs, errors.New("interactive: a session is neither a service nor retried"))
+		}
 	}
 	return errs
 }
@@ -220,10 +228,18 @@ func (a *Agent) runtime() string {
 
 func (a *Agent) problems(p policy.Sandbox) []error {
 	var errs []error
-	if a.Prompt == "" {
+	if a.Prompt == "" && !a.Interactive {
 		errs = append(errs, errors.New("agent settings (LLM, skills, runtime) on a box without a prompt"))
 	}
 	rt := a.runtime()
+	if a.Interactive && rt != RuntimeClaudeCode {
+		// The built-in agent works a task to its end; it has no session
+		// a terminal could drive.
+		errs = append(errs, fmt.Errorf("interactive: runtime %s has no interactive session (use runtime %s)", rt, RuntimeClaudeCode))
+	}
+	if a.Interactive && a.MaxTurns > 0 {
+		errs = append(errs, errors.New("max turns: an interactive session has no turn limit"))
+	}
 	if rt != RuntimeVoidbox && rt != RuntimeClaudeCode {
 		errs = append(errs, fmt.Errorf("runtime %q: want %s or %s", rt, RuntimeVoidbox, RuntimeClaudeCode))
 	}

@@ -73,12 +73,15 @@ type Options struct {
 	// temporary directory, kept after the run; each stage's report names
 	// its outputs' directories).
 	OutputsDir string
+	// Terminal is the user's terminal, for an interactive agent stage (a
+	// run of that one stage).
+	Terminal *Terminal
 }
 
 // Run executes g, whose nodes are the boxes of stages (by node ID), each
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
-	r := &Runner{host: host, stages: stages, boot: o.Boot, warm: o.Warm, run: g.Name,
+	r := &Runner{host: host, stages: stages, boot: o.Boot, warm: o.Warm, run: g.Name, terminal: o.Terminal,
 		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) })}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
@@ -150,6 +153,8 @@ type Runner struct {
 	boot    Booter
 	warm    Booter // first attempts, when set
 	outputs *outputDirs
+	// terminal is Options.Terminal (interactive agent stages).
+	terminal *Terminal
 	// claudeLogin is the host's Claude login, opened at the first
 	// claude-personal stage and shared by all of them, so that concurrent
 	// stages refresh an expired token once.

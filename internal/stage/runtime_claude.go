@@ -69,30 +69,57 @@ func (claudeRuntime) skillsDir() string {
 func (c claudeRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agentconfig.Config) ([]string, map[string]string, []byte, error) {
 	cc := claudecode.Config{
 		Prompt:   cfg.Prompt,
-		Model:    cfg.Model,
 		MaxTurns: cfg.MaxTurns,
-		BaseURL:  cfg.BaseURL,
-		// The gateway already failed or succeeded for real; claude's default
-		// of 10 retries with backoff would only stretch a failure to minutes.
-		MaxRetries: 2,
 		AppendSystemPrompt: "Your working directory is /workspace. The previous stage's output, if any, is " +
 			"/workspace/input.json. Write your final answer to " + cfg.OutputFile + " or give it as your last message.",
 	}
+	argv, env, err := c.run(ctx, sb, cfg, cc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return argv, env, cc.Stdin(), nil
+}
+
+// session is Claude Code's interactive mode on a terminal, its first
+// start's questions answered in the sandbox user's home.
+func (c claudeRuntime) session(ctx context.Context, sb *sandbox.Sandbox, cfg agentconfig.Config) ([]string, map[string]string, error) {
+	home, err := claudecode.HomeConfig(sessionDir, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sb.WriteFile(ctx, claudecode.HomeConfigPath(""), home, 0o600); err != nil {
+		return nil, nil, fmt.Errorf("writing claude-code's home config: %w", err)
+	}
+	return c.run(ctx, sb, cfg, claudecode.Config{
+		Interactive: true,
+		Prompt:      cfg.Prompt,
+		AppendSystemPrompt: "Your working directory is /workspace, in a micro-VM of its own; the user is on the " +
+			"terminal. Anything the session should hand back goes in " + cfg.OutputFile + ".",
+	})
+}
+
+// run completes cc with what every claude-code run shares (model, the
+// gateway's endpoint, MCP servers) and returns its argv and environment.
+func (claudeRuntime) run(ctx context.Context, sb *sandbox.Sandbox, cfg agentconfig.Config, cc claudecode.Config) ([]string, map[string]string, error) {
+	cc.Model, cc.BaseURL = cfg.Model, cfg.BaseURL
+	// The gateway already failed or succeeded for real; claude's default
+	// of 10 retries with backoff would only stretch a failure to minutes.
+	cc.MaxRetries = 2
 	if len(cfg.MCPServers) > 0 {
 		b, err := json.Marshal(claudeMCPServers(cfg.MCPServers))
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		if err := sb.WriteRootFile(ctx, claudeMCPConfig, b, 0o644); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		cc.MCPConfig = claudeMCPConfig
 	}
 	if err := cc.Validate(); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	argv, env := claudecode.Command(cc)
-	return argv, env, cc.Stdin(), nil
+	return argv, env, nil
 }
 
 // claudeMCPServers is Claude Code's --mcp-config format.
