@@ -93,48 +93,78 @@ func imageFile(path string) (snapshot.File, error) {
 // VM into dir, an empty private directory; the VM is then stopped. m is
 // MachineOf(cfg).
 func Template(ctx context.Context, cfg Config, m snapshot.Machine, dir string) (snapshot.Meta, error) {
+	meta, _, err := template(ctx, cfg, m, dir, false)
+	return meta, err
+}
+
+// TemplateInMemory is Template with guest RAM kept as a sealed image for
+// restores in this process (RestoreChecked) instead of written to dir,
+// which holds the device state and meta only; the caller closes the
+// image.
+func TemplateInMemory(ctx context.Context, cfg Config, m snapshot.Machine, dir string) (snapshot.Meta, *vmm.MemoryImage, error) {
+	return template(ctx, cfg, m, dir, true)
+}
+
+func template(ctx context.Context, cfg Config, m snapshot.Machine, dir string, inMemory bool) (snapshot.Meta, *vmm.MemoryImage, error) {
 	if err := cfg.Policy.Validate(); err != nil {
-		return snapshot.Meta{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return snapshot.Meta{}, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := Snapshottable(cfg); err != nil {
-		return snapshot.Meta{}, err
+		return snapshot.Meta{}, nil, err
 	}
 	cfg = cfg.withDefaults()
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
-		return snapshot.Meta{}, err
+		return snapshot.Meta{}, nil, err
 	}
-	mem := filepath.Join(dir, snapshot.MemoryFile)
+	mem := vmm.MemoryFile{Template: true}
+	if !inMemory {
+		mem.Path = filepath.Join(dir, snapshot.MemoryFile)
+	}
 	slot, err := admit(ctx, cfg)
 	if err != nil {
-		return snapshot.Meta{}, err
+		return snapshot.Meta{}, nil, err
 	}
 	defer slot.Release()
 	start := time.Now()
-	vm, err := vmm.Start(ctx, vmConfig(cfg, secret, vmm.MemoryFile{Path: mem}, ""))
+	vm, err := vmm.Start(ctx, vmConfig(cfg, secret, mem, ""))
 	if err != nil {
-		return snapshot.Meta{}, &BootError{Reason: "starting qemu: " + err.Error()}
+		return snapshot.Meta{}, nil, &BootError{Reason: "starting qemu: " + err.Error()}
 	}
 	defer vm.Close()
 	bootCtx, stopWatch := watchBoot(ctx, vm.PID(), cfg.BootTimeout, start)
 	w, err := control.HandshakePark(bootCtx, vm.Conn(), secret, control.Options{Policy: cfg.Policy.Wire(), CACerts: string(cfg.Policy.CACerts)})
 	stopWatch()
 	if err != nil {
-		return snapshot.Meta{}, bootFailed(ctx, vm, err, &storage{}, nil)
+		return snapshot.Meta{}, nil, bootFailed(ctx, vm, err, &storage{}, nil)
 	}
 	saved := time.Now()
 	if err := vm.Save(ctx, filepath.Join(dir, snapshot.StateFile)); err != nil {
-		return snapshot.Meta{}, fmt.Errorf("saving the template: %w", err)
+		return snapshot.Meta{}, nil, fmt.Errorf("saving the template: %w", err)
 	}
 	meta := snapshot.Meta{
 		Format: snapshot.FormatVersion, Created: time.Now().UTC(), Machine: m,
 		Secret: hex.EncodeToString(secret), GuestKernel: w.Kernel, InitVersion: w.InitVersion,
 		SaveMS: time.Since(saved).Milliseconds(),
 	}
-	vm.Close()
-	meta.MemoryBytes = allocated(mem)
+	var img *vmm.MemoryImage
+	if inMemory {
+		if img, err = vm.TakeMemory(); err != nil {
+			return snapshot.Meta{}, nil, fmt.Errorf("saving the template: %w", err)
+		}
+		meta.MemoryBytes = img.Allocated()
+	} else {
+		vm.Close()
+		meta.MemoryBytes = allocated(mem.Path)
+	}
 	meta.StateBytes = allocated(filepath.Join(dir, snapshot.StateFile))
-	return meta, snapshot.Write(dir, meta)
+	if err := snapshot.Write(dir, meta); err != nil {
+		if img != nil {
+			img.Close()
+		}
+		return snapshot.Meta{}, nil, err
+	}
+	return meta, img, nil
 }
 
 // Restore starts a VM for cfg from the snapshot in dir, refused with the

@@ -119,7 +119,7 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 			m.mem.Close()
 		}
 	}()
-	if c.Memory.Path != "" {
+	if c.Memory.Template {
 		if m.mem, err = newMemfd("voidbox-guest-ram", int64(c.Policy.WithDefaults().MemoryMiB)<<20); err != nil {
 			return nil, err
 		}

@@ -88,3 +88,31 @@ func TestMemoryImage(t *testing.T) {
 		t.Fatal("Close is not idempotent")
 	}
 }
+
+// TestSealImageDropsZeros: a template's memfd becomes an image that reads
+// the same, without memory for its zero pages, and sealed.
+func TestSealImageDropsZeros(t *testing.T) {
+	f, err := newMemfd("t", 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := bytes.Repeat([]byte{7}, pageSize)
+	f.WriteAt(make([]byte, 4<<20), 0) // allocated zeros
+	f.WriteAt(page, 1<<20)
+	f.WriteAt(page, 6<<20)
+	want, _ := io.ReadAll(io.NewSectionReader(f, 0, 8<<20))
+	im, err := sealImage(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	got, _ := io.ReadAll(io.NewSectionReader(im.f, 0, 8<<20))
+	var st unix.Stat_t
+	unix.Fstat(int(im.f.Fd()), &st)
+	if !bytes.Equal(got, want) || st.Blocks*512 != 2*pageSize {
+		t.Fatalf("sealed image: equal %v, %d bytes allocated (want %d)", bytes.Equal(got, want), st.Blocks*512, 2*pageSize)
+	}
+	if _, err := im.f.WriteAt(page, 0); !errors.Is(err, unix.EPERM) {
+		t.Fatalf("writing the sealed image: %v", err)
+	}
+}

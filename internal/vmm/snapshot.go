@@ -14,15 +14,17 @@ import (
 )
 
 // MemoryFile backs guest RAM with a memfd so that a snapshot needs no
-// copy of it in the migration stream. A template VM (Path) maps a fresh
-// memfd shared, and Save writes it to Path; a restore (Image) maps a
+// copy of it in the migration stream. A template VM (Template) maps a
+// fresh memfd shared; Save writes it to Path when one is set, and
+// Machine.TakeMemory hands it over as an image. A restore (Image) maps a
 // sealed image private, so its guest's writes are copy-on-write pages of
 // its own QEMU and the image, shared by every restore of it, is never
 // written. QEMU gets either as an inherited descriptor: it needs no path
 // into voidbox's files (memimage.go says why a memfd).
 type MemoryFile struct {
-	Path  string
-	Image *MemoryImage
+	Template bool
+	Path     string
+	Image    *MemoryImage
 }
 
 // ignoreShared is the migration capability that leaves shared file-backed
@@ -33,9 +35,12 @@ var ignoreShared = map[string]any{"capabilities": []map[string]any{{"capability"
 func (c *Config) snapshotProblems() []error {
 	var errs []error
 	m := c.Memory
-	if m.Path != "" || m.Image != nil {
-		if m.Path != "" && m.Image != nil {
-			errs = append(errs, errors.New("memory: a template's file and a restore's image exclude each other"))
+	if m.Path != "" && !m.Template {
+		errs = append(errs, errors.New("memory: a file to save guest RAM to is a template's"))
+	}
+	if m.Template || m.Image != nil {
+		if m.Template && m.Image != nil {
+			errs = append(errs, errors.New("memory: a template's memory and a restore's image exclude each other"))
 		}
 		if m.Path != "" && !filepath.IsAbs(m.Path) {
 			errs = append(errs, fmt.Errorf("memory file %q: need an absolute path", m.Path))
@@ -81,11 +86,11 @@ func (c *Config) memoryArgs(r resources, in *inputs, machine *string) []string {
 }
 
 // Save pauses the VM and writes its device state to statePath and, for a
-// template, guest RAM to Memory.Path (both 0600, sparse). The VM stays
-// paused: the caller closes it.
+// template with a Memory.Path, guest RAM to that file (both 0600,
+// sparse). The VM stays paused: the caller closes it or takes its memory.
 func (m *Machine) Save(ctx context.Context, statePath string) error {
 	if m.mem == nil {
-		return errors.New("saving vm state: the vm has no template memory (MemoryFile.Path)")
+		return errors.New("saving vm state: the vm has no template memory (MemoryFile.Template)")
 	}
 	state, err := os.OpenFile(statePath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -118,7 +123,33 @@ func (m *Machine) Save(ctx context.Context, statePath string) error {
 	if err := state.Close(); err != nil {
 		return err
 	}
+	if m.memPath == "" {
+		return nil
+	}
 	return m.writeMemory()
+}
+
+// TakeMemory closes the VM (after Save) and returns its guest RAM as a
+// sealed image, without its zero pages, for restores in this process: no
+// memory file written and read back. The caller owns the image.
+func (m *Machine) TakeMemory() (*MemoryImage, error) {
+	mem := m.mem
+	if mem == nil {
+		return nil, errors.New("taking vm memory: the vm has no template memory, or it was taken")
+	}
+	m.mem = nil // Close leaves it open
+	if err := m.Close(); err != nil {
+		mem.Close()
+		return nil, err
+	}
+	// QEMU is gone, and with it the shared writable mapping that sealing
+	// would fail on (EBUSY).
+	im, err := sealImage(mem)
+	if err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("taking vm memory: %w", err)
+	}
+	return im, nil
 }
 
 func (m *Machine) waitMigrated(q *qmpConn) error {

@@ -1,9 +1,10 @@
 // Package warm starts a run's VMs from template snapshots: the first VM of a
 // sandbox configuration costs a boot that is parked and saved right after
 // the handshake, every VM of that configuration (the first included) is a
-// copy-on-write restore of it. Templates live in a private temporary
-// directory removed by Close; nothing of a stage (env, files, commands)
-// has reached a guest when its template is saved.
+// copy-on-write restore of it. A template's device state lives in a
+// private temporary directory removed by Close, its guest RAM in a sealed
+// memfd (never written to disk) dropped by Close; nothing of a stage (env,
+// files, commands) has reached a guest when its template is saved.
 package warm
 
 import (
@@ -105,11 +106,7 @@ func (s *Starter) template(ctx context.Context, cfg sandbox.Config) (*template, 
 	}
 	s.mu.Unlock()
 	if !ok {
-		meta, err := s.take(ctx, cfg, t.dir)
-		var mem *vmm.MemoryImage
-		if err == nil {
-			mem, err = sandbox.OpenMemory(t.dir)
-		}
+		meta, mem, err := s.take(ctx, cfg, t.dir)
 		s.mu.Lock()
 		if s.closed && mem != nil {
 			mem.Close() // Close has passed: nothing would close it
@@ -127,24 +124,25 @@ func (s *Starter) template(ctx context.Context, cfg sandbox.Config) (*template, 
 	}
 }
 
-func (s *Starter) take(ctx context.Context, cfg sandbox.Config, dir string) (snapshot.Meta, error) {
+func (s *Starter) take(ctx context.Context, cfg sandbox.Config, dir string) (snapshot.Meta, *vmm.MemoryImage, error) {
 	m, err := sandbox.MachineOf(ctx, cfg)
 	if err != nil {
-		return snapshot.Meta{}, err
+		return snapshot.Meta{}, nil, err
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return snapshot.Meta{}, err
+		return snapshot.Meta{}, nil, err
 	}
 	tc := cfg
 	tc.Name, tc.ConsoleLog = "template", ""
 	tc.Listeners, tc.Services = nil, nil
-	meta, err := sandbox.Template(ctx, tc, m, dir)
+	// Guest RAM stays in memory: the run's restores map it from there.
+	meta, mem, err := sandbox.TemplateInMemory(ctx, tc, m, dir)
 	if err != nil {
 		os.RemoveAll(dir)
-		return snapshot.Meta{}, fmt.Errorf("taking the template: %w", err)
+		return snapshot.Meta{}, nil, fmt.Errorf("taking the template: %w", err)
 	}
 	s.log.Info("template taken", "dir", dir, "save_ms", meta.SaveMS, "memory_bytes", meta.MemoryBytes)
-	return meta, nil
+	return meta, mem, nil
 }
 
 // Key identifies a sandbox configuration for warm starts: what the parked

@@ -10,6 +10,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/sandbox"
+	"github.com/voidbox/voidbox/internal/snapshot"
 	"github.com/voidbox/voidbox/internal/vmtest"
 	"github.com/voidbox/voidbox/internal/warm"
 )
@@ -50,6 +51,10 @@ func TestFanOutStartsWarm(t *testing.T) {
 		if err != nil || string(res.Stdout) != strings.Repeat("x", i) {
 			t.Fatalf("start %d: %v %q", i, err, res.Stdout)
 		}
+	}
+	// Guest RAM stays in memory: no memory file in the template.
+	if _, err := os.Stat(filepath.Join(sbs[0].Info().Snapshot, snapshot.MemoryFile)); !os.IsNotExist(err) {
+		t.Fatalf("a warm template wrote its memory file: %v", err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
