@@ -45,7 +45,8 @@ type Config struct {
 	VirtioFSD string
 	// CPUModel overrides QEMU's -cpu (default max under TCG, host under KVM).
 	CPUModel string
-	// Memory, when its Path is set, backs guest RAM with a file (snapshots).
+	// Memory backs guest RAM with a memfd: a template's or a restore's
+	// (snapshots); the zero value is anonymous RAM.
 	Memory MemoryFile
 	// Incoming, when set, starts the VM from the device state Save wrote
 	// to this file (with Memory.Image) instead of booting it.
