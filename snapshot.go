@@ -5,7 +5,6 @@ import (
 
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/snapshot"
-	"github.com/voidbox/voidbox/internal/vmm"
 )
 
 // SnapshotMeta describes a snapshot: what it was taken of (a restore into
@@ -20,7 +19,8 @@ var ErrSnapshotMismatch = snapshot.ErrMismatch
 // handshake (before any command, file or env of a caller reaches it) and
 // saves it into dir, an empty directory of mode 0700; the VM is then
 // stopped. Sandboxes with an OCI image root, host mounts or a network are
-// refused. QEMU runs unconfined (see sandboxConfig).
+// refused. QEMU runs confined as for any boot: it gets the memory and the
+// state file as descriptors.
 func CreateSnapshot(ctx context.Context, cfg Config, dir string) (SnapshotMeta, error) {
 	c, err := sandboxConfig(ctx, cfg)
 	if err != nil {
@@ -34,7 +34,8 @@ func CreateSnapshot(ctx context.Context, cfg Config, dir string) (SnapshotMeta, 
 }
 
 // Restore starts a sandbox for cfg from the snapshot in dir: a private
-// copy-on-write mapping of its memory (the snapshot is never written), a
+// copy-on-write mapping of its memory (loaded into a sealed memfd: the
+// snapshot is never written), a
 // fresh control secret, reseeded RNG, the host's clock and a new
 // hostname. A snapshot of another machine is refused
 // (errors.Is(err, ErrSnapshotMismatch)).
@@ -50,10 +51,7 @@ func Restore(ctx context.Context, cfg Config, dir string) (*Sandbox, error) {
 	return &Sandbox{s: s}, nil
 }
 
-// sandboxConfig is the boot configuration of cfg on this host, with QEMU
-// unconfined: snapshots do not support QEMU's own uid, cgroup and seccomp
-// jail yet, so calling CreateSnapshot or Restore is choosing to run
-// without it (warm starts, which nobody asks for, boot cold instead).
+// sandboxConfig is the boot configuration of cfg on this host.
 func sandboxConfig(ctx context.Context, cfg Config) (sandbox.Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return sandbox.Config{}, err
@@ -68,6 +66,5 @@ func sandboxConfig(ctx context.Context, cfg Config) (sandbox.Config, error) {
 	}
 	c := h.config(cfg.Name, cfg.Policy, h.image(cfg.Image))
 	c.ConsoleLog = cfg.ConsoleLog
-	c.Confine = vmm.Confinement{}
 	return c, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+
+	"github.com/voidbox/voidbox/internal/artifact"
 )
 
 // GuestDir is where the guest mounts a flavour directory (read-only).
@@ -39,6 +41,9 @@ type Image struct {
 	Debian []Package `json:"debian"`
 	// Size is the bytes of every file in Dir.
 	Size int64 `json:"size"`
+	// Records are every file's size and sha256 as built (relative to Dir);
+	// nil for flavours built before records existed.
+	Records artifact.Set `json:"-"`
 }
 
 // Package is one Debian package version.

@@ -102,6 +102,7 @@ func loadImage(dir string) (*Image, *manifest, error) {
 	im := &Image{
 		Dir: dir, Version: m.Version, Binary: m.Binary, Shell: m.Shell, Libs: m.Libs,
 		GuestDir: GuestDir, Interp: m.Interp, Integrity: m.Integrity, Debian: m.Debian, Size: size,
+		Records: m.Records,
 	}
 	im.Loader = im.GuestPath(m.Loader)
 	return im, &m, nil

@@ -1,13 +1,19 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 
 	"github.com/spf13/cobra"
+	"github.com/voidbox/voidbox/internal/claudecode"
 	"github.com/voidbox/voidbox/internal/guestimage"
+	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/wire"
 )
 
@@ -21,6 +27,12 @@ type versionInfo struct {
 	// resolved and recorded), absent before the first set-up.
 	Guest      *guestimage.CacheState `json:"guest,omitempty"`
 	GuestError string                 `json:"guest_error,omitempty"`
+	// Artifacts are the recorded digests of every guest artifact set-up
+	// made for this host: the kernel package and its extracted files,
+	// busybox, the initramfs of command and agent stages, and each built
+	// claude-code flavour's files.
+	Artifacts      []guestimage.Digest `json:"artifacts,omitempty"`
+	ArtifactsError string              `json:"artifacts_error,omitempty"`
 }
 
 func newVersionCmd(e *env) *cobra.Command {
@@ -30,7 +42,7 @@ func newVersionCmd(e *env) *cobra.Command {
 		Use:   "version",
 		Short: "Print the voidbox version, protocol version and guest kernel",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := versionInfo{Version: "(devel)", Go: runtime.Version(), Protocol: wire.Version}
 			if bi, ok := debug.ReadBuildInfo(); ok {
 				v.Version = bi.Main.Version
@@ -44,6 +56,10 @@ func newVersionCmd(e *env) *cobra.Command {
 				v.GuestError = err.Error()
 			} else {
 				v.Guest = &st
+				v.Artifacts, err = guestDigests(cmd.Context(), cacheDir, st.Root)
+				if err != nil {
+					v.ArtifactsError = err.Error()
+				}
 			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
@@ -66,4 +82,44 @@ func newVersionCmd(e *env) *cobra.Command {
 	c.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	c.Flags().StringVar(&cacheDir, "cache-dir", "", "artifact cache to report on")
 	return c
+}
+
+// guestDigests lists the recorded digests of what a boot would use now
+// (setup.Lookup: it builds nothing) and of every claude-code flavour in the
+// cache rooted at root.
+func guestDigests(ctx context.Context, cacheDir, root string) ([]guestimage.Digest, error) {
+	images := map[string]string{}
+	r, err := setup.Lookup(ctx, setup.Options{CacheDir: cacheDir, Agent: true})
+	if err != nil {
+		// Without the agent's binary the command stages' image may still be there.
+		if r, err = setup.Lookup(ctx, setup.Options{CacheDir: cacheDir}); err != nil {
+			return nil, fmt.Errorf("looking up the guest images: %w", err)
+		}
+	}
+	images["initramfs"] = r.Initramfs
+	if r.AgentInitramfs != "" {
+		images["agent-initramfs"] = r.AgentInitramfs
+	}
+	out, err := guestimage.Digests(cacheDir, images)
+	if err != nil {
+		return nil, err
+	}
+	flavours, err := claudecode.ListImages(cacheDir)
+	if err != nil {
+		return out, fmt.Errorf("listing claude-code flavours: %w", err)
+	}
+	for _, im := range flavours {
+		dir, err := filepath.Rel(root, im.Dir)
+		if err != nil {
+			return out, err
+		}
+		// The npm tarball's digest, which the build verified; flavours built
+		// before file records existed have only this.
+		out = append(out, guestimage.Digest{Kind: "claude-code-package", Path: filepath.ToSlash(dir), Integrity: im.Integrity})
+		for _, rel := range slices.Sorted(maps.Keys(im.Records)) {
+			rec := im.Records[rel]
+			out = append(out, guestimage.Digest{Kind: "claude-code", Path: filepath.ToSlash(filepath.Join(dir, rel)), Size: rec.Size, SHA256: rec.SHA256})
+		}
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -170,29 +171,9 @@ func (s *Store) fetch(ctx context.Context, ref name.Reference, img v1.Image, raw
 	if err != nil {
 		return explain(ref, err)
 	}
-	if got := sha256Digest(cfgRaw); got != m.Config.Digest.String() {
-		return fmt.Errorf("%w: config blob hashes to %s, the manifest says %s", ErrDigest, got, m.Config.Digest)
-	}
-	cfg, err := img.ConfigFile()
+	rec, err := newRecord(m, raw, cfgRaw, digest, index)
 	if err != nil {
 		return err
-	}
-	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
-		return fmt.Errorf("%w: %d layers but %d diff_ids in the config", ErrInvalid, len(m.Layers), len(cfg.RootFS.DiffIDs))
-	}
-	rec := &Image{Digest: digest, MediaType: string(m.MediaType), Platform: Platform.String(),
-		Config: m.Config.Digest.String(), Pulled: time.Now().UTC(), Size: int64(len(raw)) + m.Config.Size}
-	rec.setConfig(cfg)
-	if index != nil {
-		rec.Index = sha256Digest(index)
-	}
-	for i, l := range m.Layers {
-		if err := validDigest(l.Digest.String()); err != nil {
-			return err
-		}
-		rec.Layers = append(rec.Layers, Layer{Digest: l.Digest.String(), DiffID: cfg.RootFS.DiffIDs[i].String(),
-			Size: l.Size, MediaType: string(l.MediaType)})
-		rec.Size += l.Size
 	}
 
 	bars := newMeter(o.Progress, ref.String(), rec.Layers)
@@ -235,6 +216,46 @@ func (s *Store) fetch(ctx context.Context, ref name.Reference, img v1.Image, raw
 		}
 	}
 	return s.writeRecord(rec)
+}
+
+// newRecord checks an image's manifest (raw, parsed as m) and config blob
+// as the registry sent them — untrusted bytes, fuzzed by FuzzNewRecord —
+// and returns the image's record: the config must hash to what the
+// manifest says, name one diff_id per layer, and every layer digest must be
+// sha256:<hex>, since it becomes a file name in the blob directory, and
+// sizes are never negative.
+func newRecord(m *v1.Manifest, raw, cfgRaw []byte, digest string, index []byte) (*Image, error) {
+	if got := sha256Digest(cfgRaw); got != m.Config.Digest.String() {
+		return nil, fmt.Errorf("%w: config blob hashes to %s, the manifest says %s", ErrDigest, got, m.Config.Digest)
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(cfgRaw))
+	if err != nil {
+		return nil, fmt.Errorf("%w: config: %w", ErrInvalid, err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("%w: %d layers but %d diff_ids in the config", ErrInvalid, len(m.Layers), len(cfg.RootFS.DiffIDs))
+	}
+	rec := &Image{Digest: digest, MediaType: string(m.MediaType), Platform: Platform.String(),
+		Config: m.Config.Digest.String(), Pulled: time.Now().UTC(), Size: int64(len(raw)) + m.Config.Size}
+	rec.setConfig(cfg)
+	if index != nil {
+		rec.Index = sha256Digest(index)
+	}
+	if m.Config.Size < 0 {
+		return nil, fmt.Errorf("%w: config size %d", ErrInvalid, m.Config.Size)
+	}
+	for i, l := range m.Layers {
+		if err := validDigest(l.Digest.String()); err != nil {
+			return nil, err
+		}
+		if l.Size < 0 {
+			return nil, fmt.Errorf("%w: layer %s has size %d", ErrInvalid, ShortDigest(l.Digest.String()), l.Size)
+		}
+		rec.Layers = append(rec.Layers, Layer{Digest: l.Digest.String(), DiffID: cfg.RootFS.DiffIDs[i].String(),
+			Size: l.Size, MediaType: string(l.MediaType)})
+		rec.Size += l.Size
+	}
+	return rec, nil
 }
 
 // complete reports whether every blob im names is in the cache.

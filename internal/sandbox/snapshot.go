@@ -42,9 +42,6 @@ func Snapshottable(cfg Config) error {
 	if cfg.Policy.HasNetwork() || len(cfg.Policy.Ports) > 0 {
 		why = append(why, "a network")
 	}
-	if cfg.Confine.Confines() {
-		why = append(why, "a confined QEMU (own uid, cgroup, seccomp)")
-	}
 	if len(why) > 0 {
 		return fmt.Errorf("%w: snapshots do not support %s yet", ErrInvalid, strings.Join(why, ", "))
 	}
@@ -96,61 +93,86 @@ func imageFile(path string) (snapshot.File, error) {
 // VM into dir, an empty private directory; the VM is then stopped. m is
 // MachineOf(cfg).
 func Template(ctx context.Context, cfg Config, m snapshot.Machine, dir string) (snapshot.Meta, error) {
+	meta, _, err := template(ctx, cfg, m, dir, false)
+	return meta, err
+}
+
+// TemplateInMemory is Template with guest RAM kept as a sealed image for
+// restores in this process (RestoreChecked) instead of written to dir,
+// which holds the device state and meta only; the caller closes the
+// image.
+func TemplateInMemory(ctx context.Context, cfg Config, m snapshot.Machine, dir string) (snapshot.Meta, *vmm.MemoryImage, error) {
+	return template(ctx, cfg, m, dir, true)
+}
+
+func template(ctx context.Context, cfg Config, m snapshot.Machine, dir string, inMemory bool) (snapshot.Meta, *vmm.MemoryImage, error) {
 	if err := cfg.Policy.Validate(); err != nil {
-		return snapshot.Meta{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return snapshot.Meta{}, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := Snapshottable(cfg); err != nil {
-		return snapshot.Meta{}, err
+		return snapshot.Meta{}, nil, err
 	}
 	cfg = cfg.withDefaults()
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
-		return snapshot.Meta{}, err
+		return snapshot.Meta{}, nil, err
 	}
-	mem := filepath.Join(dir, snapshot.MemoryFile)
-	// QEMU creates a missing memory file with its umask; an existing one
-	// keeps this mode.
-	if err := os.WriteFile(mem, nil, 0o600); err != nil {
-		return snapshot.Meta{}, err
+	mem := vmm.MemoryFile{Template: true}
+	if !inMemory {
+		mem.Path = filepath.Join(dir, snapshot.MemoryFile)
 	}
 	slot, err := admit(ctx, cfg)
 	if err != nil {
-		return snapshot.Meta{}, err
+		return snapshot.Meta{}, nil, err
 	}
 	defer slot.Release()
 	start := time.Now()
-	vm, err := vmm.Start(ctx, vmConfig(cfg, secret, vmm.MemoryFile{Path: mem, Shared: true}, ""))
+	vm, err := vmm.Start(ctx, vmConfig(cfg, secret, mem, ""))
 	if err != nil {
-		return snapshot.Meta{}, &BootError{Reason: "starting qemu: " + err.Error()}
+		return snapshot.Meta{}, nil, &BootError{Reason: "starting qemu: " + err.Error()}
 	}
 	defer vm.Close()
 	bootCtx, stopWatch := watchBoot(ctx, vm.PID(), cfg.BootTimeout, start)
 	w, err := control.HandshakePark(bootCtx, vm.Conn(), secret, control.Options{Policy: cfg.Policy.Wire(), CACerts: string(cfg.Policy.CACerts)})
 	stopWatch()
 	if err != nil {
-		return snapshot.Meta{}, bootFailed(ctx, vm, err, &storage{}, nil)
+		return snapshot.Meta{}, nil, bootFailed(ctx, vm, err, &storage{}, nil)
 	}
 	saved := time.Now()
 	if err := vm.Save(ctx, filepath.Join(dir, snapshot.StateFile)); err != nil {
-		return snapshot.Meta{}, fmt.Errorf("saving the template: %w", err)
+		return snapshot.Meta{}, nil, fmt.Errorf("saving the template: %w", err)
 	}
 	meta := snapshot.Meta{
 		Format: snapshot.FormatVersion, Created: time.Now().UTC(), Machine: m,
 		Secret: hex.EncodeToString(secret), GuestKernel: w.Kernel, InitVersion: w.InitVersion,
 		SaveMS: time.Since(saved).Milliseconds(),
 	}
-	vm.Close()
-	meta.MemoryBytes = allocated(mem)
+	var img *vmm.MemoryImage
+	if inMemory {
+		if img, err = vm.TakeMemory(); err != nil {
+			return snapshot.Meta{}, nil, fmt.Errorf("saving the template: %w", err)
+		}
+		meta.MemoryBytes = img.Allocated()
+	} else {
+		vm.Close()
+		meta.MemoryBytes = allocated(mem.Path)
+	}
 	meta.StateBytes = allocated(filepath.Join(dir, snapshot.StateFile))
-	return meta, snapshot.Write(dir, meta)
+	if err := snapshot.Write(dir, meta); err != nil {
+		if img != nil {
+			img.Close()
+		}
+		return snapshot.Meta{}, nil, err
+	}
+	return meta, img, nil
 }
 
 // Restore starts a VM for cfg from the snapshot in dir, refused with the
 // reasons when the snapshot was taken of another machine. The restored
 // guest is made its own before it answers: a fresh secret (the snapshot's
 // is refused from then on), reseeded RNG, the host's clock, a new
-// hostname. The memory file is mapped private: the snapshot is never
-// written.
+// hostname. The memory file is copied into a sealed image the VM maps
+// private: the snapshot is never written.
 func Restore(ctx context.Context, cfg Config, dir string) (*Sandbox, error) {
 	if err := cfg.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -173,19 +195,36 @@ func Restore(ctx context.Context, cfg Config, dir string) (*Sandbox, error) {
 	if err := meta.Check(want); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, dir, err)
 	}
-	return restore(ctx, cfg, dir, meta)
+	img, err := OpenMemory(dir)
+	if err != nil {
+		return nil, err
+	}
+	// The VM's QEMU holds the image from its start on.
+	defer img.Close()
+	return restore(ctx, cfg, dir, meta, img)
+}
+
+// OpenMemory loads the memory of the snapshot in dir into a sealed image
+// that any number of restores share (RestoreChecked); the caller closes it.
+func OpenMemory(dir string) (*vmm.MemoryImage, error) {
+	img, err := vmm.OpenMemoryImage(filepath.Join(dir, snapshot.MemoryFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w: snapshot %s: %w", ErrInvalid, dir, err)
+	}
+	return img, nil
 }
 
 // RestoreChecked is Restore for a snapshot whose meta.Check already passed
-// against cfg in this process (the warm starts of a run).
-func RestoreChecked(ctx context.Context, cfg Config, dir string, meta snapshot.Meta) (*Sandbox, error) {
+// against cfg in this process (the warm starts of a run), its memory
+// already loaded as img (OpenMemory).
+func RestoreChecked(ctx context.Context, cfg Config, dir string, meta snapshot.Meta, img *vmm.MemoryImage) (*Sandbox, error) {
 	if err := Snapshottable(cfg); err != nil {
 		return nil, err
 	}
-	return restore(ctx, cfg.withDefaults(), dir, meta)
+	return restore(ctx, cfg.withDefaults(), dir, meta, img)
 }
 
-func restore(ctx context.Context, cfg Config, dir string, meta snapshot.Meta) (*Sandbox, error) {
+func restore(ctx context.Context, cfg Config, dir string, meta snapshot.Meta, img *vmm.MemoryImage) (*Sandbox, error) {
 	old, err := hex.DecodeString(meta.Secret)
 	if err != nil || len(old) < 16 {
 		return nil, fmt.Errorf("%w: snapshot %s: malformed secret", ErrInvalid, dir)
@@ -200,7 +239,7 @@ func restore(ctx context.Context, cfg Config, dir string, meta snapshot.Meta) (*
 	}
 	start := time.Now()
 	vm, err := vmm.Start(ctx, vmConfig(cfg, secret,
-		vmm.MemoryFile{Path: filepath.Join(dir, snapshot.MemoryFile)}, filepath.Join(dir, snapshot.StateFile)))
+		vmm.MemoryFile{Image: img}, filepath.Join(dir, snapshot.StateFile)))
 	if err != nil {
 		slot.Release()
 		if ctx.Err() != nil {

@@ -32,7 +32,6 @@ func TestSnapshotRestore(t *testing.T) {
 	ctx := context.Background()
 	canary := "canary-" + hex.EncodeToString(randBytes(t, 12))
 	cfg := vmtest.Host(t).Config("snap", policy.Sandbox{MemoryMiB: 256, Env: map[string]string{"CANARY": canary}}, r.Kernel, r.Initramfs)
-	cfg.Confine = vmm.Confinement{} // snapshots need an unconfined QEMU
 	m, err := sandbox.MachineOf(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +59,12 @@ func TestSnapshotRestore(t *testing.T) {
 			t.Fatalf("restore %s: %v", name, err)
 		}
 		t.Cleanup(func() { sb.Close() })
-		t.Logf("restore %s: %v to a guest that answers", name, time.Since(start))
+		t.Logf("restore %s: %v to a guest that answers (%s)", name, time.Since(start), sb.Info().Confinement.Summary())
+		// As root QEMU is jailed (own uid, seccomp's spawn=deny): the
+		// restore must work through descriptors alone.
+		if c := sb.Info().Confinement; os.Getuid() == 0 && (!c.OwnUID || !c.Seccomp) {
+			t.Fatalf("restore %s: as root, QEMU should run jailed with seccomp: %s", name, c.Summary())
+		}
 		return sb
 	}
 	a, b := restore("copy-a"), restore("copy-b")
@@ -92,9 +96,14 @@ func TestSnapshotRestore(t *testing.T) {
 	// A third copy, re-keyed and left parked, refuses the snapshot's secret.
 	old, _ := hex.DecodeString(meta.Secret)
 	fresh := randBytes(t, 32)
+	img, err := sandbox.OpenMemory(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
 	vm, err := vmm.Start(ctx, vmm.Config{QEMU: cfg.QEMU, Kernel: cfg.Kernel, Initramfs: cfg.Initramfs, Policy: cfg.Policy,
 		Confine: cfg.Confine, Accel: cfg.Accel.Accel, TSCkHz: cfg.TSCkHz, CPUModel: cfg.CPUModel, Secret: fresh, Name: "copy-c",
-		Memory: vmm.MemoryFile{Path: filepath.Join(dir, snapshot.MemoryFile)}, Incoming: filepath.Join(dir, snapshot.StateFile)})
+		Memory: vmm.MemoryFile{Image: img}, Incoming: filepath.Join(dir, snapshot.StateFile)})
 	if err != nil {
 		t.Fatal(err)
 	}

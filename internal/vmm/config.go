@@ -45,10 +45,11 @@ type Config struct {
 	VirtioFSD string
 	// CPUModel overrides QEMU's -cpu (default max under TCG, host under KVM).
 	CPUModel string
-	// Memory, when its Path is set, backs guest RAM with a file (snapshots).
+	// Memory backs guest RAM with a memfd: a template's or a restore's
+	// (snapshots); the zero value is anonymous RAM.
 	Memory MemoryFile
 	// Incoming, when set, starts the VM from the device state Save wrote
-	// to this file (with Memory mapped private) instead of booting it.
+	// to this file (with Memory.Image) instead of booting it.
 	Incoming string
 	// NIC gives the VM a virtio-net device whose frames go over a socket
 	// pair (Machine.NetConn); nil: no network device at all.
@@ -143,6 +144,16 @@ func (in *inputs) fd(f *os.File) int {
 	return 2 + len(in.files)
 }
 
+// number is the descriptor f was passed as, or -1.
+func (in *inputs) number(f *os.File) int {
+	for i, g := range in.files {
+		if g == f {
+			return 3 + i
+		}
+	}
+	return -1
+}
+
 // path passes f and names it as QEMU should open it.
 func (in *inputs) path(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(in.fd(f)) }
 
@@ -151,6 +162,8 @@ type resources struct {
 	kernel, initramfs, secret, console *os.File
 	ctl, qmp                           *os.File // a connected socket, a listening one
 	net                                *os.File // QEMU's end of the network device's socket pair; nil: none
+	mem                                *os.File // guest RAM (a template's memfd, a restore's image); nil: anonymous
+	state                              *os.File // the device state a restore loads; nil: a boot
 	disks                              []*os.File
 	// shares: each share's directory (9p) or a socket connected to its
 	// virtiofsd (virtiofs), by index of Config.Shares.
@@ -209,7 +222,7 @@ func (c *Config) args(r resources, in *inputs) []string {
 	}
 	cmdline = append(cmdline, c.Cmdline...)
 	machine += c.machineSuffix()
-	memory := c.memoryArgs(&machine)
+	memory := c.memoryArgs(r, in, &machine)
 	var a []string
 	if c.Confine.Seccomp {
 		a = append(a, "-sandbox", seccompSandbox)

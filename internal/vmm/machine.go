@@ -37,6 +37,11 @@ type Machine struct {
 
 	daemons []*fsDaemon // virtiofsd of each virtiofs share, stopped after QEMU
 
+	// mem is a template's guest RAM (a memfd QEMU maps shared), which
+	// Save writes to memPath; nil otherwise.
+	mem     *os.File
+	memPath string
+
 	closeOnce sync.Once
 	closeErr  error
 	stopCtx   func() bool
@@ -109,6 +114,17 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 			m.stopDaemons()
 		}
 	}()
+	defer func() {
+		if err != nil && m.mem != nil {
+			m.mem.Close()
+		}
+	}()
+	if c.Memory.Template {
+		if m.mem, err = newMemfd("voidbox-guest-ram", int64(c.Policy.WithDefaults().MemoryMiB)<<20); err != nil {
+			return nil, err
+		}
+		m.memPath = c.Memory.Path
+	}
 	for i, sh := range c.Shares {
 		if sh.protocol() != VirtioFS {
 			continue
@@ -130,6 +146,10 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 		}
 	}()
 	m.conn, m.netConn = conns.ctl, conns.net
+	r.mem = m.mem
+	if c.Memory.Image != nil {
+		r.mem = c.Memory.Image.f // the caller's: not in r.all
+	}
 	if !m.confine.Seccomp && m.confine.SeccompReason == "" {
 		m.confine.SeccompReason = "confinement not probed"
 	}
@@ -145,8 +165,8 @@ func Start(ctx context.Context, c Config) (_ *Machine, err error) {
 		m.oom = jail.OOMKilled()
 		close(m.done)
 	}()
-	if c.Incoming != "" {
-		if err := m.load(ctx, c.Incoming); err != nil {
+	if r.state != nil {
+		if err := m.load(ctx, in.number(r.state)); err != nil {
 			m.kill()
 			<-m.done
 			return nil, err
@@ -207,6 +227,9 @@ func (c *Config) open(dir, secret, console string) (_ resources, _ hostConns, er
 	}
 	r.secret = open(secret, os.O_RDONLY)
 	r.console = open(console, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if c.Incoming != "" {
+		r.state = open(c.Incoming, os.O_RDONLY)
+	}
 	for _, d := range c.Disks {
 		r.disks = append(r.disks, open(d.Path, os.O_RDONLY))
 	}
@@ -402,6 +425,9 @@ func (m *Machine) Close() error {
 		m.stop()
 		<-m.done
 		m.stopDaemons()
+		if m.mem != nil {
+			m.mem.Close()
+		}
 		m.closeErr = errors.Join(m.jail.Close(), os.RemoveAll(m.dir))
 	})
 	return m.closeErr

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"syscall"
 	"time"
 )
 
@@ -56,6 +59,18 @@ func (q *qmpConn) Close() error { return q.c.Close() }
 
 // run executes cmd with args (nil for none) and returns its "return".
 func (q *qmpConn) run(cmd string, args any) (json.RawMessage, error) {
+	return q.runWith(cmd, args, nil)
+}
+
+// sendFD hands f to QEMU under name (getfd, the descriptor passed with
+// SCM_RIGHTS alongside the command), for a command naming "fd:name".
+func (q *qmpConn) sendFD(name string, f *os.File) error {
+	_, err := q.runWith("getfd", map[string]any{"fdname": name}, syscall.UnixRights(int(f.Fd())))
+	return err
+}
+
+// runWith is run, the command sent with the ancillary data oob.
+func (q *qmpConn) runWith(cmd string, args any, oob []byte) (json.RawMessage, error) {
 	req := map[string]any{"execute": cmd}
 	if args != nil {
 		req["arguments"] = args
@@ -64,7 +79,15 @@ func (q *qmpConn) run(cmd string, args any) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := q.c.Write(append(b, '\n')); err != nil {
+	b = append(b, '\n')
+	if oob == nil {
+		_, err = q.c.Write(b)
+	} else if uc, ok := q.c.(*net.UnixConn); ok {
+		_, _, err = uc.WriteMsgUnix(b, oob, nil)
+	} else {
+		err = errors.New("passing a descriptor needs a unix socket")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("qmp %s: %w", cmd, err)
 	}
 	var resp struct {

@@ -1,9 +1,10 @@
 // Package warm starts a run's VMs from template snapshots: the first VM of a
 // sandbox configuration costs a boot that is parked and saved right after
 // the handshake, every VM of that configuration (the first included) is a
-// copy-on-write restore of it. Templates live in a private temporary
-// directory removed by Close; nothing of a stage (env, files, commands)
-// has reached a guest when its template is saved.
+// copy-on-write restore of it. A template's device state lives in a
+// private temporary directory removed by Close, its guest RAM in a sealed
+// memfd (never written to disk) dropped by Close; nothing of a stage (env,
+// files, commands) has reached a guest when its template is saved.
 package warm
 
 import (
@@ -19,6 +20,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/snapshot"
+	"github.com/voidbox/voidbox/internal/vmm"
 )
 
 // Starter boots VMs warm where the configuration allows a snapshot and
@@ -32,12 +34,13 @@ type Starter struct {
 	closed    bool
 }
 
-// template is one configuration's snapshot; ready is closed once dir,
-// meta and err are set.
+// template is one configuration's snapshot; ready is closed once meta,
+// mem and err are set.
 type template struct {
 	ready chan struct{}
 	dir   string
 	meta  snapshot.Meta
+	mem   *vmm.MemoryImage // shared by every restore of the template
 	err   error
 }
 
@@ -76,7 +79,7 @@ func (s *Starter) Boot(ctx context.Context, cfg sandbox.Config) (*sandbox.Sandbo
 		s.log.Warn("warm start unavailable, booting cold", "name", cfg.Name, "err", err)
 		return sandbox.Boot(ctx, cfg)
 	}
-	sb, err := sandbox.RestoreChecked(ctx, cfg, t.dir, t.meta)
+	sb, err := sandbox.RestoreChecked(ctx, cfg, t.dir, t.meta, t.mem)
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("restore failed, booting cold", "name", cfg.Name, "err", err)
 		return sandbox.Boot(ctx, cfg)
@@ -103,7 +106,14 @@ func (s *Starter) template(ctx context.Context, cfg sandbox.Config) (*template, 
 	}
 	s.mu.Unlock()
 	if !ok {
-		t.meta, t.err = s.take(ctx, cfg, t.dir)
+		meta, mem, err := s.take(ctx, cfg, t.dir)
+		s.mu.Lock()
+		if s.closed && mem != nil {
+			mem.Close() // Close has passed: nothing would close it
+			mem, err = nil, fmt.Errorf("warm starter closed")
+		}
+		t.meta, t.mem, t.err = meta, mem, err
+		s.mu.Unlock()
 		close(t.ready)
 	}
 	select {
@@ -114,24 +124,25 @@ func (s *Starter) template(ctx context.Context, cfg sandbox.Config) (*template, 
 	}
 }
 
-func (s *Starter) take(ctx context.Context, cfg sandbox.Config, dir string) (snapshot.Meta, error) {
+func (s *Starter) take(ctx context.Context, cfg sandbox.Config, dir string) (snapshot.Meta, *vmm.MemoryImage, error) {
 	m, err := sandbox.MachineOf(ctx, cfg)
 	if err != nil {
-		return snapshot.Meta{}, err
+		return snapshot.Meta{}, nil, err
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return snapshot.Meta{}, err
+		return snapshot.Meta{}, nil, err
 	}
 	tc := cfg
 	tc.Name, tc.ConsoleLog = "template", ""
 	tc.Listeners, tc.Services = nil, nil
-	meta, err := sandbox.Template(ctx, tc, m, dir)
+	// Guest RAM stays in memory: the run's restores map it from there.
+	meta, mem, err := sandbox.TemplateInMemory(ctx, tc, m, dir)
 	if err != nil {
 		os.RemoveAll(dir)
-		return snapshot.Meta{}, fmt.Errorf("taking the template: %w", err)
+		return snapshot.Meta{}, nil, fmt.Errorf("taking the template: %w", err)
 	}
 	s.log.Info("template taken", "dir", dir, "save_ms", meta.SaveMS, "memory_bytes", meta.MemoryBytes)
-	return meta, nil
+	return meta, mem, nil
 }
 
 // Key identifies a sandbox configuration for warm starts: what the parked
@@ -152,11 +163,16 @@ func Key(cfg sandbox.Config) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// Close removes the templates (VMs restored from them keep their private
-// mappings of the memory files until they stop). Idempotent.
+// Close removes the templates and drops their memory images (VMs restored
+// from them keep their own mappings until they stop). Idempotent.
 func (s *Starter) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	for _, t := range s.templates {
+		if t.mem != nil {
+			t.mem.Close()
+		}
+	}
 	s.mu.Unlock()
 	return os.RemoveAll(s.dir)
 }

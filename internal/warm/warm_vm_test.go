@@ -10,7 +10,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/sandbox"
-	"github.com/voidbox/voidbox/internal/vmm"
+	"github.com/voidbox/voidbox/internal/snapshot"
 	"github.com/voidbox/voidbox/internal/vmtest"
 	"github.com/voidbox/voidbox/internal/warm"
 )
@@ -32,7 +32,6 @@ func TestFanOutStartsWarm(t *testing.T) {
 	errs := make([]error, 3)
 	for i := range sbs {
 		cfg := vmtest.Host(t).Config("fan", policy.Sandbox{MemoryMiB: 256, Env: map[string]string{"I": strings.Repeat("x", i)}}, r.Kernel, r.Initramfs)
-		cfg.Confine = vmm.Confinement{} // snapshots need an unconfined QEMU
 		wg.Go(func() { sbs[i], errs[i] = w.Boot(ctx, cfg) })
 	}
 	wg.Wait()
@@ -41,6 +40,9 @@ func TestFanOutStartsWarm(t *testing.T) {
 			t.Fatalf("start %d: %v", i, errs[i])
 		}
 		defer sb.Close()
+		if os.Getuid() == 0 && !sb.Info().Confinement.OwnUID {
+			t.Fatalf("start %d: as root, QEMU should run under its own uid: %s", i, sb.Info().Confinement.Summary())
+		}
 		snap := sb.Info().Snapshot
 		if snap == "" || filepath.Dir(snap) != w.Dir() || snap != sbs[0].Info().Snapshot {
 			t.Fatalf("start %d restored from %q (template dir %s)", i, snap, w.Dir())
@@ -49,6 +51,10 @@ func TestFanOutStartsWarm(t *testing.T) {
 		if err != nil || string(res.Stdout) != strings.Repeat("x", i) {
 			t.Fatalf("start %d: %v %q", i, err, res.Stdout)
 		}
+	}
+	// Guest RAM stays in memory: no memory file in the template.
+	if _, err := os.Stat(filepath.Join(sbs[0].Info().Snapshot, snapshot.MemoryFile)); !os.IsNotExist(err) {
+		t.Fatalf("a warm template wrote its memory file: %v", err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
