@@ -95,6 +95,8 @@ type Cmd struct {
 	// captured into Result (up to Policy.OutputLimit bytes per stream).
 	Stdout, Stderr io.Writer
 	// Timeout overrides Policy.Timeout for this command (negative: none).
+	// The limit covers every process the command starts: what it leaves
+	// running in the background is killed when the limit passes.
 	Timeout time.Duration
 	// OnStart is called with the guest pid once the command is running.
 	OnStart func(pid int)

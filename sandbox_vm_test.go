@@ -123,6 +123,54 @@ func TestSandboxVM(t *testing.T) {
 			t.Fatalf("sleep processes survived the timeout: %q", ps.Stdout)
 		}
 	})
+	t.Run("timeout kills what left the process group", func(t *testing.T) {
+		r := run(t, voidbox.Cmd{Args: []string{"sh", "-c", "setsid sleep 300 & sleep 300"}, Timeout: time.Second})
+		if !r.TimedOut {
+			t.Fatalf("not timed out: exit %d", r.ExitCode)
+		}
+		if ps := sh(t, "ps -o comm | grep -c '^sleep' || true"); strings.TrimSpace(string(ps.Stdout)) != "0" {
+			t.Fatalf("a sleep in its own session survived the timeout: %q", ps.Stdout)
+		}
+	})
+	t.Run("background leftovers end at the command's time limit", func(t *testing.T) {
+		start := time.Now()
+		r := run(t, voidbox.Cmd{Args: []string{"sh", "-c", "sleep 300 >/dev/null 2>&1 &"}, Timeout: 3 * time.Second})
+		if r.TimedOut || r.ExitCode != 0 {
+			t.Fatalf("exit %d timed out %v", r.ExitCode, r.TimedOut)
+		}
+		if ps := sh(t, "ps -o comm | grep -c '^sleep' || true"); time.Since(start) < 3*time.Second && strings.TrimSpace(string(ps.Stdout)) != "1" {
+			t.Fatalf("the background sleep is not running before the limit: %q", ps.Stdout)
+		}
+		for {
+			ps := sh(t, "ps -o comm | grep -c '^sleep' || true")
+			if strings.TrimSpace(string(ps.Stdout)) == "0" {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("the background sleep outlived its command's 3s limit by %v", time.Since(start)-3*time.Second)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+	t.Run("background leftovers of a command without a time limit keep running", func(t *testing.T) {
+		r := run(t, voidbox.Cmd{Args: []string{"sh", "-c", "sleep 300 >/dev/null 2>&1 &"}, Timeout: -1})
+		if r.ExitCode != 0 {
+			t.Fatalf("exit %d", r.ExitCode)
+		}
+		time.Sleep(2 * time.Second)
+		ps := sh(t, "ps -o comm | grep -c '^sleep' || true; kill $(pidof sleep)")
+		if strings.TrimSpace(string(ps.Stdout)) != "1" {
+			t.Fatalf("the server-like background sleep did not keep running: %q", ps.Stdout)
+		}
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if ps := sh(t, "ps -o comm | grep -c '^sleep' || true"); strings.TrimSpace(string(ps.Stdout)) == "0" {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatal("the background sleep did not end when killed")
+			}
+		}
+	})
 	t.Run("context cancel kills the command", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		started := make(chan struct{})

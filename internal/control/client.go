@@ -168,8 +168,17 @@ func (c *Client) open(ctx context.Context) (net.Conn, func(), error) {
 		}
 		return nil, nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { st.Close() })
+	stop := context.AfterFunc(ctx, func() { abort(st) })
 	return st, func() { stop(); st.Close() }, nil
+}
+
+// abort ends a request stream from the host side for good. Close alone is a
+// yamux half-close: a read waits on for the guest's end of the stream,
+// which a wedged or hostile guest never sends (yamux gives up only after
+// its five-minute close timeout). The deadline ends that read now.
+func abort(st net.Conn) {
+	st.Close()
+	_ = st.SetDeadline(time.Unix(1, 0))
 }
 
 // ctxErr prefers the context's error over the I/O error it caused.

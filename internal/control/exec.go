@@ -81,7 +81,7 @@ func (c *Client) Exec(ctx context.Context, req wire.ExecRequest, sio ExecIO) (wi
 		}
 		t.Reset(killGrace)
 		<-t.C
-		st.Close()
+		abort(st)
 	})
 	defer stop()
 

@@ -2,7 +2,6 @@ package escape_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -142,13 +141,16 @@ func rssKiB() int {
 }
 
 // TestForkBombVM: a fork bomb of the sandbox user is held by the process
-// limit and ended by the command's timeout (its whole cgroup killed); the
-// host stays responsive, the VM serves again, nothing is left.
+// limit, cannot starve the guest init (its cgroup's CPU weight is low), and
+// is ended at the command's time limit — its whole cgroup killed, whether
+// the bomb's top shell is still waiting then or already exited and left the
+// bomb running in the background. The host stays responsive, the VM serves
+// again, nothing is left.
 func TestForkBombVM(t *testing.T) {
 	root := privateRuntime(t)
 	r := vmtest.Setup(t)
 	before := snapshot(root)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sb, err := sandbox.Boot(ctx, vmtest.Host(t).Config("forkbomb", policy.Sandbox{MemoryMiB: 256}, r.Kernel, r.Initramfs))
 	if err != nil {
@@ -157,31 +159,48 @@ func TestForkBombVM(t *testing.T) {
 	stop := make(chan struct{})
 	lat := make(chan []time.Duration)
 	go func() { lat <- hostLatency(stop) }()
+	const limit = 8 * time.Second
 	start := time.Now()
-	res, err := sb.Exec(ctx, sandbox.Cmd{Args: []string{"sh", "-c", "b() { b | b & }; b; wait"}, Timeout: 8 * time.Second})
-	took := time.Since(start)
+	res, err := sb.Exec(ctx, sandbox.Cmd{Args: []string{"sh", "-c", "b() { b | b & }; b; wait"}, Timeout: limit})
+	if err != nil {
+		close(stop)
+		<-lat
+		t.Fatalf("the fork bomb's exec: %v", err)
+	}
+	t.Logf("the bomb's top shell ended after %v: exit %d %s", time.Since(start).Round(time.Millisecond), res.ExitCode, res.Reason())
+	if !res.TimedOut && res.ExitCode != 0 {
+		t.Errorf("want a timeout or the top shell's own exit, got exit %d (%s)", res.ExitCode, res.Reason())
+	}
+	// Past the limit, whatever the bomb left in the background is killed
+	// (dying takes the guest a moment: a few hundred processes exit under
+	// TCG) and the VM serves again.
+	time.Sleep(time.Until(start.Add(limit)))
+	var left int
+	for {
+		after, err := sb.Exec(ctx, sandbox.Cmd{Args: []string{"sh", "-c", "echo ok; ps -o user | grep -c '^sandbox' || true"}, Timeout: 30 * time.Second})
+		if err == nil && after.ExitCode == 126 && strings.Contains(after.Error, "resource temporarily unavailable") {
+			// The bomb still holds the sandbox user's process limit: a
+			// clear refusal, not a hang. Ask again once it is dead.
+			left = -1
+		} else if err != nil || !strings.HasPrefix(string(after.Stdout), "ok\n") {
+			close(stop)
+			<-lat
+			t.Fatalf("the VM does not serve after the bomb: %v %+v", err, after)
+		} else {
+			// What is left of the sandbox user is this very shell, its ps
+			// and its grep once the bomb's processes died with their cgroup.
+			left, _ = strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(after.Stdout), "ok\n")))
+		}
+		if (left >= 0 && left <= 3) || time.Since(start) > limit+time.Minute {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	close(stop)
 	checkLatency(t, <-lat)
-	switch {
-	case errors.Is(err, sandbox.ErrVMGone):
-		t.Logf("the fork bomb took the VM down (a clean failure): %v", err)
-	case err != nil:
-		t.Fatalf("exec: %v", err)
-	default:
-		t.Logf("fork bomb ended after %v: %s", took.Round(time.Millisecond), res.Reason())
-		if !strings.Contains(res.Reason(), "timed out") {
-			t.Errorf("want a timeout, got exit %d (%s)", res.ExitCode, res.Reason())
-		}
-		after, err := sb.Exec(ctx, sandbox.Cmd{Args: []string{"sh", "-c", "echo ok; ps -o user | grep -c '^sandbox' || true"}, Timeout: 30 * time.Second})
-		if err != nil || !strings.HasPrefix(string(after.Stdout), "ok\n") {
-			t.Fatalf("the VM does not serve after the bomb: %v %+v", err, after)
-		}
-		// What is left of the sandbox user is this very shell, its ps and
-		// its grep: the bomb's processes died with their cgroup.
-		left := strings.TrimSpace(strings.TrimPrefix(string(after.Stdout), "ok\n"))
-		if n, _ := strconv.Atoi(left); n > 3 {
-			t.Errorf("%s processes of the sandbox user after the bomb", left)
-		}
+	t.Logf("the bomb was gone %v after its time limit", (time.Since(start) - limit).Round(100*time.Millisecond))
+	if left < 0 || left > 3 {
+		t.Errorf("%d processes of the sandbox user a minute past the bomb's time limit", left)
 	}
 	if err := sb.Close(); err != nil {
 		t.Errorf("close: %v", err)

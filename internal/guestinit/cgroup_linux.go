@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,20 +26,39 @@ import (
 // a command is born in its cgroup (clone3 CLONE_INTO_CGROUP) instead of
 // being moved there. A reused cgroup's count is cumulative: what matters is
 // whether it grew while this command had the cgroup to itself.
+//
+// The cgroup also bounds a command in two more ways. Its CPU weight is low
+// (commandWeight against PID 1's threads in the root cgroup), so a command
+// that makes a thousand runnable processes — a fork bomb under TCG, on one
+// vCPU — cannot starve the init that must report its timeout and serve the
+// next request. And a command's time limit covers every process it started:
+// what it leaves running in the background when it exits is killed when
+// that limit passes (a command without a time limit may leave servers
+// running for later commands).
 
 const cgroupRoot = "/sys/fs/cgroup"
+
+// commandWeight is a command cgroup's cpu.weight (default 100): PID 1's
+// threads, each at nice 0 in the root cgroup, get about nine tenths of a
+// CPU whenever they want it, however many processes a command runs.
+const commandWeight = "10"
 
 // cgroup is one pooled cgroup.
 type cgroup struct {
 	dir  string
 	fd   int    // O_PATH|O_DIRECTORY, for CLONE_INTO_CGROUP
 	base uint64 // oom_kill when handed out
+	// gen counts the times the cgroup was handed out; guarded by
+	// cgroups.mu. A deadline kill of a command's leftovers applies only
+	// while the cgroup is still that command's.
+	gen uint64
 }
 
 // cgroups hands out empty cgroups and takes them back.
 type cgroups struct {
-	mu      sync.Mutex // guards every field below
+	mu      sync.Mutex // guards every field below and each cgroup's gen
 	enabled bool       // the memory controller is on for children
+	cpu     bool       // the cpu controller is on: command cgroups get commandWeight
 	seq     int        // names cgroups uniquely
 	free    []*cgroup  // empty, ready for a command
 	busy    []*cgroup  // returned with processes left in them (background children)
@@ -52,7 +72,11 @@ func newCgroups() *cgroups {
 	if err != nil {
 		logf(4, "no memory cgroup controller, out-of-memory kills will not be named: %v", err)
 	}
-	return &cgroups{enabled: err == nil}
+	cpuErr := os.WriteFile(cgroupRoot+"/cgroup.subtree_control", []byte("+cpu"), 0)
+	if cpuErr != nil {
+		logf(4, "no cpu cgroup controller, a command with many processes can slow the init: %v", cpuErr)
+	}
+	return &cgroups{enabled: err == nil, cpu: cpuErr == nil}
 }
 
 // get returns an empty cgroup for a command, or nil (no controller, or the
@@ -88,24 +112,46 @@ func (c *cgroups) get() *cgroup {
 			logf(4, "opening a command cgroup: %v", err)
 			return nil
 		}
+		if c.cpu {
+			if err := os.WriteFile(dir+"/cpu.weight", []byte(commandWeight), 0); err != nil {
+				logf(4, "setting a command cgroup's cpu weight: %v", err)
+			}
+		}
 		cg = &cgroup{dir: dir, fd: fd}
 	}
 	cg.base = oomKills(cg.dir)
+	cg.gen++
 	return cg
 }
 
-// put takes a command's cgroup back once the command ended.
-func (c *cgroups) put(cg *cgroup) {
+// put takes a command's cgroup back once the command ended. Processes it
+// left behind keep the cgroup busy; with a deadline (the command's time
+// limit; zero: none) they are killed when it passes.
+func (c *cgroups) put(cg *cgroup, deadline time.Time) {
 	if cg == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if populated(cg.dir) {
-		c.busy = append(c.busy, cg)
-	} else {
+	if !populated(cg.dir) {
 		c.free = append(c.free, cg)
+		return
 	}
+	c.busy = append(c.busy, cg)
+	if deadline.IsZero() {
+		return
+	}
+	gen := cg.gen
+	// A timer, not a goroutine: nothing waits for it, and a kill after the
+	// cgroup emptied and went to another command is skipped by gen.
+	time.AfterFunc(time.Until(deadline), func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if cg.gen == gen {
+			logf(5, "killing what a command left running past its time limit in %s", cg.dir)
+			cg.killAll()
+		}
+	})
 }
 
 // oomKilled reports whether the OOM killer killed a process of the cgroup

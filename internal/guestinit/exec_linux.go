@@ -114,8 +114,11 @@ func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 
 	var timedOut bool
 	var timeout <-chan time.Time
+	var deadline time.Time // zero: no time limit
 	if req.TimeoutMs > 0 {
-		t := time.NewTimer(time.Duration(req.TimeoutMs) * time.Millisecond)
+		d := time.Duration(req.TimeoutMs) * time.Millisecond
+		deadline = time.Now().Add(d)
+		t := time.NewTimer(d)
 		defer t.Stop()
 		timeout = t.C
 	}
@@ -124,6 +127,9 @@ func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 	case ws = <-p.done:
 	case <-timeout:
 		timedOut = true
+		// Everything the command started, whatever process group or
+		// session it made for itself.
+		p.cgroup.killAll()
 		p.killGroup(syscall.SIGKILL)
 		ws = <-p.done
 	}
@@ -139,7 +145,7 @@ func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 	}
 	p.closeStdin()
 	oom := p.cgroup.oomKilled()
-	srv.spawner.cgroups.put(p.cgroup)
+	srv.spawner.cgroups.put(p.cgroup, deadline)
 	exit := wire.ExecExit{
 		ExitCode:        ws.code,
 		Signal:          ws.signal,

@@ -79,8 +79,11 @@ func (srv *server) handlePty(st net.Conn, r *wire.Reader, f wire.Frame) {
 
 	var timedOut bool
 	var timeout <-chan time.Time
+	var deadline time.Time // zero: no time limit
 	if x.TimeoutMs > 0 {
-		t := time.NewTimer(time.Duration(x.TimeoutMs) * time.Millisecond)
+		d := time.Duration(x.TimeoutMs) * time.Millisecond
+		deadline = time.Now().Add(d)
+		t := time.NewTimer(d)
 		defer t.Stop()
 		timeout = t.C
 	}
@@ -105,7 +108,7 @@ func (srv *server) handlePty(st net.Conn, r *wire.Reader, f wire.Frame) {
 		<-waited
 	}
 	oom := p.cgroup.oomKilled()
-	srv.spawner.cgroups.put(p.cgroup)
+	srv.spawner.cgroups.put(p.cgroup, deadline)
 	_ = wire.WriteJSON(st, wire.TExecExit, wire.ExecExit{
 		ExitCode: ws.code, Signal: ws.signal, TimedOut: timedOut,
 		DurationMicros: time.Since(start).Microseconds(), MaxRSSKilobytes: ws.maxRSS, OOMKilled: oom,

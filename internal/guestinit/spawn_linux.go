@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/voidbox/voidbox/internal/wire"
 	"golang.org/x/sys/unix"
@@ -169,7 +170,7 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 	outW.Close()
 	errW.Close()
 	if err != nil {
-		s.cgroups.put(cg) // any child is killed; put keeps the cgroup aside until it is gone
+		s.cgroups.put(cg, time.Time{}) // any child is killed; put keeps the cgroup aside until it is gone
 		outR.Close()
 		errR.Close()
 		if inW != nil {
@@ -207,7 +208,7 @@ func (s *spawner) startOnTTY(spec spawnSpec, tty *os.File) (*process, error) {
 	done := make(chan exitStatus, 1)
 	pid, err := s.forkTraced(spec, attr, done)
 	if err != nil {
-		s.cgroups.put(cg)
+		s.cgroups.put(cg, time.Time{})
 		return nil, err
 	}
 	return &process{pid: pid, cgroup: cg, done: done}, nil

@@ -42,6 +42,8 @@ type Cmd struct {
 	// captured into Result (up to Config.OutputLimit bytes per stream).
 	Stdout, Stderr io.Writer
 	// Timeout overrides Config.Timeout for this command (negative: none).
+	// The limit covers every process the command starts: what it leaves
+	// running in the background is killed when the limit passes.
 	Timeout time.Duration
 	// OnStart is called with the guest pid once the command is running.
 	OnStart func(pid int)
@@ -135,6 +137,10 @@ func (r *Result) Reason() string {
 // Truncated reports whether any output was dropped at the cap.
 func (r *Result) Truncated() bool { return r.StdoutDropped > 0 || r.StderrDropped > 0 }
 
+// timeoutGrace is how long past a command's time limit the host waits for
+// the guest to report it before it stops the VM.
+const timeoutGrace = 10 * time.Second
+
 // Exec runs a command and waits for it. If ctx ends first, the command's
 // process group is terminated and ctx's error is returned.
 func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
@@ -187,13 +193,18 @@ func (s *Sandbox) Exec(ctx context.Context, c Cmd) (*Result, error) {
 	if timeout > 0 {
 		// Backstop in case the guest never reports its own timeout.
 		var cancel context.CancelFunc
-		ectx, cancel = context.WithTimeout(ctx, timeout+10*time.Second)
+		ectx, cancel = context.WithTimeout(ctx, timeout+timeoutGrace)
 		defer cancel()
 	}
 	x, err := s.client.Exec(ectx, req, control.ExecIO{Stdin: c.Stdin, Stdout: capOut, Stderr: capErr, OnStart: c.OnStart, TTY: tty})
 	if err != nil {
 		if ctx.Err() == nil && ectx.Err() != nil {
-			return nil, fmt.Errorf("exec %s: guest did not report the timeout: %w", c.Args[0], ErrVMGone)
+			// The guest init is wedged (or lying): the VM cannot be
+			// trusted to run anything else, so it is stopped, and every
+			// later call says why.
+			why := fmt.Errorf("the guest did not end %s within %v past its %v time limit: the VM was stopped", c.Args[0], timeoutGrace, timeout)
+			s.stop(why)
+			return nil, fmt.Errorf("exec %s: %w: %w", c.Args[0], ErrVMGone, why)
 		}
 		return nil, s.wrap("exec "+c.Args[0], err)
 	}

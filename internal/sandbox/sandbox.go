@@ -396,6 +396,13 @@ func (s *Sandbox) setGone(err error) {
 	}
 }
 
+// stop ends a VM that stopped answering: QEMU is killed, and every later
+// call fails with why (the watcher then releases what the VM held).
+func (s *Sandbox) stop(why error) {
+	s.setGone(why)
+	_ = s.m.Close()
+}
+
 // gone returns why the sandbox is unusable, or nil.
 func (s *Sandbox) gone() error {
 	s.mu.Lock()

@@ -190,10 +190,12 @@ func (g *Guest) serve(conn net.Conn, secret string) {
 			ln.Close()
 		}
 	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	// Programs end with the session (ctx is cancelled before the wait), as
+	// a guest's processes end with its VM.
 	var streams sync.WaitGroup
 	defer streams.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for {
 		st, err := sess.AcceptStream()
 		if err != nil {
