@@ -27,21 +27,19 @@ import (
 // being moved there. A reused cgroup's count is cumulative: what matters is
 // whether it grew while this command had the cgroup to itself.
 //
-// The cgroup also bounds a command in two more ways. Its CPU weight is low
-// (commandWeight against PID 1's threads in the root cgroup), so a command
-// that makes a thousand runnable processes — a fork bomb under TCG, on one
-// vCPU — cannot starve the init that must report its timeout and serve the
-// next request. And a command's time limit covers every process it started:
-// what it leaves running in the background when it exits is killed when
-// that limit passes (a command without a time limit may leave servers
-// running for later commands).
+// The cgroup also bounds a command in two more ways. The cpu controller is
+// on, so the scheduler weighs a command as one entity however many
+// processes it runs: a fork bomb of a thousand runnable processes on one
+// TCG vCPU gets about the share of one of PID 1's threads, not a thousand
+// times it, and the init can still report its timeout and serve the next
+// request. (The default weight is kept: a lower one halved a flood's output
+// rate, PID 1's pumping threads and Go's spinning stealing the writers'
+// time.) And a command's time limit covers every process it started: what
+// it leaves running in the background when it exits is killed when that
+// limit passes (a command without a time limit may leave servers running
+// for later commands).
 
 const cgroupRoot = "/sys/fs/cgroup"
-
-// commandWeight is a command cgroup's cpu.weight (default 100): PID 1's
-// threads, each at nice 0 in the root cgroup, get about nine tenths of a
-// CPU whenever they want it, however many processes a command runs.
-const commandWeight = "10"
 
 // cgroup is one pooled cgroup.
 type cgroup struct {
@@ -58,7 +56,6 @@ type cgroup struct {
 type cgroups struct {
 	mu      sync.Mutex // guards every field below and each cgroup's gen
 	enabled bool       // the memory controller is on for children
-	cpu     bool       // the cpu controller is on: command cgroups get commandWeight
 	seq     int        // names cgroups uniquely
 	free    []*cgroup  // empty, ready for a command
 	busy    []*cgroup  // returned with processes left in them (background children)
@@ -76,7 +73,7 @@ func newCgroups() *cgroups {
 	if cpuErr != nil {
 		logf(4, "no cpu cgroup controller, a command with many processes can slow the init: %v", cpuErr)
 	}
-	return &cgroups{enabled: err == nil, cpu: cpuErr == nil}
+	return &cgroups{enabled: err == nil}
 }
 
 // get returns an empty cgroup for a command, or nil (no controller, or the
@@ -111,11 +108,6 @@ func (c *cgroups) get() *cgroup {
 			_ = os.Remove(dir)
 			logf(4, "opening a command cgroup: %v", err)
 			return nil
-		}
-		if c.cpu {
-			if err := os.WriteFile(dir+"/cpu.weight", []byte(commandWeight), 0); err != nil {
-				logf(4, "setting a command cgroup's cpu weight: %v", err)
-			}
 		}
 		cg = &cgroup{dir: dir, fd: fd}
 	}
