@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/wire"
-	"golang.org/x/sys/unix"
 )
 
 // Defaults applied when the host's policy leaves a limit at zero.
@@ -37,54 +36,15 @@ func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 		sendError(st, wire.CodeInvalid, "exec: empty or malformed command")
 		return
 	}
-	pol := srv.currentPolicy()
-	lim := mergeLimits(pol.Limits, defaultLimits)
 	env := buildEnv(req.Env, req.Root)
 	start := time.Now()
-
-	allowed := pol.AllowedCommands
-	if req.System || req.Root {
-		allowed = nil // host-started components, not user commands
-	}
-	dir := req.Dir
-	if dir == "" {
-		dir = WorkspaceDir
-	}
-	var path, msg string
-	var code int
-	spec := spawnSpec{Argv: req.Argv, Env: env, Dir: dir, Limits: lim, Root: req.Root, Chroot: srv.view.root}
-	guard := srv.spawner.guard
-	if guard != nil && !req.Root {
-		spec.Guarded = true // the command and all it starts are checked
-	}
-	// Resolved in the view (as root, as PID 1 looks): the program found is
-	// the one the chrooted command will execute.
-	_ = srv.view.as(true, func() error {
-		path, code, msg = resolveCommand(req.Argv[0], dir, envPath(env), allowed, pol.TrustedDirs)
-		if code == 0 && guard != nil && allowed != nil {
-			// The first exec is PID 1's own: the guard's helper lets it
-			// through, so the same rule is applied here, and what runs is
-			// checked at the exec stop.
-			v := guard.rule.check(execCall{pid: os.Getpid(), tid: unix.Gettid(), dirfd: atFDCWD, path: path, argv: req.Argv})
-			if v.err != nil {
-				code, msg = 126, notAllowed(req.Argv[0], v.err)
-			} else {
-				spec.Want = &v.want
-			}
-		}
-		return nil
-	})
-	spec.Path = path
-	if code != 0 {
-		exit := wire.ExecExit{ExitCode: code, Error: msg, DurationMicros: time.Since(start).Microseconds()}
-		if code == 126 && allowed != nil && strings.Contains(msg, notAllowedText) {
-			exit.Denied = []wire.ExecDenial{{Program: filepath.Base(req.Argv[0]), Path: path, Reason: msg}}
-			exit.DeniedCount = 1
-		}
-		_ = wire.WriteFrame(st, wire.TStderr, []byte("voidbox: "+msg+"\n"))
-		_ = wire.WriteJSON(st, wire.TExecExit, exit)
+	spec, refused := srv.prepare(req, env, start)
+	if refused != nil {
+		_ = wire.WriteFrame(st, wire.TStderr, []byte("voidbox: "+refused.Error+"\n"))
+		_ = wire.WriteJSON(st, wire.TExecExit, refused)
 		return
 	}
+	lim := spec.Limits
 	p, err := srv.spawner.start(spec, req.Stdin)
 	if err != nil {
 		code := 126
@@ -156,9 +116,7 @@ func (srv *server) handleExec(st net.Conn, r *wire.Reader, f wire.Frame) {
 		MaxRSSKilobytes: ws.maxRSS,
 		OOMKilled:       oom,
 	}
-	if guard != nil && p.cgroup != nil {
-		exit.Denied, exit.DeniedCount = guard.take(strings.TrimPrefix(p.cgroup.dir, cgroupRoot))
-	}
+	srv.denials(&exit, p.cgroup)
 	_ = wire.WriteJSON(st, wire.TExecExit, exit)
 }
 

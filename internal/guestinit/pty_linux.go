@@ -24,42 +24,27 @@ func (srv *server) handlePty(st net.Conn, r *wire.Reader, f wire.Frame) {
 		return
 	}
 	x := req.Exec
-	pol := srv.currentPolicy()
-	lim := mergeLimits(pol.Limits, defaultLimits)
 	env := buildEnv(x.Env, x.Root)
 	if !hasKey(x.Env, "TERM") { // an explicit TERM in the command's env wins
 		env = setEnv(env, "TERM", termName(req.Term))
 	}
 	start := time.Now()
-	allowed := pol.AllowedCommands
-	if x.System || x.Root {
-		allowed = nil
+	fail := func(exit *wire.ExecExit) {
+		exit.DurationMicros = time.Since(start).Microseconds()
+		_ = wire.WriteFrame(st, wire.TStdout, []byte("voidbox: "+exit.Error+"\r\n"))
+		_ = wire.WriteJSON(st, wire.TExecExit, exit)
 	}
-	dir := x.Dir
-	if dir == "" {
-		dir = WorkspaceDir
-	}
-	fail := func(code int, msg string) {
-		_ = wire.WriteFrame(st, wire.TStdout, []byte("voidbox: "+msg+"\r\n"))
-		_ = wire.WriteJSON(st, wire.TExecExit, wire.ExecExit{ExitCode: code, Error: msg, DurationMicros: time.Since(start).Microseconds()})
-	}
-	var path, msg string
-	var code int
-	_ = srv.view.as(true, func() error { // resolved as the chrooted command will see it
-		path, code, msg = resolveCommand(x.Argv[0], dir, envPath(env), allowed, pol.TrustedDirs)
-		return nil
-	})
-	if code != 0 {
-		fail(code, msg)
+	spec, refused := srv.prepare(x, env, start)
+	if refused != nil {
+		fail(refused)
 		return
 	}
 	master, tty, err := openPTY(req.Size, !x.Root)
 	if err != nil {
-		fail(126, "opening a terminal: "+err.Error())
+		fail(&wire.ExecExit{ExitCode: 126, Error: "opening a terminal: " + err.Error()})
 		return
 	}
 	defer master.Close()
-	spec := spawnSpec{Path: path, Argv: x.Argv, Env: env, Dir: dir, Limits: lim, Root: x.Root, Chroot: srv.view.root}
 	p, err := srv.spawner.startOnTTY(spec, tty)
 	tty.Close() // the child has its copies; the master sees EIO once they are gone
 	if err != nil {
@@ -68,7 +53,7 @@ func (srv *server) handlePty(st net.Conn, r *wire.Reader, f wire.Frame) {
 		if errors.As(err, &se) {
 			code = se.code
 		}
-		fail(code, err.Error())
+		fail(&wire.ExecExit{ExitCode: code, Error: err.Error()})
 		return
 	}
 	_ = wire.WriteJSON(st, wire.TExecStart, wire.ExecStarted{PID: p.pid})
@@ -109,10 +94,12 @@ func (srv *server) handlePty(st net.Conn, r *wire.Reader, f wire.Frame) {
 	}
 	oom := p.cgroup.oomKilled()
 	srv.spawner.cgroups.put(p.cgroup, deadline)
-	_ = wire.WriteJSON(st, wire.TExecExit, wire.ExecExit{
+	exit := wire.ExecExit{
 		ExitCode: ws.code, Signal: ws.signal, TimedOut: timedOut,
 		DurationMicros: time.Since(start).Microseconds(), MaxRSSKilobytes: ws.maxRSS, OOMKilled: oom,
-	})
+	}
+	srv.denials(&exit, p.cgroup)
+	_ = wire.WriteJSON(st, wire.TExecExit, exit)
 }
 
 // readPtyFrames applies the host's keys, window sizes and signals.

@@ -160,12 +160,7 @@ func (s *spawner) start(spec spawnSpec, wantStdin bool) (*process, error) {
 		Sys:   sys,
 	}
 	done := make(chan exitStatus, 1)
-	var pid int
-	if spec.Guarded && s.guard != nil {
-		s.guard.thread.do(func() { pid, err = s.forkTraced(spec, attr, done) })
-	} else {
-		pid, err = s.forkTraced(spec, attr, done)
-	}
+	pid, err := s.fork(spec, attr, done)
 	inR.Close()
 	outW.Close()
 	errW.Close()
@@ -206,12 +201,23 @@ func (s *spawner) startOnTTY(spec spawnSpec, tty *os.File) (*process, error) {
 	fd := tty.Fd()
 	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: spec.Env, Files: []uintptr{fd, fd, fd}, Sys: sys}
 	done := make(chan exitStatus, 1)
-	pid, err := s.forkTraced(spec, attr, done)
+	pid, err := s.fork(spec, attr, done)
 	if err != nil {
 		s.cgroups.put(cg, time.Time{})
 		return nil, err
 	}
 	return &process{pid: pid, cgroup: cg, done: done}, nil
+}
+
+// fork starts a command: from the exec guard's filtered thread when the
+// command is guarded, so that it and everything it starts inherit the
+// filter, else from any thread.
+func (s *spawner) fork(spec spawnSpec, attr *syscall.ProcAttr, done chan exitStatus) (pid int, err error) {
+	if spec.Guarded && s.guard != nil {
+		s.guard.thread.do(func() { pid, err = s.forkTraced(spec, attr, done) })
+		return pid, err
+	}
+	return s.forkTraced(spec, attr, done)
 }
 
 // forkTraced starts the child stopped at its exec, applies the limits and

@@ -48,7 +48,7 @@ func (s *screen) wait(t *testing.T, want string) {
 // passes its exit status through, and stays under the allowlist and
 // rlimits like any exec. One VM for every case.
 func TestPtyVM(t *testing.T) {
-	p := policy.Sandbox{MemoryMiB: 256, AllowedCommands: []string{"sh", "tty"}, Limits: policy.Limits{OpenFiles: 321}}
+	p := policy.Sandbox{MemoryMiB: 256, AllowedCommands: []string{"sh", "tty", "stty", "sleep"}, Limits: policy.Limits{OpenFiles: 321}}
 	sb := vmtest.Boot(t, "pty", p)
 	ctx := context.Background()
 
@@ -126,7 +126,23 @@ func TestPtyVM(t *testing.T) {
 			t.Fatal(err)
 		}
 		if res.ExitCode != 126 || !strings.Contains(out.String(), "not allowed") {
-			t.Errorf("cat on a terminal under allowlist [sh tty]: exit %d, %q", res.ExitCode, out.String())
+			t.Errorf("cat on a terminal under allowlist [sh tty stty sleep]: exit %d, %q", res.ExitCode, out.String())
+		}
+	})
+
+	// What a shell on a terminal starts is checked by the guest kernel like
+	// any exec's children (it was not: only the terminal's first program was).
+	t.Run("allowlist holds for what the terminal's shell starts", func(t *testing.T) {
+		var out screen
+		res, err := sb.Exec(ctx, sandbox.Cmd{Args: []string{"sh", "-c", "cat /etc/passwd; echo rc=$?"}, Stdout: &out, TTY: &sandbox.TTY{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out.String(); strings.Contains(got, "root:") || !strings.Contains(got, "rc=126") {
+			t.Errorf("cat from a shell on a terminal under allowlist [sh tty stty sleep]: %q", got)
+		}
+		if len(res.Denied) == 0 || res.Denied[0].Program != "cat" {
+			t.Errorf("the denial is not reported: %+v", res.Denied)
 		}
 	})
 }
