@@ -23,6 +23,7 @@ const (
 const (
 	RuntimeVoidbox    = "voidbox"     // the built-in Go agent (default)
 	RuntimeClaudeCode = "claude-code" // Anthropic's Claude Code CLI (needs `voidbox image build claude`)
+	RuntimeCodex      = "codex"       // OpenAI's Codex CLI (needs `voidbox image build codex`), provider openai
 )
 
 // Box is one stage's definition: a command (Exec) or an agent (Agent with
@@ -213,6 +214,9 @@ func (a *Agent) Provider() (llm.Provider, error) {
 		return llm.Provider{}, err
 	}
 	model := a.LLM.Model
+	if model == "" && a.runtime() == RuntimeCodex && kind == llm.KindOpenAI {
+		model = codexDefaultModel
+	}
 	if model == "" {
 		model = defaultModels[kind]
 	}
@@ -240,8 +244,11 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 	if a.Interactive && a.MaxTurns > 0 {
 		errs = append(errs, errors.New("max turns: an interactive session has no turn limit"))
 	}
-	if rt != RuntimeVoidbox && rt != RuntimeClaudeCode {
-		errs = append(errs, fmt.Errorf("runtime %q: want %s or %s", rt, RuntimeVoidbox, RuntimeClaudeCode))
+	if rt != RuntimeVoidbox && rt != RuntimeClaudeCode && rt != RuntimeCodex {
+		errs = append(errs, fmt.Errorf("runtime %q: want %s, %s or %s", rt, RuntimeVoidbox, RuntimeClaudeCode, RuntimeCodex))
+	}
+	if rt == RuntimeCodex {
+		errs = append(errs, codexProblems(a, p)...)
 	}
 	if rt == RuntimeClaudeCode && p.AllowedCommands != nil {
 		// Its tools run inside its own process, which the guest cannot

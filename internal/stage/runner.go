@@ -124,7 +124,7 @@ func Preflight(stages map[string]Staged, order []string, cacheDir string) error 
 		} else if err != nil {
 			err = fmt.Errorf("%w: %w", sandbox.ErrInvalid, err)
 		}
-		if err == nil && a.runtime() == RuntimeClaudeCode {
+		if err == nil && (a.runtime() == RuntimeClaudeCode || a.runtime() == RuntimeCodex) {
 			_, err = runtimeFor(a.runtime(), cacheDir) // says how to build a missing image
 		}
 		if err != nil {
