@@ -92,7 +92,7 @@ func (s Skill) Name() string {
 
 func (b *Box) agent() *stage.Agent {
 	if b.b.Agent == nil {
-		b.b.Agent = &stage.Agent{Runtime: RuntimeVoidbox}
+		b.b.Agent = &stage.Agent{} // runtime "": voidbox, or codex for provider codex
 	}
 	return b.b.Agent
 }

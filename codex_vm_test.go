@@ -24,13 +24,15 @@ func TestCodexStageVM(t *testing.T) {
 	const mark = "zq8canary" // the probe assembles it at run time, so its own command line holds none
 	hostKey := "sk-proj-" + mark + "-codex-host-key"
 	t.Setenv("VOIDBOX_TEST_OPENAI_KEY", hostKey)
-	probe := `echo hi-from-codex > /workspace/output.json; p=zq8; p="${p}canary"; ` +
+	// The pattern goes to a file: a grep given it as an argument would find
+	// it in its own /proc/PID/cmdline.
+	probe := `echo hi-from-codex > /workspace/output.json; p=zq8; printf '%s' "${p}canary" > /tmp/pat; ` +
 		`{ env; for f in /proc/[0-9]*/environ; do tr '\0' '\n' < $f; echo; done; } > /tmp/envdump 2>/dev/null; ` +
 		`echo "probe env_lines=$(wc -l < /tmp/envdump) path_seen=$(grep -c '^PATH=' /tmp/envdump)` +
-		` env_hits=$(grep -c "$p" /tmp/envdump)` +
-		` proc_hits=$(grep -l "$p" /proc/[0-9]*/cmdline 2>/dev/null | wc -l)` +
+		` env_hits=$(grep -c -F -f /tmp/pat /tmp/envdump)` +
+		` proc_hits=$(grep -l -F -f /tmp/pat /proc/[0-9]*/cmdline 2>/dev/null | wc -l)` +
 		// /opt/voidbox/codex is the host-built flavour (315 MB over 9p): skipped for time.
-		` file_hits=$(grep -rl "$p" / --exclude-dir=proc --exclude-dir=sys --exclude-dir=opt 2>/dev/null | wc -l)` +
+		` file_hits=$(grep -rl -F -f /tmp/pat / --exclude-dir=proc --exclude-dir=sys --exclude-dir=opt 2>/dev/null | grep -v -x /tmp/pat | wc -l)` +
 		// Codex's own process holds the placeholder: proof the probe read its environ.
 		` placeholder_hits=$(grep -c sk-voidbox-placeholder /tmp/envdump) end"`
 	var reported string

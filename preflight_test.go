@@ -43,7 +43,10 @@ func TestAgentBoxValidation(t *testing.T) {
 		want string
 	}{
 		{NewBox("a").Prompt("x").LLM(LLM{Provider: "lm-studio"}), "lm-studio"},
-		{NewBox("b").Prompt("x").Runtime("codex"), `runtime "codex"`},
+		{NewBox("b").Prompt("x").Runtime("gemini"), `runtime "gemini"`},
+		{NewBox("b2").Prompt("x").Runtime(RuntimeCodex).LLM(LLM{Provider: "claude"}), "runtime codex speaks OpenAI's Responses API"},
+		{NewBox("b3").Prompt("x").Runtime(RuntimeClaudeCode).LLM(LLM{Provider: "codex"}), "provider codex runs the Codex CLI"},
+		{NewBox("b4").Prompt("x").LLM(LLM{Provider: "codex"}).AllowCommands("ls"), "runtime codex cannot enforce them"},
 		{NewBox("c").Prompt("x").Env("ANTHROPIC_API_KEY", "sk"), "keys stay on the host"},
 		{NewBox("c2").Prompt("x").LLM(LLM{Provider: "claude-personal"}).Env("CLAUDE_CODE_OAUTH_TOKEN", ""), "the Claude login stays on the host"},
 		{NewBox("d").Prompt("x").Skill(SkillMCP("m", MCPServer{})), "exactly one of a command or a URL"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/voidbox/voidbox/internal/claudeauth"
@@ -206,6 +207,9 @@ var defaultModels = map[llm.Kind]string{
 // Provider resolves the agent's LLM into a gateway provider (without the key).
 func (a *Agent) Provider() (llm.Provider, error) {
 	name := a.LLM.Provider
+	if name == "" && a.runtime() == RuntimeCodex {
+		name = "openai" // the only API Codex speaks through the gateway
+	}
 	if name == "" {
 		name = "claude"
 	}
@@ -224,7 +228,10 @@ func (a *Agent) Provider() (llm.Provider, error) {
 }
 
 func (a *Agent) runtime() string {
-	if a.Runtime == "" {
+	switch {
+	case a.Runtime == "" && strings.EqualFold(strings.TrimSpace(a.LLM.Provider), "codex"):
+		return RuntimeCodex // provider codex is the Codex CLI's
+	case a.Runtime == "":
 		return RuntimeVoidbox
 	}
 	return a.Runtime
@@ -247,7 +254,7 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 	if rt != RuntimeVoidbox && rt != RuntimeClaudeCode && rt != RuntimeCodex {
 		errs = append(errs, fmt.Errorf("runtime %q: want %s, %s or %s", rt, RuntimeVoidbox, RuntimeClaudeCode, RuntimeCodex))
 	}
-	if rt == RuntimeCodex {
+	if rt == RuntimeCodex || strings.EqualFold(strings.TrimSpace(a.LLM.Provider), "codex") {
 		errs = append(errs, codexProblems(a, p)...)
 	}
 	if rt == RuntimeClaudeCode && p.AllowedCommands != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/voidbox/voidbox/internal/agentconfig"
 	"github.com/voidbox/voidbox/internal/codex"
@@ -40,6 +41,9 @@ func newCodexRuntime(cacheDir string) (agentRuntime, error) {
 // codexProblems are the settings a codex stage cannot honour.
 func codexProblems(a *Agent, p policy.Sandbox) []error {
 	var errs []error
+	if strings.EqualFold(strings.TrimSpace(a.LLM.Provider), "codex") && a.runtime() != RuntimeCodex {
+		return append(errs, fmt.Errorf("provider codex runs the Codex CLI: runtime %s cannot use it (use runtime codex, or provider openai)", a.runtime()))
+	}
 	if prov, err := a.Provider(); err == nil && prov.Kind != llm.KindOpenAI {
 		errs = append(errs, fmt.Errorf("runtime codex speaks OpenAI's Responses API: it needs provider openai (or provider: codex), not %s", prov.Kind))
 	}
