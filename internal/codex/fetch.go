@@ -27,7 +27,7 @@ const (
 
 // tarball members the flavour takes, by their flavour path.
 var members = map[string]string{
-	"package/vendor/x86_64-unknown-linux-musl/bin/codex":      "bin/codex",
+	"package/vendor/x86_64-unknown-linux-musl/bin/codex":     "bin/codex",
 	"package/vendor/x86_64-unknown-linux-musl/codex-path/rg": "bin/rg",
 }
 
