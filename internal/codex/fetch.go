@@ -34,7 +34,7 @@ var members = map[string]string{
 // fetch downloads the pinned tarball into scratch, checks it against
 // Integrity and unpacks the flavour's files into dir.
 func fetch(ctx context.Context, o Options, dir, scratch string) error {
-	want, err := sha512Of(Integrity)
+	want, err := sha512Of(o.integrity())
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func fetch(ctx context.Context, o Options, dir, scratch string) error {
 		return fmt.Errorf("downloading %s: %w", tarURL, err)
 	}
 	if string(got) != string(want) {
-		return fmt.Errorf("%w: %s has sha512 %s, want %s", ErrIntegrity, tarURL, base64.StdEncoding.EncodeToString(got), Integrity)
+		return fmt.Errorf("%w: %s has sha512-%s, voidbox pins %s", ErrIntegrity, tarURL, base64.StdEncoding.EncodeToString(got), o.integrity())
 	}
 	return unpack(tgz, dir)
 }
@@ -85,8 +85,8 @@ func resolveTarball(ctx context.Context, o Options) (string, error) {
 	switch tu, err := url.Parse(m.Dist.Tarball); {
 	case m.Name != NPMPackage || m.Version != PlatformVersion:
 		return "", fmt.Errorf("the registry answered %s@%s for %s@%s", m.Name, m.Version, NPMPackage, PlatformVersion)
-	case m.Dist.Integrity != Integrity:
-		return "", fmt.Errorf("%w: the registry lists integrity %q for %s@%s, voidbox pins %q", ErrIntegrity, m.Dist.Integrity, NPMPackage, PlatformVersion, Integrity)
+	case m.Dist.Integrity != o.integrity():
+		return "", fmt.Errorf("%w: the registry lists integrity %q for %s@%s, voidbox pins %q", ErrIntegrity, m.Dist.Integrity, NPMPackage, PlatformVersion, o.integrity())
 	case err != nil || (tu.Scheme != "https" && tu.Scheme != "http") || tu.Host == "":
 		return "", fmt.Errorf("%s@%s: dist.tarball %q is not an http(s) URL", NPMPackage, PlatformVersion, m.Dist.Tarball)
 	}
