@@ -13,6 +13,7 @@ import (
 // boots, naming the stage and the fix.
 func TestPreflight(t *testing.T) {
 	t.Setenv("VOIDBOX_NO_SUCH_KEY", "")
+	t.Setenv("VOIDBOX_CODEX_TEST_KEY", "sk-x")
 	host := HostOptions{Image: Image{Kernel: "/unused"}, QEMU: "/unused", CacheDir: t.TempDir()}
 	// A corrupt Claude login: the error names the file.
 	claudeDir := t.TempDir()
@@ -27,6 +28,8 @@ func TestPreflight(t *testing.T) {
 	}{
 		{NewBox("nokey").Prompt("x").LLM(LLM{Provider: "claude", APIKeyEnv: "VOIDBOX_NO_SUCH_KEY"}), ErrInvalid, "VOIDBOX_NO_SUCH_KEY"},
 		{NewBox("claude").Prompt("x").Runtime(RuntimeClaudeCode).LLM(LLM{Provider: "ollama"}), ErrMissingDependency, "voidbox image build claude"},
+		{NewBox("codexkey").Prompt("x").LLM(LLM{Provider: "codex", APIKeyEnv: "VOIDBOX_NO_SUCH_KEY"}), ErrInvalid, "a ~/.codex ChatGPT login is not used"},
+		{NewBox("codex").Prompt("x").Runtime(RuntimeCodex).LLM(LLM{APIKeyEnv: "VOIDBOX_CODEX_TEST_KEY"}), ErrMissingDependency, "voidbox image build codex"},
 		{NewBox("personal").Prompt("x").LLM(LLM{Provider: "claude-personal"}), ErrInvalid, "unreadable Claude Code credentials: " + creds + ": not a JSON object"},
 	}
 	for _, c := range cases {
