@@ -15,6 +15,7 @@ import (
 const (
 	RuntimeVoidbox    = stage.RuntimeVoidbox    // the built-in Go agent (default)
 	RuntimeClaudeCode = stage.RuntimeClaudeCode // Anthropic's Claude Code CLI (needs `voidbox image build claude`)
+	RuntimeCodex      = stage.RuntimeCodex      // OpenAI's Codex CLI (needs `voidbox image build codex`), provider openai
 )
 
 // LLM is the model an agent box talks to. The provider key is read on the
@@ -91,7 +92,7 @@ func (s Skill) Name() string {
 
 func (b *Box) agent() *stage.Agent {
 	if b.b.Agent == nil {
-		b.b.Agent = &stage.Agent{Runtime: RuntimeVoidbox}
+		b.b.Agent = &stage.Agent{} // runtime "": voidbox, or codex for provider codex
 	}
 	return b.b.Agent
 }
@@ -123,7 +124,7 @@ func (b *Box) MaxTurns(n int) *Box { b.agent().MaxTurns = n; return b }
 // its output is its output file, if the session wrote one.
 func (b *Box) Interactive() *Box { b.agent().Interactive = true; return b }
 
-// Runtime selects the agent runtime: RuntimeVoidbox (default) or RuntimeClaudeCode.
+// Runtime selects the agent runtime: RuntimeVoidbox (default), RuntimeClaudeCode or RuntimeCodex.
 func (b *Box) Runtime(r string) *Box { b.agent().Runtime = r; return b }
 
 // StageDetail is what a stage's report carries about its VM and command

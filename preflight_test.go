@@ -13,6 +13,7 @@ import (
 // boots, naming the stage and the fix.
 func TestPreflight(t *testing.T) {
 	t.Setenv("VOIDBOX_NO_SUCH_KEY", "")
+	t.Setenv("VOIDBOX_CODEX_TEST_KEY", "sk-x")
 	host := HostOptions{Image: Image{Kernel: "/unused"}, QEMU: "/unused", CacheDir: t.TempDir()}
 	// A corrupt Claude login: the error names the file.
 	claudeDir := t.TempDir()
@@ -27,6 +28,8 @@ func TestPreflight(t *testing.T) {
 	}{
 		{NewBox("nokey").Prompt("x").LLM(LLM{Provider: "claude", APIKeyEnv: "VOIDBOX_NO_SUCH_KEY"}), ErrInvalid, "VOIDBOX_NO_SUCH_KEY"},
 		{NewBox("claude").Prompt("x").Runtime(RuntimeClaudeCode).LLM(LLM{Provider: "ollama"}), ErrMissingDependency, "voidbox image build claude"},
+		{NewBox("codexkey").Prompt("x").LLM(LLM{Provider: "codex", APIKeyEnv: "VOIDBOX_NO_SUCH_KEY"}), ErrInvalid, "a ~/.codex ChatGPT login is not used"},
+		{NewBox("codex").Prompt("x").Runtime(RuntimeCodex).LLM(LLM{APIKeyEnv: "VOIDBOX_CODEX_TEST_KEY"}), ErrMissingDependency, "voidbox image build codex"},
 		{NewBox("personal").Prompt("x").LLM(LLM{Provider: "claude-personal"}), ErrInvalid, "unreadable Claude Code credentials: " + creds + ": not a JSON object"},
 	}
 	for _, c := range cases {
@@ -43,7 +46,10 @@ func TestAgentBoxValidation(t *testing.T) {
 		want string
 	}{
 		{NewBox("a").Prompt("x").LLM(LLM{Provider: "lm-studio"}), "lm-studio"},
-		{NewBox("b").Prompt("x").Runtime("codex"), `runtime "codex"`},
+		{NewBox("b").Prompt("x").Runtime("gemini"), `runtime "gemini"`},
+		{NewBox("b2").Prompt("x").Runtime(RuntimeCodex).LLM(LLM{Provider: "claude"}), "runtime codex speaks OpenAI's Responses API"},
+		{NewBox("b3").Prompt("x").Runtime(RuntimeClaudeCode).LLM(LLM{Provider: "codex"}), "provider codex runs the Codex CLI"},
+		{NewBox("b4").Prompt("x").LLM(LLM{Provider: "codex"}).AllowCommands("ls"), "runtime codex cannot enforce them"},
 		{NewBox("c").Prompt("x").Env("ANTHROPIC_API_KEY", "sk"), "keys stay on the host"},
 		{NewBox("c2").Prompt("x").LLM(LLM{Provider: "claude-personal"}).Env("CLAUDE_CODE_OAUTH_TOKEN", ""), "the Claude login stays on the host"},
 		{NewBox("d").Prompt("x").Skill(SkillMCP("m", MCPServer{})), "exactly one of a command or a URL"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/voidbox/voidbox/internal/claudecode"
+	"github.com/voidbox/voidbox/internal/codex"
 	"github.com/voidbox/voidbox/internal/guestimage"
 )
 
@@ -31,18 +32,22 @@ func newImageBuildCmd(e *env) *cobra.Command {
 	var o claudecode.Options
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "build claude|toolbox",
-		Short: "Build a runtime flavour (claude: the claude-code CLI) or the Debian toolbox OCI image",
+		Use:   "build claude|codex|toolbox",
+		Short: "Build a runtime flavour (claude: the claude-code CLI; codex: the Codex CLI) or the Debian toolbox OCI image",
 		Long: `Download the claude-code binary from the npm registry (sha512-verified) and the glibc and bash
 it needs from Debian, and assemble them in the cache. Idempotent: when the flavour is already
-built it prints one line. The version defaults to ` + claudecode.DefaultVersion + ` or $` + claudecode.VersionEnv + `.`,
+built it prints one line. The version defaults to ` + claudecode.DefaultVersion + ` or $` + claudecode.VersionEnv + `.
+"codex" downloads the Codex CLI ` + codex.Version + ` (pinned, sha512-checked; a static binary, nothing else).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] == "toolbox" {
 				return buildToolbox(cmd, e, o.CacheDir, asJSON)
 			}
+			if args[0] == "codex" {
+				return buildCodex(cmd, e, o.CacheDir, asJSON)
+			}
 			if name := args[0]; name != "claude" && name != "claude-code" {
-				return usageError{fmt.Errorf("unknown flavour %q: the flavour is claude (or the toolbox image)", name)}
+				return usageError{fmt.Errorf("unknown flavour %q: the flavours are claude and codex (or the toolbox image)", name)}
 			}
 			if !asJSON {
 				o.Progress = e.stderr
@@ -106,4 +111,21 @@ func newImageListCmd(e *env) *cobra.Command {
 	c.Flags().StringVar(&cacheDir, "cache-dir", "", "artifact cache (default $VOIDBOX_CACHE_DIR or $XDG_CACHE_HOME/voidbox)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the list as JSON")
 	return c
+}
+
+// buildCodex fetches the codex flavour (`voidbox image build codex`).
+func buildCodex(cmd *cobra.Command, e *env, cacheDir string, asJSON bool) error {
+	o := codex.Options{CacheDir: cacheDir}
+	if !asJSON {
+		o.Progress = e.stderr
+	}
+	im, err := codex.Build(cmd.Context(), o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(e, map[string]any{"dir": im.Dir, "version": im.Version, "integrity": im.Integrity})
+	}
+	fmt.Fprintf(e.stdout, "codex %s: %s, mounted at %s in the guest\n", im.Version, im.Dir, codex.GuestDir)
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/artifact"
+	"github.com/voidbox/voidbox/internal/codex"
 	"github.com/voidbox/voidbox/internal/oci"
 	"github.com/voidbox/voidbox/internal/toolbox"
 )
@@ -17,7 +18,8 @@ import (
 // (ErrMissingDependency), prepares it and runs try once more — only when
 // try produced nothing (a run that started and then failed is not run
 // twice). What is missing decides the preparation: OCI images a box needs
-// are pulled (the toolbox image is built), anything else (no QEMU, no
+// are pulled (the toolbox image is built), a missing codex runtime is
+// fetched, anything else (no QEMU, no
 // guest image) is voidbox.Setup — the CLI's on-demand set-up, printing
 // progress. A prepared host pays nothing: the library's lookup is
 // lock-free and changes nothing.
@@ -31,6 +33,11 @@ func onDemand[T any](ctx context.Context, e *env, o voidbox.SetupOptions, try fu
 		if refs := missingImages(err); len(refs) > 0 {
 			if perr := pullImages(ctx, e, o.CacheDir, refs); perr != nil {
 				return zero, perr
+			}
+		} else if errors.Is(err, codex.ErrImageMissing) {
+			fmt.Fprintf(e.stderr, "voidbox: the codex runtime is not in the cache yet; fetching it (voidbox image build codex)\n")
+			if _, cerr := codex.Build(ctx, codex.Options{CacheDir: o.CacheDir, Progress: e.stderr}); cerr != nil {
+				return zero, cerr
 			}
 		} else {
 			o.Progress = e.stderr

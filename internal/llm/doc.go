@@ -20,6 +20,9 @@
 //   - Unknown models are priced at 0 and flagged (RequestEvent.Priced,
 //     Usage.Unpriced), so CostUSD is a lower bound whenever Unpriced > 0.
 //     Ollama is always free.
+//   - Provider openai's allowlist has POST /v1/responses, the Responses API
+//     Codex CLI speaks: its usage is read from the final response object
+//     (response.completed, .incomplete or .failed), nothing is injected.
 //   - Ollama's allowlist also has POST /v1/messages: Ollama serves the
 //     Anthropic Messages API, which is how Claude Code runs on local models.
 //   - "custom" is an Anthropic-compatible endpoint with an explicit BaseURL;

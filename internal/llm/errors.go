@@ -10,7 +10,7 @@ import (
 // expects, so its SDK surfaces the message instead of a decode failure.
 //
 // Shapes: Anthropic {"type":"error","error":{"type":..,"message":..}};
-// OpenAI {"error":{"message":..,"type":..,"param":null,"code":..}};
+// OpenAI (both APIs) {"error":{"message":..,"type":..,"param":null,"code":..}};
 // Ollama {"error":".."}.
 func errorBody(f apiFormat, status int, msg string) []byte {
 	return typedErrorBody(f, status, "", msg)
@@ -26,7 +26,7 @@ func typedErrorBody(f apiFormat, status int, openAIType, msg string) []byte {
 			"type":  "error",
 			"error": map[string]string{"type": anthropicErrorType(status), "message": msg},
 		}
-	case formatOpenAI:
+	case formatOpenAI, formatResponses:
 		typ, code := openAIErrorType(status), any(nil)
 		if openAIType != "" {
 			typ, code = openAIType, openAIType

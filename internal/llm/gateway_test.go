@@ -100,7 +100,7 @@ func TestGatewayPathAllowlist(t *testing.T) {
 		{llm.KindAnthropic, "DELETE", "/v1/files/x", false, `"type":"error"`},
 		{llm.KindOpenAI, "POST", "/v1/chat/completions", true, ""},
 		{llm.KindOpenAI, "GET", "/v1/models", true, ""},
-		{llm.KindOpenAI, "POST", "/v1/responses", false, `"error":{"code":null`},
+		{llm.KindOpenAI, "POST", "/v1/embeddings", false, `"error":{"code":null`},
 		{llm.KindOpenAI, "POST", "/v1/messages", false, `invalid_request_error`},
 		{llm.KindOpenAI, "GET", "/v1/files", false, `invalid_request_error`},
 	}

@@ -56,6 +56,7 @@ func DefaultPrices() map[string]Price {
 		// OpenAI bills cached prompt tokens at a per-model discount and
 		// has no separate cache-write price.
 		"gpt-5":        {Input: 1.25, Output: 10, CacheRead: 0.125},
+		"gpt-5-codex":  {Input: 1.25, Output: 10, CacheRead: 0.125},
 		"gpt-5-mini":   {Input: 0.25, Output: 2, CacheRead: 0.025},
 		"gpt-5-nano":   {Input: 0.05, Output: 0.40, CacheRead: 0.005},
 		"gpt-4.1":      {Input: 2, Output: 8, CacheRead: 0.50},

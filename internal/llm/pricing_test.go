@@ -12,6 +12,7 @@ func TestPriceLookup(t *testing.T) {
 		"gpt-4o-2024-08-06":          2.5,
 		"gpt-4o-mini":                0.15,
 		"gpt-4o-mini-2024-07-18":     0.15,
+		"gpt-5-codex":                1.25,
 	} {
 		p, ok := tab.lookup(model)
 		if !ok || p.Input != want {
@@ -19,7 +20,7 @@ func TestPriceLookup(t *testing.T) {
 		}
 	}
 	// Only snapshot suffixes extend a name: these are other models.
-	for _, model := range []string{"gpt-4o-audio-preview", "claude-sonnet-4-5-fast", "gpt-5-codex", "", "claude-sonnet-5"} {
+	for _, model := range []string{"gpt-4o-audio-preview", "claude-sonnet-4-5-fast", "gpt-5-pro", "", "claude-sonnet-5"} {
 		if p, ok := tab.lookup(model); ok {
 			t.Errorf("%q priced as %+v", model, p)
 		}

@@ -40,27 +40,26 @@ const (
 )
 
 // providerNames maps every accepted spelling to its Kind. "claude" is the
-// seed's name for the Anthropic API.
+// seed's name for the Anthropic API, "codex" its name for the OpenAI API as
+// the Codex CLI uses it (which runtime runs is the stage's business).
 var providerNames = map[string]Kind{
 	"anthropic":       KindAnthropic,
 	"claude":          KindAnthropic,
 	"openai":          KindOpenAI,
+	"codex":           KindOpenAI, // the seed's name for OpenAI through the Codex CLI
 	"ollama":          KindOllama,
 	"custom":          KindCustom,
 	"claude-personal": KindClaudePersonal,
 	"lm-studio":       KindLMStudio,
 }
 
-const validProviderNames = "anthropic, claude, claude-personal, custom, lm-studio, ollama, openai"
+const validProviderNames = "anthropic, claude, claude-personal, codex, custom, lm-studio, ollama, openai"
 
 // ParseProviderKind maps a spec's provider name to a Kind. Unknown names are
 // an error listing the valid ones (the seed silently fell back to Claude).
 func ParseProviderKind(name string) (Kind, error) {
 	if k, ok := providerNames[strings.ToLower(strings.TrimSpace(name))]; ok {
 		return k, nil
-	}
-	if name == "codex" {
-		return "", fmt.Errorf("%w %q: the Codex CLI is not a voidbox runtime yet (valid: %s)", ErrUnknownProvider, name, validProviderNames)
 	}
 	return "", fmt.Errorf("%w %q (valid: %s)", ErrUnknownProvider, name, validProviderNames)
 }

@@ -12,16 +12,16 @@ func TestParseProviderKind(t *testing.T) {
 	for in, want := range map[string]llm.Kind{
 		"anthropic": llm.KindAnthropic, "claude": llm.KindAnthropic, "Claude": llm.KindAnthropic,
 		"openai": llm.KindOpenAI, "ollama": llm.KindOllama, "custom": llm.KindCustom,
-		"claude-personal": llm.KindClaudePersonal, "lm-studio": llm.KindLMStudio,
+		"claude-personal": llm.KindClaudePersonal, "lm-studio": llm.KindLMStudio, "codex": llm.KindOpenAI,
 	} {
 		got, err := llm.ParseProviderKind(in)
 		if err != nil || got != want {
 			t.Errorf("%q: %v %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "codex", "gemini", "lmstudio"} {
+	for _, in := range []string{"", "gemini", "lmstudio"} {
 		_, err := llm.ParseProviderKind(in)
-		if !errors.Is(err, llm.ErrUnknownProvider) || !strings.Contains(err.Error(), "anthropic, claude, claude-personal, custom, lm-studio, ollama, openai") {
+		if !errors.Is(err, llm.ErrUnknownProvider) || !strings.Contains(err.Error(), "anthropic, claude, claude-personal, codex, custom, lm-studio, ollama, openai") {
 			t.Errorf("%q: %v", in, err)
 		}
 	}

@@ -10,6 +10,9 @@ const (
 	formatAnthropic apiFormat = iota // Messages API
 	formatOpenAI                     // Chat Completions API
 	formatOllama                     // Ollama's native /api/*
+	// formatResponses is OpenAI's Responses API (Codex CLI's): OpenAI's
+	// error bodies, typed SSE events, usage in the final response object.
+	formatResponses
 )
 
 // usageKind says whether and how an endpoint's responses carry token usage.
@@ -48,6 +51,7 @@ var allowlist = map[Kind][]endpoint{
 	},
 	KindOpenAI: {
 		{method: http.MethodPost, path: "/v1/chat/completions", format: formatOpenAI, usage: usageGenerate},
+		{method: http.MethodPost, path: "/v1/responses", format: formatResponses, usage: usageGenerate},
 		{method: http.MethodGet, path: "/v1/models", format: formatOpenAI},
 	},
 	KindOllama: {

@@ -220,6 +220,10 @@ func newMeter(ep endpoint, contentType string) (meter, bool) {
 		return newSSEMeter(openAIChunk), true
 	case ep.format == formatOpenAI:
 		return &jsonMeter{parse: openAIMessage}, streamed
+	case ep.format == formatResponses && mt == "text/event-stream":
+		return newSSEMeter(responsesEvent), true
+	case ep.format == formatResponses:
+		return &jsonMeter{parse: responsesMessage}, streamed
 	default: // Ollama native: NDJSON when streaming, one object otherwise
 		return newNDJSONMeter(ollamaLine), streamed
 	}

@@ -16,6 +16,8 @@ const (
 	RuntimeVoidbox Runtime = "voidbox"
 	// RuntimeClaudeCode runs the claude-code CLI in the guest.
 	RuntimeClaudeCode Runtime = "claude-code"
+	// RuntimeCodex runs OpenAI's Codex CLI in the guest (provider openai).
+	RuntimeCodex Runtime = "codex"
 )
 
 // Box defaults and limits.
@@ -139,13 +141,14 @@ func (d *decoder) runtime(f *fields, b *Box) {
 	var at func(format string, args ...any)
 	if v, ok := f.str("runtime"); ok {
 		switch r := Runtime(v); r {
-		case RuntimeVoidbox, RuntimeClaudeCode:
+		case RuntimeVoidbox, RuntimeClaudeCode, RuntimeCodex:
 			b.Runtime, from = r, "runtime: "+v
 			at = func(format string, args ...any) { d.at(f.m["runtime"].val, join(f.path, "runtime"), format, args...) }
 		default:
-			d.at(f.m["runtime"].val, join(f.path, "runtime"), "unknown runtime %q (valid: voidbox, claude-code)", v)
+			d.at(f.m["runtime"].val, join(f.path, "runtime"), "unknown runtime %q (valid: voidbox, claude-code, codex)", v)
 		}
 	}
+	defer d.codexRuntime(f, b, &from)
 	defer func() {
 		// Claude Code's tools run inside its own process, which the guest
 		// cannot look into: an allowlist would be silently ignored.
@@ -172,6 +175,39 @@ func (d *decoder) runtime(f *fields, b *Box) {
 			b.Runtime, from = s.Runtime, "agent:"+string(s.Runtime)
 			pos := s.Pos
 			at = func(format string, args ...any) { d.atPos(pos, path, format, args...) }
+		}
+	}
+}
+
+// codexRuntime ties provider codex and runtime codex together: either one
+// implies the other (a runtime codex box without a provider uses openai),
+// and each refuses a mismatched partner.
+func (d *decoder) codexRuntime(f *fields, b *Box, from *string) {
+	if b.IsCommand() {
+		return
+	}
+	switch {
+	case b.LLM.Provider == ProviderCodex && b.Runtime == RuntimeVoidbox && *from == "":
+		b.Runtime = RuntimeCodex
+	case b.LLM.Provider == ProviderCodex && b.Runtime != RuntimeCodex:
+		d.at(f.node, f.path, "provider codex runs the Codex CLI: it cannot be used with %s (use runtime codex, or provider openai)", *from)
+	case b.Runtime == RuntimeCodex && !b.LLM.explicit:
+		b.LLM.Provider = ProviderOpenAI
+	case b.Runtime == RuntimeCodex && b.LLM.Provider != ProviderOpenAI && b.LLM.Provider != ProviderCodex:
+		d.at(f.node, f.path, "runtime codex speaks OpenAI's Responses API: it needs provider openai (or codex), not %s", b.LLM.Provider)
+	}
+	if b.Runtime != RuntimeCodex {
+		return
+	}
+	if b.Sandbox.Policy.AllowedCommands != nil {
+		d.at(f.node, f.path, "runtime codex cannot enforce sandbox.allowed_commands: remove the allowlist or use runtime voidbox")
+	}
+	if b.Sandbox.Policy.Image != "" {
+		d.at(f.node, f.path, "runtime codex cannot run on sandbox.image yet: remove the image or use runtime voidbox")
+	}
+	for _, s := range b.Skills {
+		if s.Kind == SkillMCP {
+			d.atPos(s.Pos, s.path, "runtime codex does not take mcp skills yet")
 		}
 	}
 }

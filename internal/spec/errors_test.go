@@ -178,8 +178,7 @@ func TestErrorsLLM(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{"unknown provider", "  provider: lmstudio\n", []string{`t.yaml:4:13: llm.provider: unknown provider "lmstudio" (valid: claude, anthropic, claude-personal, openai, ollama, lm-studio, custom)`}},
-		{"codex", "  provider: codex\n", []string{`t.yaml:4:13: llm.provider: provider "codex" is not supported: voidbox has no Codex runtime yet (valid: claude, anthropic, claude-personal, openai, ollama, lm-studio, custom)`}},
+		{"unknown provider", "  provider: lmstudio\n", []string{`t.yaml:4:13: llm.provider: unknown provider "lmstudio" (valid: claude, anthropic, claude-personal, openai, codex, ollama, lm-studio, custom)`}},
 		{"claude-personal key", "  provider: claude-personal\n  api_key_env: MY_KEY\n", []string{`t.yaml:4:3: llm.api_key_env: provider claude-personal uses the host's Claude login (~/.claude/.credentials.json or CLAUDE_CODE_OAUTH_TOKEN), not an API key`}},
 		{"lm-studio without model", "  provider: lm-studio\n", []string{`t.yaml:4:3: llm: provider lm-studio needs model: the name LM Studio shows for the model it has loaded`}},
 		{"custom without url", "  provider: custom\n", []string{`t.yaml:4:3: llm: provider custom (an Anthropic-compatible endpoint) needs base_url`}},
@@ -226,7 +225,7 @@ func TestErrorsAgent(t *testing.T) {
 		{"mode", "  prompt: hi\n  mode: batch\n", []string{`t.yaml:5:9: agent.mode: unknown mode "batch" (valid: task, service, interactive)`}},
 		{"messaging", "  prompt: hi\n  messaging: {enabled: true}\n", []string{`t.yaml:5:3: agent.messaging: agent messaging is not available yet`}},
 		{"max turns", "  prompt: hi\n  max_turns: 0\n", []string{`t.yaml:5:14: agent.max_turns: 0 is out of range [1, 10000]`}},
-		{"runtime", "  prompt: hi\n  runtime: codex\n", []string{`t.yaml:5:12: agent.runtime: unknown runtime "codex" (valid: voidbox, claude-code)`}},
+		{"runtime", "  prompt: hi\n  runtime: gemini\n", []string{`t.yaml:5:12: agent.runtime: unknown runtime "gemini" (valid: voidbox, claude-code, codex)`}},
 		{"runtime conflict", "  prompt: hi\n  runtime: voidbox\n  skills: [\"agent:claude-code\"]\n", []string{`t.yaml:6:12: agent.skills[0]: agent:claude-code conflicts with runtime: voidbox`}},
 		{"two agent skills", "  prompt: hi\n  skills: [\"agent:claude-code\", \"agent:voidbox\"]\n", []string{
 			`t.yaml:5:33: agent.skills[1]: more than one agent skill (first at line 5)`,

@@ -154,7 +154,7 @@ pipeline:
 	want := []Error{
 		{"all.yaml", 4, 22, "sandbox.memory_mb", "1 MiB is outside 128..1048576 MiB"},
 		{"all.yaml", 4, 43, "sandbox.network.allow[0]", `"*": a wildcard needs a domain, as in *.example.com`},
-		{"all.yaml", 5, 17, "llm.provider", `unknown provider "gpt" (valid: claude, anthropic, claude-personal, openai, ollama, lm-studio, custom)`},
+		{"all.yaml", 5, 17, "llm.provider", `unknown provider "gpt" (valid: claude, anthropic, claude-personal, openai, codex, ollama, lm-studio, custom)`},
 		{"all.yaml", 8, 38, "pipeline.boxes[0].timeout", `invalid duration "soon": want a number with a unit, like "30s" or "5m"`},
 		{"all.yaml", 9, 18, "pipeline.stages[0].box", `unknown box "b" (defined: a)`},
 	}

@@ -22,12 +22,15 @@ const (
 	ProviderClaudePersonal Provider = "claude-personal"
 	// ProviderLMStudio is LM Studio's local server (OpenAI-compatible).
 	ProviderLMStudio Provider = "lm-studio"
+	// ProviderCodex is the OpenAI API as the Codex CLI uses it (the seed's
+	// provider: codex): the box runs runtime codex.
+	ProviderCodex Provider = "codex"
 )
 
 // DefaultProvider is the provider of a spec that names none.
 const DefaultProvider = ProviderClaude
 
-const validProviders = "claude, anthropic, claude-personal, openai, ollama, lm-studio, custom"
+const validProviders = "claude, anthropic, claude-personal, openai, codex, ollama, lm-studio, custom"
 
 // LLM says which model a box uses. The provider's key never enters the
 // guest: the host gateway reads it from APIKeyEnv and adds it to requests.
@@ -47,6 +50,8 @@ type LLM struct {
 	// Pos is where the block that last set these values is (a box's llm
 	// override, or the top-level llm block); zero when all are defaults.
 	Pos Pos
+	// explicit: a block named the provider (else it is DefaultProvider).
+	explicit bool
 }
 
 // LLMLimits caps a box's model use (llm.limits), enforced by the host
@@ -132,10 +137,8 @@ func (d *decoder) llmDecl(n *yamlNode, path string) *llmDecl {
 		switch p := Provider(strings.TrimSpace(v)); p {
 		case ProviderClaude, "anthropic":
 			l.provider = ptr(ProviderClaude)
-		case ProviderOpenAI, ProviderOllama, ProviderCustom, ProviderClaudePersonal, ProviderLMStudio:
+		case ProviderOpenAI, ProviderOllama, ProviderCustom, ProviderClaudePersonal, ProviderLMStudio, ProviderCodex:
 			l.provider = ptr(p)
-		case "codex":
-			d.at(vn, vpath, "provider %q is not supported: voidbox has no Codex runtime yet (valid: %s)", v, validProviders)
 		default:
 			d.at(vn, vpath, "unknown provider %q (valid: %s)", v, validProviders)
 		}
@@ -209,6 +212,7 @@ func (d *decoder) llm(l *llmDecl, report bool) LLM {
 		return out
 	}
 	out.Pos = d.pos(l.node)
+	out.explicit = l.provider != nil
 	out.Model = deref(l.model)
 	out.BaseURL = deref(l.baseURL)
 	out.APIKeyEnv = deref(l.apiKeyEnv)

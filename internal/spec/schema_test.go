@@ -214,7 +214,7 @@ func TestSchemaRejects(t *testing.T) {
 		agent + "agent: {prompt: hi, output_file: out.json}\n",
 		agent + "agent: {prompt: hi, output_file: /a/../b}\n",
 		agent + "agent: {prompt: hi, skills: [\"remote:a\"]}\n",
-		agent + "agent: {prompt: hi, skills: [\"agent:codex\"]}\n",
+		agent + "agent: {prompt: hi, skills: [\"agent:gemini\"]}\n",
 		agent + "agent: {prompt: hi, skills: [{image: x, mount: /s, readonly: false}]}\n",
 		agent + "agent: {prompt: hi, skills: [{oci: x, image: y}]}\n",
 		agent + "agent: {prompt: hi, skills: [{name: x}]}\n",

@@ -132,12 +132,10 @@ func (d *decoder) skillString(n *yamlNode, p string) (Skill, bool) {
 		return Skill{Kind: SkillCLI, Name: val}, true
 	case "agent":
 		switch r := Runtime(val); r {
-		case RuntimeVoidbox, RuntimeClaudeCode:
+		case RuntimeVoidbox, RuntimeClaudeCode, RuntimeCodex:
 			return Skill{Kind: SkillAgent, Name: val, Runtime: r}, true
-		case "codex":
-			d.at(n, p, "agent %q is not supported (valid: voidbox, claude-code)", val)
 		default:
-			d.at(n, p, "unknown agent %q (valid: voidbox, claude-code)", val)
+			d.at(n, p, "unknown agent %q (valid: voidbox, claude-code, codex)", val)
 		}
 	case "remote":
 		ref, err := skillfetch.ParseRef(val)

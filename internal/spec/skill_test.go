@@ -113,7 +113,7 @@ agent:
     - "file:"
     - just-a-name
     - 42
-    - agent:codex
+    - agent:gemini
     - {name: x}
     - {name: "bad name", content: hi}
     - {name: e, content: "  "}
@@ -145,7 +145,7 @@ agent:
 		`s.yaml:17:7: agent.skills[11]: "file:" has no value`,
 		`s.yaml:18:7: agent.skills[12]: want "type:value" (file:, mcp:, cli:, agent:), got "just-a-name"`,
 		`s.yaml:19:7: agent.skills[13]: want "type:value" or a mapping, got an integer`,
-		`s.yaml:20:7: agent.skills[14]: agent "codex" is not supported (valid: voidbox, claude-code)`,
+		`s.yaml:20:7: agent.skills[14]: unknown agent "gemini" (valid: voidbox, claude-code, codex)`,
 		`s.yaml:21:7: agent.skills[15]: unknown skill: want {name, content}, {command, args, env}, {name, url} or {oci, mount}`,
 		`s.yaml:22:14: agent.skills[16].name: invalid skill name "bad name": want letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)`,
 		`s.yaml:23:26: agent.skills[17].content: empty content`,

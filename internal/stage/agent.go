@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/voidbox/voidbox/internal/agentconfig"
+	"github.com/voidbox/voidbox/internal/codex/execjson"
 	"github.com/voidbox/voidbox/internal/control"
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm"
@@ -28,6 +29,7 @@ const (
 	maxSkillTreeSize = 16 << 20
 
 	claudeDefaultMemoryMiB = 1536
+	codexDefaultMemoryMiB  = 1024
 )
 
 // AgentDetail is what an agent stage's report carries.
@@ -126,6 +128,10 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		// 200 MB: the 512 MiB default is too tight.
 		cfg.Policy.MemoryMiB = claudeDefaultMemoryMiB
 	}
+	if a.runtime() == RuntimeCodex && st.Box.Policy.MemoryMiB == 0 {
+		// Its 315 MB static binary is paged in over 9p as well.
+		cfg.Policy.MemoryMiB = codexDefaultMemoryMiB
+	}
 	sb, d, release, err := r.bootVM(ctx, cfg, attempt, emit, tap)
 	if err != nil {
 		return pipeline.Output{}, err
@@ -194,7 +200,13 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	}
 	stderr := &tailWriter{}
 	parser := rt.parser(ar.apply)
-	lines := &lineSplitter{max: event.MaxLine, line: parser.Line}
+	maxLine := event.MaxLine
+	if a.runtime() == RuntimeCodex {
+		// A command's whole output is on its item.completed line; dropping
+		// the line would lose the tool call's end.
+		maxLine = execjson.MaxLine
+	}
+	lines := &lineSplitter{max: maxLine, line: parser.Line}
 	cmd := sandbox.Cmd{Args: argv, Env: env, Stdout: lines, Stderr: stderr, As: sandbox.AsSystem}
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/voidbox/voidbox/internal/claudeauth"
@@ -23,6 +24,7 @@ const (
 const (
 	RuntimeVoidbox    = "voidbox"     // the built-in Go agent (default)
 	RuntimeClaudeCode = "claude-code" // Anthropic's Claude Code CLI (needs `voidbox image build claude`)
+	RuntimeCodex      = "codex"       // OpenAI's Codex CLI (needs `voidbox image build codex`), provider openai
 )
 
 // Box is one stage's definition: a command (Exec) or an agent (Agent with
@@ -205,6 +207,9 @@ var defaultModels = map[llm.Kind]string{
 // Provider resolves the agent's LLM into a gateway provider (without the key).
 func (a *Agent) Provider() (llm.Provider, error) {
 	name := a.LLM.Provider
+	if name == "" && a.runtime() == RuntimeCodex {
+		name = "openai" // the only API Codex speaks through the gateway
+	}
 	if name == "" {
 		name = "claude"
 	}
@@ -213,6 +218,9 @@ func (a *Agent) Provider() (llm.Provider, error) {
 		return llm.Provider{}, err
 	}
 	model := a.LLM.Model
+	if model == "" && a.runtime() == RuntimeCodex && kind == llm.KindOpenAI {
+		model = codexDefaultModel
+	}
 	if model == "" {
 		model = defaultModels[kind]
 	}
@@ -220,7 +228,10 @@ func (a *Agent) Provider() (llm.Provider, error) {
 }
 
 func (a *Agent) runtime() string {
-	if a.Runtime == "" {
+	switch {
+	case a.Runtime == "" && strings.EqualFold(strings.TrimSpace(a.LLM.Provider), "codex"):
+		return RuntimeCodex // provider codex is the Codex CLI's
+	case a.Runtime == "":
 		return RuntimeVoidbox
 	}
 	return a.Runtime
@@ -240,8 +251,11 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 	if a.Interactive && a.MaxTurns > 0 {
 		errs = append(errs, errors.New("max turns: an interactive session has no turn limit"))
 	}
-	if rt != RuntimeVoidbox && rt != RuntimeClaudeCode {
-		errs = append(errs, fmt.Errorf("runtime %q: want %s or %s", rt, RuntimeVoidbox, RuntimeClaudeCode))
+	if rt != RuntimeVoidbox && rt != RuntimeClaudeCode && rt != RuntimeCodex {
+		errs = append(errs, fmt.Errorf("runtime %q: want %s, %s or %s", rt, RuntimeVoidbox, RuntimeClaudeCode, RuntimeCodex))
+	}
+	if rt == RuntimeCodex || strings.EqualFold(strings.TrimSpace(a.LLM.Provider), "codex") {
+		errs = append(errs, codexProblems(a, p)...)
 	}
 	if rt == RuntimeClaudeCode && p.AllowedCommands != nil {
 		// Its tools run inside its own process, which the guest cannot

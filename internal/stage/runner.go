@@ -121,10 +121,16 @@ func Preflight(stages map[string]Staged, order []string, cacheDir string) error 
 			}
 			err = fmt.Errorf("%w: the %s provider needs an API key in %s on this host (it never enters the VM); "+
 				"set it, name another variable with api_key_env, or use a local provider such as ollama", sandbox.ErrInvalid, prov.Kind, env)
+			if a.runtime() == RuntimeCodex {
+				// The seed copied ~/.codex/auth.json into the VM; voidbox
+				// does not, and its gateway cannot use a ChatGPT login yet.
+				err = fmt.Errorf("%w: runtime codex needs an OpenAI API key in %s on this host (it never enters the VM); "+
+					"a ~/.codex ChatGPT login is not used: create an API key, or name another variable with api_key_env", sandbox.ErrInvalid, env)
+			}
 		} else if err != nil {
 			err = fmt.Errorf("%w: %w", sandbox.ErrInvalid, err)
 		}
-		if err == nil && a.runtime() == RuntimeClaudeCode {
+		if err == nil && (a.runtime() == RuntimeClaudeCode || a.runtime() == RuntimeCodex) {
 			_, err = runtimeFor(a.runtime(), cacheDir) // says how to build a missing image
 		}
 		if err != nil {

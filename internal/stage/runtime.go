@@ -42,6 +42,8 @@ func runtimeFor(name, cacheDir string) (agentRuntime, error) {
 		return builtinRuntime{}, nil
 	case RuntimeClaudeCode:
 		return newClaudeRuntime(cacheDir)
+	case RuntimeCodex:
+		return newCodexRuntime(cacheDir)
 	}
 	return nil, fmt.Errorf("%w: agent runtime %q", sandbox.ErrInvalid, name)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/claudecode"
+	"github.com/voidbox/voidbox/internal/codex"
 	"github.com/voidbox/voidbox/internal/guestimage"
 	"github.com/voidbox/voidbox/internal/oci"
 	"github.com/voidbox/voidbox/internal/policy"
@@ -98,6 +99,26 @@ func ClaudeImage(t testing.TB) {
 	})
 	if claudeErr != nil {
 		t.Fatalf("building the claude-code image: %v", claudeErr)
+	}
+}
+
+var (
+	codexOnce sync.Once
+	codexErr  error
+)
+
+// CodexImage fetches the codex flavour once per test binary (a 172 MB
+// download the first time, cached after). Like Setup it fails, never skips.
+func CodexImage(t testing.TB) {
+	t.Helper()
+	Setup(t)
+	codexOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		_, codexErr = codex.Build(ctx, codex.Options{Progress: os.Stderr})
+	})
+	if codexErr != nil {
+		t.Fatalf("building the codex image: %v", codexErr)
 	}
 }
 

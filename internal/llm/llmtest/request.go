@@ -27,7 +27,7 @@ type Request struct {
 	// Invalid is the validation error the fake answered 400 with.
 	Invalid string
 
-	format string // "anthropic" | "openai"
+	format string // "anthropic" | "openai" | "responses"
 }
 
 // ToolResult is a tool's answer that the client sent back.
@@ -50,9 +50,13 @@ func (r *Request) Messages() []map[string]any {
 }
 
 // ToolResults returns the tool results answering the previous turn: the
-// tool_result blocks of the last user message (Anthropic), or the trailing
-// role "tool" messages (OpenAI).
+// tool_result blocks of the last user message (Anthropic), the trailing
+// role "tool" messages (OpenAI), or the function_call_output items after
+// the last user message (Responses).
 func (r *Request) ToolResults() []ToolResult {
+	if r.format == "responses" {
+		return r.responsesToolResults()
+	}
 	msgs := r.Messages()
 	var out []ToolResult
 	if r.format == "openai" {
@@ -84,6 +88,9 @@ func (r *Request) ToolResults() []ToolResult {
 
 // LastUserText returns the text of the last user message.
 func (r *Request) LastUserText() string {
+	if r.format == "responses" {
+		return r.responsesUserText()
+	}
 	msgs := r.Messages()
 	for i := len(msgs) - 1; i >= 0; i-- {
 		if msgs[i]["role"] == "user" {
@@ -101,6 +108,10 @@ func (r *Request) ToolNames() []string {
 		tm, _ := t.(map[string]any)
 		if fn, ok := tm["function"].(map[string]any); ok { // OpenAI
 			tm = fn
+		}
+		if tm["type"] == "namespace" { // Responses: a group of tools
+			names = append(names, namespaceTools(tm)...)
+			continue
 		}
 		if n, ok := tm["name"].(string); ok {
 			names = append(names, n)

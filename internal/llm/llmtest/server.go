@@ -20,7 +20,7 @@ const maxBody = 32 << 20
 type Server struct {
 	*httptest.Server
 	t      testing.TB
-	format string // "anthropic" | "openai"
+	format string // "anthropic" | "openai" | "responses"
 
 	// mu guards the fields below it.
 	mu      sync.Mutex
@@ -44,9 +44,12 @@ func NewOpenAI(t testing.TB, script ...Turn) *Server {
 func start(t testing.TB, format string, script []Turn) *Server {
 	t.Helper()
 	s := &Server{t: t, format: format, turns: append([]Turn(nil), script...)}
-	if format == "anthropic" {
+	switch format {
+	case "anthropic":
 		s.Server = httptest.NewServer(http.HandlerFunc(s.serveAnthropic))
-	} else {
+	case "responses":
+		s.Server = httptest.NewServer(http.HandlerFunc(s.serveResponses))
+	default:
 		s.Server = httptest.NewServer(http.HandlerFunc(s.serveOpenAI))
 	}
 	t.Cleanup(s.Close)
