@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/claudecode"
+	"github.com/voidbox/voidbox/internal/codex"
 	"github.com/voidbox/voidbox/internal/guestimage"
 	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/vmm"
@@ -149,6 +150,13 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host v
 			Fix: "voidbox image build claude"})
 	} else {
 		out = append(out, check{Name: "claude-code", OK: true, Detail: im.Summary()})
+	}
+	// Optional too: only agent stages with runtime codex need it.
+	if im, err := codex.Find(cacheDir); err != nil {
+		out = append(out, check{Name: "codex", OK: true, Detail: "not built (optional; only for runtime: codex)",
+			Fix: "voidbox image build codex"})
+	} else {
+		out = append(out, check{Name: "codex", OK: true, Detail: im.Summary()})
 	}
 	ch, err := vmm.HostProbe{}.ChooseAccel(accel)
 	if err != nil {

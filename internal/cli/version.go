@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/voidbox/voidbox/internal/claudecode"
+	"github.com/voidbox/voidbox/internal/codex"
 	"github.com/voidbox/voidbox/internal/guestimage"
 	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/wire"
@@ -85,8 +86,8 @@ func newVersionCmd(e *env) *cobra.Command {
 }
 
 // guestDigests lists the recorded digests of what a boot would use now
-// (setup.Lookup: it builds nothing) and of every claude-code flavour in the
-// cache rooted at root.
+// (setup.Lookup: it builds nothing), of every claude-code flavour and of
+// the codex flavour in the cache rooted at root.
 func guestDigests(ctx context.Context, cacheDir, root string) ([]guestimage.Digest, error) {
 	images := map[string]string{}
 	r, err := setup.Lookup(ctx, setup.Options{CacheDir: cacheDir, Agent: true})
@@ -119,6 +120,16 @@ func guestDigests(ctx context.Context, cacheDir, root string) ([]guestimage.Dige
 		for _, rel := range slices.Sorted(maps.Keys(im.Records)) {
 			rec := im.Records[rel]
 			out = append(out, guestimage.Digest{Kind: "claude-code", Path: filepath.ToSlash(filepath.Join(dir, rel)), Size: rec.Size, SHA256: rec.SHA256})
+		}
+	}
+	if im, err := codex.Find(cacheDir); err == nil {
+		dir, err := filepath.Rel(root, im.Dir)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, guestimage.Digest{Kind: "codex-package", Path: filepath.ToSlash(dir), Integrity: im.Integrity})
+		for _, d := range im.Digests() {
+			out = append(out, guestimage.Digest{Kind: "codex", Path: filepath.ToSlash(filepath.Join(dir, d.Path)), Size: d.Size, SHA256: d.SHA256})
 		}
 	}
 	return out, nil

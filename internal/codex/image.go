@@ -12,6 +12,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/voidbox/voidbox/internal/guestimage"
 )
@@ -91,6 +93,32 @@ type Image struct {
 type record struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+}
+
+// Summary describes the flavour in a line, for voidbox doctor.
+func (im *Image) Summary() string {
+	var size int64
+	for _, r := range im.Files {
+		size += r.Size
+	}
+	return fmt.Sprintf("codex %s (%d files, %.1f MiB) at %s", im.Version, len(im.Files), float64(size)/(1<<20), im.Dir)
+}
+
+// Digest is one file of the flavour with its recorded digest.
+type Digest struct {
+	Path   string // relative to Dir, slash-separated
+	Size   int64
+	SHA256 string
+}
+
+// Digests lists the flavour's files with their recorded digests, by path.
+func (im *Image) Digests() []Digest {
+	out := make([]Digest, 0, len(im.Files))
+	for rel, r := range im.Files {
+		out = append(out, Digest{Path: rel, Size: r.Size, SHA256: r.SHA256})
+	}
+	slices.SortFunc(out, func(a, b Digest) int { return strings.Compare(a.Path, b.Path) })
+	return out
 }
 
 // Binary is the guest path of the codex executable.
