@@ -127,3 +127,38 @@ func killAgent(ctx context.Context, sb *sandbox.Sandbox) error {
 	}
 	return nil
 }
+
+// TestGuestInitDiesVM: the guest's PID 1 ignores even root's SIGKILL (the
+// kernel never delivers it to a namespace's init), and its death — here a
+// kernel crash forced through sysrq — takes the VM down: the exec fails
+// with ErrVMGone and the reason, at once rather than at a timeout, and
+// nothing is left.
+func TestGuestInitDiesVM(t *testing.T) {
+	root := privateRuntime(t)
+	r := vmtest.Setup(t)
+	before := snapshot(root)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sb, err := sandbox.Boot(ctx, vmtest.Host(t).Config("initdies", policy.Sandbox{MemoryMiB: 256}, r.Kernel, r.Initramfs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	res, err := sb.Exec(ctx, sandbox.Cmd{Args: []string{"kill", "-9", "1"}, As: sandbox.AsRoot})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("root's kill -9 1: %v %+v", err, res)
+	}
+	if err := sb.Ping(ctx); err != nil {
+		t.Fatalf("PID 1 did not survive root's SIGKILL: %v", err)
+	}
+	res, err = sb.Exec(ctx, sandbox.Cmd{Args: []string{"sh", "-c", "echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger; sleep 60"},
+		As: sandbox.AsRoot, Timeout: 2 * time.Minute})
+	if !errors.Is(err, sandbox.ErrVMGone) {
+		t.Fatalf("after the guest kernel crashed: %v %+v, want ErrVMGone", err, res)
+	}
+	t.Logf("guest crash: %v", err)
+	if err := sb.Close(); err != nil && !errors.Is(err, sandbox.ErrVMGone) {
+		t.Logf("close after the crash: %v", err)
+	}
+	assertNoLeak(t, root, before)
+}

@@ -236,14 +236,18 @@ func TestOutputFloodVM(t *testing.T) {
 	if err != nil {
 		t.Fatalf("streamed flood: %v", err)
 	}
-	captured, err := sb.Exec(ctx, sandbox.Cmd{Args: flood, Timeout: 4 * time.Second})
+	// Captured: a fixed 6 MiB per stream, half again the cap, so that the
+	// cut does not depend on how fast a loaded host drains the guest (a
+	// 4-second flood kept under 4 MiB once).
+	sized := []string{"sh", "-c", "yes voidbox-flood-line | head -c 6291456 & yes voidbox-flood-err | head -c 6291456 >&2 & wait"}
+	captured, err := sb.Exec(ctx, sandbox.Cmd{Args: sized, Timeout: time.Minute})
 	close(stop)
 	wg.Wait()
 	checkLatency(t, <-lat)
 	if err != nil {
 		t.Fatalf("captured flood: %v", err)
 	}
-	t.Logf("streamed: %d + %d bytes in 6 s (%s); captured: %d + %d kept, %d + %d dropped (%s)",
+	t.Logf("streamed: %d + %d bytes in 6 s (%s); captured 6 MiB + 6 MiB: %d + %d kept, %d + %d dropped (%s)",
 		out.n.Load(), errOut.n.Load(), streamed.Reason(), len(captured.Stdout), len(captured.Stderr),
 		captured.StdoutDropped, captured.StderrDropped, captured.Reason())
 	growth := (peak.Load() - int64(rss0)) / 1024
