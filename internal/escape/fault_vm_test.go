@@ -293,3 +293,39 @@ func TestOutputFloodVM(t *testing.T) {
 }
 
 var _ io.Writer = (*countWriter)(nil)
+
+// TestGuestHogsVM: the sandbox user filling /tmp and then the memory left
+// gets ENOSPC and an out-of-memory kill inside its budgets; a host `true`
+// stays fast throughout, the VM serves again, nothing is left.
+// (TestDiskBudgetVM checks the budgets themselves; this adds the host.)
+func TestGuestHogsVM(t *testing.T) {
+	root := privateRuntime(t)
+	r := vmtest.Setup(t)
+	before := snapshot(root)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sb, err := sandbox.Boot(ctx, vmtest.Host(t).Config("hogs", policy.Sandbox{MemoryMiB: 256}, r.Kernel, r.Initramfs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	lat := make(chan []time.Duration)
+	go func() { lat <- hostLatency(stop) }()
+	fill, ferr := sb.Exec(ctx, sandbox.Cmd{Args: []string{"sh", "-c", "dd if=/dev/zero of=/tmp/fill bs=1M count=1000"}, Timeout: time.Minute})
+	hog, herr := sb.Exec(ctx, sandbox.Cmd{Args: []string{"sh", "-c", `awk 'BEGIN { s = "x"; while (1) s = s s }'`}, Timeout: time.Minute})
+	close(stop)
+	checkLatency(t, <-lat)
+	if ferr != nil || fill.ExitCode == 0 || !strings.Contains(string(fill.Stderr), "No space left on device") {
+		t.Errorf("filling /tmp: %v, %+v", ferr, fill)
+	}
+	if herr != nil || !hog.OOMKilled || hog.Reason() != "killed: out of memory" {
+		t.Errorf("memory hog: %v, %+v", herr, hog)
+	}
+	if res, err := sb.Exec(ctx, sandbox.Cmd{Args: []string{"echo", "ok"}}); err != nil || string(res.Stdout) != "ok\n" {
+		t.Fatalf("the VM does not serve after the hogs: %v %+v", err, res)
+	}
+	if err := sb.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	assertNoLeak(t, root, before)
+}

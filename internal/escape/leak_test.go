@@ -38,7 +38,7 @@ func snapshot(root string) hostState {
 		if err != nil {
 			continue // the directory's own descriptor, closed by now
 		}
-		s.fds = append(s.fds, e.Name()+" -> "+target)
+		s.fds = append(s.fds, e.Name()+" -> "+describeFD(target))
 	}
 	slices.Sort(s.fds)
 	me := os.Getpid()
@@ -128,4 +128,41 @@ func assertNoLeak(t *testing.T, root string, before hostState) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// describeFD names a socket's TCP endpoints when it has any, so that a
+// leaked connection says where it went: "socket:[123] tcp 127.0.0.1:80 ->
+// 127.0.0.1:4242".
+func describeFD(target string) string {
+	inode, ok := strings.CutPrefix(target, "socket:[")
+	if !ok {
+		return target
+	}
+	inode = strings.TrimSuffix(inode, "]")
+	for _, table := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
+		b, _ := os.ReadFile(table)
+		for _, l := range strings.Split(string(b), "\n") {
+			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(l)
+			if len(f) > 9 && f[9] == inode {
+				return fmt.Sprintf("%s tcp %s -> %s", target, hexAddr(f[1]), hexAddr(f[2]))
+			}
+		}
+	}
+	return target
+}
+
+// hexAddr turns /proc/net/tcp's "0100007F:1F90" into "127.0.0.1:8080"
+// (IPv4; other addresses are left as the kernel wrote them).
+func hexAddr(s string) string {
+	ip, port, ok := strings.Cut(s, ":")
+	p, err := strconv.ParseUint(port, 16, 16)
+	if !ok || err != nil || len(ip) != 8 {
+		return s
+	}
+	v, err := strconv.ParseUint(ip, 16, 32)
+	if err != nil {
+		return s
+	}
+	return fmt.Sprintf("%d.%d.%d.%d:%d", byte(v), byte(v>>8), byte(v>>16), byte(v>>24), p)
 }

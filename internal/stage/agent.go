@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 
 	"github.com/voidbox/voidbox/internal/agentconfig"
 	"github.com/voidbox/voidbox/internal/codex/execjson"
@@ -222,10 +223,7 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	out := pipeline.Output{ExitCode: new(res.ExitCode)}
 	if res.ExitCode != 0 {
 		out.StderrTail = stderr.lines()
-		msg := stderr.last()
-		if msg == "" {
-			msg = fmt.Sprintf("exit code %d", res.ExitCode)
-		}
+		msg := exitMessage(res, stderr.last())
 		if res.OOMKilled {
 			msg = res.Reason() + ": " + msg
 		}
@@ -241,6 +239,25 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	ar.detail.OutputFile = box.Output()
 	out.Data, err = sb.ReadFile(ctx, box.Output())
 	return out, err
+}
+
+// exitMessage says how an agent that failed ended: the signal that killed
+// it (a SIGKILL leaves no stderr line to tell it), its last stderr line,
+// or its exit code.
+func exitMessage(res *sandbox.Result, last string) string {
+	var msg string
+	if res.Signal > 0 {
+		msg = fmt.Sprintf("killed by signal %d (%v)", res.Signal, syscall.Signal(res.Signal))
+	}
+	switch {
+	case last != "" && msg != "":
+		return msg + ": " + last
+	case last != "":
+		return last
+	case msg != "":
+		return msg
+	}
+	return fmt.Sprintf("exit code %d", res.ExitCode)
 }
 
 // agentConfig is the built-in agent's configuration (claude-code maps it to flags).
