@@ -24,6 +24,9 @@ type decoder struct {
 	// noHost refuses what would read the parsing host: files (skills,
 	// kernel, initramfs) and environment values (see ParseOptions).
 	noHost bool
+	// checkOnly turns a missing host mount directory into a notice
+	// (ParseOptions.CheckOnly).
+	checkOnly bool
 	probs  *problems
 	// aliasBudget is how many more nodes aliases may expand to.
 	aliasBudget int

@@ -21,8 +21,8 @@ var (
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
-		rejected: map[string]string{"snapshot": notYetSnapshot, "guest_image": noGuestImage},
+			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates", "guest_image"},
+		rejected: map[string]string{"snapshot": notYetSnapshot},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
