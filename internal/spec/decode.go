@@ -27,7 +27,7 @@ type decoder struct {
 	// checkOnly turns a missing host mount directory into a notice
 	// (ParseOptions.CheckOnly).
 	checkOnly bool
-	probs  *problems
+	probs     *problems
 	// aliasBudget is how many more nodes aliases may expand to.
 	aliasBudget int
 	// aliasSpent is set once the budget ran out, so it is reported once.
