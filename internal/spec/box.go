@@ -56,6 +56,8 @@ type Box struct {
 	// start) when OutputFile appears in the guest, stopped when the run's
 	// other stages are done; Timeout bounds the time to become ready.
 	Service bool
+	// ServicePorts are a service's TCP ports (see Step.ServicePorts).
+	ServicePorts []uint16
 	// Interactive is agent.mode: interactive (kind: agent only): the agent
 	// is a session on the user's terminal (voidbox shell --file), Prompt
 	// (optional) its first message.

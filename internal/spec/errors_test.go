@@ -210,7 +210,11 @@ func TestErrorsAgent(t *testing.T) {
 		{"timeout secs zero", "  prompt: hi\n  timeout_secs: 0\n", []string{`t.yaml:5:17: agent.timeout_secs: 0 is out of range [1, 604800]`}},
 		{"output file", "  prompt: hi\n  output_file: out.json\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "out.json": want an absolute, clean path such as /workspace/output.json`}},
 		{"output file dots", "  prompt: hi\n  output_file: /workspace/../etc/passwd\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "/workspace/../etc/passwd": want an absolute, clean path such as /workspace/output.json`}},
-		{"service ports", "  prompt: hi\n  mode: service\n  ports: [8080]\n", []string{`t.yaml:6:3: agent.ports: a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest`}},
+		{"service ports", "  prompt: hi\n  ports: [8080, 0, 8080]\n", []string{`t.yaml:5:3: agent.ports: only applies to mode: service (the ports its dependants reach; a port forward to the host is sandbox.ports)`}},
+		{"service ports values", "  prompt: hi\n  mode: service\n  ports: [8080, 0, 8080]\n", []string{
+			`t.yaml:6:17: agent.ports[1]: 0 is out of range [1, 65535]`,
+			`t.yaml:6:20: agent.ports[2]: port 8080 given twice`,
+		}},
 		{"interactive built-in", "  mode: interactive\n  runtime: voidbox\n", []string{
 			`t.yaml:4:9: agent.mode: mode interactive needs runtime claude-code (or the agent:claude-code skill): the built-in agent has no interactive session`,
 		}},
