@@ -98,6 +98,17 @@ func (b *Box) OutputFile(p string) *Box { b.b.OutputFile = p; return b }
 // bounds the time to become ready (default 2 minutes), not its life.
 func (b *Box) Service() *Box { b.b.Service = true; return b }
 
+// ServicePorts declares the TCP ports a service (Service) listens on in
+// its guest. The service is then also ready once every port answers, and
+// each stage depending on it directly reaches them as NAME:PORT, its name
+// resolving in their DNS (a stage with no network gets one that reaches
+// only these). The ports are forwarded to 127.0.0.1 on the host for that,
+// at ports the host picks; nothing else of the host becomes reachable.
+func (b *Box) ServicePorts(ports ...uint16) *Box {
+	b.b.ServicePorts = append(b.b.ServicePorts, ports...)
+	return b
+}
+
 // validate reports every problem with the box definition, with ErrInvalid.
 func (b *Box) validate() error {
 	if err := errors.Join(b.b.Problems()...); err != nil {

@@ -2,7 +2,11 @@ package main_test
 
 import (
 	"encoding/json"
+	"io"
 	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,8 +111,49 @@ name: never-ready
 sandbox: {memory_mb: 256}
 workflow:
   steps:
-    - {name: bot, mode: service, timeout: 12s, run: {program: sleep, args: ["1000"]}}
+    - {name: bot, mode: service, timeout: 45s, run: {program: sleep, args: ["1000"]}}
     - {name: user, depends_on: [bot], run: {program: echo, args: [hi]}}
+`), 0o644)
+	// A server on host loopback that no guest may reach.
+	hostSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "host secret") }))
+	defer hostSrv.Close()
+	_, hostPort, _ := net.SplitHostPort(hostSrv.Listener.Addr().String())
+	fenced := filepath.Join(t.TempDir(), "fenced.yaml")
+	os.WriteFile(fenced, []byte(`kind: workflow
+name: fenced
+sandbox: {memory_mb: 256}
+workflow:
+  steps:
+    - name: web
+      mode: service
+      ports: [8080]
+      run:
+        program: sh
+        args: [-c, "mkdir /tmp/w && echo ok > /tmp/w/s && httpd -p 8081 -h /tmp/w && exec httpd -f -p 8080 -h /tmp/w"]
+    - name: probe
+      depends_on: [web]
+      run:
+        program: sh
+        args:
+          - -c
+          - |
+            wget -q -O - http://web:8080/s
+            wget -T 5 -q -O - http://web:8081/s 2>/dev/null && echo LEAK-undeclared-port
+            wget -T 5 -q -O - http://10.0.2.2:`+hostPort+`/ 2>/dev/null && echo LEAK-host-loopback
+            wget -T 5 -q -O - http://10.0.2.15:8080/s 2>/dev/null && echo LEAK-guest-address
+            echo checked
+    - name: outsider
+      run: {program: sh, args: [-c, "wget -T 5 -q -O - http://web:8080/s 2>/dev/null && echo LEAK-not-a-dependant; echo outside"]}
+  output_step: probe
+`), 0o644)
+	neverPorts := filepath.Join(t.TempDir(), "never-ports.yaml")
+	os.WriteFile(neverPorts, []byte(`kind: workflow
+name: never-listens
+sandbox: {memory_mb: 256}
+workflow:
+  steps:
+    - {name: web, mode: service, ports: [8080], timeout: 45s, run: {program: sleep, args: ["1000"]}}
+    - {name: user, depends_on: [web], run: {program: wget, args: [-q, -O, -, "http://web:8080/"]}}
 `), 0o644)
 	cases := map[string]struct {
 		file  string
@@ -125,9 +170,30 @@ workflow:
 				t.Fatalf("output %q, stages %+v", report.Output, st)
 			}
 		}},
+		"serves a port": {"../../examples/seed/web-service.yaml", 0, func(t *testing.T, st map[string]stage) {
+			w := st["web"]
+			if w.Status != "succeeded" || w.Service == nil || w.Service.ReadyMS <= 0 || w.Service.ExitReason != "stopped: the run's other stages finished" {
+				t.Fatalf("web %+v %+v", w, w.Service)
+			}
+			if report.Output != runnableExamples["seed/web-service.yaml"]+"\n" {
+				t.Fatalf("output %q, stages %+v", report.Output, st)
+			}
+		}},
+		"only the declared port": {fenced, 0, func(t *testing.T, st map[string]stage) {
+			if report.Output != "ok\nchecked\n" || st["outsider"].Status != "succeeded" {
+				t.Fatalf("output %q, stages %+v", report.Output, st)
+			}
+		}},
+		"ports never answer": {neverPorts, 1, func(t *testing.T, st map[string]stage) {
+			w := st["web"]
+			if w.Status != "failed" || !strings.Contains(w.Error, "timed out after 45s: not ready: its output file /workspace/output.json never appeared and its ports [8080] never all answered") ||
+				st["user"].Status != "skipped" {
+				t.Fatalf("stages %+v", st)
+			}
+		}},
 		"never ready": {never, 1, func(t *testing.T, st map[string]stage) {
 			b := st["bot"]
-			if b.Status != "failed" || !strings.Contains(b.Error, "timed out after 12s: not ready: its output file /workspace/output.json never appeared") ||
+			if b.Status != "failed" || !strings.Contains(b.Error, "timed out after 45s: not ready: its output file /workspace/output.json never appeared") ||
 				st["user"].Status != "skipped" {
 				t.Fatalf("stages %+v", st)
 			}

@@ -24,7 +24,7 @@ func loadSpec(e *env, path string, checkOnly bool) (*spec.Spec, runspec.Job, err
 	if path == "" {
 		return nil, nil, usageError{errors.New("--file is required")}
 	}
-	s, err := spec.ParseFile(path)
+	s, err := spec.ParseFileWith(path, spec.ParseOptions{CheckOnly: checkOnly})
 	if err != nil {
 		return nil, nil, usageError{err}
 	}
@@ -44,6 +44,10 @@ func loadSpec(e *env, path string, checkOnly bool) (*spec.Spec, runspec.Job, err
 			}
 			return v, true
 		}
+	}
+	if checkOnly && s.Kind == spec.KindSandbox {
+		// A VM with no stage: there is nothing to plan, only to check.
+		return s, nil, nil
 	}
 	job, err := runspec.Build(s, lookup)
 	if err != nil {

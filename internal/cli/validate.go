@@ -20,6 +20,10 @@ func newValidateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if job == nil { // kind sandbox
+				fmt.Fprintf(e.stdout, "%s: valid sandbox %q (no stages: voidbox run refuses it; voidbox exec and voidbox shell take its settings as flags)\n", file, s.Name)
+				return nil
+			}
 			plan, _ := job.Plan()
 			fmt.Fprintf(e.stdout, "%s: valid %s %q (%s)\n", file, s.Kind, s.Name, plural.Of(len(plan.Stages), "stage"))
 			return nil
@@ -40,6 +44,9 @@ func newInspectCmd(e *env) *cobra.Command {
 			_, job, err := loadSpec(e, file, true)
 			if err != nil {
 				return err
+			}
+			if job == nil {
+				return usageError{fmt.Errorf("%s: kind sandbox describes a VM, not a run: it has no plan", file)}
 			}
 			plan, err := job.Plan()
 			if err != nil {

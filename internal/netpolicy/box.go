@@ -85,6 +85,9 @@ func (b *Box) DNS(name string) Decision {
 	if err != nil {
 		return deny("bad name: %v", err)
 	}
+	if b.policy.IsService(n) {
+		return allow("%s is a service of this run", n)
+	}
 	switch b.policy.Mode {
 	case ModePublic:
 		return allow("public network")

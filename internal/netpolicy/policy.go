@@ -64,6 +64,10 @@ type Policy struct {
 	Hosts map[string]netip.Addr
 	// Limits bound what the box may do; zero fields take DefaultLimits.
 	Limits Limits
+	// Services are the ports of the run's service stages this box depends
+	// on, reachable by name in every mode (see Service). They are filled in
+	// by the stage engine when the services are ready, never from a spec.
+	Services []Service
 }
 
 // Public is the policy of `network: true`.

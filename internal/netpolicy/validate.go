@@ -39,6 +39,14 @@ func (p *Policy) Validate() error {
 		if len(p.Hosts) > 0 {
 			add("hosts", "", "the box has no network")
 		}
+		if len(p.Services) > 0 {
+			add("services", "", "the box has no network (a box that only reaches services has an empty allowlist)")
+		}
+	}
+	for i, sv := range p.Services {
+		if err := sv.Check(); err != nil {
+			add(fmt.Sprintf("services[%d]", i), sv.Name, err.Error())
+		}
 	}
 	for _, l := range []struct {
 		name  string
@@ -124,6 +132,7 @@ func (p Policy) Clone() Policy {
 	p.Allow = slices.Clone(p.Allow)
 	p.Deny = slices.Clone(p.Deny)
 	p.HostPorts = slices.Clone(p.HostPorts)
+	p.Services = slices.Clone(p.Services)
 	if p.Hosts != nil {
 		h := make(map[string]netip.Addr, len(p.Hosts))
 		for k, v := range p.Hosts {

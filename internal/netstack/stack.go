@@ -56,6 +56,10 @@ type Stack struct {
 	// Guarded by mu.
 	aliasToReal, realToAlias map[netip.Addr]netip.Addr
 	nextAlias                netip.Addr
+	// serviceAddr and serviceName map the policy's service names to the
+	// addresses the guest is told, and back; set in New, read-only after.
+	serviceAddr map[string]netip.Addr
+	serviceName map[netip.Addr]string
 	// linkErr is why the link ended, if it ended on its own. Guarded by mu.
 	linkErr error
 
@@ -80,9 +84,12 @@ func New(conn net.Conn, cfg Config) (*Stack, error) {
 		aliasToReal: make(map[netip.Addr]netip.Addr),
 		realToAlias: make(map[netip.Addr]netip.Addr),
 		nextAlias:   aliasBase,
+		serviceAddr: make(map[string]netip.Addr),
+		serviceName: make(map[netip.Addr]string),
 		done:        make(chan struct{}),
 	}
-	n.dns = &dns.Server{Box: n.box, Resolver: cfg.Resolver, GuestAddr: n.guestAddr}
+	n.assignServices()
+	n.dns = &dns.Server{Box: n.box, Resolver: cfg.Resolver, GuestAddr: n.guestAddr, Service: n.serviceFor}
 	n.link = newLink(conn, cfg.MTU, gatewayMAC)
 	if err := n.build(); err != nil {
 		cancel()
@@ -307,7 +314,7 @@ func (n *Stack) guestAddr(real netip.Addr) netip.Addr {
 		return a
 	}
 	a := n.nextAlias
-	if !aliasRange.Contains(a) {
+	if !aliasRange.Contains(a) || serviceRange.Contains(a) {
 		return real // out of aliases: the guest cannot use it, fail closed
 	}
 	n.nextAlias = a.Next()

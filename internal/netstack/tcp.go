@@ -29,7 +29,13 @@ func (n *Stack) onTCP(r *tcp.ForwarderRequest) {
 	var flow *netpolicy.Flow
 	var d netpolicy.Decision
 	ev := Event{Proto: "tcp", Port: dst.Port()}
-	if dst.Addr() == gatewayIP {
+	if name, ok := n.serviceName[dst.Addr()]; ok {
+		flow, d = n.box.OpenService(netpolicy.TCP, name, dst.Port())
+		ev.IP = dst.Addr()
+		if flow != nil {
+			ev.IP = flow.Dst.Addr()
+		}
+	} else if dst.Addr() == gatewayIP {
 		flow, d = n.box.OpenHostPort(netpolicy.TCP, dst.Port())
 		ev.IP = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	} else {
@@ -44,6 +50,9 @@ func (n *Stack) onTCP(r *tcp.ForwarderRequest) {
 		return
 	}
 	ev.Name = strings.Join(flow.Names, ",")
+	if name, ok := n.serviceName[dst.Addr()]; ok {
+		ev.Name = name
+	}
 	defer flow.Close()
 
 	start := n.cfg.Now()

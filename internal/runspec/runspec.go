@@ -88,7 +88,7 @@ func workflow(s *spec.Spec, lookup Lookup) (Job, error) {
 			Timeout(st.Timeout).
 			Retries(st.Retries, st.RetryBackoff)
 		if st.Service {
-			b.Service().OutputFile(st.OutputFile)
+			b.Service().OutputFile(st.OutputFile).ServicePorts(st.ServicePorts...)
 		}
 		var deps []string
 		for _, d := range st.DependsOn {
@@ -130,7 +130,7 @@ func box(sb *spec.Box, lookup Lookup) (*voidbox.Box, error) {
 		b.Input(in.From, in.Guest)
 	}
 	if sb.Service {
-		b.Service()
+		b.Service().ServicePorts(sb.ServicePorts...)
 	}
 	if sb.Interactive {
 		b.Interactive()

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -101,4 +102,15 @@ func netEvent(box string, e netstack.Event) event.Data {
 		return event.NetAllowed{NetFlow: f}
 	}
 	return event.NetDenied{NetFlow: f}
+}
+
+// DialGuest connects from the host to TCP port in the guest through the
+// box's network (the gateway address, as a port forward does), without
+// opening any host listener. It fails when the sandbox has no network or
+// nothing listens on the port.
+func (s *Sandbox) DialGuest(ctx context.Context, port uint16) (net.Conn, error) {
+	if s.net == nil {
+		return nil, errors.New("dialling a guest port: the sandbox has no network")
+	}
+	return s.net.DialGuest(ctx, port)
 }

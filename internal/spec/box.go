@@ -58,6 +58,8 @@ type Box struct {
 	// start) when OutputFile appears in the guest, stopped when the run's
 	// other stages are done; Timeout bounds the time to become ready.
 	Service bool
+	// ServicePorts are a service's TCP ports (see Step.ServicePorts).
+	ServicePorts []uint16
 	// Interactive is agent.mode: interactive (kind: agent only): the agent
 	// is a session on the user's terminal (voidbox shell --file), Prompt
 	// (optional) its first message.
@@ -327,10 +329,22 @@ func (d *decoder) checkInteractive(f *fields, b *Box) {
 	switch {
 	case b.IsCommand():
 		d.at(n, path, "mode interactive is a session with an agent, not a command (for a shell: voidbox shell)")
-	case b.Runtime != RuntimeClaudeCode:
+	case b.Runtime != RuntimeClaudeCode && chosenRuntime(f, b):
 		// The built-in agent works a task to its end: it has no session a
 		// terminal could drive.
 		d.at(n, path, "mode interactive needs runtime claude-code (or the agent:claude-code skill): the built-in agent has no interactive session")
+	case b.Runtime != RuntimeClaudeCode:
+		// The seed's agent is always Claude Code, so its interactive specs
+		// name no runtime: take the one runtime that has a session, and say so.
+		switch {
+		case b.Sandbox.Policy.Image != "":
+			d.at(n, path, "mode interactive runs Claude Code, which cannot run on sandbox.image yet (it links its own glibc over the guest's): remove the image")
+		case b.Sandbox.Policy.AllowedCommands != nil:
+			d.at(n, path, "mode interactive runs Claude Code, which cannot enforce sandbox.allowed_commands yet: remove the allowlist")
+		default:
+			b.Runtime = RuntimeClaudeCode
+			d.note(n, path, "mode interactive: the session is Claude Code's (runtime claude-code, as in the seed); the built-in agent has none")
+		}
 	}
 	for _, k := range []string{"max_turns", "retries"} {
 		if f.has(k) {
@@ -338,6 +352,20 @@ func (d *decoder) checkInteractive(f *fields, b *Box) {
 		}
 	}
 	b.MaxTurns = 0
+}
+
+// chosenRuntime reports whether the spec names b's runtime (the runtime
+// field or an agent: skill) rather than leaving the default.
+func chosenRuntime(f *fields, b *Box) bool {
+	if f.has("runtime") {
+		return true
+	}
+	for _, s := range b.Skills {
+		if s.Kind == SkillAgent {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *decoder) atPos(p Pos, path, format string, args ...any) {

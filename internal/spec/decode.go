@@ -24,7 +24,10 @@ type decoder struct {
 	// noHost refuses what would read the parsing host: files (skills,
 	// kernel, initramfs) and environment values (see ParseOptions).
 	noHost bool
-	probs  *problems
+	// checkOnly turns a missing host mount directory into a notice
+	// (ParseOptions.CheckOnly).
+	checkOnly bool
+	probs     *problems
 	// aliasBudget is how many more nodes aliases may expand to.
 	aliasBudget int
 	// aliasSpent is set once the budget ran out, so it is reported once.

@@ -18,12 +18,19 @@
 //     boxes and agents; mode: interactive for a kind: agent spec's agent
 //     only, with runtime claude-code (the built-in agent has no session),
 //     run by voidbox shell --file.
-//     sandbox.mode: mock is refused for good (voidbox always boots a VM), and
-//     so are llm.credential_proxy (the gateway always keeps keys out of the
-//     guest) and sandbox.guest_image (voidbox boots its own kernel and guest
-//     init; image sets the root file system).
+//     Seed fields with another meaning are accepted with a notice
+//     (Spec.Notices): sandbox.mode: mock (voidbox always boots a VM),
+//     llm.credential_proxy: true (the gateway always keeps keys out of the
+//     guest; false is refused), sandbox.guest_image (not pulled: voidbox boots
+//     its own kernel and guest init), an interactive agent without a runtime
+//     (Claude Code's session, the seed's only agent).
+//   - A service may declare ports: the TCP ports it listens on, by which it
+//     is ready and its dependants reach it as NAME:PORT (not a seed field).
+//   - A file: skill without front matter is named by its file, as the seed
+//     names it.
 //   - sandbox.mounts: a missing host path is an error, rw too (the seed
-//     created missing rw paths); a box's list replaces the inherited one;
+//     created missing rw paths), and a notice under ParseOptions.CheckOnly
+//     (voidbox validate); a box's list replaces the inherited one;
 //     mounts may not nest. Skills other than oci: and agent: on an exec box
 //     are errors (the seed ignored them). sandbox.mode auto and local are both what voidbox does (a
 //     local VM; auto never falls back to running without one).

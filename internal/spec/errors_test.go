@@ -67,7 +67,7 @@ func TestErrorsDocument(t *testing.T) {
 			`t.yaml:3:1: pipeline: not allowed in a spec of kind workflow`,
 		}},
 		{"extension fields", "kind: sandbox\nname: a\nx-anchors: {a: 1}\nsandbox:\n  x-note: no\n", []string{
-			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb, image, mounts, attach_shell, ports, ca_certificates)`,
+			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb, image, mounts, attach_shell, ports, ca_certificates, guest_image)`,
 		}},
 	}
 	for _, tt := range tests {
@@ -154,9 +154,7 @@ func TestErrorsSandbox(t *testing.T) {
 		}},
 		{"image", "  image: \"debian 12\"\n", []string{`t.yaml:4:10: sandbox.image: image reference "debian 12" contains spaces`}},
 		{"image type", "  image: [debian]\n", []string{`t.yaml:4:10: sandbox.image: want a string, got a list`}},
-		{"guest image", "  guest_image: \"\"\n", []string{
-			`t.yaml:4:3: sandbox.guest_image: not supported: voidbox boots its own kernel and guest init (kernel and initramfs replace them); image sets the guest's root file system`,
-		}},
+		{"guest image type", "  guest_image: [x]\n", []string{`t.yaml:4:16: sandbox.guest_image: want a string, got a list`}},
 		{"attach shell type", "  attach_shell: yes\n", []string{`t.yaml:4:17: sandbox.attach_shell: want true or false, got a string`}},
 		{"attach shell without sh", "  allowed_commands: [echo]\n  attach_shell: true\n", []string{
 			`t.yaml:5:17: sandbox.attach_shell: the attach shell is sh, which allowed_commands does not allow: add it or leave attach_shell off`,
@@ -211,8 +209,12 @@ func TestErrorsAgent(t *testing.T) {
 		{"timeout secs zero", "  prompt: hi\n  timeout_secs: 0\n", []string{`t.yaml:5:17: agent.timeout_secs: 0 is out of range [1, 604800]`}},
 		{"output file", "  prompt: hi\n  output_file: out.json\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "out.json": want an absolute, clean path such as /workspace/output.json`}},
 		{"output file dots", "  prompt: hi\n  output_file: /workspace/../etc/passwd\n", []string{`t.yaml:5:16: agent.output_file: invalid guest path "/workspace/../etc/passwd": want an absolute, clean path such as /workspace/output.json`}},
-		{"service ports", "  prompt: hi\n  mode: service\n  ports: [8080]\n", []string{`t.yaml:6:3: agent.ports: a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest`}},
-		{"interactive built-in", "  mode: interactive\n", []string{
+		{"service ports", "  prompt: hi\n  ports: [8080, 0, 8080]\n", []string{`t.yaml:5:3: agent.ports: only applies to mode: service (the ports its dependants reach; a port forward to the host is sandbox.ports)`}},
+		{"service ports values", "  prompt: hi\n  mode: service\n  ports: [8080, 0, 8080]\n", []string{
+			`t.yaml:6:17: agent.ports[1]: 0 is out of range [1, 65535]`,
+			`t.yaml:6:20: agent.ports[2]: port 8080 given twice`,
+		}},
+		{"interactive built-in", "  mode: interactive\n  runtime: voidbox\n", []string{
 			`t.yaml:4:9: agent.mode: mode interactive needs runtime claude-code (or the agent:claude-code skill): the built-in agent has no interactive session`,
 		}},
 		{"interactive exec", "  mode: interactive\n  exec: [sh]\n", []string{

@@ -9,7 +9,6 @@ const (
 	notYetSnapshot  = "a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)"
 	topLevelOnly    = "can only be set in the top-level sandbox"
 	notYetMessaging = "agent messaging is not available yet"
-	notYetPorts     = "a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest"
 )
 
 var (
@@ -21,8 +20,8 @@ var (
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
-		rejected: map[string]string{"snapshot": notYetSnapshot, "guest_image": noGuestImage},
+			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates", "guest_image"},
+		rejected: map[string]string{"snapshot": notYetSnapshot},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
@@ -48,8 +47,8 @@ var (
 	agentObject = object{
 		name: "Agent",
 		fields: []string{"prompt", "exec", "skills", "timeout_secs", "timeout", "output_file", "mode",
-			"max_turns", "runtime", "retries", "retry_backoff"},
-		rejected: map[string]string{"messaging": notYetMessaging, "ports": notYetPorts},
+			"max_turns", "runtime", "retries", "retry_backoff", "ports"},
+		rejected: map[string]string{"messaging": notYetMessaging},
 	}
 	pipelineObject = object{
 		name:   "Pipeline",
@@ -58,8 +57,7 @@ var (
 	boxObject = object{
 		name: "Box",
 		fields: []string{"name", "prompt", "exec", "skills", "llm", "sandbox", "timeout_secs", "timeout",
-			"output_file", "max_turns", "runtime", "retries", "retry_backoff", "outputs", "inputs", "mode"},
-		rejected: map[string]string{"ports": notYetPorts},
+			"output_file", "max_turns", "runtime", "retries", "retry_backoff", "outputs", "inputs", "mode", "ports"},
 	}
 	mountObject  = object{name: "Mount", fields: []string{"host", "guest", "mode"}}
 	outputObject = object{name: "BoxOutput", fields: []string{"name", "guest"}}
@@ -76,8 +74,7 @@ var (
 	stepObject = object{
 		name: "Step",
 		fields: []string{"name", "run", "depends_on", "timeout_secs", "timeout", "retries", "retry_backoff",
-			"sandbox", "mode", "output_file"},
-		rejected: map[string]string{"ports": notYetPorts},
+			"sandbox", "mode", "output_file", "ports"},
 	}
 	runObject           = object{name: "Run", fields: []string{"program", "args", "stdin_from"}}
 	skillInlineObject   = object{name: "SkillInline", fields: []string{"name", "content"}}

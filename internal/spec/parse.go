@@ -20,7 +20,10 @@ const MaxSize = 1 << 20
 // Problems in the spec come back as *Error values (see Parse); failing to read
 // the file (missing, a directory, no permission) is an ordinary wrapped error
 // that names path once: "reading spec x.yaml: no such file or directory".
-func ParseFile(path string) (*Spec, error) {
+func ParseFile(path string) (*Spec, error) { return ParseFileWith(path, ParseOptions{}) }
+
+// ParseFileWith is ParseFile with options.
+func ParseFileWith(path string, o ParseOptions) (*Spec, error) {
 	unreadable := func(err error) error {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -39,7 +42,7 @@ func ParseFile(path string) (*Spec, error) {
 	if err != nil {
 		return nil, unreadable(err)
 	}
-	return Parse(path, data)
+	return ParseWith(path, data, o)
 }
 
 // ParseOptions tune ParseWith.
@@ -49,6 +52,11 @@ type ParseOptions struct {
 	// environment copies (env values of "") are problems instead of being
 	// read, so the spec cannot read or probe the host through its fields.
 	NoHost bool
+	// CheckOnly is for a check of the spec (voidbox validate, inspect)
+	// rather than a run: a host mount directory that does not exist yet is a
+	// notice (the run needs it) instead of a problem, as a spec may be
+	// checked before the directory it names is made.
+	CheckOnly bool
 }
 
 // noHostFiles is the problem of a host path under ParseOptions.NoHost.
@@ -85,6 +93,7 @@ func ParseWith(name string, data []byte, o ParseOptions) (*Spec, error) {
 	}
 	d := newDecoder(name, specDir(name), probs)
 	d.noHost = o.NoHost
+	d.checkOnly = o.CheckOnly
 	s := d.spec(root)
 	if err := probs.err(); err != nil {
 		return nil, err

@@ -121,6 +121,7 @@ func (d *decoder) box(n *yamlNode, path string, base Sandbox, llm *llmDecl) *Box
 	b.Outputs = d.outputs(f)
 	b.Inputs = d.inputs(f)
 	b.Service = d.mode(f)
+	b.ServicePorts = d.servicePorts(f, b.Name, b.Service)
 	return b
 }
 

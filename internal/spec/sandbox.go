@@ -103,6 +103,7 @@ func (d *decoder) sandbox(n *yamlNode, path string) Sandbox {
 			d.at(f.m["mode"].val, join(path, "mode"), "unknown mode %q (valid: auto, local)", v)
 		}
 	}
+	d.guestImage(f, path)
 	s.Kernel = d.hostFile(f, "kernel")
 	s.Initramfs = d.hostFile(f, "initramfs")
 	if v, ok := f.duration("timeout", time.Nanosecond, MaxTimeout); ok {

@@ -198,7 +198,8 @@ func TestSchemaRejects(t *testing.T) {
 		"kind: sandbox\nname: a\nsandbox: {timeout: 30}\n",
 		"kind: sandbox\nname: a\nsandbox: {timeout: -1s}\n",
 		"kind: sandbox\nname: a\nsandbox: {image: -debian}\n",
-		"kind: sandbox\nname: a\nsandbox: {guest_image: \"\"}\n",
+		"kind: sandbox\nname: a\nsandbox: {guest_image: [x]}\n",
+		"kind: pipeline\nname: p\npipeline: {boxes: [{name: a, exec: [ls], sandbox: {guest_image: x}}]}\n",
 		"kind: sandbox\nname: a\nsandbox: {allowed_commands: [/bin/echo]}\n",
 		"kind: sandbox\nname: a\nsandbox: {allowed_commands: [..]}\n",
 		"kind: sandbox\nname: a\nsandbox: {disk_mb: 8}\n",
@@ -210,7 +211,7 @@ func TestSchemaRejects(t *testing.T) {
 		agent + "agent: {timeout: 1s}\n",
 		agent + "agent: {prompt: hi, timeout: 1s, timeout_secs: 1}\n",
 		"kind: pipeline\nname: p\npipeline: {boxes: [{name: b, prompt: hi, mode: interactive}]}\n",
-		agent + "agent: {prompt: hi, mode: service, ports: [8080]}\n",
+		agent + "agent: {prompt: hi, mode: service, ports: []}\n",
 		agent + "agent: {prompt: hi, output_file: out.json}\n",
 		agent + "agent: {prompt: hi, output_file: /a/../b}\n",
 		agent + "agent: {prompt: hi, skills: [\"remote:a\"]}\n",
@@ -229,7 +230,7 @@ func TestSchemaRejects(t *testing.T) {
 		"kind: pipeline\nname: p\npipeline: {boxes: [{name: a, exec: [ls]}], stages: [{fan_out: []}]}\n",
 		"kind: pipeline\nname: p\npipeline: {boxes: [{name: a, exec: [ls]}], max_parallel: 0}\n",
 		"kind: workflow\nname: w\nworkflow: {steps: [{name: a}]}\n",
-		"kind: workflow\nname: w\nworkflow: {steps: [{name: a, run: {program: ls}, mode: service, ports: [80]}]}\n",
+		"kind: workflow\nname: w\nworkflow: {steps: [{name: a, run: {program: ls}, mode: service, ports: [0]}]}\n",
 		"kind: workflow\nname: w\nworkflow: {steps: [{name: a, run: {program: ls, stdin: b}}]}\n",
 	} {
 		name := "t.yaml"

@@ -50,3 +50,24 @@ func TestInteractiveAgent(t *testing.T) {
 		t.Errorf("interactive pipeline box: %v", err)
 	}
 }
+
+func TestServicePorts(t *testing.T) {
+	s, err := Parse("w.yaml", []byte(`kind: workflow
+name: w
+workflow:
+  steps:
+    - name: web
+      mode: service
+      ports: [8080, 9090]
+      run: {program: httpd, args: [-f, -p, "8080"]}
+    - name: client
+      depends_on: [web]
+      run: {program: wget, args: [-qO-, "http://web:8080/"]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Workflow.Step("web").ServicePorts; len(got) != 2 || got[0] != 8080 || got[1] != 9090 {
+		t.Errorf("ports %v", got)
+	}
+}

@@ -82,7 +82,7 @@ func TestSkillsErrors(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	writeFiles(t, dir, map[string]string{
-		"plain.md":        "# No front matter\n",
+		"_plain.md":       "# No front matter, and a name no skill can have\n",
 		"nodesc/SKILL.md": "---\nname: nodesc\n---\n",
 		"badname.md":      "---\nname: ../escape\ndescription: x\n---\n",
 		"unclosed.md":     "---\nname: x\ndescription: y\n",
@@ -100,7 +100,7 @@ agent:
   prompt: hi
   skills:
     - file:missing/SKILL.md
-    - file:plain.md
+    - file:_plain.md
     - file:nodesc/SKILL.md
     - file:badname.md
     - file:unclosed.md
@@ -132,7 +132,7 @@ agent:
 `
 	wantErrors(t, "s.yaml", src,
 		`s.yaml:6:7: agent.skills[0]: skill file missing/SKILL.md: not found (looked in `+filepath.Join(dir, "missing", "SKILL.md")+`)`,
-		`s.yaml:7:7: agent.skills[1]: skill file plain.md: no YAML front matter: the file must start with a "---" line`,
+		`s.yaml:7:7: agent.skills[1]: skill file _plain.md: no YAML front matter, and the file name cannot name the skill: invalid skill name "_plain": want letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)`,
 		`s.yaml:8:7: agent.skills[2]: skill file nodesc/SKILL.md: front matter: missing "description"`,
 		`s.yaml:9:7: agent.skills[3]: skill file badname.md: front matter: invalid skill name "../escape": want letters, digits, '.', '_' and '-', starting with a letter or digit (at most 64)`,
 		`s.yaml:10:7: agent.skills[4]: skill file unclosed.md: front matter is not closed by a "---" line`,

@@ -28,12 +28,12 @@ func (d *decoder) skillFile(n *yamlNode, p, rel string) (Skill, bool) {
 		d.at(n, p, "skill file %s: %v", rel, err)
 		return Skill{}, false
 	}
-	name, desc, err := frontMatter(data)
+	name, desc, content, err := fileSkill(abs, data)
 	if err != nil {
 		d.at(n, p, "skill file %s: %v", rel, err)
 		return Skill{}, false
 	}
-	return Skill{Kind: SkillFile, Name: name, Description: desc, Path: abs, Content: string(data)}, true
+	return Skill{Kind: SkillFile, Name: name, Description: desc, Path: abs, Content: content}, true
 }
 
 // findSkillFile reads a skill file named as in a spec. A relative path is
@@ -180,11 +180,42 @@ func ReadSkillFile(path string) (Skill, error) {
 	if err != nil {
 		return Skill{}, fmt.Errorf("skill file %s: %w", path, err)
 	}
-	name, desc, err := frontMatter(data)
+	name, desc, content, err := fileSkill(abs, data)
 	if err != nil {
 		return Skill{}, fmt.Errorf("skill file %s: %w", path, err)
 	}
-	return Skill{Kind: SkillFile, Name: name, Description: desc, Path: abs, Content: string(data)}, nil
+	return Skill{Kind: SkillFile, Name: name, Description: desc, Path: abs, Content: content}, nil
+}
+
+// fileSkill returns the name, description and content of a skill file.
+// With front matter they are its own. Without it the skill is named by the
+// file, as the seed does (github-pr.md is skill github-pr), described by its
+// first Markdown heading, and given the front matter agents look for (Claude
+// Code reads a skill's name and description from it), so the guest sees the
+// same SKILL.md either way. A file that starts a front matter block is held
+// to it: a broken one is an error, not a file without one.
+func fileSkill(path string, data []byte) (name, desc, content string, err error) {
+	text := strings.ReplaceAll(string(bytes.TrimPrefix(data, utf8BOM)), "\r\n", "\n")
+	if strings.HasPrefix(text, "---\n") || strings.TrimRight(text, " \t\n") == "---" {
+		name, desc, err = frontMatter(data)
+		return name, desc, string(data), err
+	}
+	name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if err := checkSkillName(name); err != nil {
+		return "", "", "", fmt.Errorf("no YAML front matter, and the file name cannot name the skill: %w", err)
+	}
+	desc = name
+	for _, line := range strings.Split(text, "\n") {
+		if h, ok := strings.CutPrefix(line, "# "); ok && strings.TrimSpace(h) != "" {
+			desc = strings.TrimSpace(h)
+			break
+		}
+	}
+	fm, err := yaml.Marshal(map[string]string{"name": name, "description": desc})
+	if err != nil {
+		return "", "", "", err
+	}
+	return name, desc, "---\n" + string(fm) + "---\n" + text, nil
 }
 
 // SkillMarkdown checks a SKILL.md's content (size, front matter) and returns

@@ -147,5 +147,6 @@ func (d *decoder) agent(n *yamlNode, path, name string, base Sandbox, llm *llmDe
 	d.agentMode(f, b) // first: an interactive agent needs no prompt
 	d.boxFields(f, b)
 	d.checkInteractive(f, b)
+	b.ServicePorts = d.servicePorts(f, name, b.Service)
 	return b
 }

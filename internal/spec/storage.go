@@ -11,9 +11,23 @@ import (
 	"github.com/voidbox/voidbox/internal/policy"
 )
 
-// Reasons for storage fields refused for good.
-const noGuestImage = "not supported: voidbox boots its own kernel and guest init (kernel and initramfs replace them); " +
-	"image sets the guest's root file system"
+// noGuestImage refuses sandbox.guest_image where only the top level may
+// name it; guestImageNote is the notice of the top level's.
+const (
+	noGuestImage   = "can only be set in the top-level sandbox (and voidbox does not pull it: it boots its own kernel and guest init)"
+	guestImageNote = "%q is not pulled: voidbox boots its own kernel and guest init, prepared by voidbox setup " +
+		"(the seed's guest image carries the same two; kernel and initramfs replace them, image sets the guest's root file system)"
+)
+
+// guestImage accepts the seed's sandbox.guest_image with a notice: the
+// steps still run in a VM of voidbox's own kernel and init, which is what
+// the seed's image provides. An empty value (the seed's "no auto-pull") is
+// what voidbox always does and needs no notice.
+func (d *decoder) guestImage(f *fields, path string) {
+	if v, ok := f.str("guest_image"); ok && v != "" {
+		d.note(f.m["guest_image"].val, join(path, "guest_image"), guestImageNote, v)
+	}
+}
 
 // Seed defaults of mount-based box outputs and inputs.
 const (
@@ -149,6 +163,10 @@ func (d *decoder) hostDir(n *yamlNode, p, v string) (string, bool) {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
+		}
+		if d.checkOnly && errors.Is(err, fs.ErrNotExist) {
+			d.note(n, p, "%s: %v: a run needs it (create it first: a missing host path is an error, not made for you)", v, err)
+			return abs, true
 		}
 		d.at(n, p, "%s: %v (create it first: a missing host path is an error, not made for you)", v, err)
 		return "", false

@@ -45,6 +45,9 @@ type Step struct {
 	// appears in the guest, stopped when the run's other steps are done;
 	// Timeout bounds the time to become ready.
 	Service bool
+	// ServicePorts are a service's TCP ports: ready once each answers (or
+	// OutputFile appears), reached by its dependants as NAME:PORT.
+	ServicePorts []uint16
 	// OutputFile is the guest file a service writes when it is ready (its
 	// content is the step's output); DefaultOutputFile unless given.
 	OutputFile string
@@ -184,6 +187,7 @@ func (d *decoder) step(n *yamlNode, path string, base Sandbox) (stepRefs, bool) 
 	}
 	d.retries(f, &s.Retries, &s.RetryBackoff)
 	s.Service = d.mode(f)
+	s.ServicePorts = d.servicePorts(f, s.Name, s.Service)
 	if v, good := f.str("output_file"); good {
 		if err := checkGuestPath(v); err != nil {
 			d.at(f.m["output_file"].val, join(path, "output_file"), "%v", err)

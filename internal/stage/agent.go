@@ -141,7 +141,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	d.Agent = ar.detail
 	d.Outputs = outs
 
-	out, err := ar.run(ctx, sb, rt, attempt, input, d, ready)
+	out, err := ar.run(ctx, sb, rt, attempt, input, d, r.readyHook(st.Box, sb, ready))
 	release() // the VM's network counters are final once it is gone
 	ar.stop() // totals are final once the server is down
 	u := ar.gw.Usage()
@@ -212,7 +212,7 @@ func (ar *agentRun) run(ctx context.Context, sb *sandbox.Sandbox, rt agentRuntim
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	res, err := execute(ctx, sb, cmd, box.Output(), ready, d)
+	res, err := execute(ctx, sb, cmd, box, ready, d)
 	lines.flush()
 	parser.Close()
 	if err != nil {

@@ -51,6 +51,11 @@ type Box struct {
 	// the run's other stages are done; Timeout bounds the time to become
 	// ready (see pipeline.Node.Service).
 	Service bool
+	// ServicePorts are the TCP ports a service listens on in its guest:
+	// it is also ready once every one answers, and each stage depending on
+	// it reaches them as NAME:PORT (its name resolving in their DNS),
+	// nothing else of the service's VM or of the host (see services.go).
+	ServicePorts []uint16
 }
 
 // Agent is what an agent stage adds: a prompt, a model, skills, a runtime.
@@ -184,6 +189,7 @@ func (b *Box) Problems() []error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, b.storageProblems()...)
+	errs = append(errs, b.servicePortProblems()...)
 	if b.Agent != nil {
 		errs = append(errs, b.Agent.problems(b.Policy)...)
 		if b.Agent.Interactive && (b.Service || b.Retries > 0) {

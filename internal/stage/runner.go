@@ -82,6 +82,7 @@ type Options struct {
 // attempt in a VM of its own on host.
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
 	r := &Runner{host: host, stages: stages, boot: o.Boot, warm: o.Warm, run: g.Name, terminal: o.Terminal,
+		deps:        graphDeps(g),
 		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) })}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
@@ -166,8 +167,14 @@ type Runner struct {
 	// stages refresh an expired token once.
 	claudeLogin func() (*claudeauth.Source, error)
 
+	// deps are each stage's direct dependencies (graphDeps); read-only.
+	deps map[string][]string
+
 	mu      sync.Mutex
 	budgets map[string]*llm.Budget // by box name, for the run; guarded by mu
+	// services are the ready services' ports by stage name, for their
+	// dependants (services.go). Guarded by mu.
+	services serviceEndpoints
 }
 
 // budget is box's model budget for the run, shared by its attempts; nil
@@ -202,6 +209,7 @@ func (r *Runner) config(b *Box, initramfs string) (cfg sandbox.Config, outs map[
 	if err != nil {
 		return sandbox.Config{}, nil, pipeline.Permanent(err)
 	}
+	p = r.withServices(b.Name, withServicePorts(b, p))
 	cfg = r.host.Sandbox.Config(b.Name, p, kernel, initramfs)
 	cfg.ImageMounts = b.imageMounts()
 	return cfg, outs, nil
@@ -291,7 +299,7 @@ func (r *Runner) runCommand(ctx context.Context, sb *sandbox.Sandbox, st Staged,
 	cmd.Stdout = &emitWriter{stream: "stdout", emit: emit, keep: &stdout}
 	tail := &tailWriter{}
 	cmd.Stderr = &emitWriter{stream: "stderr", emit: emit, keep: tail}
-	res, err := execute(ctx, sb, cmd, box.Output(), ready, d)
+	res, err := execute(ctx, sb, cmd, box, r.readyHook(box, sb, ready), d)
 	if err != nil {
 		return pipeline.Output{Detail: d}, err
 	}

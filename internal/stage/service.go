@@ -23,13 +23,16 @@ func (r *Runner) RunService(ctx context.Context, n *pipeline.Node, attempt int, 
 }
 
 // execute runs cmd; with a ready callback (a service) it also watches for
-// the output file while the command runs and calls ready once with its
-// content. A service whose context ends before it was ready gets an error
-// saying the file never appeared.
-func execute(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Cmd, output string, ready func(pipeline.Output), d *Detail) (*sandbox.Result, error) {
+// the output file while the command runs, and for its declared ports to
+// answer, and calls ready once: with the file's content when the file
+// appeared, with no output when the ports answered first. A service whose
+// context ends before it was ready gets an error saying what never
+// happened.
+func execute(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Cmd, box *Box, ready func(pipeline.Output), d *Detail) (*sandbox.Result, error) {
 	if ready == nil {
 		return sb.Exec(ctx, cmd)
 	}
+	output := box.Output()
 	type result struct {
 		res *sandbox.Result
 		err error
@@ -46,12 +49,19 @@ func execute(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Cmd, output s
 		select {
 		case r := <-done: // the owner waits here for the Exec goroutine, whatever happens
 			if r.err != nil && !isReady && ctx.Err() != nil {
+				if len(box.ServicePorts) > 0 {
+					return r.res, fmt.Errorf("its output file %s never appeared and its ports %v never all answered", output, box.ServicePorts)
+				}
 				return r.res, fmt.Errorf("its output file %s never appeared", output)
 			}
 			return r.res, r.err
 		case <-poll:
 			_, ok, err := sb.Stat(ctx, output)
 			if err != nil || !ok {
+				if len(box.ServicePorts) > 0 && portsReady(ctx, sb, box.ServicePorts) {
+					poll, isReady = nil, true
+					ready(pipeline.Output{Detail: d})
+				}
 				continue // the command's end or ctx's will say what went wrong
 			}
 			data, err := sb.ReadFile(ctx, output)
@@ -61,5 +71,17 @@ func execute(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Cmd, output s
 			poll, isReady = nil, true
 			ready(pipeline.Output{Data: data, Detail: d})
 		}
+	}
+}
+
+// readyHook is ready for box's attempt in sb: its ports are published for
+// its dependants first. nil stays nil (not a service).
+func (r *Runner) readyHook(box *Box, sb *sandbox.Sandbox, ready func(pipeline.Output)) func(pipeline.Output) {
+	if ready == nil {
+		return nil
+	}
+	return func(o pipeline.Output) {
+		r.publishService(box, sb)
+		ready(o)
 	}
 }

@@ -33,6 +33,10 @@ type Server struct {
 	// (the host stack aliases host-only addresses such as 127.0.0.1); nil
 	// tells the guest the real address.
 	GuestAddr func(real netip.Addr) netip.Addr
+	// Service returns the guest address of a service of the run
+	// (netpolicy.Policy.Services) by its name; nil when there are none.
+	// A service's answer is that address alone, never a host lookup.
+	Service func(name string) (netip.Addr, bool)
 	// Timeout bounds one host lookup; 0 means 5 s.
 	Timeout time.Duration
 }
@@ -69,12 +73,12 @@ func (s *Server) Answer(ctx context.Context, msg []byte) ([]byte, Query) {
 	}
 	q := qs[0]
 	info := Query{Name: strings.TrimSuffix(q.Name.String(), "."), Type: strings.TrimPrefix(q.Type.String(), "Type")}
-	rcode, addrs := s.resolve(ctx, h, q, &info)
+	rcode, addrs, asIs := s.resolve(ctx, h, q, &info)
 	info.RCode = rcodeName(rcode)
 	var answers []dnsmessage.Resource
 	for _, a := range addrs {
 		g := a
-		if s.GuestAddr != nil {
+		if s.GuestAddr != nil && !asIs {
 			g = s.GuestAddr(a)
 		}
 		answers = append(answers, dnsmessage.Resource{
@@ -86,25 +90,40 @@ func (s *Server) Answer(ctx context.Context, msg []byte) ([]byte, Query) {
 }
 
 // resolve decides and looks up; it fills info and returns the addresses to
-// answer (IPv4 only: the guest is offered no IPv6).
-func (s *Server) resolve(ctx context.Context, h dnsmessage.Header, q dnsmessage.Question, info *Query) (dnsmessage.RCode, []netip.Addr) {
+// answer (IPv4 only: the guest is offered no IPv6), and whether they are
+// guest addresses already (a service's) rather than real ones.
+func (s *Server) resolve(ctx context.Context, h dnsmessage.Header, q dnsmessage.Question, info *Query) (dnsmessage.RCode, []netip.Addr, bool) {
 	if h.OpCode != 0 {
 		info.Decision = netpolicy.Decision{Reason: "only standard queries"}
-		return dnsmessage.RCodeNotImplemented, nil
+		return dnsmessage.RCodeNotImplemented, nil, false
 	}
 	if q.Class != dnsmessage.ClassINET {
 		info.Decision = netpolicy.Decision{Reason: "only class IN"}
-		return dnsmessage.RCodeRefused, nil
+		return dnsmessage.RCodeRefused, nil, false
 	}
 	info.Decision = s.Box.DNS(info.Name)
 	if !info.Decision.Allow {
-		return dnsmessage.RCodeNameError, nil
+		return dnsmessage.RCodeNameError, nil, false
 	}
 	if q.Type != dnsmessage.TypeA {
 		// AAAA, HTTPS, TXT, ...: "no data" at once, so clients move on to A.
-		return dnsmessage.RCodeSuccess, nil
+		return dnsmessage.RCodeSuccess, nil, false
 	}
 	name, _ := netpolicy.NormalizeName(info.Name) // DNS allowed it, so it is valid
+	if s.Box.Policy().IsService(name) {
+		// The name is a service's; its address is the stack's own, so it
+		// is answered as is (no lookup, no pin: flows to it go by name).
+		if s.Service == nil {
+			return dnsmessage.RCodeNameError, nil, false
+		}
+		a, ok := s.Service(name)
+		if !ok {
+			info.Decision = netpolicy.Decision{Reason: name + ": no address left for services"}
+			return dnsmessage.RCodeNameError, nil, false
+		}
+		info.Addrs = []netip.Addr{a}
+		return dnsmessage.RCodeSuccess, info.Addrs, true
+	}
 	var found []netip.Addr
 	if a, ok := s.Box.Policy().Hosts[name]; ok {
 		found = []netip.Addr{a}
@@ -120,10 +139,10 @@ func (s *Server) resolve(ctx context.Context, h dnsmessage.Header, q dnsmessage.
 		if err != nil {
 			var de *net.DNSError
 			if errors.As(err, &de) && de.IsNotFound {
-				return dnsmessage.RCodeNameError, nil
+				return dnsmessage.RCodeNameError, nil, false
 			}
 			info.Decision.Reason += "; lookup: " + err.Error()
-			return dnsmessage.RCodeServerFailure, nil
+			return dnsmessage.RCodeServerFailure, nil, false
 		}
 	}
 	var v4 []netip.Addr
@@ -140,9 +159,9 @@ func (s *Server) resolve(ctx context.Context, h dnsmessage.Header, q dnsmessage.
 		// Every address was refused (rebinding to private space): the name
 		// is unusable here, say so at once.
 		info.Decision = netpolicy.Decision{Reason: info.Dropped[0].Reason}
-		return dnsmessage.RCodeNameError, nil
+		return dnsmessage.RCodeNameError, nil, false
 	}
-	return dnsmessage.RCodeSuccess, info.Addrs
+	return dnsmessage.RCodeSuccess, info.Addrs, false
 }
 
 func build(h dnsmessage.Header, rcode dnsmessage.RCode, q *dnsmessage.Question, answers []dnsmessage.Resource) []byte {
