@@ -308,7 +308,7 @@ func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged,
 	}
 	cold, warmBoot := stage.BootFunc(sandbox.Boot), stage.BootFunc(nil)
 	if !o.Host.NoWarm {
-		w, err := warm.New("", o.Host.Logger)
+		w, err := warm.New("", warm.Options{Logger: o.Host.Logger, Pool: o.Host.WarmPool})
 		if err != nil {
 			return nil, err
 		}

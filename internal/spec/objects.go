@@ -6,7 +6,6 @@ package spec
 
 // Reasons for fields the format recognises but refuses today.
 const (
-	notYetSnapshot  = "a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)"
 	topLevelOnly    = "can only be set in the top-level sandbox"
 	notYetMessaging = "agent messaging is not available yet"
 	notYetPorts     = "a port forward belongs to the box's sandbox: sandbox.ports (docker -p form, with a network); a service is ready when its output_file appears in the guest"
@@ -21,15 +20,14 @@ var (
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
-		rejected: map[string]string{"snapshot": notYetSnapshot, "guest_image": noGuestImage},
+			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates", "snapshot"},
+		rejected: map[string]string{"guest_image": noGuestImage},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
-		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
+		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates", "snapshot"},
 		rejected: map[string]string{
-			"snapshot": notYetSnapshot,
-			"mode":     topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
+			"mode": topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
 			"guest_image": noGuestImage, "timeout": topLevelOnly,
 		},
 	}
