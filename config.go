@@ -99,6 +99,10 @@ type HostOptions struct {
 	// retry still boots a fresh VM. They are stopped when the run ends.
 	// Refused with NoWarm.
 	WarmPool int
+	// Warm, if set, is where the run's warm starts come from, kept across
+	// runs (NewWarmStarts), instead of templates of its own; refused with
+	// NoWarm or WarmPool (the pool is WarmOptions.Pool then).
+	Warm *WarmStarts
 	// Progress receives set-up progress (downloads); nil is silent.
 	Progress io.Writer
 	// Logger receives lifecycle logs; nil discards them.
@@ -136,6 +140,9 @@ func (h HostOptions) problems() []error {
 	}
 	if h.WarmPool < 0 || h.WarmPool > warm.MaxPool {
 		errs = append(errs, fmt.Errorf("warm pool: %d is outside 0..%d", h.WarmPool, warm.MaxPool))
+	}
+	if h.Warm != nil && (h.NoWarm || h.WarmPool > 0) {
+		errs = append(errs, errors.New("warm: shared warm starts exclude no-warm and a run's own warm pool"))
 	}
 	if h.WarmPool > 0 && h.NoWarm {
 		errs = append(errs, errors.New("warm pool: a pool restores from templates, which no-warm turns off"))

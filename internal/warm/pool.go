@@ -17,6 +17,7 @@ type pool struct {
 	ready chan *sandbox.Parked
 	dead  chan struct{} // closed when every worker has given up
 	alive atomic.Int32
+	held  atomic.Int32 // workers holding a parked VM, waiting for a start
 }
 
 // poolFailures is how many restores in a row a worker tries before giving
@@ -66,11 +67,15 @@ func (s *Starter) work(cfg sandbox.Config, t *template, p *pool) {
 			continue
 		}
 		fails = 0
+		p.held.Add(1)
 		select {
 		case p.ready <- pk:
+			p.held.Add(-1)
 		case <-pk.Done():
+			p.held.Add(-1)
 			pk.Close() // its QEMU died while parked: make another
 		case <-s.ctx.Done():
+			p.held.Add(-1)
 			pk.Close()
 			return
 		}

@@ -205,6 +205,19 @@ func Key(cfg sandbox.Config) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// Parked is how many VMs the pools hold parked and ready right now.
+func (s *Starter) Parked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.templates {
+		if t.pool != nil {
+			n += int(t.pool.held.Load())
+		}
+	}
+	return n
+}
+
 // Close stops the parked VMs and every VM handed out from the pool (their
 // QEMU belongs to the Starter: close it after the VMs' users are done),
 // removes the templates and drops their memory images (VMs restored on
