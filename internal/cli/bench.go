@@ -18,7 +18,7 @@ func newBenchCmd(e *env) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure voidbox against baselines taken in the same run",
 	}
-	c.AddCommand(newBenchBootCmd(e), newBenchFanOutCmd(e), newBenchImageCmd(e), newBenchServeCmd(e), newBenchLoadCmd(e), newBenchNetCmd(e))
+	c.AddCommand(newBenchBootCmd(e), newBenchFanOutCmd(e), newBenchImageCmd(e), newBenchServeCmd(e), newBenchLoadCmd(e), newBenchNetCmd(e), newBenchDensityCmd(e))
 	return c
 }
 
@@ -334,6 +334,39 @@ throughput ≥ 1.0× slirp, CRR p50 ≤ 1.0× slirp), then the boot time a netwo
 	c.Flags().IntVar(&o.Boots, "boots", 5, "cold starts with and without a network")
 	c.Flags().IntVar(&o.MemoryMiB, "memory-mib", 512, "guest memory")
 	c.Flags().IntVar(&o.MTU, "mtu", 0, "guest MTU with voidbox's stack (default 1500)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return c
+}
+
+func newBenchDensityCmd(e *env) *cobra.Command {
+	var o bench.DensityOptions
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "density",
+		Short: "Host memory of idle sandboxes, cold and warm, and how many this host holds",
+		Long: `Start N idle sandboxes booted cold, run "true" in each, let them idle, and read each QEMU's
+RSS, PSS and anonymous memory (/proc/PID/smaps_rollup); then the same for N restored from one
+template (warm starts share its guest RAM, so PSS is the fair share). The host holds MemTotal / PSS
+of them, QEMU and guest counted, nothing else.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Progress = e.stderr
+			r, err := bench.Density(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(e, r)
+			}
+			fmt.Fprintf(e.stdout, "%d idle sandboxes of %d MiB each; host RAM %d MiB\n", r.N, r.MemoryMiB, r.HostBytes>>20)
+			fmt.Fprintf(e.stdout, "cold: %v per sandbox; %d fit\n", r.Cold, r.FitCold)
+			fmt.Fprintf(e.stdout, "warm: %v per sandbox; %d fit\n", r.Warm, r.FitWarm)
+			return nil
+		},
+	}
+	c.Flags().IntVar(&o.N, "n", 4, "idle sandboxes of each kind")
+	c.Flags().IntVar(&o.MemoryMiB, "memory-mib", 256, "guest memory")
+	c.Flags().DurationVar(&o.Settle, "settle", 10*time.Second, "idle time before measuring")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
 }
