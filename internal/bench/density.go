@@ -48,10 +48,13 @@ type Mem struct {
 	RSS  int64 `json:"rss_bytes"`
 	PSS  int64 `json:"pss_bytes"`
 	Anon int64 `json:"anon_bytes"`
+	// Start is the sandboxes' start to a guest that answers (boot or
+	// restore), so a change that saves memory shows what it costs.
+	Start Stats `json:"start"`
 }
 
 func (m Mem) String() string {
-	return fmt.Sprintf("RSS %d MiB, PSS %d MiB, anonymous %d MiB", m.RSS>>20, m.PSS>>20, m.Anon>>20)
+	return fmt.Sprintf("RSS %d MiB, PSS %d MiB, anonymous %d MiB (start p50 %v)", m.RSS>>20, m.PSS>>20, m.Anon>>20, round(m.Start.P50))
 }
 
 // Density runs the benchmark.
@@ -97,6 +100,7 @@ func Density(ctx context.Context, o DensityOptions) (*DensityResult, error) {
 // for o.Settle and averages their QEMUs' memory.
 func idleMem(ctx context.Context, o DensityOptions, start func(context.Context) (*sandbox.Sandbox, error)) (Mem, error) {
 	var sbs []*sandbox.Sandbox
+	var starts []time.Duration
 	defer func() {
 		for _, sb := range sbs {
 			sb.Close()
@@ -108,6 +112,7 @@ func idleMem(ctx context.Context, o DensityOptions, start func(context.Context) 
 			return Mem{}, err
 		}
 		sbs = append(sbs, sb)
+		starts = append(starts, sb.Info().BootTime)
 		if _, err := sb.Exec(ctx, sandbox.Cmd{Args: []string{"true"}}); err != nil {
 			return Mem{}, err
 		}
@@ -127,7 +132,7 @@ func idleMem(ctx context.Context, o DensityOptions, start func(context.Context) 
 		sum.RSS, sum.PSS, sum.Anon = sum.RSS+m.RSS, sum.PSS+m.PSS, sum.Anon+m.Anon
 	}
 	n := int64(len(sbs))
-	return Mem{RSS: sum.RSS / n, PSS: sum.PSS / n, Anon: sum.Anon / n}, nil
+	return Mem{RSS: sum.RSS / n, PSS: sum.PSS / n, Anon: sum.Anon / n, Start: Summarize(starts)}, nil
 }
 
 // smapsRollup reads a process's Rss, Pss and Anonymous (proc(5)).
