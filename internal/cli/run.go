@@ -85,6 +85,9 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 	if f.budgets.apply(&host, &errs); len(errs) > 0 {
 		return usageError{errors.Join(errs...)}
 	}
+	if err := host.Validate(); err != nil { // --warm against --no-warm and its bounds
+		return usageError{err}
+	}
 	s, job, err := loadSpec(e, f.file, false)
 	if err != nil {
 		return err
