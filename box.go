@@ -44,6 +44,14 @@ func (b *Box) Sandbox(p Policy) *Box { b.b.Policy = p.Clone(); return b }
 // Image boots the box from this kernel and initramfs instead of the host's.
 func (b *Box) Image(im Image) *Box { b.b.Kernel, b.b.Initramfs = im.Kernel, im.Initramfs; return b }
 
+// Snapshot starts the box's VM from a snapshot instead of a boot (every
+// attempt restores it afresh): a name in the host's snapshot store (voidbox
+// snapshot create) or a snapshot directory. A snapshot of another kernel,
+// image, QEMU, memory size, vCPU count or guest policy is refused with the
+// differences (errors.Is(err, ErrInvalid)); a box with a network, mounts,
+// an image, outputs or inputs cannot start from one.
+func (b *Box) Snapshot(ref string) *Box { b.b.Policy.Snapshot = ref; return b }
+
 // Memory sets the VM's memory in MiB.
 func (b *Box) Memory(mib int) *Box { b.b.Policy.MemoryMiB = mib; return b }
 

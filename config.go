@@ -9,6 +9,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/sandbox"
+	"github.com/voidbox/voidbox/internal/warm"
 )
 
 // Policy is what one sandbox may use and do: memory, vCPUs, disk budget,
@@ -92,6 +93,16 @@ type HostOptions struct {
 	// and every first attempt of that configuration is restored from it;
 	// retries always boot cold.
 	NoWarm bool
+	// WarmPool keeps this many VMs of each warm configuration restored and
+	// parked ahead of need during a run (0: none; at most warm.MaxPool),
+	// so a stage's VM is a resume of one of them. Each is used once: a
+	// retry still boots a fresh VM. They are stopped when the run ends.
+	// Refused with NoWarm.
+	WarmPool int
+	// Warm, if set, is where the run's warm starts come from, kept across
+	// runs (NewWarmStarts), instead of templates of its own; refused with
+	// NoWarm or WarmPool (the pool is WarmOptions.Pool then).
+	Warm *WarmStarts
 	// Progress receives set-up progress (downloads); nil is silent.
 	Progress io.Writer
 	// Logger receives lifecycle logs; nil discards them.
@@ -126,6 +137,15 @@ func (h HostOptions) problems() []error {
 	}
 	if h.BootTimeout < 0 {
 		errs = append(errs, fmt.Errorf("boot timeout: %v is negative", h.BootTimeout))
+	}
+	if h.WarmPool < 0 || h.WarmPool > warm.MaxPool {
+		errs = append(errs, fmt.Errorf("warm pool: %d is outside 0..%d", h.WarmPool, warm.MaxPool))
+	}
+	if h.Warm != nil && (h.NoWarm || h.WarmPool > 0) {
+		errs = append(errs, errors.New("warm: shared warm starts exclude no-warm and a run's own warm pool"))
+	}
+	if h.WarmPool > 0 && h.NoWarm {
+		errs = append(errs, errors.New("warm pool: a pool restores from templates, which no-warm turns off"))
 	}
 	switch h.Accel {
 	case "", "auto", "kvm", "tcg":

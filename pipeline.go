@@ -307,8 +307,10 @@ func run(ctx context.Context, g *pipeline.Graph, stages map[string]stage.Staged,
 		so.Terminal = &stage.Terminal{Keys: o.Terminal.Keys, Screen: o.Terminal.Screen, TTY: o.Terminal.TTY}
 	}
 	cold, warmBoot := stage.BootFunc(sandbox.Boot), stage.BootFunc(nil)
-	if !o.Host.NoWarm {
-		w, err := warm.New("", o.Host.Logger)
+	if o.Host.Warm != nil {
+		warmBoot = o.Host.Warm.s.Boot
+	} else if !o.Host.NoWarm {
+		w, err := warm.New("", warm.Options{Logger: o.Host.Logger, Pool: o.Host.WarmPool})
 		if err != nil {
 			return nil, err
 		}

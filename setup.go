@@ -148,6 +148,7 @@ func resolveHost(ctx context.Context, h HostOptions, agents bool) (hostEnv, erro
 	verdicts := ""
 	if root, err := guestimage.CacheRoot(h.CacheDir); err == nil {
 		verdicts = filepath.Join(root, "accel")
+		env.Snapshots = filepath.Join(root, "snapshots") // voidbox snapshot create's store
 	}
 	// Once per run: every VM of the run is jailed the same way.
 	env.Confine = vmm.ProbeConfinement(ctx, env.QEMU)

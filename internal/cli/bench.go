@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,7 +18,7 @@ func newBenchCmd(e *env) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure voidbox against baselines taken in the same run",
 	}
-	c.AddCommand(newBenchBootCmd(e), newBenchFanOutCmd(e), newBenchImageCmd(e), newBenchServeCmd(e), newBenchLoadCmd(e), newBenchNetCmd(e))
+	c.AddCommand(newBenchBootCmd(e), newBenchFanOutCmd(e), newBenchImageCmd(e), newBenchServeCmd(e), newBenchLoadCmd(e), newBenchNetCmd(e), newBenchDensityCmd(e))
 	return c
 }
 
@@ -68,16 +69,27 @@ on a running sandbox (target p50 ≤ 5 ms) and QEMU's resident memory for one id
 
 func newBenchFanOutCmd(e *env) *cobra.Command {
 	var o bench.FanOutOptions
-	var asJSON bool
+	var asJSON, warm bool
+	var pool, stages int
 	c := &cobra.Command{
 		Use:   "fanout",
 		Short: "Wall time of a fan-out of N command stages vs one stage",
 		Long: `Alternate a one-stage pipeline and a fan-out of N stages (each runs "true" in its own VM)
 and compare the fan-out's p50 with the budget ceil(N / parallel width) × single p50 + 20%,
-where the width is the number of cores, or max_parallel if smaller.`,
+where the width is the number of cores, or max_parallel if smaller.
+
+With --warm: cold against warm starts instead, for a fan-out of N (default 5) and a pipeline
+of --stages (default 10) "true" stages. The fan-out runs cold (every VM booted), warm
+(restored from a template kept across runs) and from a pool of --pool parked VMs (refilled
+between runs); the pipeline cold, with a run's own warm starts (voidbox run's default) and
+with a run's own pool of one (run --warm 1).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Progress = e.stderr
+			if warm {
+				return benchWarmFanOut(cmd.Context(), e, bench.WarmFanOutOptions{N: o.N, Stages: stages, Pool: pool,
+					Iterations: o.Iterations, Progress: e.stderr}, cmd.Flags().Changed("n"), asJSON)
+			}
 			r, err := bench.FanOut(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -97,7 +109,36 @@ where the width is the number of cores, or max_parallel if smaller.`,
 	c.Flags().IntVar(&o.MaxParallel, "max-parallel", 0, "cap on concurrent VMs (0: none)")
 	c.Flags().IntVar(&o.Iterations, "iterations", 3, "runs of each shape")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	c.Flags().BoolVar(&warm, "warm", false, "compare cold and warm starts (fan-out of 5 and a pipeline of 10 by default)")
+	c.Flags().IntVar(&pool, "pool", 0, "with --warm: parked VMs of the pool (default N)")
+	c.Flags().IntVar(&stages, "stages", 10, "with --warm: stages of the sequential pipeline")
 	return c
+}
+
+func benchWarmFanOut(ctx context.Context, e *env, o bench.WarmFanOutOptions, nSet, asJSON bool) error {
+	if !nSet {
+		o.N = 5
+	}
+	r, err := bench.WarmFanOut(ctx, o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(e, r)
+	}
+	met := func(ratio, target float64) string {
+		if ratio <= target {
+			return "met"
+		}
+		return "NOT met"
+	}
+	fmt.Fprintf(e.stdout, "fan-out of %d, cold:             %v\n", r.N, r.FanOutCold)
+	fmt.Fprintf(e.stdout, "fan-out of %d, warm (template):  %v  (%.3f× cold)\n", r.N, r.FanOutWarm, r.FanOutWarmRatio)
+	fmt.Fprintf(e.stdout, "fan-out of %d, pool of %d:        %v  (%.3f× cold, target ≤ 0.35, %s)\n", r.N, r.Pool, r.FanOutPool, r.FanOutPoolRatio, met(r.FanOutPoolRatio, 0.35))
+	fmt.Fprintf(e.stdout, "%d stages, cold:                %v\n", r.Stages, r.PipeCold)
+	fmt.Fprintf(e.stdout, "%d stages, warm (run's own):    %v  (%.3f× cold, target < 0.5, %s)\n", r.Stages, r.PipeWarm, r.PipeWarmRatio, met(r.PipeWarmRatio, 0.5))
+	fmt.Fprintf(e.stdout, "%d stages, run's pool of 1:     %v  (%.3f× cold, target < 0.5, %s)\n", r.Stages, r.PipePool, r.PipePoolRatio, met(r.PipePoolRatio, 0.5))
+	return nil
 }
 
 func newBenchImageCmd(e *env) *cobra.Command {
@@ -293,6 +334,39 @@ throughput ≥ 1.0× slirp, CRR p50 ≤ 1.0× slirp), then the boot time a netwo
 	c.Flags().IntVar(&o.Boots, "boots", 5, "cold starts with and without a network")
 	c.Flags().IntVar(&o.MemoryMiB, "memory-mib", 512, "guest memory")
 	c.Flags().IntVar(&o.MTU, "mtu", 0, "guest MTU with voidbox's stack (default 1500)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return c
+}
+
+func newBenchDensityCmd(e *env) *cobra.Command {
+	var o bench.DensityOptions
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "density",
+		Short: "Host memory of idle sandboxes, cold and warm, and how many this host holds",
+		Long: `Start N idle sandboxes booted cold, run "true" in each, let them idle, and read each QEMU's
+RSS, PSS and anonymous memory (/proc/PID/smaps_rollup); then the same for N restored from one
+template (warm starts share its guest RAM, so PSS is the fair share). The host holds MemTotal / PSS
+of them, QEMU and guest counted, nothing else.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Progress = e.stderr
+			r, err := bench.Density(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(e, r)
+			}
+			fmt.Fprintf(e.stdout, "%d idle sandboxes of %d MiB each; host RAM %d MiB\n", r.N, r.MemoryMiB, r.HostBytes>>20)
+			fmt.Fprintf(e.stdout, "cold: %v per sandbox; %d fit\n", r.Cold, r.FitCold)
+			fmt.Fprintf(e.stdout, "warm: %v per sandbox; %d fit\n", r.Warm, r.FitWarm)
+			return nil
+		},
+	}
+	c.Flags().IntVar(&o.N, "n", 4, "idle sandboxes of each kind")
+	c.Flags().IntVar(&o.MemoryMiB, "memory-mib", 256, "guest memory")
+	c.Flags().DurationVar(&o.Settle, "settle", 10*time.Second, "idle time before measuring")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
 }

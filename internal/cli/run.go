@@ -21,6 +21,7 @@ type runFlags struct {
 	showOutput, tui, noWarm                      bool
 	remote                                       bool
 	host, idempotencyKey                         string
+	warmPool                                     int
 	budgets                                      hostFlags
 }
 
@@ -54,6 +55,7 @@ it was interrupted.`,
 	fl.StringVar(&f.idempotencyKey, "idempotency-key", "", "with --remote: a retry with the same key returns the first run")
 	fl.BoolVar(&f.tui, "tui", false, "show the run in the live panel view (voidbox tui); plain progress without a terminal")
 	fl.BoolVar(&f.noWarm, "no-warm", false, "boot every stage's VM cold (default: stages of one sandbox configuration start from a template snapshot taken once in the run; retries boot cold)")
+	fl.IntVar(&f.warmPool, "warm", 0, "keep N VMs of each sandbox configuration restored and parked ahead of the stages that need them (each used once; retries still boot fresh; all stopped with the run)")
 	f.budgets.register(fl)
 	return c
 }
@@ -69,16 +71,22 @@ func runSpec(ctx context.Context, e *env, f runFlags) error {
 		if f.noWarm {
 			return usageError{errors.New("--no-warm: the daemon decides warm starts (serve --no-warm)")}
 		}
+		if f.warmPool != 0 {
+			return usageError{errors.New("--warm: the daemon decides its warm pool (serve --warm)")}
+		}
 		return runRemote(ctx, e, f)
 	}
 	mode, err := progressMode(f.progress)
 	if err != nil {
 		return err
 	}
-	host := voidbox.HostOptions{Accel: f.accel, NoWarm: f.noWarm}
+	host := voidbox.HostOptions{Accel: f.accel, NoWarm: f.noWarm, WarmPool: f.warmPool}
 	var errs []error
 	if f.budgets.apply(&host, &errs); len(errs) > 0 {
 		return usageError{errors.Join(errs...)}
+	}
+	if err := host.Validate(); err != nil { // --warm against --no-warm and its bounds
+		return usageError{err}
 	}
 	s, job, err := loadSpec(e, f.file, false)
 	if err != nil {

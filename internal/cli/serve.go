@@ -25,6 +25,7 @@ type serveFlags struct {
 	token, tokenFile        string
 	certFile, keyFile       string
 	allowPlaintext, noWarm  bool
+	warmPool                int
 	storeURL                string
 	maxVMs, maxQueued       int
 	drain                   bool
@@ -70,6 +71,7 @@ is left. The API is described by GET /v1/openapi.yaml.`,
 	fl.StringArrayVar(&f.allowKeyEnvs, "allow-key-env", nil, "a variable specs may name as llm.api_key_env, repeatable")
 	fl.StringVar(&f.accel, "accel", "", "accelerator: kvm, tcg or auto")
 	fl.BoolVar(&f.noWarm, "no-warm", false, "boot every stage's VM cold (default: a run's stages of one sandbox configuration start from a template snapshot)")
+	fl.IntVar(&f.warmPool, "warm", 0, "keep N VMs of each sandbox configuration of a run restored and parked ahead of its stages (each used once, all stopped with the run)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (logs go to stderr)")
 	return c
 }
@@ -125,7 +127,7 @@ func serve(ctx context.Context, e *env, f serveFlags) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--store: %w", err)}
 	}
-	host := voidbox.HostOptions{Accel: f.accel, Logger: log, NoWarm: f.noWarm}
+	host := voidbox.HostOptions{Accel: f.accel, Logger: log, NoWarm: f.noWarm, WarmPool: f.warmPool}
 	if err := host.Validate(); err != nil {
 		return usageError{err}
 	}

@@ -33,9 +33,10 @@ type sandboxJSON struct {
 	AttachShell     bool        `json:"attach_shell,omitempty"`
 	// Network is the spec's form (true, or an allowlist map), Ports its
 	// docker -p strings; CACerts are PEM text, not host files.
-	Network any      `json:"network,omitempty"`
-	Ports   []string `json:"ports,omitempty"`
-	CACerts string   `json:"ca_certificates_pem,omitempty"`
+	Network  any      `json:"network,omitempty"`
+	Ports    []string `json:"ports,omitempty"`
+	CACerts  string   `json:"ca_certificates_pem,omitempty"`
+	Snapshot string   `json:"snapshot,omitempty"`
 }
 
 type limitsJSON struct {
@@ -57,7 +58,7 @@ func (s Sandbox) MarshalJSON() ([]byte, error) {
 	j := sandboxJSON{MemoryMiB: s.MemoryMiB, VCPUs: s.VCPUs, DiskMiB: s.DiskMiB, Env: s.Env,
 		Limits:      limitsJSON(s.Limits),
 		OutputLimit: s.OutputLimit, Image: s.Image, AttachShell: s.AttachShell,
-		Network: s.Network.Plain(), CACerts: string(s.CACerts)}
+		Network: s.Network.Plain(), CACerts: string(s.CACerts), Snapshot: s.Snapshot}
 	for _, f := range s.Ports {
 		j.Ports = append(j.Ports, f.String())
 	}
@@ -88,7 +89,8 @@ func (s *Sandbox) UnmarshalJSON(b []byte) error {
 		return Problems{{Message: "data after the policy"}}
 	}
 	out := Sandbox{MemoryMiB: j.MemoryMiB, VCPUs: j.VCPUs, DiskMiB: j.DiskMiB, Env: j.Env,
-		Limits: Limits(j.Limits), OutputLimit: j.OutputLimit, Image: j.Image, AttachShell: j.AttachShell}
+		Limits: Limits(j.Limits), OutputLimit: j.OutputLimit, Image: j.Image, AttachShell: j.AttachShell,
+		Snapshot: j.Snapshot}
 	for _, m := range j.Mounts {
 		out.Mounts = append(out.Mounts, Mount(m))
 	}

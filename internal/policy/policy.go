@@ -105,7 +105,13 @@ type Sandbox struct {
 	// most MaxCACertBytes.
 	CACerts []byte
 
-	// Snapshots join here (wave 2), with its JSON name in json.go.
+	// Snapshot names the snapshot the VM starts from instead of a boot: a
+	// name in the host's snapshot store (voidbox snapshot create) or, with
+	// a '/', a snapshot directory. The snapshot must have been taken of
+	// the same kernel, initramfs, QEMU, memory, vCPUs and guest policy, or
+	// the start is refused with the differences. A snapshot carries no NIC,
+	// mounts or image, so a policy with any of them is refused.
+	Snapshot string
 }
 
 // MaxCACertBytes bounds Sandbox.CACerts: they travel in the handshake.
@@ -320,6 +326,7 @@ func (s Sandbox) Validate() error {
 	ps = append(ps, s.networkProblems()...)
 	s.storageProblems(add)
 	add("attach_shell", CheckAttachShell(s.AttachShell, s.AllowedCommands), "allowed_commands")
+	ps = append(ps, s.snapshotProblems()...)
 	if len(ps) == 0 {
 		return nil
 	}

@@ -82,6 +82,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Confine is how QEMU is jailed (Host.Confine, probed once per run).
 	Confine vmm.Confinement
+	// Snapshots is the store Policy.Snapshot names resolve in (""
+	// refuses names; paths need no store).
+	Snapshots string
 }
 
 // DefaultBootTimeout bounds a boot when Config.BootTimeout is zero.
@@ -154,10 +157,14 @@ type Info struct {
 // Boot starts QEMU for cfg and completes the handshake. The VM lives until
 // Close is called or ctx ends, whichever comes first; either way QEMU is
 // stopped and its runtime directory removed. Boot failures are *BootError
-// (errors.Is(err, ErrBoot)) with the last lines of the serial console.
+// (errors.Is(err, ErrBoot)) with the last lines of the serial console. A
+// policy that names a Snapshot is restored from it instead (Restore).
 func Boot(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if err := cfg.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if cfg.Policy.Snapshot != "" {
+		return bootSnapshot(ctx, cfg)
 	}
 	cfg = cfg.withDefaults()
 	secret := make([]byte, 32)
@@ -495,6 +502,8 @@ type Host struct {
 	VirtioFSD string
 	// Confine is how QEMU is jailed on this host (vmm.ProbeConfinement).
 	Confine vmm.Confinement
+	// Snapshots is the directory of named snapshots (Config.Snapshots).
+	Snapshots string
 }
 
 // Config is the boot of one VM named name with policy p from the given
@@ -502,5 +511,6 @@ type Host struct {
 func (h Host) Config(name string, p policy.Sandbox, kernel, initramfs string) Config {
 	return Config{Name: name, Policy: p, QEMU: h.QEMU, Kernel: kernel, Initramfs: initramfs,
 		Accel: h.Accel, TSCkHz: h.TSCkHz, CPUModel: h.CPUModel, BootTimeout: h.BootTimeout,
-		Admission: h.Admission, Logger: h.Logger, Images: h.Images, VirtioFSD: h.VirtioFSD, Confine: h.Confine}
+		Admission: h.Admission, Logger: h.Logger, Images: h.Images, VirtioFSD: h.VirtioFSD, Confine: h.Confine,
+		Snapshots: h.Snapshots}
 }

@@ -303,3 +303,18 @@ func allocated(path string) int64 {
 	}
 	return fi.Size()
 }
+
+// bootSnapshot starts cfg from the snapshot its policy names: a fresh
+// restore each time (a retry never reuses a VM), refused with the
+// differences when the snapshot was taken of another machine.
+func bootSnapshot(ctx context.Context, cfg Config) (*Sandbox, error) {
+	ref := cfg.Policy.Snapshot
+	if !strings.Contains(ref, "/") && cfg.Snapshots == "" {
+		return nil, fmt.Errorf("%w: snapshot %q: this host has no snapshot store (name a snapshot directory instead)", ErrInvalid, ref)
+	}
+	dir, err := snapshot.Store{Dir: cfg.Snapshots}.Resolve(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return Restore(ctx, cfg, dir)
+}

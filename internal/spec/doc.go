@@ -13,7 +13,7 @@
 //     an integer, yes/no are not booleans), duplicate keys and bad values are
 //     errors. Fields named "x-..." at the top level are ignored, as a place
 //     for YAML anchors; anchors, aliases and merge keys ("<<") work anywhere.
-//   - Refused until the feature exists: sandbox.network: true, snapshot,
+//   - Refused until the feature exists: sandbox.network: true,
 //     agent messaging. mode: service works for workflow steps, pipeline
 //     boxes and agents; mode: interactive for a kind: agent spec's agent
 //     only, with runtime claude-code (the built-in agent has no session),

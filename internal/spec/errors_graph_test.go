@@ -106,7 +106,7 @@ pipeline:
   boxes:
     - name: a
       exec: [cat]
-      sandbox: {memory_mb: 63, kernel: /vmlinux, network: {allow: ["*"]}, snapshot: x}
+      sandbox: {memory_mb: 63, kernel: /vmlinux, network: {allow: ["*"]}, snapshot: X}
     - name: b
       prompt: hi
       llm: {provider: openai, credential_proxy: true}
@@ -127,7 +127,7 @@ pipeline:
 			`t.yaml:12:28: pipeline.boxes[0].sandbox.memory_mb: 63 MiB is outside 128..1048576 MiB`,
 			`t.yaml:12:32: pipeline.boxes[0].sandbox.kernel: can only be set in the top-level sandbox`,
 			`t.yaml:12:68: pipeline.boxes[0].sandbox.network.allow[0]: "*": a wildcard needs a domain, as in *.example.com`,
-			`t.yaml:12:75: pipeline.boxes[0].sandbox.snapshot: a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)`,
+			`t.yaml:12:85: pipeline.boxes[0].sandbox.snapshot: snapshot name "X": want 1..64 of [a-z0-9._-] (not starting with '.'), or a directory path`,
 			`t.yaml:24:42: pipeline.boxes[4].sandbox.disk_mb: 80 MiB is more than half of the 128 MiB of memory, which holds the disk too`,
 		}},
 		{"box lowers memory under the disk", `kind: pipeline

@@ -67,7 +67,7 @@ func TestErrorsDocument(t *testing.T) {
 			`t.yaml:3:1: pipeline: not allowed in a spec of kind workflow`,
 		}},
 		{"extension fields", "kind: sandbox\nname: a\nx-anchors: {a: 1}\nsandbox:\n  x-note: no\n", []string{
-			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb, image, mounts, attach_shell, ports, ca_certificates, guest_image)`,
+			`t.yaml:5:3: sandbox.x-note: unknown field "x-note" (known: mode, kernel, initramfs, memory_mb, vcpus, network, env, allowed_commands, timeout, disk_mb, image, mounts, attach_shell, ports, ca_certificates, guest_image, snapshot)`,
 		}},
 	}
 	for _, tt := range tests {
@@ -130,7 +130,9 @@ func TestErrorsSandbox(t *testing.T) {
 			`t.yaml:11:14: sandbox.mounts[6].host: doc.go: not a directory`,
 		}},
 		{"mounts type", "  mounts: {host: .}\n", []string{`t.yaml:4:11: sandbox.mounts: want a list, got a mapping`}},
-		{"snapshot", "  snapshot: abc123\n", []string{`t.yaml:4:3: sandbox.snapshot: a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)`}},
+		{"snapshot name", "  snapshot: Abc\n", []string{`t.yaml:4:13: sandbox.snapshot: snapshot name "Abc": want 1..64 of [a-z0-9._-] (not starting with '.'), or a directory path`}},
+		{"snapshot and network", "  snapshot: small\n  network: true\n", []string{`t.yaml:4:13: sandbox.snapshot: a box started from a snapshot cannot have network: a snapshot carries no network device, mounts or image (drop one of them)`}},
+		{"snapshot and mounts", "  snapshot: small\n  mounts: [{host: ., guest: /data}]\n", []string{`t.yaml:4:13: sandbox.snapshot: a box started from a snapshot cannot have mounts: a snapshot carries no network device, mounts or image (drop one of them)`}},
 		{"kernel missing", "  kernel: no/such/vmlinux\n", []string{`t.yaml:4:11: sandbox.kernel: no/such/vmlinux: no such file or directory`}},
 		{"kernel dir", "  initramfs: testdata\n", []string{`t.yaml:4:14: sandbox.initramfs: testdata: not a regular file`}},
 		{"timeout", "  timeout: 30\n", []string{`t.yaml:4:12: sandbox.timeout: want a string, got an integer`}},

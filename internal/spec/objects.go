@@ -6,7 +6,6 @@ package spec
 
 // Reasons for fields the format recognises but refuses today.
 const (
-	notYetSnapshot  = "a spec cannot name a snapshot yet (stages start warm from template snapshots by themselves; voidbox snapshot create and voidbox.Restore for named ones)"
 	topLevelOnly    = "can only be set in the top-level sandbox"
 	notYetMessaging = "agent messaging is not available yet"
 )
@@ -20,15 +19,13 @@ var (
 	sandboxObject = object{
 		name: "Sandbox",
 		fields: []string{"mode", "kernel", "initramfs", "memory_mb", "vcpus", "network", "env",
-			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates", "guest_image"},
-		rejected: map[string]string{"snapshot": notYetSnapshot},
+			"allowed_commands", "timeout", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates", "guest_image", "snapshot"},
 	}
 	sandboxOverrideObject = object{
 		name:   "SandboxOverride",
-		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates"},
+		fields: []string{"memory_mb", "vcpus", "network", "env", "allowed_commands", "disk_mb", "image", "mounts", "attach_shell", "ports", "ca_certificates", "snapshot"},
 		rejected: map[string]string{
-			"snapshot": notYetSnapshot,
-			"mode":     topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
+			"mode": topLevelOnly, "kernel": topLevelOnly, "initramfs": topLevelOnly,
 			"guest_image": noGuestImage, "timeout": topLevelOnly,
 		},
 	}

@@ -120,6 +120,7 @@ func (d *decoder) box(n *yamlNode, path string, base Sandbox, llm *llmDecl) *Box
 	d.boxFields(f, b)
 	b.Outputs = d.outputs(f)
 	b.Inputs = d.inputs(f)
+	d.boxSnapshotIO(f, b)
 	b.Service = d.mode(f)
 	b.ServicePorts = d.servicePorts(f, b.Name, b.Service)
 	return b

@@ -155,6 +155,8 @@ func (d *decoder) sandboxLimits(f *fields, s *Sandbox) {
 	}
 	d.image(f, s)
 	d.mounts(f, s)
+	d.snapshot(f, s)
+	d.snapshotConflicts(f, s)
 	if v, ok := f.boolean("attach_shell"); ok {
 		p.AttachShell = v
 	}

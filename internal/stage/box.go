@@ -190,6 +190,10 @@ func (b *Box) Problems() []error {
 	}
 	errs = append(errs, b.storageProblems()...)
 	errs = append(errs, b.servicePortProblems()...)
+	if b.Policy.Snapshot != "" && (len(b.Outputs) > 0 || len(b.Inputs) > 0) {
+		// Shared directories are devices a restored guest does not have.
+		errs = append(errs, errors.New("outputs and inputs: a box started from a snapshot cannot have them (sandbox.snapshot)"))
+	}
 	if b.Agent != nil {
 		errs = append(errs, b.Agent.problems(b.Policy)...)
 		if b.Agent.Interactive && (b.Service || b.Retries > 0) {

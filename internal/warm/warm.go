@@ -4,7 +4,9 @@
 // copy-on-write restore of it. A template's device state lives in a
 // private temporary directory removed by Close, its guest RAM in a sealed
 // memfd (never written to disk) dropped by Close; nothing of a stage (env,
-// files, commands) has reached a guest when its template is saved.
+// files, commands) has reached a guest when its template is saved. With
+// Options.Pool, each configuration also keeps that many restores parked
+// and ready (pool.go).
 package warm
 
 import (
@@ -26,13 +28,34 @@ import (
 // Starter boots VMs warm where the configuration allows a snapshot and
 // cold (sandbox.Boot) elsewhere. Safe for concurrent use.
 type Starter struct {
-	dir string
-	log *slog.Logger
+	dir  string
+	log  *slog.Logger
+	pool int
+
+	// ctx is the parked VMs' owner: Close cancels it, then waits for the
+	// pool's workers (workers), which stop the VMs they still hold.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
 
 	mu        sync.Mutex           // guards templates and closed
 	templates map[string]*template // by configuration key
 	closed    bool
 }
+
+// Options configure a Starter.
+type Options struct {
+	// Logger receives warm-start logs; nil discards them.
+	Logger *slog.Logger
+	// Pool is how many restored VMs each configuration keeps parked and
+	// ready once its template exists (0: none, every start restores on
+	// demand). Each is handed out once and never returned: a VM a box
+	// used is closed with the box.
+	Pool int
+}
+
+// MaxPool bounds Options.Pool: each parked VM holds its memory.
+const MaxPool = 32
 
 // template is one configuration's snapshot; ready is closed once meta,
 // mem and err are set.
@@ -42,11 +65,15 @@ type template struct {
 	meta  snapshot.Meta
 	mem   *vmm.MemoryImage // shared by every restore of the template
 	err   error
+	pool  *pool // nil without Options.Pool
 }
 
 // New returns a Starter keeping its templates in a new private directory
-// under parent ("" for the temp dir). log may be nil.
-func New(parent string, log *slog.Logger) (*Starter, error) {
+// under parent ("" for the temp dir).
+func New(parent string, o Options) (*Starter, error) {
+	if o.Pool < 0 || o.Pool > MaxPool {
+		return nil, fmt.Errorf("warm pool of %d: want 0..%d", o.Pool, MaxPool)
+	}
 	dir, err := os.MkdirTemp(parent, "voidbox-warm-")
 	if err != nil {
 		return nil, fmt.Errorf("creating the template dir: %w", err)
@@ -55,10 +82,12 @@ func New(parent string, log *slog.Logger) (*Starter, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Starter{dir: dir, log: log, templates: map[string]*template{}}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Starter{dir: dir, log: log, pool: o.Pool, ctx: ctx, cancel: cancel, templates: map[string]*template{}}, nil
 }
 
 // Dir is where the templates are.
@@ -68,7 +97,8 @@ func (s *Starter) Dir() string { return s.dir }
 // template first if this is the configuration's first VM. A configuration
 // that cannot be snapshotted, or whose template failed, boots cold.
 func (s *Starter) Boot(ctx context.Context, cfg sandbox.Config) (*sandbox.Sandbox, error) {
-	if sandbox.Snapshottable(cfg) != nil {
+	// A box naming its own snapshot restores that one (in sandbox.Boot).
+	if cfg.Policy.Snapshot != "" || sandbox.Snapshottable(cfg) != nil {
 		return sandbox.Boot(ctx, cfg)
 	}
 	t, err := s.template(ctx, cfg)
@@ -78,6 +108,15 @@ func (s *Starter) Boot(ctx context.Context, cfg sandbox.Config) (*sandbox.Sandbo
 		}
 		s.log.Warn("warm start unavailable, booting cold", "name", cfg.Name, "err", err)
 		return sandbox.Boot(ctx, cfg)
+	}
+	if t.pool != nil {
+		sb, ok, err := t.pool.take(ctx, cfg)
+		if ok || ctx.Err() != nil {
+			return sb, err
+		}
+		if err != nil {
+			s.log.Warn("parked VM failed, restoring on demand", "name", cfg.Name, "err", err)
+		}
 	}
 	sb, err := sandbox.RestoreChecked(ctx, cfg, t.dir, t.meta, t.mem)
 	if err != nil && ctx.Err() == nil {
@@ -113,6 +152,9 @@ func (s *Starter) template(ctx context.Context, cfg sandbox.Config) (*template, 
 			mem, err = nil, fmt.Errorf("warm starter closed")
 		}
 		t.meta, t.mem, t.err = meta, mem, err
+		if err == nil && s.pool > 0 {
+			t.pool = s.startPool(cfg, t)
+		}
 		s.mu.Unlock()
 		close(t.ready)
 	}
@@ -163,11 +205,31 @@ func Key(cfg sandbox.Config) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// Close removes the templates and drops their memory images (VMs restored
-// from them keep their own mappings until they stop). Idempotent.
+// Parked is how many VMs the pools hold parked and ready right now.
+func (s *Starter) Parked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.templates {
+		if t.pool != nil {
+			n += int(t.pool.held.Load())
+		}
+	}
+	return n
+}
+
+// Close stops the parked VMs and every VM handed out from the pool (their
+// QEMU belongs to the Starter: close it after the VMs' users are done),
+// removes the templates and drops their memory images (VMs restored on
+// demand keep their own mappings until they stop). Idempotent.
 func (s *Starter) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	s.mu.Unlock()
+	// No worker starts after closed is set (startPool runs under mu).
+	s.cancel()
+	s.workers.Wait()
+	s.mu.Lock()
 	for _, t := range s.templates {
 		if t.mem != nil {
 			t.mem.Close()

@@ -22,7 +22,7 @@ func TestFanOutStartsWarm(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	r := vmtest.Setup(t)
 	ctx := context.Background()
-	w, err := warm.New(t.TempDir(), nil)
+	w, err := warm.New(t.TempDir(), warm.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
