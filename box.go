@@ -67,9 +67,9 @@ func (b *Box) Env(key, value string) *Box {
 	return b
 }
 
-// AllowCommands restricts the programs the box may start to these names
-// (see Policy.AllowedCommands: only the program a command starts is
-// checked, so allowing sh allows everything). Called with no names, it
+// AllowCommands restricts the programs the box's commands may run to these
+// names (see Policy.AllowedCommands: the guest kernel checks every program
+// executed, children of an allowed sh included). Called with no names, it
 // allows no command at all.
 func (b *Box) AllowCommands(names ...string) *Box {
 	p := &b.b.Policy

@@ -69,7 +69,7 @@ func (f *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 0, "kill the command after this long (e.g. 30s; 0: no limit)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable in the guest (KEY=VALUE, repeatable)")
 	fs.StringSliceVar(&f.allow, "allow", nil, "only allow these commands (names, comma-separated or repeated; --allow= allows none). "+
-		"Only the program started is checked: allowing sh allows everything")
+		"Every program run is checked in the guest kernel, what an allowed sh starts too (not --allow-net: that is the network)")
 	fs.StringVar(&f.accel, "accel", "", "accelerator: kvm, tcg or auto (default $VOIDBOX_ACCEL or auto)")
 	fs.StringVar(&f.consoleLog, "console-log", "", "keep the guest serial console in this file")
 	fs.DurationVar(&f.bootTimeout, "boot-timeout", voidbox.DefaultBootTimeout, "give up if the guest is not up after this long")

@@ -68,10 +68,11 @@ type Sandbox struct {
 	// found in the guest's system directories (wire.CommandDirs). nil means
 	// no allowlist; an empty, non-nil list allows no command at all.
 	//
-	// For commands (exec, command boxes) only the program a command starts
-	// is checked, not what it runs in turn: allowing sh, env, xargs or
-	// busybox allows everything. Agent boxes check every command a tool
-	// runs, after shell expansion.
+	// Every program the sandbox user's processes execute is checked in the
+	// guest kernel (seccomp user notification on execve), so allowing sh,
+	// env, xargs or find does not allow what they start; busybox applets
+	// count by their own names. Agent boxes also check every command a tool
+	// runs, after shell expansion, for a clearer refusal.
 	AllowedCommands []string
 	// Limits bound every command (zero fields take the guest defaults).
 	Limits Limits
