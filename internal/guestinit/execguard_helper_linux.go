@@ -230,9 +230,12 @@ func (g *guardHelper) prctl(n *seccompNotif, tid int) {
 		_ = notifRespond(g.listener, n.id, 0)
 		return
 	}
-	_ = unix.Kill(st.tgid, unix.SIGKILL)
+	// Report first: the report names the process's cgroup, read from
+	// /proc while it lives, and must be in the pipe before its command's
+	// end takes the command's denials (PID 1 reaps it right after the kill).
 	v := verdict{program: name, err: refuse("%q (a busybox applet run without an exec) is not in allowed_commands", name)}
 	g.send(st.tgid, v, true)
+	_ = unix.Kill(st.tgid, unix.SIGKILL)
 	_ = notifRespond(g.listener, n.id, unix.EPERM)
 }
 
