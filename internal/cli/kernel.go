@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/voidbox/voidbox/internal/guestimage"
 	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/slimkernel"
 )
@@ -61,7 +62,11 @@ func newKernelShowCmd(e *env) *cobra.Command {
 				fmt.Fprint(e.stdout, slimkernel.Fragment)
 				return nil
 			}
-			k, err := setup.LookupSlimKernel(cacheDir)
+			root, err := guestimage.CacheRoot(cacheDir)
+			if err != nil {
+				return err
+			}
+			k, err := slimkernel.Lookup(root)
 			if err != nil {
 				return err
 			}

@@ -50,6 +50,10 @@ func (r *Result) Summary() string {
 // Run makes the host ready: QEMU present (installed when possible), guest init found or built,
 // guest image in the cache.
 func Run(ctx context.Context, o Options) (*Result, error) {
+	kernel, err := KernelChoice(o.Kernel)
+	if err != nil {
+		return nil, fmt.Errorf("setup: %w", err)
+	}
 	qemu, err := EnsureQEMU(ctx, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
@@ -65,10 +69,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	img := o.Image
 	img.CacheDir, img.GuestInit, img.Progress, img.Refresh = o.CacheDir, initBin, o.Progress, o.Refresh
-	kernel, err := KernelChoice(o.Kernel)
-	if err != nil {
-		return nil, fmt.Errorf("setup: %w", err)
-	}
 	if kernel == KernelSlim {
 		k, err := EnsureSlimKernel(ctx, SlimOptions{CacheDir: o.CacheDir, Progress: o.Progress})
 		if err != nil {
