@@ -9,6 +9,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/policy"
 	"github.com/voidbox/voidbox/internal/sandbox"
+	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/warm"
 )
 
@@ -71,6 +72,10 @@ type HostOptions struct {
 	// Image overrides the guest kernel and initramfs of every sandbox that
 	// does not set its own.
 	Image Image
+	// Kernel is the prepared guest kernel to boot when Image is not set:
+	// "generic" or "slim" (see SetupOptions.Kernel); "" means
+	// $VOIDBOX_KERNEL, else generic.
+	Kernel string
 	// BootTimeout bounds each boot from admission until the guest init
 	// answers (default 60s), not counting time the guest spent waiting for
 	// a host CPU, and at most five times as long in wall time.
@@ -129,6 +134,11 @@ func (h HostOptions) Validate() error { return errors.Join(h.problems()...) }
 
 func (h HostOptions) problems() []error {
 	var errs []error
+	if h.Kernel != "" {
+		if _, err := setup.KernelChoice(h.Kernel); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if h.BootSlots < 0 {
 		errs = append(errs, fmt.Errorf("boot slots: %d is negative", h.BootSlots))
 	}

@@ -25,6 +25,11 @@ type SetupOptions struct {
 	// Agent also prepares the image of agent stages (the built-in agent is
 	// a separate binary, added to their initramfs only).
 	Agent bool
+	// Kernel is the guest kernel: "generic" (Debian's linux-image) or
+	// "slim" (built on this host from linux-source-6.1 when missing,
+	// everything built in). "" means $VOIDBOX_KERNEL, else generic.
+	// Sandboxes boot the one HostOptions.Kernel (or $VOIDBOX_KERNEL) names.
+	Kernel string
 }
 
 // SetupResult describes a host that can boot sandboxes.
@@ -47,7 +52,7 @@ type SetupResult struct {
 // cheap when done. New and Run never do this themselves: call Setup (or run
 // `voidbox setup`) once first.
 func Setup(ctx context.Context, o SetupOptions) (*SetupResult, error) {
-	r, err := setup.Run(ctx, setup.Options{CacheDir: o.CacheDir, Progress: o.Progress, Refresh: o.Refresh, Agent: o.Agent})
+	r, err := setup.Run(ctx, setup.Options{CacheDir: o.CacheDir, Progress: o.Progress, Refresh: o.Refresh, Agent: o.Agent, Kernel: o.Kernel})
 	if err != nil {
 		return nil, missing(err)
 	}
@@ -112,7 +117,7 @@ func resolveHost(ctx context.Context, h HostOptions, agents bool) (hostEnv, erro
 	env.Images = imagedisk.New(h.CacheDir)
 	env.CPUModel = os.Getenv("VOIDBOX_QEMU_CPU")
 	if env.base.Kernel == "" || agents {
-		r, err := setup.Lookup(ctx, setup.Options{CacheDir: h.CacheDir, Agent: agents})
+		r, err := setup.Lookup(ctx, setup.Options{CacheDir: h.CacheDir, Agent: agents, Kernel: h.Kernel})
 		if err != nil {
 			return env, missing(err)
 		}

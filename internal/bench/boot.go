@@ -15,6 +15,7 @@ import (
 
 	"github.com/voidbox/voidbox"
 	"github.com/voidbox/voidbox/internal/guestimage"
+	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/vmm"
 )
 
@@ -45,6 +46,16 @@ type BootResult struct {
 	// guest itself (a busybox sh loop), the floor under any exec round trip.
 	GuestSpawn time.Duration `json:"guest_spawn_ns"`
 	IdleRSSkB  int64         `json:"idle_rss_kb"` // QEMU resident set of one idle sandbox
+	// The slim kernel's boots, when it is built (voidbox kernel build),
+	// alternating with the others: its own floor (same slim kernel),
+	// voidbox cold starts, cold/floor, and slim cold / generic cold
+	// (target ≤ 0.6).
+	SlimKernel       string  `json:"slim_kernel,omitempty"`
+	SlimFloor        *Stats  `json:"slim_floor,omitempty"`
+	SlimColdStart    *Stats  `json:"slim_cold_start,omitempty"`
+	SlimRatioP50     float64 `json:"slim_ratio_p50,omitempty"`
+	SlimVsGenericP50 float64 `json:"slim_vs_generic_p50,omitempty"`
+	SlimNotBuiltHint string  `json:"slim_not_built,omitempty"`
 }
 
 // Boot runs the boot benchmark: floor and voidbox boots alternate so both
@@ -59,7 +70,7 @@ func Boot(ctx context.Context, o BootOptions) (*BootResult, error) {
 	if o.MemoryMiB <= 0 {
 		o.MemoryMiB = 512
 	}
-	setup, err := voidbox.Setup(ctx, voidbox.SetupOptions{Progress: o.Progress})
+	setup, err := voidbox.Setup(ctx, voidbox.SetupOptions{Progress: o.Progress, Kernel: "generic"})
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +79,20 @@ func Boot(ctx context.Context, o BootOptions) (*BootResult, error) {
 		return nil, err
 	}
 	defer cleanup()
+	// The slim kernel is measured when it is built; building it is the
+	// user's call (minutes), not the benchmark's.
+	var slim *voidbox.SetupResult
+	slimFloorImage := ""
+	if _, lerr := setupLookupSlim(); lerr == nil {
+		if slim, err = voidbox.Setup(ctx, voidbox.SetupOptions{Progress: o.Progress, Kernel: "slim"}); err != nil {
+			return nil, err
+		}
+		var clean func()
+		if slimFloorImage, clean, err = floorInitramfs(slim.Image.Initramfs); err != nil {
+			return nil, err
+		}
+		defer clean()
+	}
 	cfg := voidbox.Config{Name: "bench", Image: setup.Image, Policy: voidbox.Policy{MemoryMiB: o.MemoryMiB}, Host: voidbox.HostOptions{QEMU: setup.QEMU}}
 	accel, err := vmm.HostProbe{}.ChooseAccel(os.Getenv("VOIDBOX_ACCEL"))
 	if err != nil {
@@ -75,6 +100,11 @@ func Boot(ctx context.Context, o BootOptions) (*BootResult, error) {
 	}
 	tsc, _ := vmm.HostProbe{}.TSCkHz()
 	res := &BootResult{Accel: string(accel.Accel), Kernel: setup.KernelRelease}
+	if slim == nil {
+		res.SlimNotBuiltHint = "not built: voidbox kernel build"
+	} else {
+		res.SlimKernel = slim.KernelRelease
+	}
 	snapDir, err := os.MkdirTemp("", "voidbox-bench-snap-")
 	if err != nil {
 		return nil, err
@@ -85,8 +115,23 @@ func Boot(ctx context.Context, o BootOptions) (*BootResult, error) {
 		return nil, fmt.Errorf("taking the warm start's snapshot: %w", err)
 	}
 	res.SnapshotSave = meta.SaveMS
-	var floor, cold, warm []time.Duration
+	var floor, cold, warm, slimFloor, slimCold []time.Duration
 	for i := 0; i < o.Iterations; i++ {
+		if slim != nil {
+			d, err := floorBoot(ctx, vmm.Config{QEMU: setup.QEMU, Kernel: slim.Image.Kernel, Initramfs: slimFloorImage,
+				Policy: policy.Sandbox{MemoryMiB: o.MemoryMiB, VCPUs: 1}, Accel: accel.Accel, TSCkHz: tsc, Name: "floor-slim"})
+			if err != nil {
+				return nil, fmt.Errorf("slim floor boot %d: %w", i+1, err)
+			}
+			slimFloor = append(slimFloor, d)
+			scfg := cfg
+			scfg.Image = slim.Image
+			if d, err = coldStart(ctx, scfg); err != nil {
+				return nil, fmt.Errorf("voidbox boot %d (slim kernel): %w", i+1, err)
+			}
+			slimCold = append(slimCold, d)
+			progressf(o.Progress, "boot %d/%d, slim kernel: floor %v, voidbox %v", i+1, o.Iterations, round(slimFloor[i]), round(d))
+		}
 		d, err := floorBoot(ctx, vmm.Config{QEMU: setup.QEMU, Kernel: setup.Image.Kernel, Initramfs: floorImage,
 			Policy: policy.Sandbox{MemoryMiB: o.MemoryMiB, VCPUs: 1}, Accel: accel.Accel, TSCkHz: tsc, Name: "floor"})
 		if err != nil {
@@ -109,6 +154,12 @@ func Boot(ctx context.Context, o BootOptions) (*BootResult, error) {
 	res.WarmRatioP50 = float64(res.WarmStart.P50) / float64(res.ColdStart.P50)
 	res.RatioP50 = float64(res.ColdStart.P50) / float64(res.Floor.P50)
 	res.RatioP95 = float64(res.ColdStart.P95) / float64(res.Floor.P95)
+	if slim != nil {
+		sf, sc := Summarize(slimFloor), Summarize(slimCold)
+		res.SlimFloor, res.SlimColdStart = &sf, &sc
+		res.SlimRatioP50 = float64(sc.P50) / float64(sf.P50)
+		res.SlimVsGenericP50 = float64(sc.P50) / float64(res.ColdStart.P50)
+	}
 	res.ExecRTT, res.GuestSpawn, res.IdleRSSkB, err = execAndRSS(ctx, cfg, o.Execs)
 	return res, err
 }
@@ -226,4 +277,12 @@ func progressf(w io.Writer, format string, args ...any) {
 	if w != nil {
 		fmt.Fprintf(w, format+"\n", args...)
 	}
+}
+
+func setupLookupSlim() (string, error) {
+	k, err := setup.LookupSlimKernel("")
+	if err != nil {
+		return "", err
+	}
+	return k.Vmlinux, nil
 }

@@ -54,6 +54,15 @@ on a running sandbox (target p50 ≤ 5 ms) and QEMU's resident memory for one id
 				met = "not met"
 			}
 			fmt.Fprintf(e.stdout, "ratio warm/cold:               p50 %.3f  (target ≤ 0.20, %s)\n", r.WarmRatioP50, met)
+			if r.SlimColdStart == nil {
+				fmt.Fprintf(e.stdout, "slim kernel:                   %s\n", r.SlimNotBuiltHint)
+			} else {
+				fmt.Fprintf(e.stdout, "slim kernel %s:\n", r.SlimKernel)
+				fmt.Fprintf(e.stdout, "  floor (raw qemu → poweroff): %v\n", *r.SlimFloor)
+				fmt.Fprintf(e.stdout, "  voidbox (new → first exec):  %v\n", *r.SlimColdStart)
+				fmt.Fprintf(e.stdout, "  ratio voidbox/floor:         p50 %.3f  (target ≤ 1.10, %s)\n", r.SlimRatioP50, metIf(r.SlimRatioP50 <= 1.10))
+				fmt.Fprintf(e.stdout, "  ratio slim/generic cold:     p50 %.3f  (target ≤ 0.60, %s)\n", r.SlimVsGenericP50, metIf(r.SlimVsGenericP50 <= 0.60))
+			}
 			fmt.Fprintf(e.stdout, "exec round trip (true):        %v  (target p50 ≤ 5ms)\n", r.ExecRTT)
 			fmt.Fprintf(e.stdout, "guest's own fork+exec+wait:    %v per /bin/true (the floor under the round trip)\n", r.GuestSpawn.Round(10*time.Microsecond))
 			fmt.Fprintf(e.stdout, "idle sandbox qemu RSS:         %d MiB\n", r.IdleRSSkB/1024)
@@ -369,4 +378,11 @@ of them, QEMU and guest counted, nothing else.`,
 	c.Flags().DurationVar(&o.Settle, "settle", 10*time.Second, "idle time before measuring")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
+}
+
+func metIf(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "not met"
 }

@@ -80,6 +80,7 @@ func newRoot(e *env) *cobra.Command {
 		newShellCmd(e),
 		newAttachCmd(e),
 		newSetupCmd(e),
+		newKernelCmd(e),
 		newImageCmd(e),
 		newDoctorCmd(e),
 		newRunCmd(e),

@@ -143,6 +143,7 @@ func doctorChecks(ctx context.Context, cacheDir, accel string, boot bool, host v
 	} else {
 		out = append(out, check{Name: "guest-image", OK: true, Detail: st.Summary() + " at " + st.Vmlinux})
 	}
+	out = append(out, slimKernelCheck(cacheDir))
 	out = append(out, cacheCheck(cacheDir))
 	// Optional: only agent stages with runtime claude-code need it.
 	if im, err := claudecode.FindImage(cacheDir, ""); err != nil {
@@ -206,4 +207,26 @@ func bootCheck(ctx context.Context, cacheDir, accel string) check {
 	return check{Name: "boot", OK: res.ExitCode == 0, Detail: fmt.Sprintf("guest kernel %s, %s, boot %v, first exec after %v; qemu pid %d under %s",
 		strings.TrimSpace(string(res.Stdout)), i.Accel, i.BootTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond),
 		i.QEMUPID, i.Confinement.Summary())}
+}
+
+// slimKernelCheck says which guest kernel boots ($VOIDBOX_KERNEL) and
+// whether the slim one is built: a failure only when it is asked for and
+// missing.
+func slimKernelCheck(cacheDir string) check {
+	kernel, err := setup.KernelChoice("")
+	if err != nil {
+		return check{Name: "kernel", Detail: err.Error(), Fix: "set VOIDBOX_KERNEL to generic or slim"}
+	}
+	k, lerr := setup.LookupSlimKernel(cacheDir)
+	slim := "slim kernel not built"
+	if lerr == nil {
+		slim = fmt.Sprintf("slim kernel %s built in %.0f s on %s from %s (%s)", k.Release, k.BuildSeconds,
+			k.BuiltAt.Format("2006-01-02"), k.Source, k.Vmlinux)
+	}
+	c := check{Name: "kernel", OK: lerr == nil || kernel == setup.KernelGeneric,
+		Detail: "boots the " + kernel + " kernel (VOIDBOX_KERNEL); " + slim}
+	if lerr != nil {
+		c.Fix = "voidbox kernel build"
+	}
+	return c
 }

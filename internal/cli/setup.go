@@ -37,6 +37,7 @@ on demand; it is idempotent and prints one line when everything is already in pl
 	}
 	c.Flags().StringVar(&o.CacheDir, "cache-dir", "", "artifact cache (default $VOIDBOX_CACHE_DIR or $XDG_CACHE_HOME/voidbox)")
 	c.Flags().BoolVar(&o.Refresh, "refresh", false, "re-resolve the Debian kernel and busybox versions")
+	c.Flags().StringVar(&o.Kernel, "kernel", "", "guest kernel to prepare: generic (Debian's) or slim (built here once, see voidbox kernel; boot it with VOIDBOX_KERNEL=slim); default $VOIDBOX_KERNEL, else generic")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
 }

@@ -161,12 +161,27 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest st
 		bb    busyboxFiles
 		ca    string
 	)
-	kpkg, err := c.withPackage(ctx, kernelReq, true, func(p pkgRef) (err error) {
-		k, order, err = c.ensureKernel(ctx, p, set)
-		return err
-	})
-	if err != nil {
-		return nil, err
+	var kernelKey any
+	kernelName := ""
+	if pk := o.Prebuilt; pk != nil {
+		if pk.Vmlinux == "" || pk.Release == "" || pk.ID == "" {
+			return nil, fmt.Errorf("prebuilt kernel: vmlinux, release and ID are all needed (got %+v)", *pk)
+		}
+		if _, err := os.Stat(pk.Vmlinux); err != nil {
+			return nil, fmt.Errorf("prebuilt kernel: %w", err)
+		}
+		k = kernelFiles{vmlinux: pk.Vmlinux, builtin: true, meta: kernelMeta{Index: &moduleIndex{Release: pk.Release}}}
+		set = ModuleSet{}
+		kernelKey, kernelName = "prebuilt:"+pk.ID, pk.ID
+	} else {
+		kpkg, err := c.withPackage(ctx, kernelReq, true, func(p pkgRef) (err error) {
+			k, order, err = c.ensureKernel(ctx, p, set)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		kernelKey, kernelName = kpkg, kpkg.String()
 	}
 	bpkg, err := c.withPackage(ctx, busyboxPackage, false, func(p pkgRef) (err error) {
 		bb, err = c.ensureBusybox(ctx, p)
@@ -187,7 +202,7 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest st
 	// "agent" is the guest init's digest; the key keeps its old name so
 	// that existing caches stay valid.
 	baseKey := digestOf(map[string]any{
-		"format": formatVersion, "kernel": kpkg, "busybox": bpkg, "agent": initDigest, "modules": set, "cacerts": cpkg,
+		"format": formatVersion, "kernel": kernelKey, "busybox": bpkg, "agent": initDigest, "modules": set, "cacerts": cpkg,
 	})
 	base, err := c.ensureArchive(ctx, "base", baseKey, func() (*Tree, error) { return baseTree(initBin, k, order, bb, ca) })
 	if err != nil {
@@ -212,7 +227,7 @@ func (c *cacheRun) ensure(ctx context.Context, o Options, initBin, initDigest st
 	}
 	return &Artifacts{
 		Kernel: k.vmlinux, BzImage: k.vmlinuz, KernelRelease: k.meta.Index.Release,
-		KernelPackage: kpkg.String(), Busybox: bpkg.String(), BusyboxBinary: bb.binary, CACertificates: cpkg.String(),
+		KernelPackage: kernelName, Busybox: bpkg.String(), BusyboxBinary: bb.binary, CACertificates: cpkg.String(),
 		Initramfs: initramfs, Digest: digest,
 		CacheDir: c.root, Modules: order, Cached: !c.built,
 	}, nil

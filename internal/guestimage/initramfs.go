@@ -12,6 +12,9 @@ import (
 type manifest struct {
 	Kernel  string           `json:"kernel"`
 	Modules []ManifestModule `json:"modules"`
+	// Builtin says the kernel has every module the guest asks for built
+	// in: the guest init loads nothing.
+	Builtin bool `json:"builtin,omitempty"`
 }
 
 // sandboxUID is the unprivileged user commands run as in the guest.
@@ -31,7 +34,7 @@ func baseTree(initBin string, k kernelFiles, order []ManifestModule, bb busyboxF
 	for _, m := range order {
 		t.CopyFile(m.Path, 0o644, k.koPath(m))
 	}
-	b, err := json.MarshalIndent(manifest{Kernel: k.meta.Index.Release, Modules: order}, "", "  ")
+	b, err := json.MarshalIndent(manifest{Kernel: k.meta.Index.Release, Modules: order, Builtin: k.builtin}, "", "  ")
 	if err != nil {
 		return nil, err
 	}

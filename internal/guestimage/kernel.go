@@ -30,6 +30,7 @@ type kernelFiles struct {
 	dir, vmlinuz, vmlinux string
 	meta                  kernelMeta
 	damage                error // the directory is complete but not as recorded
+	builtin               bool  // a prebuilt kernel with every module built in
 }
 
 // koRel is m's .ko file relative to the kernel directory (slash-separated).

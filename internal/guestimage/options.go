@@ -32,6 +32,18 @@ type Options struct {
 	// KernelPackage pins the concrete kernel package (e.g. "linux-image-6.1.0-57-amd64"). Empty means
 	// $VOIDBOX_KERNEL_PACKAGE, else whatever the linux-image-amd64 metapackage depends on.
 	KernelPackage string
+	// Prebuilt, when set, is the kernel to boot instead of a Debian
+	// package's: one with everything built in (the slim kernel). The image
+	// then carries no modules and says so in its manifest.
+	Prebuilt *PrebuiltKernel
+}
+
+// PrebuiltKernel is a kernel built outside the package cache with every
+// module the guest uses built in.
+type PrebuiltKernel struct {
+	Vmlinux string // ELF vmlinux with a PVH entry point
+	Release string // guest `uname -r`
+	ID      string // names the build (release and the digest of its inputs); part of the image's key
 }
 
 // ModuleSet names the kernel modules the image carries. Dependencies are added automatically.

@@ -15,7 +15,9 @@ import (
 // moduleManifest is written into the initramfs by the host's image builder.
 // Modules are listed in load order (dependencies first).
 type moduleManifest struct {
-	Kernel  string `json:"kernel"`
+	Kernel string `json:"kernel"`
+	// Builtin: the kernel has every module built in (the slim kernel).
+	Builtin bool `json:"builtin"`
 	Modules []struct {
 		Name string   `json:"name"`
 		Path string   `json:"path"`
@@ -37,6 +39,9 @@ func ensureModules(manifest string, names ...string) error {
 	var m moduleManifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("parsing %s: %w", manifest, err)
+	}
+	if m.Builtin {
+		return nil
 	}
 	want, err := withDeps(m, names)
 	if err != nil {
@@ -125,6 +130,9 @@ func loadModules(manifest string, bootOnly bool, extra ...string) error {
 	var m moduleManifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("parsing %s: %w", manifest, err)
+	}
+	if m.Builtin {
+		return nil
 	}
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	// Modules load concurrently, each once its dependencies are in: a probe

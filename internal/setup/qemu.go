@@ -80,11 +80,12 @@ func ensureQEMU(ctx context.Context, progress io.Writer, h host) (string, error)
 	return findQEMU(h)
 }
 
-// aptInstall installs pkg non-interactively, running apt-get update first when apt does not know pkg
+// aptInstall installs pkgs non-interactively, running apt-get update first when apt does not know one
 // (a fresh container has empty package lists).
-func aptInstall(ctx context.Context, progress io.Writer, h host, pkg string) error {
+func aptInstall(ctx context.Context, progress io.Writer, h host, pkgs ...string) error {
 	env := []string{"DEBIAN_FRONTEND=noninteractive"}
-	install := []string{"install", "-y", "--no-install-recommends", pkg}
+	install := append([]string{"install", "-y", "--no-install-recommends"}, pkgs...)
+	pkg := strings.Join(pkgs, " ")
 	fmt.Fprintf(orDiscard(progress), "installing %s with apt-get\n", pkg)
 	out, err := h.run(ctx, progress, env, "apt-get", install...)
 	if err == nil {

@@ -26,6 +26,10 @@ type Options struct {
 	// Agent also prepares the image of agent stages: the base image plus the
 	// built-in agent binary (found or built like the guest init).
 	Agent bool
+	// Kernel is the guest kernel: KernelGeneric or KernelSlim; "" means
+	// $VOIDBOX_KERNEL, else generic. Run builds the slim kernel when it is
+	// asked for and missing; Lookup does not.
+	Kernel string
 }
 
 // Result is what a prepared host has.
@@ -46,6 +50,10 @@ func (r *Result) Summary() string {
 // Run makes the host ready: QEMU present (installed when possible), guest init found or built,
 // guest image in the cache.
 func Run(ctx context.Context, o Options) (*Result, error) {
+	kernel, err := KernelChoice(o.Kernel)
+	if err != nil {
+		return nil, fmt.Errorf("setup: %w", err)
+	}
 	qemu, err := EnsureQEMU(ctx, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
@@ -61,6 +69,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	img := o.Image
 	img.CacheDir, img.GuestInit, img.Progress, img.Refresh = o.CacheDir, initBin, o.Progress, o.Refresh
+	if kernel == KernelSlim {
+		k, err := EnsureSlimKernel(ctx, SlimOptions{CacheDir: o.CacheDir, Progress: o.Progress})
+		if err != nil {
+			return nil, fmt.Errorf("setup: %w", err)
+		}
+		img.Prebuilt = prebuilt(k)
+	}
 	a, err := guestimage.Ensure(ctx, img)
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
@@ -98,6 +113,17 @@ func Lookup(ctx context.Context, o Options) (*Result, error) {
 	}
 	img := o.Image
 	img.CacheDir, img.GuestInit = o.CacheDir, initBin
+	kernel, err := KernelChoice(o.Kernel)
+	if err != nil {
+		return nil, err
+	}
+	if kernel == KernelSlim {
+		k, err := LookupSlimKernel(o.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		img.Prebuilt = prebuilt(k)
+	}
 	a, err := guestimage.Lookup(ctx, img)
 	if err != nil {
 		return nil, notPrepared(err)
