@@ -45,6 +45,9 @@ type Config struct {
 	Home string
 	// GuestDir is where the flavour is mounted; "" means GuestDir.
 	GuestDir string
+	// Shell is the Bash tool's shell (a path containing "bash" or "zsh");
+	// "" means the flavour's bash.
+	Shell string
 	// MaxRetries caps claude-code's retries of a failed API request
 	// (CLAUDE_CODE_MAX_RETRIES); 0 keeps its default of 10 with backoff,
 	// which can take minutes when the gateway keeps failing.
@@ -141,7 +144,10 @@ func Command(c Config) (argv []string, env map[string]string) {
 		// After "--", a prompt starting with "-" is not taken for a flag.
 		argv = append(argv, "--", c.Prompt)
 	}
-	shell := path.Join(dir, "bin/bash")
+	shell := c.Shell
+	if shell == "" {
+		shell = path.Join(dir, "bin/bash")
+	}
 	env = map[string]string{
 		"ANTHROPIC_BASE_URL": c.BaseURL,
 		"ANTHROPIC_API_KEY":  key,

@@ -31,6 +31,9 @@
 //     search directory, so no LD_LIBRARY_PATH leaks into tool commands).
 //     Running the loader explicitly instead does not work: claude-code
 //     re-executes process.execPath for helpers, which would be the loader.
+//     On a root with a glibc of its own (an OCI image) make none of them if
+//     that glibc loads the binary, and set Config.Shell to its bash: the
+//     links would shadow the glibc the root's programs are built for.
 //  3. Give the sandbox user a writable HOME (GuestHome, /home/sandbox), a
 //     writable /tmp, /proc and /dev; put skills at SkillPath(home, name).
 //  4. Run Command(cfg) as uid 1000 in /workspace with cfg.Stdin() on stdin

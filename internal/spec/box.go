@@ -157,9 +157,6 @@ func (d *decoder) runtime(f *fields, b *Box) {
 		if b.Runtime == RuntimeClaudeCode && b.Sandbox.Policy.AllowedCommands != nil && !b.IsCommand() && at != nil {
 			at("runtime claude-code cannot enforce sandbox.allowed_commands yet: remove the allowlist or use runtime voidbox")
 		}
-		if b.Runtime == RuntimeClaudeCode && b.Sandbox.Policy.Image != "" && !b.IsCommand() && at != nil {
-			at("runtime claude-code cannot run on sandbox.image yet (it links its own glibc over the guest's): remove the image or use runtime voidbox")
-		}
 	}()
 	for _, s := range b.Skills {
 		if s.Kind != SkillAgent {
@@ -203,9 +200,6 @@ func (d *decoder) codexRuntime(f *fields, b *Box, from *string) {
 	}
 	if b.Sandbox.Policy.AllowedCommands != nil {
 		d.at(f.node, f.path, "runtime codex cannot enforce sandbox.allowed_commands: remove the allowlist or use runtime voidbox")
-	}
-	if b.Sandbox.Policy.Image != "" {
-		d.at(f.node, f.path, "runtime codex cannot run on sandbox.image yet: remove the image or use runtime voidbox")
 	}
 	for _, s := range b.Skills {
 		if s.Kind == SkillMCP {
@@ -337,8 +331,6 @@ func (d *decoder) checkInteractive(f *fields, b *Box) {
 		// The seed's agent is always Claude Code, so its interactive specs
 		// name no runtime: take the one runtime that has a session, and say so.
 		switch {
-		case b.Sandbox.Policy.Image != "":
-			d.at(n, path, "mode interactive runs Claude Code, which cannot run on sandbox.image yet (it links its own glibc over the guest's): remove the image")
 		case b.Sandbox.Policy.AllowedCommands != nil:
 			d.at(n, path, "mode interactive runs Claude Code, which cannot enforce sandbox.allowed_commands yet: remove the allowlist")
 		default:

@@ -48,8 +48,13 @@ func TestSeedInteractiveTakesClaudeCode(t *testing.T) {
 	if got := noticeTexts(s); !strings.Contains(got, "t.yaml:5:9: agent.mode: mode interactive: the session is Claude Code's") {
 		t.Errorf("notices:\n%s", got)
 	}
-	wantErrors(t, "t.yaml", "kind: agent\nname: a\nsandbox: {image: alpine}\nagent:\n  prompt: hi\n  mode: interactive\n",
-		`t.yaml:6:9: agent.mode: mode interactive runs Claude Code, which cannot run on sandbox.image yet (it links its own glibc over the guest's): remove the image`)
+	// On an image too: the session runs on the image's glibc or the flavour's.
+	s, err = Parse("t.yaml", []byte("kind: agent\nname: a\nsandbox: {image: alpine}\nagent:\n  prompt: hi\n  mode: interactive\n"))
+	if err != nil || s.Agent.Runtime != RuntimeClaudeCode || s.Agent.Sandbox.Policy.Image != "alpine" {
+		t.Errorf("interactive on an image: %v", err)
+	}
+	wantErrors(t, "t.yaml", "kind: agent\nname: a\nsandbox: {allowed_commands: [ls]}\nagent:\n  prompt: hi\n  mode: interactive\n",
+		`t.yaml:6:9: agent.mode: mode interactive runs Claude Code, which cannot enforce sandbox.allowed_commands yet: remove the allowlist`)
 }
 
 func TestSeedSkillFileWithoutFrontMatter(t *testing.T) {

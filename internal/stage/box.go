@@ -272,11 +272,6 @@ func (a *Agent) problems(p policy.Sandbox) []error {
 		// look into: the allowlist would be silently ignored.
 		errs = append(errs, errors.New("allowed commands: runtime claude-code cannot enforce them yet (use the voidbox runtime, or no allowlist)"))
 	}
-	if rt == RuntimeClaudeCode && p.Image != "" {
-		// Its runtime links its own glibc over the guest's /lib; on an
-		// image that would replace the image's.
-		errs = append(errs, errors.New("image: runtime claude-code cannot run on an OCI image yet (use the voidbox runtime, or no image)"))
-	}
 	if a.MaxTurns < 0 {
 		errs = append(errs, fmt.Errorf("max turns %d is negative", a.MaxTurns))
 	}

@@ -51,9 +51,6 @@ func codexProblems(a *Agent, p policy.Sandbox) []error {
 		// Codex runs its commands itself: the allowlist would be ignored.
 		errs = append(errs, errors.New("allowed commands: runtime codex cannot enforce them (use the voidbox runtime, or no allowlist)"))
 	}
-	if p.Image != "" {
-		errs = append(errs, errors.New("image: runtime codex cannot run on an OCI image yet (use the voidbox runtime, or no image)"))
-	}
 	for _, s := range a.Skills {
 		if s.Kind == SkillMCP {
 			errs = append(errs, fmt.Errorf("mcp skill %q: runtime codex does not take MCP servers yet", s.Name))
@@ -90,6 +87,11 @@ func (codexRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agentc
 		return nil, nil, nil, fmt.Errorf("writing codex's config: %w", err)
 	}
 	argv, env := codex.Command(cc)
+	if sb.Policy().Image != "" {
+		// A static binary: it runs on any image, with the image's PATH and
+		// its /bin/sh for the commands it runs.
+		delete(env, "PATH")
+	}
 	return argv, env, cc.Stdin(), nil
 }
 
