@@ -21,6 +21,11 @@ func TestPreflight(t *testing.T) {
 	os.WriteFile(creds, []byte(`{"claudeAiOauth": {"accessToken": "sk-ant-oat01-x`), 0o600)
 	t.Setenv("CLAUDE_CONFIG_DIR", claudeDir)
 	t.Setenv("CLAUDE_CODE_OAUTH_TOKEN", "")
+	// No OpenAI key; CODEX_HOME is empty, then holds a corrupt login.
+	t.Setenv("OPENAI_API_KEY", "")
+	codexHome := t.TempDir()
+	t.Setenv("CODEX_HOME", codexHome)
+	badCodex := filepath.Join(codexHome, "auth.json")
 	cases := []struct {
 		box  *Box
 		is   error
@@ -28,11 +33,16 @@ func TestPreflight(t *testing.T) {
 	}{
 		{NewBox("nokey").Prompt("x").LLM(LLM{Provider: "claude", APIKeyEnv: "VOIDBOX_NO_SUCH_KEY"}), ErrInvalid, "VOIDBOX_NO_SUCH_KEY"},
 		{NewBox("claude").Prompt("x").Runtime(RuntimeClaudeCode).LLM(LLM{Provider: "ollama"}), ErrMissingDependency, "voidbox image build claude"},
-		{NewBox("codexkey").Prompt("x").LLM(LLM{Provider: "codex", APIKeyEnv: "VOIDBOX_NO_SUCH_KEY"}), ErrInvalid, "a ~/.codex ChatGPT login is not used"},
+		{NewBox("codexkey").Prompt("x").LLM(LLM{Provider: "codex", APIKeyEnv: "VOIDBOX_NO_SUCH_KEY"}), ErrInvalid, "needs the OpenAI API key in VOIDBOX_NO_SUCH_KEY (api_key_env)"},
+		{NewBox("codexlogin").Prompt("x").LLM(LLM{Provider: "codex"}), ErrInvalid, "an OpenAI API key in OPENAI_API_KEY or a Codex login (`codex login`"},
+		{NewBox("codexbad").Prompt("x").LLM(LLM{Provider: "codex"}), ErrInvalid, "unreadable Codex login: " + badCodex + ": not a JSON object"},
 		{NewBox("codex").Prompt("x").Runtime(RuntimeCodex).LLM(LLM{APIKeyEnv: "VOIDBOX_CODEX_TEST_KEY"}), ErrMissingDependency, "voidbox image build codex"},
 		{NewBox("personal").Prompt("x").LLM(LLM{Provider: "claude-personal"}), ErrInvalid, "unreadable Claude Code credentials: " + creds + ": not a JSON object"},
 	}
 	for _, c := range cases {
+		if c.box.Name() == "codexbad" {
+			os.WriteFile(badCodex, []byte(`{"tokens": {"access_token": "eyJ`), 0o600)
+		}
 		_, err := NewPipeline("p").Pipe(c.box).Run(context.Background(), RunOptions{Host: host})
 		if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.box.Name()) {
 			t.Errorf("%s: got %v", c.box.Name(), err)

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/voidbox/voidbox/internal/oauthlogin"
 )
 
 // oauthKey is the member of Claude Code's credentials file that holds the
@@ -14,51 +14,55 @@ import (
 // write-back keeps untouched.
 const oauthKey = "claudeAiOauth"
 
-// login is the part of the credentials file voidbox reads and rewrites.
-type login struct {
-	AccessToken  string
-	RefreshToken string
-	// ExpiresAt is zero when the file gives no expiry (never refreshed).
-	ExpiresAt time.Time
+// clientID is Claude Code's public OAuth client: a refresh token can only be
+// redeemed by the client it was issued to.
+const clientID = "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
+
+// format is Claude Code's credentials file and Anthropic's token endpoint.
+var format = oauthlogin.Format{
+	What:       "Claude Code credentials",
+	LoginAgain: "log in again with `claude` on this host, or set " + TokenEnv,
+	ErrNoLogin: ErrNoLogin, ErrCorrupt: ErrCorrupt, ErrRefresh: ErrRefresh,
+	Parse: func(b []byte) (oauthlogin.Login, error) {
+		_, _, l, err := parseFile(b)
+		return l, err
+	},
+	Encode: encode,
+	Request: func(refreshToken string) any {
+		return map[string]string{"grant_type": "refresh_token", "refresh_token": refreshToken, "client_id": clientID}
+	},
+	Answer: func(b []byte, now time.Time, _ oauthlogin.Login) (oauthlogin.Login, error) {
+		var v struct {
+			AccessToken  string  `json:"access_token"`
+			RefreshToken string  `json:"refresh_token"`
+			ExpiresIn    float64 `json:"expires_in"`
+		}
+		switch {
+		case json.Unmarshal(b, &v) != nil:
+			return oauthlogin.Login{}, errors.New("token endpoint answered something other than JSON")
+		case v.AccessToken == "":
+			return oauthlogin.Login{}, errors.New("token endpoint answered no access_token")
+		case v.ExpiresIn <= 0:
+			return oauthlogin.Login{}, errors.New("token endpoint answered no expires_in")
+		}
+		return oauthlogin.Login{AccessToken: v.AccessToken, RefreshToken: v.RefreshToken,
+			ExpiresAt: now.Add(time.Duration(v.ExpiresIn * float64(time.Second)))}, nil
+	},
 }
 
-// credFile is a parsed credentials file: the login plus every other member,
-// byte for byte, for the write-back.
-type credFile struct {
-	login login
-	top   map[string]json.RawMessage // the whole object
-	oauth map[string]json.RawMessage // top[oauthKey]
-}
-
-// readFile reads and checks the credentials file. Its errors name the file
-// and never include a token.
-func readFile(path string) (*credFile, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s does not exist (log in with `claude` on this host, or set %s)", ErrNoLogin, path, TokenEnv)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading Claude Code credentials: %w", err)
-	}
-	c, err := parseFile(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
-	}
-	return c, nil
-}
-
-func parseFile(b []byte) (*credFile, error) {
-	c := &credFile{}
-	if err := json.Unmarshal(b, &c.top); err != nil || c.top == nil {
+// parseFile reads the whole object, its oauthKey member and the login.
+// Its errors never quote the file.
+func parseFile(b []byte) (top, oauth map[string]json.RawMessage, l oauthlogin.Login, err error) {
+	if err := json.Unmarshal(b, &top); err != nil || top == nil {
 		// The decoder's message may quote the file's bytes, tokens included.
-		return nil, errors.New("not a JSON object")
+		return nil, nil, l, errors.New("not a JSON object")
 	}
-	raw, ok := c.top[oauthKey]
+	raw, ok := top[oauthKey]
 	if !ok {
-		return nil, fmt.Errorf("no %q member (not a claude.ai login)", oauthKey)
+		return nil, nil, l, fmt.Errorf("no %q member (not a claude.ai login)", oauthKey)
 	}
-	if err := json.Unmarshal(raw, &c.oauth); err != nil || c.oauth == nil {
-		return nil, fmt.Errorf("%q is not an object", oauthKey)
+	if err := json.Unmarshal(raw, &oauth); err != nil || oauth == nil {
+		return nil, nil, l, fmt.Errorf("%q is not an object", oauthKey)
 	}
 	var v struct {
 		AccessToken  *string  `json:"accessToken"`
@@ -66,67 +70,39 @@ func parseFile(b []byte) (*credFile, error) {
 		ExpiresAt    *float64 `json:"expiresAt"` // milliseconds since the epoch
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("%s: accessToken and refreshToken must be strings, expiresAt a number", oauthKey)
+		return nil, nil, l, fmt.Errorf("%s: accessToken and refreshToken must be strings, expiresAt a number", oauthKey)
 	}
 	if v.AccessToken == nil || *v.AccessToken == "" {
-		return nil, fmt.Errorf("%s.accessToken is missing or empty", oauthKey)
+		return nil, nil, l, fmt.Errorf("%s.accessToken is missing or empty", oauthKey)
 	}
-	c.login.AccessToken = *v.AccessToken
+	l.AccessToken = *v.AccessToken
 	if v.RefreshToken != nil {
-		c.login.RefreshToken = *v.RefreshToken
+		l.RefreshToken = *v.RefreshToken
 	}
 	if v.ExpiresAt != nil {
-		c.login.ExpiresAt = time.UnixMilli(int64(*v.ExpiresAt))
+		l.ExpiresAt = time.UnixMilli(int64(*v.ExpiresAt))
 	}
-	return c, nil
+	return top, oauth, l, nil
 }
 
-// encode returns the file with l in place of its login, every other member
-// kept as it was.
-func (c *credFile) encode(l login) ([]byte, error) {
+// encode returns the file orig with l in place of its login, every other
+// member kept as it was.
+func encode(orig []byte, l oauthlogin.Login) ([]byte, error) {
+	top, oauth, _, err := parseFile(orig)
+	if err != nil {
+		return nil, err
+	}
 	set := func(k string, v any) {
 		b, _ := json.Marshal(v) // strings and integers always marshal
-		c.oauth[k] = b
+		oauth[k] = b
 	}
 	set("accessToken", l.AccessToken)
 	set("refreshToken", l.RefreshToken)
 	set("expiresAt", l.ExpiresAt.UnixMilli())
-	ob, err := json.Marshal(c.oauth)
+	ob, err := json.Marshal(oauth)
 	if err != nil {
 		return nil, err
 	}
-	c.top[oauthKey] = ob
-	return json.MarshalIndent(c.top, "", "  ")
-}
-
-// writeFile replaces path atomically: a 0600 temporary file in the same
-// directory, synced, renamed over it. A reader (Claude Code itself, another
-// voidbox) sees the old file or the new one, never half of one.
-func writeFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".credentials-*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing Claude Code credentials: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("writing Claude Code credentials: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing Claude Code credentials: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing Claude Code credentials: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing Claude Code credentials: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing Claude Code credentials: %w", err)
-	}
-	return nil
+	top[oauthKey] = ob
+	return json.MarshalIndent(top, "", "  ")
 }

@@ -41,6 +41,10 @@ type Config struct {
 	BaseURL string
 	// Home is the sandbox user's home; "" means GuestHome.
 	Home string
+	// ChatGPT runs Codex in its ChatGPT-login mode: the gateway holds the
+	// host's ChatGPT login, the guest a placeholder one (PlaceholderAuth at
+	// AuthPath) and the requests take that mode's shape and routes.
+	ChatGPT bool
 }
 
 // Validate reports every problem with c.
@@ -80,10 +84,20 @@ func (c Config) ConfigPath() string { return path.Join(c.home(), ".codex", "conf
 // feedback uploads are off, and no other host is configured, so every
 // request Codex makes goes to the gateway (checked against 0.171.0 on the
 // host with a fake: it sent only POST /v1/responses).
+//
+// In ChatGPT mode the provider takes the (placeholder) login instead of a
+// key, its routes are the backend's (/responses, /models), and
+// chatgpt_base_url points Codex's other ChatGPT calls (connectors, usage)
+// at the gateway too, which refuses them: checked the same way, 0.171.0
+// otherwise dials chatgpt.com for them.
 func (c Config) ConfigTOML() []byte {
 	var b strings.Builder
 	if c.Model != "" {
 		fmt.Fprintf(&b, "model = %s\n", tomlString(c.Model))
+	}
+	base := strings.TrimSuffix(c.BaseURL, "/")
+	if c.ChatGPT {
+		fmt.Fprintf(&b, "chatgpt_base_url = %s\n", tomlString(base+"/backend-api/"))
 	}
 	b.WriteString(`model_provider = "voidbox"
 approval_policy = "never"
@@ -98,8 +112,13 @@ enabled = false
 [model_providers.voidbox]
 name = "voidbox gateway"
 `)
-	fmt.Fprintf(&b, "base_url = %s\n", tomlString(strings.TrimSuffix(c.BaseURL, "/")+"/v1"))
-	fmt.Fprintf(&b, "env_key = %s\n", tomlString(PlaceholderEnv))
+	if c.ChatGPT {
+		fmt.Fprintf(&b, "base_url = %s\n", tomlString(base))
+		b.WriteString("requires_openai_auth = true\n")
+	} else {
+		fmt.Fprintf(&b, "base_url = %s\n", tomlString(base+"/v1"))
+		fmt.Fprintf(&b, "env_key = %s\n", tomlString(PlaceholderEnv))
+	}
 	b.WriteString(`wire_api = "responses"
 request_max_retries = 1
 stream_max_retries = 1
@@ -153,6 +172,11 @@ func Command(c Config) (argv []string, env map[string]string) {
 		"SHELL":        "/bin/sh",
 		// A terminal-less run: no colours in what Codex prints on stderr.
 		"NO_COLOR": "1",
+	}
+	if c.ChatGPT {
+		// Were Codex to refresh its placeholder login, the gateway refuses
+		// the request (the host refreshes the real one).
+		env["CODEX_REFRESH_TOKEN_URL_OVERRIDE"] = strings.TrimSuffix(c.BaseURL, "/") + "/oauth/token"
 	}
 	return argv, env
 }

@@ -35,6 +35,7 @@ var droppedRequest = map[string]bool{
 	"True-Client-Ip":      true,
 	"Openai-Organization": true, // billing scope is the host's choice
 	"Openai-Project":      true,
+	"Chatgpt-Account-Id":  true, // the login's account, set by the gateway
 }
 
 // credentialWords mark a header as credential-ish when found anywhere in its
@@ -82,7 +83,8 @@ func connectionTokens(h http.Header) map[string]bool {
 // outboundHeader builds the upstream request's header: the guest's harmless
 // fields (anthropic-beta, user-agent, SDK telemetry) plus our credential.
 // bearer is the login token of a Token provider ("" otherwise).
-func outboundHeader(in http.Header, p resolved, ep endpoint, hasBody bool, bearer string) http.Header {
+// account is the login's account (KindChatGPT).
+func outboundHeader(in http.Header, p resolved, ep endpoint, hasBody bool, bearer, account string) http.Header {
 	conn := connectionTokens(in)
 	out := make(http.Header, len(in)+3)
 	for name, vals := range in {
@@ -105,6 +107,13 @@ func outboundHeader(in http.Header, p resolved, ep endpoint, hasBody bool, beare
 		// beta flag; the guest's own flags (Claude Code sends several) stay.
 		out.Add("Anthropic-Beta", oauthBeta)
 		out.Set("Authorization", "Bearer "+bearer)
+		return out
+	}
+	if p.Kind == KindChatGPT {
+		out.Set("Authorization", "Bearer "+bearer)
+		if account != "" {
+			out.Set("Chatgpt-Account-Id", account)
+		}
 		return out
 	}
 	if p.APIKey.Empty() {

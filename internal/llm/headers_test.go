@@ -30,7 +30,7 @@ func TestOutboundHeaderCredential(t *testing.T) {
 		KindOllama:    {"Authorization", "Bearer host-key"},
 	} {
 		p := resolved{Provider: Provider{Kind: kind, APIKey: "host-key"}}
-		out := outboundHeader(in, p, endpoint{format: kind.wire()}, true, "")
+		out := outboundHeader(in, p, endpoint{format: kind.wire()}, true, "", "")
 		if got := out.Values(want[0]); len(got) != 1 || got[0] != want[1] {
 			t.Errorf("%s: %s = %q", kind, want[0], got)
 		}
@@ -43,7 +43,7 @@ func TestOutboundHeaderCredential(t *testing.T) {
 		}
 	}
 	// No key configured: nothing added, guest credentials still dropped.
-	out := outboundHeader(in, resolved{Provider: Provider{Kind: KindOllama}}, endpoint{format: formatOllama}, false, "")
+	out := outboundHeader(in, resolved{Provider: Provider{Kind: KindOllama}}, endpoint{format: formatOllama}, false, "", "")
 	if out.Get("Authorization") != "" || out.Get("X-Api-Key") != "" || out.Get("Content-Type") != "" {
 		t.Errorf("keyless ollama header %v", out)
 	}

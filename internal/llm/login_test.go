@@ -145,3 +145,64 @@ func TestLMStudio(t *testing.T) {
 		t.Errorf("usage %+v", u)
 	}
 }
+
+// accountTokens is a TokenSource that also names an account.
+type accountTokens struct {
+	tokens
+	account string
+}
+
+func (s *accountTokens) Account() string { return s.account }
+
+// TestChatGPTLogin: the chatgpt provider sends the login's access token and
+// account to ChatGPT's Codex backend in place of the guest's placeholders,
+// allows only its Responses route and model list, and refuses a login
+// source that names no account.
+func TestChatGPTLogin(t *testing.T) {
+	up := &upstream{}
+	url := up.start(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/backend-api/codex/models" {
+			w.Write([]byte(`{"models":[]}`))
+			return
+		}
+		w.Write([]byte(`{"id":"resp_1","object":"response","status":"completed","model":"gpt-5-codex","output":[],"usage":{"input_tokens":7,"output_tokens":2,"total_tokens":9}}`))
+	})
+	src := &accountTokens{tokens: tokens{list: []string{"chatgpt-access-REAL"}}, account: "acct-REAL"}
+	ev := &events{}
+	gw, err := llm.NewGateway(llm.Provider{Kind: llm.KindChatGPT, BaseURL: url + "/backend-api/codex", Token: src},
+		llm.Options{OnRequest: ev.add, LookupEnv: env(map[string]string{"OPENAI_API_KEY": canary})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &box{gw: gw, url: newServer(t, gw), ev: ev}
+	guest := map[string]string{"Authorization": "Bearer placeholder.jwt.x", "ChatGPT-Account-Id": "acct-placeholder", "Originator": "codex_exec"}
+	if r := b.do(t, http.MethodPost, "/responses", guest, `{"model":"gpt-5-codex","input":"hi","stream":false}`); r.status != 200 {
+		t.Fatalf("responses: %d %s", r.status, r.body)
+	}
+	if r := b.do(t, http.MethodGet, "/models", guest, ""); r.status != 200 {
+		t.Fatalf("models: %d %s", r.status, r.body)
+	}
+	for _, p := range []string{"/v1/responses", "/backend-api/ps/mcp", "/oauth/token"} {
+		if r := b.do(t, http.MethodPost, p, guest, `{}`); r.status != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404 (not an allowed endpoint)", p, r.status)
+		}
+	}
+	if len(up.seen) != 2 {
+		t.Fatalf("%d requests reached the backend, want 2", len(up.seen))
+	}
+	for i, want := range []string{"/backend-api/codex/responses", "/backend-api/codex/models"} {
+		h := up.seen[i].Header
+		if up.seen[i].URL.Path != want || h.Get("Authorization") != "Bearer chatgpt-access-REAL" || h.Values("Chatgpt-Account-Id")[0] != "acct-REAL" ||
+			len(h.Values("Chatgpt-Account-Id")) != 1 || h.Get("Originator") != "codex_exec" {
+			t.Errorf("request %d: %s %v", i, up.seen[i].URL.Path, h)
+		}
+	}
+	b.waitEvents(t, 5)
+	if _, err := llm.NewGateway(llm.Provider{Kind: llm.KindChatGPT, Token: &src.tokens}, llm.Options{}); err == nil || !strings.Contains(err.Error(), "names its account") {
+		t.Fatalf("a login without an account: %v", err)
+	}
+	if _, err := llm.NewGateway(llm.Provider{Kind: llm.KindChatGPT}, llm.Options{}); err == nil || !strings.Contains(err.Error(), "ChatGPT login") {
+		t.Fatalf("no login: %v", err)
+	}
+}

@@ -37,6 +37,11 @@ const (
 	// KindLMStudio is LM Studio's local server: OpenAI-compatible, and its
 	// Anthropic-compatible /v1/messages for Claude Code. No key by default.
 	KindLMStudio Kind = "lm-studio"
+	// KindChatGPT is the Responses API of ChatGPT's Codex backend, reached
+	// with the host user's ChatGPT login from the Codex CLI (Provider.Token,
+	// an AccountSource). No spec names it: a codex stage on a host without
+	// an OpenAI API key uses it when `codex login` was done there.
+	KindChatGPT Kind = "chatgpt"
 )
 
 // providerNames maps every accepted spelling to its Kind. "claude" is the
@@ -82,7 +87,7 @@ func (k Kind) local() bool { return k == KindOllama || k == KindLMStudio }
 // wire is the API dialect a Kind speaks by default.
 func (k Kind) wire() apiFormat {
 	switch k {
-	case KindOpenAI, KindLMStudio:
+	case KindOpenAI, KindLMStudio, KindChatGPT:
 		return formatOpenAI
 	case KindOllama:
 		return formatOllama
@@ -124,6 +129,7 @@ var (
 		// LM Studio's server listens on localhost:1234 by default.
 		KindLMStudio:       "http://localhost:1234",
 		KindClaudePersonal: "https://api.anthropic.com",
+		KindChatGPT:        "https://chatgpt.com/backend-api/codex",
 	}
 	defaultKeyEnv = map[Kind]string{
 		KindAnthropic: "ANTHROPIC_API_KEY",
@@ -144,14 +150,19 @@ func (p Provider) resolve(lookup func(string) (string, bool)) (resolved, error) 
 		lookup = os.LookupEnv
 	}
 	var errs []error
-	if p.Kind == KindClaudePersonal && p.Token == nil {
-		errs = append(errs, fmt.Errorf("token: %w: provider claude-personal needs the host's Claude login", ErrInvalid))
+	login := p.Kind == KindClaudePersonal || p.Kind == KindChatGPT
+	if login && p.Token == nil {
+		whose := map[Kind]string{KindClaudePersonal: "Claude", KindChatGPT: "ChatGPT"}[p.Kind]
+		errs = append(errs, fmt.Errorf("token: %w: provider %s needs the host's %s login", ErrInvalid, p.Kind, whose))
 	}
-	if p.Kind != KindClaudePersonal && p.Token != nil {
-		errs = append(errs, fmt.Errorf("token: %w: only provider claude-personal uses a login token", ErrInvalid))
+	if _, ok := p.Token.(AccountSource); p.Kind == KindChatGPT && p.Token != nil && !ok {
+		errs = append(errs, fmt.Errorf("token: %w: provider chatgpt needs a login that names its account", ErrInvalid))
 	}
-	if p.Kind == KindClaudePersonal && (p.APIKeyEnv != "" || !p.APIKey.Empty()) {
-		errs = append(errs, fmt.Errorf("api key: %w: provider claude-personal uses the Claude login, not an API key", ErrInvalid))
+	if !login && p.Token != nil {
+		errs = append(errs, fmt.Errorf("token: %w: only providers claude-personal and chatgpt use a login token", ErrInvalid))
+	}
+	if login && (p.APIKeyEnv != "" || !p.APIKey.Empty()) {
+		errs = append(errs, fmt.Errorf("api key: %w: provider %s uses the host's login, not an API key", ErrInvalid, p.Kind))
 	}
 	if _, ok := defaultBaseURL[p.Kind]; !ok && p.Kind != KindCustom {
 		errs = append(errs, fmt.Errorf("kind: %w %q (valid: %s)", ErrUnknownProvider, p.Kind, validProviderNames))
@@ -232,4 +243,12 @@ func DefaultKeyEnv(k Kind) string { return defaultKeyEnv[k] }
 // when needed. It must be safe for concurrent use.
 type TokenSource interface {
 	Token(ctx context.Context) (string, error)
+}
+
+// AccountSource is a TokenSource whose login acts for an account that each
+// request must name (ChatGPT's, as ChatGPT-Account-Id); Account is read
+// after Token, so it is the refreshed login's.
+type AccountSource interface {
+	TokenSource
+	Account() string
 }

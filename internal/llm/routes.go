@@ -54,6 +54,12 @@ var allowlist = map[Kind][]endpoint{
 		{method: http.MethodPost, path: "/v1/responses", format: formatResponses, usage: usageGenerate},
 		{method: http.MethodGet, path: "/v1/models", format: formatOpenAI},
 	},
+	// ChatGPT's Codex backend: the Responses API and the model list the
+	// Codex CLI reads in that mode (checked against 0.171.0 with a fake).
+	KindChatGPT: {
+		{method: http.MethodPost, path: "/responses", format: formatResponses, usage: usageGenerate},
+		{method: http.MethodGet, path: "/models", format: formatOpenAI},
+	},
 	KindOllama: {
 		{method: http.MethodPost, path: "/api/chat", format: formatOllama, usage: usageGenerate, streamDefault: true},
 		{method: http.MethodPost, path: "/api/generate", format: formatOllama, usage: usageGenerate, streamDefault: true},

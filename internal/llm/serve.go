@@ -54,7 +54,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ep.format, ev.Status, "voidbox llm gateway: "+err.Error())
 		return
 	}
-	red, bearer := g.red, ""
+	red, bearer, account := g.red, "", ""
 	if g.prov.Token != nil {
 		tok, err := g.prov.Token.Token(r.Context())
 		if err != nil {
@@ -63,6 +63,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		red, bearer = g.red.with(tok), tok
+		if as, ok := g.prov.Token.(AccountSource); ok {
+			account = as.Account()
+		}
 	}
 	select {
 	case g.streams <- struct{}{}: // at most MaxConcurrent requests of the box at the provider
@@ -82,7 +85,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { g.budget.spent(ev) }()
 	}
 	ev.Forwarded = true
-	resp, err := g.roundTrip(r, ep, out, query, bearer)
+	resp, err := g.roundTrip(r, ep, out, query, bearer, account)
 	if err != nil {
 		ev.Status = http.StatusBadGateway
 		ev.Error = red.string("provider unreachable: " + err.Error())
@@ -143,7 +146,7 @@ func forwardQuery(raw string) (string, error) {
 // roundTrip sends the request to the configured provider. The URL is built
 // from the provider's base and our endpoint constant only.
 // bearer is the login token of a Token provider ("" otherwise).
-func (g *Gateway) roundTrip(r *http.Request, ep endpoint, body []byte, query, bearer string) (*http.Response, error) {
+func (g *Gateway) roundTrip(r *http.Request, ep endpoint, body []byte, query, bearer, account string) (*http.Response, error) {
 	target := *g.prov.base
 	target.Path = g.prov.base.Path + ep.path
 	target.RawQuery = query
@@ -156,7 +159,7 @@ func (g *Gateway) roundTrip(r *http.Request, ep endpoint, body []byte, query, be
 	if err != nil {
 		return nil, err
 	}
-	req.Header = outboundHeader(r.Header, g.prov, ep, body != nil, bearer)
+	req.Header = outboundHeader(r.Header, g.prov, ep, body != nil, bearer, account)
 	// RoundTrip, unlike http.Client, never follows redirects or keeps cookies.
 	return g.transport.RoundTrip(req)
 }

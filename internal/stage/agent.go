@@ -96,6 +96,9 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 		}
 		prov.Token = src
 	}
+	if prov, err = codexLogin(a, prov, r.codexLogin); err != nil {
+		return pipeline.Output{}, pipeline.Permanent(fmt.Errorf("%w: %w", sandbox.ErrInvalid, err))
+	}
 	ar := &agentRun{st: st, agent: a, emit: emit, provider: prov.Kind, detail: &AgentDetail{Runtime: a.runtime(), Model: prov.Model}, term: r.terminal}
 	budget := r.budget(st.Box)
 	ar.gw, err = llm.NewGateway(prov, llm.Options{OnRequest: ar.onRequest, Budget: budget})
@@ -109,7 +112,7 @@ func (r *Runner) runAgent(ctx context.Context, st Staged, attempt int, input []b
 	ar.stop = func() { stopOnce.Do(stop) }
 	defer ar.stop()
 
-	rt, err := runtimeFor(a.runtime(), r.host.CacheDir)
+	rt, err := runtimeFor(a.runtime(), r.host.CacheDir, prov.Kind)
 	if err != nil {
 		return pipeline.Output{}, pipeline.Permanent(err)
 	}

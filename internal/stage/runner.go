@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/voidbox/voidbox/internal/claudeauth"
+	"github.com/voidbox/voidbox/internal/codexauth"
 	"github.com/voidbox/voidbox/internal/event"
 	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/pipeline"
@@ -83,7 +84,8 @@ type Options struct {
 func Run(ctx context.Context, g *pipeline.Graph, stages map[string]Staged, host Host, o Options) (*pipeline.Report, error) {
 	r := &Runner{host: host, stages: stages, boot: o.Boot, warm: o.Warm, run: g.Name, terminal: o.Terminal,
 		deps:        graphDeps(g),
-		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) })}
+		claudeLogin: sync.OnceValues(func() (*claudeauth.Source, error) { return claudeauth.Open(claudeauth.Options{}) }),
+		codexLogin:  sync.OnceValues(func() (*codexauth.Login, error) { return codexauth.Open(codexauth.Options{}) })}
 	if r.boot == nil {
 		r.boot = BootFunc(sandbox.Boot)
 	}
@@ -110,6 +112,9 @@ func Preflight(stages map[string]Staged, order []string, cacheDir string) error 
 			prov.Token, err = claudeauth.Open(claudeauth.Options{})
 		}
 		if err == nil {
+			prov, err = codexLogin(a, prov, func() (*codexauth.Login, error) { return codexauth.Open(codexauth.Options{}) })
+		}
+		if err == nil {
 			var gw *llm.Gateway
 			if gw, err = llm.NewGateway(prov, llm.Options{}); err == nil {
 				gw.Close()
@@ -124,15 +129,20 @@ func Preflight(stages map[string]Staged, order []string, cacheDir string) error 
 				"set it, name another variable with api_key_env, or use a local provider such as ollama", sandbox.ErrInvalid, prov.Kind, env)
 			if a.runtime() == RuntimeCodex {
 				// The seed copied ~/.codex/auth.json into the VM; voidbox
-				// does not, and its gateway cannot use a ChatGPT login yet.
-				err = fmt.Errorf("%w: runtime codex needs an OpenAI API key in %s on this host (it never enters the VM); "+
-					"a ~/.codex ChatGPT login is not used: create an API key, or name another variable with api_key_env", sandbox.ErrInvalid, env)
+				// keeps the login on the host (codexLogin), unless the box
+				// named a key variable of its own.
+				err = fmt.Errorf("%w: runtime codex needs an OpenAI API key in %s or a Codex login (`codex login`, "+
+					"in $CODEX_HOME or ~/.codex) on this host; neither enters the VM", sandbox.ErrInvalid, env)
+				if a.LLM.APIKeyEnv != "" {
+					err = fmt.Errorf("%w: runtime codex needs the OpenAI API key in %s (api_key_env) on this host; it never enters the VM "+
+						"(without api_key_env, a Codex login on this host is used when OPENAI_API_KEY is unset)", sandbox.ErrInvalid, env)
+				}
 			}
 		} else if err != nil {
 			err = fmt.Errorf("%w: %w", sandbox.ErrInvalid, err)
 		}
 		if err == nil && (a.runtime() == RuntimeClaudeCode || a.runtime() == RuntimeCodex) {
-			_, err = runtimeFor(a.runtime(), cacheDir) // says how to build a missing image
+			_, err = runtimeFor(a.runtime(), cacheDir, prov.Kind) // says how to build a missing image
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("stage %q: %w", name, err))
@@ -166,6 +176,9 @@ type Runner struct {
 	// claude-personal stage and shared by all of them, so that concurrent
 	// stages refresh an expired token once.
 	claudeLogin func() (*claudeauth.Source, error)
+	// codexLogin is the host's Codex login, likewise shared by the codex
+	// stages that use it (codexLogin in codexlogin.go).
+	codexLogin func() (*codexauth.Login, error)
 
 	// deps are each stage's direct dependencies (graphDeps); read-only.
 	deps map[string][]string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/voidbox/voidbox/internal/agentconfig"
 	"github.com/voidbox/voidbox/internal/event"
+	"github.com/voidbox/voidbox/internal/llm"
 	"github.com/voidbox/voidbox/internal/sandbox"
 	"github.com/voidbox/voidbox/internal/setup"
 	"github.com/voidbox/voidbox/internal/vmm"
@@ -36,14 +37,16 @@ type lineParser interface {
 	Close()
 }
 
-func runtimeFor(name, cacheDir string) (agentRuntime, error) {
+// runtimeFor is the runtime name with its files in cacheDir; kind is the
+// gateway's provider (the codex runtime's mode follows it).
+func runtimeFor(name, cacheDir string, kind llm.Kind) (agentRuntime, error) {
 	switch name {
 	case RuntimeVoidbox, "":
 		return builtinRuntime{}, nil
 	case RuntimeClaudeCode:
 		return newClaudeRuntime(cacheDir)
 	case RuntimeCodex:
-		return newCodexRuntime(cacheDir)
+		return newCodexRuntime(cacheDir, kind)
 	}
 	return nil, fmt.Errorf("%w: agent runtime %q", sandbox.ErrInvalid, name)
 }

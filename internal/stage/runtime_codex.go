@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/voidbox/voidbox/internal/agentconfig"
 	"github.com/voidbox/voidbox/internal/codex"
@@ -28,14 +29,16 @@ const (
 // (musl): nothing else of the guest changes.
 type codexRuntime struct {
 	image *codex.Image
+	// chatgpt: the gateway holds the host's ChatGPT login (KindChatGPT).
+	chatgpt bool
 }
 
-func newCodexRuntime(cacheDir string) (agentRuntime, error) {
+func newCodexRuntime(cacheDir string, kind llm.Kind) (agentRuntime, error) {
 	im, err := codex.Find(cacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", sandbox.ErrMissingDependency, err) // says to run `voidbox image build codex`
 	}
-	return codexRuntime{image: im}, nil
+	return codexRuntime{image: im, chatgpt: kind == llm.KindChatGPT}, nil
 }
 
 // codexProblems are the settings a codex stage cannot honour.
@@ -71,12 +74,13 @@ func (codexRuntime) prepare(ctx context.Context, sb *sandbox.Sandbox) error {
 func (codexRuntime) skillsDir() string    { return codex.GuestHome + "/.codex/skills" }
 func (codexRuntime) skillsAnywhere() bool { return false }
 
-func (codexRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agentconfig.Config) ([]string, map[string]string, []byte, error) {
+func (c codexRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agentconfig.Config) ([]string, map[string]string, []byte, error) {
 	cc := codex.Config{
 		Prompt: cfg.Prompt + "\n\nYour working directory is /workspace. The previous stage's output, if any, is " +
 			"/workspace/input.json. Write your final answer to " + cfg.OutputFile + " or give it as your last message.",
 		Model:   cfg.Model,
 		BaseURL: cfg.BaseURL,
+		ChatGPT: c.chatgpt,
 	}
 	if err := cc.Validate(); err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", sandbox.ErrInvalid, err)
@@ -85,6 +89,11 @@ func (codexRuntime) command(ctx context.Context, sb *sandbox.Sandbox, cfg agentc
 	// the run does to it changes nothing outside the VM.
 	if err := sb.WriteFile(ctx, cc.ConfigPath(), cc.ConfigTOML(), 0o600); err != nil {
 		return nil, nil, nil, fmt.Errorf("writing codex's config: %w", err)
+	}
+	if cc.ChatGPT {
+		if err := sb.WriteFile(ctx, cc.AuthPath(), codex.PlaceholderAuth(time.Now()), 0o600); err != nil {
+			return nil, nil, nil, fmt.Errorf("writing codex's placeholder login: %w", err)
+		}
 	}
 	argv, env := codex.Command(cc)
 	if sb.Policy().Image != "" {

@@ -27,7 +27,7 @@ type Request struct {
 	// Invalid is the validation error the fake answered 400 with.
 	Invalid string
 
-	format string // "anthropic" | "openai" | "responses"
+	format string // "anthropic" | "openai" | "responses" | "chatgpt" (the Responses API too)
 }
 
 // ToolResult is a tool's answer that the client sent back.
@@ -54,7 +54,7 @@ func (r *Request) Messages() []map[string]any {
 // role "tool" messages (OpenAI), or the function_call_output items after
 // the last user message (Responses).
 func (r *Request) ToolResults() []ToolResult {
-	if r.format == "responses" {
+	if r.format == "responses" || r.format == "chatgpt" {
 		return r.responsesToolResults()
 	}
 	msgs := r.Messages()
@@ -88,7 +88,7 @@ func (r *Request) ToolResults() []ToolResult {
 
 // LastUserText returns the text of the last user message.
 func (r *Request) LastUserText() string {
-	if r.format == "responses" {
+	if r.format == "responses" || r.format == "chatgpt" {
 		return r.responsesUserText()
 	}
 	msgs := r.Messages()

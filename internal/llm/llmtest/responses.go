@@ -14,8 +14,36 @@ func NewResponses(t testing.TB, script ...Turn) *Server {
 	return start(t, "responses", script)
 }
 
+// NewChatGPT starts a fake of ChatGPT's Codex backend: the Responses API
+// at POST /backend-api/codex/responses (the base URL is URL +
+// "/backend-api/codex") and an empty model list at GET .../models, reached
+// with a ChatGPT login's bearer token and its ChatGPT-Account-Id
+// (RequireKey, RequireAccount), as the Codex CLI does in that mode.
+func NewChatGPT(t testing.TB, script ...Turn) *Server {
+	return start(t, "chatgpt", script)
+}
+
+// chatGPTBase is the path of NewChatGPT's base URL.
+const chatGPTBase = "/backend-api/codex"
+
+// RequireAccount makes the server reject requests whose ChatGPT-Account-Id
+// is not account (NewChatGPT).
+func (s *Server) RequireAccount(account string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wantAccount = account
+}
+
 // serveResponses is the fake Responses API.
 func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request) {
+	route := "POST /v1/responses"
+	if s.format == "chatgpt" {
+		route = "POST " + chatGPTBase + "/responses"
+		if r.Method == http.MethodGet && r.URL.Path == chatGPTBase+"/models" && s.keyOK(bearer(r)) && s.accountOK(r) {
+			writeJSON(w, http.StatusOK, map[string]any{"models": []any{}})
+			return
+		}
+	}
 	i, req, err := s.begin(r)
 	w.Header().Set("X-Request-Id", s.newID("req_"))
 	fail := func(status int, typ, msg string) {
@@ -30,8 +58,8 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "invalid_request_error", "reading body: "+err.Error())
 		return
 	}
-	if route := r.Method + " " + r.URL.Path; route != "POST /v1/responses" {
-		fail(http.StatusNotFound, "invalid_request_error", "Invalid URL ("+route+")")
+	if got := r.Method + " " + r.URL.Path; got != route {
+		fail(http.StatusNotFound, "invalid_request_error", "Invalid URL ("+got+")")
 		return
 	}
 	if req.Auth == "" {
@@ -40,6 +68,10 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.keyOK(req.Auth) {
 		fail(http.StatusUnauthorized, "invalid_request_error", "Incorrect API key provided.")
+		return
+	}
+	if s.format == "chatgpt" && !s.accountOK(r) {
+		fail(http.StatusForbidden, "invalid_request_error", "ChatGPT-Account-Id does not match the token's account.")
 		return
 	}
 	if msg := validateResponses(req.JSON); msg != "" {

@@ -20,7 +20,7 @@ const maxBody = 32 << 20
 type Server struct {
 	*httptest.Server
 	t      testing.TB
-	format string // "anthropic" | "openai" | "responses"
+	format string // "anthropic" | "openai" | "responses" | "chatgpt" (the Responses API too)
 
 	// mu guards the fields below it.
 	mu      sync.Mutex
@@ -28,7 +28,9 @@ type Server struct {
 	next    int       // guarded by mu: index of the next unused turn
 	reqs    []Request // guarded by mu
 	wantKey string    // guarded by mu
-	ids     int       // guarded by mu: counter for generated ids
+	// wantAccount is RequireAccount's; guarded by mu.
+	wantAccount string
+	ids         int // guarded by mu: counter for generated ids
 }
 
 // NewAnthropic starts a fake Anthropic Messages API answering script.
@@ -47,7 +49,7 @@ func start(t testing.TB, format string, script []Turn) *Server {
 	switch format {
 	case "anthropic":
 		s.Server = httptest.NewServer(http.HandlerFunc(s.serveAnthropic))
-	case "responses":
+	case "responses", "chatgpt":
 		s.Server = httptest.NewServer(http.HandlerFunc(s.serveResponses))
 	default:
 		s.Server = httptest.NewServer(http.HandlerFunc(s.serveOpenAI))
@@ -171,6 +173,18 @@ func credential(h http.Header) string {
 }
 
 // keyOK checks the credential against RequireKey.
+// accountOK checks r's ChatGPT-Account-Id against RequireAccount's.
+func (s *Server) accountOK(r *http.Request) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wantAccount == "" || r.Header.Get("Chatgpt-Account-Id") == s.wantAccount
+}
+
+// bearer is r's Authorization bearer token.
+func bearer(r *http.Request) string {
+	return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+}
+
 func (s *Server) keyOK(got string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
