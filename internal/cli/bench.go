@@ -31,8 +31,10 @@ func newBenchBootCmd(e *env) *cobra.Command {
 		Long: `Alternate two kinds of boot with the same kernel, image and memory:
   floor:   raw QEMU whose /init powers off at once (the best any VMM wrapper can do);
   voidbox: voidbox.New and the first Exec result;
-  warm:    voidbox.Restore from a snapshot taken once in the same run, and the first Exec result.
-Print p50/p95 of each and their ratio (target ≤ 1.10), then the round trip of Exec("true")
+  warm:    voidbox.Restore from a snapshot taken once in the same run, and the first Exec result;
+  slim:    when the slim kernel is built (voidbox kernel build), its own floor and cold starts.
+Print p50/p95 of each and their ratios (cold/floor ≤ 1.10, warm/cold ≤ 0.2, slim/generic cold
+≤ 0.6), then the round trip of Exec("true")
 on a running sandbox (target p50 ≤ 5 ms) and QEMU's resident memory for one idle sandbox.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
