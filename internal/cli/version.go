@@ -15,6 +15,7 @@ import (
 	"github.com/voidbox/voidbox/internal/codex"
 	"github.com/voidbox/voidbox/internal/guestimage"
 	"github.com/voidbox/voidbox/internal/setup"
+	"github.com/voidbox/voidbox/internal/slimkernel"
 	"github.com/voidbox/voidbox/internal/wire"
 )
 
@@ -28,6 +29,9 @@ type versionInfo struct {
 	// resolved and recorded), absent before the first set-up.
 	Guest      *guestimage.CacheState `json:"guest,omitempty"`
 	GuestError string                 `json:"guest_error,omitempty"`
+	// SlimKernel is the slim guest kernel built in the cache (voidbox
+	// kernel build), with its vmlinux's recorded sha256; absent when none.
+	SlimKernel *slimkernel.Kernel `json:"slim_kernel,omitempty"`
 	// Artifacts are the recorded digests of every guest artifact set-up
 	// made for this host: the kernel package and its extracted files,
 	// busybox, the initramfs of command and agent stages, and each built
@@ -62,6 +66,9 @@ func newVersionCmd(e *env) *cobra.Command {
 					v.ArtifactsError = err.Error()
 				}
 			}
+			if root, err := guestimage.CacheRoot(cacheDir); err == nil {
+				v.SlimKernel, _ = slimkernel.Lookup(root) // not built: absent
+			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
@@ -76,6 +83,9 @@ func newVersionCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.stdout, "guest: %s\n", v.Guest.Summary())
 			} else {
 				fmt.Fprintf(e.stdout, "guest: %s (run voidbox setup)\n", v.GuestError)
+			}
+			if k := v.SlimKernel; k != nil {
+				fmt.Fprintf(e.stdout, "slim kernel: %s (%s, VOIDBOX_KERNEL=slim boots it)\n", k.ID(), k.Source)
 			}
 			return nil
 		},
