@@ -163,6 +163,7 @@ var format = oauthlogin.Format{
 
 // authFile is a parsed auth.json.
 type authFile struct {
+	top    map[string]json.RawMessage // the whole object, for encode
 	apiKey string
 	tokens map[string]json.RawMessage // nil without a ChatGPT login
 	login  oauthlogin.Login
@@ -174,7 +175,7 @@ func parseFile(b []byte) (*authFile, error) {
 		// The decoder's message may quote the file's bytes, tokens included.
 		return nil, errors.New("not a JSON object")
 	}
-	f := &authFile{}
+	f := &authFile{top: top}
 	if raw, ok := top["OPENAI_API_KEY"]; ok && string(raw) != "null" {
 		if json.Unmarshal(raw, &f.apiKey) != nil {
 			return nil, errors.New("OPENAI_API_KEY must be a string or null")
@@ -220,14 +221,11 @@ func parseFile(b []byte) (*authFile, error) {
 // encode returns orig with l's tokens in place and last_refresh set to
 // now, every other member kept as it was.
 func encode(orig []byte, l oauthlogin.Login) ([]byte, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(orig, &top); err != nil || top == nil {
-		return nil, errors.New("not a JSON object")
-	}
 	f, err := parseFile(orig)
 	if err != nil {
 		return nil, err
 	}
+	top := f.top
 	set := func(m map[string]json.RawMessage, k string, v any) {
 		b, _ := json.Marshal(v) // strings always marshal
 		m[k] = b
